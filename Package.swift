@@ -1,0 +1,91 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Settings shared by every target (as swift-nio and swift-certificates do): strict concurrency is
+// implied by the Swift 6 language mode; imports must be explicit.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "spike-swift",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "spike", targets: ["Tools"]),
+        .library(name: "EventLog", targets: ["EventLog"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+    ],
+    targets: [
+        // Debian's liblmdb-dev, found with pkg-config `lmdb`.
+        .systemLibrary(
+            name: "CLMDB",
+            pkgConfig: "lmdb",
+            providers: [.apt(["liblmdb-dev"])]
+        ),
+        .target(
+            name: "EventLog",
+            dependencies: [
+                "CLMDB",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "Projections",
+            dependencies: ["EventLog"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "Nodes",
+            dependencies: ["Projections", "EventLog"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "Tools",
+            dependencies: [
+                "EventLog",
+                "Projections",
+                "Nodes",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Benchmarks live outside Sources: built in release mode by `scripts/bench`.
+        .executableTarget(
+            name: "LogBench",
+            dependencies: [
+                "EventLog",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Benchmarks/LogBench",
+            swiftSettings: strictSettings
+        ),
+        // A child process for the crash tests: appends in a loop and prints each acknowledged
+        // sequence until it is killed.
+        .executableTarget(
+            name: "LogCrashChild",
+            dependencies: ["EventLog", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Tests/LogCrashChild",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "EventLogTests",
+            dependencies: [
+                "EventLog",
+                "CLMDB",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ProjectionsTests",
+            dependencies: ["Projections", "EventLog"],
+            swiftSettings: strictSettings
+        ),
+    ]
+)

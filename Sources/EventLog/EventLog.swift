@@ -1,0 +1,200 @@
+import Foundation
+
+/// The append-only, encrypted event log in one LMDB environment (one data directory).
+///
+/// Appends are durable when `append` returns; concurrent appends share one transaction and one
+/// fsync. Event bodies are encrypted with segment keys that are sealed to the configured
+/// recipients, so writing needs public keys only and reading needs one private key
+/// (`reader(keyring:)`). Nothing in `events` is ever overwritten or deleted.
+public final class EventLog: Sendable {
+    public struct Options: Sendable {
+        /// The map size to start with; the map doubles whenever it is full.
+        public var initialMapSize: Int = 64 << 20
+        /// A new segment (a new key) starts after this many records, after `segmentMaxAge`, at
+        /// every open, and whenever the recipients change.
+        public var segmentMaxRecords: UInt64 = 1_000_000
+        public var segmentMaxAge: Duration = .seconds(24 * 3600)
+        /// The most events written in one transaction.
+        public var maxBatchEvents: Int = 16_384
+        /// The largest event body accepted.
+        public var maxEventSize: Int = 16 << 20
+        public var readOnly = false
+
+        public init() {}
+    }
+
+    public let logID: LogID
+    public let directory: String
+    let environment: LMDBEnvironment
+    let notifier: HeadNotifier
+    private let writer: LogWriter?
+    private let options: Options
+
+    private init(directory: String, environment: LMDBEnvironment, logID: LogID, head: ChainHead?, options: Options) {
+        self.directory = directory
+        self.environment = environment
+        self.logID = logID
+        self.options = options
+        let notifier = HeadNotifier(head: head?.sequence ?? 0)
+        self.notifier = notifier
+        if options.readOnly {
+            writer = nil
+        } else {
+            writer = LogWriter(
+                environment: environment, logID: logID,
+                options: .init(segmentMaxRecords: options.segmentMaxRecords, segmentMaxAge: options.segmentMaxAge,
+                               maxBatchEvents: options.maxBatchEvents),
+                onCommit: { notifier.publish(head: $0.sequence) })
+        }
+    }
+
+    deinit {
+        writer?.stop()
+        notifier.close()
+    }
+
+    /// Opens the log in `directory`, creating the directory (mode 0700) and the log if there is
+    /// none. A writable open refuses a log whose end does not match its committed chain head.
+    public static func open(directory: String, options: Options = .init()) throws(LogError) -> EventLog {
+        if !options.readOnly {
+            try? FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
+        let environment: LMDBEnvironment
+        do {
+            environment = try LMDBEnvironment(directory: directory, mapSize: options.initialMapSize, readOnly: options.readOnly)
+        } catch {
+            throw LogError(error)
+        }
+        let meta: LogMeta
+        do {
+            if let existing = try environment.read({ try LogMeta.read($0) }) {
+                meta = existing
+            } else if options.readOnly {
+                throw LogError.corruptMeta(key: "format", reason: "\(directory) holds no log")
+            } else {
+                meta = try environment.write { try LogMeta.initialize($0) }
+            }
+            if !options.readOnly { try checkTail(environment, meta: meta) }
+        } catch {
+            throw LogError(error)
+        }
+        return EventLog(directory: directory, environment: environment, logID: meta.logID, head: meta.head, options: options)
+    }
+
+    /// Sets the keys that new segment keys are sealed to, and the epoch of new records. The next
+    /// append starts a new segment.
+    public func setRecipients(_ recipients: [LogRecipient], epoch: UInt32) {
+        writer?.setRecipients(recipients, epoch: epoch)
+    }
+
+    /// Appends one event; returns its sequence once it is durable.
+    @discardableResult
+    public func append(kind: UInt16, body: [UInt8]) async throws -> UInt64 {
+        try await append([NewEvent(kind: kind, body: body)]).lowerBound
+    }
+
+    /// Appends events contiguously in one transaction; returns their sequences once durable.
+    @discardableResult
+    public func append(_ events: [NewEvent]) async throws -> ClosedRange<UInt64> {
+        guard let writer else { throw LogError.readOnly }
+        guard !events.isEmpty else { throw LogError.noEvents }
+        for event in events where event.body.count > options.maxEventSize {
+            throw LogError.eventTooLarge(size: event.body.count, limit: options.maxEventSize)
+        }
+        return try await writer.append(events)
+    }
+
+    /// The last committed record, or nil for an empty log.
+    public func head() throws -> ChainHead? {
+        try environment.read { try LogMeta.read($0)?.head }
+    }
+
+    /// A reader that opens segment keys with `keyring`.
+    public func reader(keyring: LogKeyring) -> LogReader {
+        LogReader(log: self, keyring: keyring)
+    }
+
+    /// Walks the whole log; with a keyring it also opens every segment key and every body.
+    public func verify(keyring: LogKeyring? = nil) -> VerificationReport {
+        LogVerifier(environment: environment, logID: logID, keyring: keyring).run()
+    }
+
+    /// Writes a consistent, compacted copy of the log to `target` (created if missing, must be
+    /// empty) while appends go on. The copy opens and verifies like the original.
+    public func backup(to target: String) throws(LogError) {
+        let manager = FileManager.default
+        if manager.fileExists(atPath: target) {
+            let contents = (try? manager.contentsOfDirectory(atPath: target)) ?? ["?"]
+            guard contents.isEmpty else { throw .backupTargetNotEmpty(target) }
+        } else {
+            do {
+                try manager.createDirectory(atPath: target, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw .backupTargetNotEmpty("\(target) (cannot create: \(error.localizedDescription))")
+            }
+        }
+        do { try environment.copy(to: target) } catch { throw LogError(error) }
+    }
+
+    /// Writes what is queued, then stops accepting appends. Reads keep working.
+    public func close() {
+        writer?.stop()
+        notifier.close()
+    }
+
+    public var mapSize: Int { environment.mapSize }
+
+    /// The raw bytes of a stored record (header and still-encrypted body), for tools and tests.
+    public func rawRecord(at sequence: UInt64) throws -> [UInt8] {
+        try environment.read { txn in
+            guard let value = try txn.get(environment.events, key: sequenceKey(sequence)) else {
+                throw LogError.recordNotFound(sequence: sequence)
+            }
+            return Array(value)
+        }
+    }
+
+    /// Checks that the last record is the committed head and that it links to the one before.
+    private static func checkTail(_ environment: LMDBEnvironment, meta: LogMeta) throws {
+        try environment.read { txn in
+            guard let last = try txn.last(environment.events) else {
+                if let head = meta.head {
+                    throw LogError.damagedTail(sequence: head.sequence, reason: "the committed head is record \(head.sequence) but the log holds no record")
+                }
+                return
+            }
+            guard let sequence = sequence(fromKey: last.key) else {
+                throw LogError.damagedTail(sequence: 0, reason: "the last key is \(last.key.count) bytes, not 8")
+            }
+            guard let head = meta.head else {
+                throw LogError.damagedTail(sequence: sequence, reason: "records exist but no head is committed")
+            }
+            guard sequence == head.sequence else {
+                throw LogError.damagedTail(sequence: min(sequence, head.sequence),
+                    reason: "the last record is \(sequence) but the committed head is \(head.sequence)")
+            }
+            let header: RecordHeader
+            do { header = try RecordHeader.decode(record: last.value) } catch {
+                throw LogError.damagedTail(sequence: sequence, reason: "\(error)")
+            }
+            guard header.sequence == sequence else {
+                throw LogError.damagedTail(sequence: sequence, reason: "the record stored as \(sequence) says it is \(header.sequence)")
+            }
+            guard ChainHash.of(record: last.value) == head.hash else {
+                throw LogError.damagedTail(sequence: sequence, reason: "its hash differs from the committed head's")
+            }
+            let previous: ChainHash
+            if sequence == 1 {
+                previous = ChainHash.genesis(of: meta.logID)
+            } else if let value = try txn.get(environment.events, key: sequenceKey(sequence - 1)) {
+                previous = ChainHash.of(record: value)
+            } else {
+                throw LogError.damagedTail(sequence: sequence - 1, reason: "record \(sequence - 1) is missing")
+            }
+            guard header.previousHash == previous else {
+                throw LogError.damagedTail(sequence: sequence - 1, reason: "record \(sequence - 1) does not hash to what record \(sequence) links to")
+            }
+        }
+    }
+}

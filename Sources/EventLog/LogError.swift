@@ -1,0 +1,79 @@
+/// Everything the event log can refuse, each saying what went wrong and what to do.
+public enum LogError: Error, CustomStringConvertible {
+    /// `meta` records a format this build does not read.
+    case unsupportedFormat(found: UInt32, supported: UInt32)
+    /// A `meta` entry is missing or malformed.
+    case corruptMeta(key: String, reason: String)
+    /// A stored record cannot be decoded or does not fit the chain.
+    case corruptRecord(sequence: UInt64, reason: String)
+    /// The end of the log does not match the committed chain head: appending is refused.
+    case damagedTail(sequence: UInt64, reason: String)
+    /// An append came before any recipient was configured.
+    case noRecipients
+    /// None of the offered private keys is a recipient of the segment.
+    case noKeyForSegment(segment: UInt64, sealedTo: [String], offered: [String])
+    /// The segment's key envelope exists but cannot be opened.
+    case segmentKeyUnreadable(segment: UInt64, reason: String)
+    /// An event body fails AES-GCM authentication.
+    case bodyAuthenticationFailed(sequence: UInt64)
+    case recordNotFound(sequence: UInt64)
+    case eventTooLarge(size: Int, limit: Int)
+    case noEvents
+    case invalidKeyFile(String)
+    case backupTargetNotEmpty(String)
+    case readOnly
+    case closed
+    /// LMDB refused an operation (for example the disk is full); nothing was written.
+    case storage(LMDBError)
+
+    public var description: String {
+        switch self {
+        case .unsupportedFormat(let found, let supported):
+            return "the log is in format \(found), this build reads format \(supported): use a matching spike version"
+        case .corruptMeta(let key, let reason):
+            return "the log's meta entry '\(key)' is damaged (\(reason)); run `spike log verify` and restore from a backup"
+        case .corruptRecord(let sequence, let reason):
+            return "record \(sequence) is damaged: \(reason); run `spike log verify` for the full report"
+        case .damagedTail(let sequence, let reason):
+            return "the end of the log is damaged at record \(sequence) (\(reason)). Appending is refused and nothing "
+                + "was truncated. Run `spike log verify` to see the damage, then restore from a backup "
+                + "(`spike log backup` makes one) or move the data directory aside."
+        case .noRecipients:
+            return "no recipient keys are set for new segments: call setRecipients(_:epoch:) before appending"
+        case .noKeyForSegment(let segment, let sealedTo, let offered):
+            return "no offered key opens segment \(segment): it is sealed to [\(sealedTo.joined(separator: ", "))], "
+                + "the keys offered are [\(offered.joined(separator: ", "))]; use one of the log's recipient keys"
+        case .segmentKeyUnreadable(let segment, let reason):
+            return "the key of segment \(segment) cannot be opened: \(reason)"
+        case .bodyAuthenticationFailed(let sequence):
+            return "record \(sequence) fails authentication: its header or body was altered"
+        case .recordNotFound(let sequence):
+            return "record \(sequence) does not exist"
+        case .eventTooLarge(let size, let limit):
+            return "an event body of \(size) bytes exceeds the \(limit)-byte limit"
+        case .noEvents:
+            return "an append needs at least one event"
+        case .invalidKeyFile(let reason):
+            return "invalid log key file: \(reason)"
+        case .backupTargetNotEmpty(let path):
+            return "backup target \(path) is not empty: name a new or empty directory"
+        case .readOnly:
+            return "the log was opened read-only"
+        case .closed:
+            return "the log is closed"
+        case .storage(let error):
+            return "storage error, nothing was written: \(error)"
+        }
+    }
+}
+
+extension LogError {
+    /// Any error from below the log as a `LogError`.
+    init(_ error: any Error) {
+        switch error {
+        case let error as LogError: self = error
+        case let error as LMDBError: self = .storage(error)
+        default: self = .storage(LMDBError(code: -1, operation: "\(error)"))
+        }
+    }
+}

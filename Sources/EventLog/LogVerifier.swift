@@ -1,0 +1,187 @@
+import Crypto
+
+/// One thing wrong with a log, at the record it concerns.
+public struct LogProblem: Equatable, Sendable, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        case missingRecord, malformedRecord, misplacedRecord, alteredRecord, badSegmentReference
+        case noKey, unreadableSegmentKey, bodyAuthenticationFailed, headMismatch, metaDamaged
+    }
+
+    public let sequence: UInt64
+    public let kind: Kind
+    public let detail: String
+
+    public var description: String { "record \(sequence): \(kind.rawValue): \(detail)" }
+}
+
+/// What `EventLog.verify` found.
+public struct VerificationReport: Sendable, CustomStringConvertible {
+    public var records: UInt64 = 0
+    public var segments: UInt64 = 0
+    /// Event bodies decrypted and authenticated (zero without a keyring).
+    public var eventsOpened: UInt64 = 0
+    public var head: ChainHead?
+    public var problems: [LogProblem] = []
+    /// Set when more problems were found than are listed.
+    public var problemsTruncated = false
+
+    public var isIntact: Bool { problems.isEmpty }
+
+    public var description: String {
+        var lines = ["records \(records), segments \(segments), bodies opened \(eventsOpened), "
+            + (isIntact ? "intact" : "\(problems.count)\(problemsTruncated ? "+" : "") problem(s)")]
+        lines += problems.map { "  \($0)" }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Walks every record: keys, headers, the hash chain, segment references and the committed head;
+/// with a keyring, every segment key and every body. Reports every problem with its sequence
+/// instead of stopping at the first.
+struct LogVerifier {
+    let environment: LMDBEnvironment
+    let logID: LogID
+    let keyring: LogKeyring?
+    static let maxProblems = 1000
+    static let chunkSize: UInt64 = 65_536
+
+    func run() -> VerificationReport {
+        var report = VerificationReport()
+        var problems: [LogProblem] = []
+        // Link n is broken when the hash of record n-1 differs from the one stored in record n
+        // (or, past the end, in the committed head).
+        var brokenLinks: [UInt64] = []
+        var segmentKeys: [UInt64: SymmetricKey] = [:]
+        var segmentRecords: Set<UInt64> = []
+        var previous = ChainHash.genesis(of: logID)
+        var expected: UInt64 = 1
+        var lastSeen: UInt64 = 0
+        var done = false
+
+        func record(_ sequence: UInt64, _ kind: LogProblem.Kind, _ detail: String) {
+            problems.append(LogProblem(sequence: sequence, kind: kind, detail: detail))
+        }
+
+        do {
+            let meta = try environment.read { try LogMeta.read($0) }
+            report.head = meta?.head
+        } catch {
+            record(0, .metaDamaged, "\(error)")
+            report.problems = problems
+            return report
+        }
+
+        while !done && problems.count < Self.maxProblems {
+            do {
+                try environment.read { txn in
+                    var inChunk: UInt64 = 0
+                    done = true
+                    try txn.forEach(environment.events, from: sequenceKey(expected)) { key, value in
+                        if inChunk == Self.chunkSize || problems.count >= Self.maxProblems {
+                            done = false
+                            return false
+                        }
+                        inChunk += 1
+                        report.records += 1
+                        guard let sequence = sequence(fromKey: key) else {
+                            record(expected, .malformedRecord, "a \(key.count)-byte key where an 8-byte sequence belongs")
+                            return true
+                        }
+                        if sequence != expected {
+                            let gap = sequence - 1 == expected ? "record \(expected) is missing" : "records \(expected)…\(sequence - 1) are missing"
+                            record(expected, .missingRecord, gap)
+                        }
+                        let hash = ChainHash.of(record: value)
+                        defer {
+                            previous = hash
+                            expected = sequence + 1
+                            lastSeen = sequence
+                        }
+                        let header: RecordHeader
+                        do { header = try RecordHeader.decode(record: value) } catch {
+                            record(sequence, .malformedRecord, "\(error)")
+                            return true
+                        }
+                        if header.sequence != sequence {
+                            record(sequence, .misplacedRecord, "stored as \(sequence) but its header says \(header.sequence): records were moved or copied")
+                        }
+                        if sequence == expected && header.previousHash != previous {
+                            brokenLinks.append(sequence)
+                        }
+                        switch header.type {
+                        case .segment:
+                            segmentRecords.insert(sequence)
+                            report.segments += 1
+                            let envelope: SegmentEnvelope
+                            do {
+                                envelope = try SegmentEnvelope.decode(UnsafeRawBufferPointer(rebasing: value[RecordHeader.size...]))
+                            } catch {
+                                record(sequence, .malformedRecord, "\(error)")
+                                return true
+                            }
+                            if let keyring {
+                                do {
+                                    segmentKeys[sequence] = try envelope.open(with: keyring, logID: logID, segment: sequence)
+                                } catch LogError.noKeyForSegment(_, let sealedTo, let offered) {
+                                    record(sequence, .noKey, "sealed to [\(sealedTo.joined(separator: ", "))]; the key offered is [\(offered.joined(separator: ", "))]")
+                                } catch {
+                                    record(sequence, .unreadableSegmentKey, "\(error)")
+                                }
+                            }
+                        case .event:
+                            guard segmentRecords.contains(header.segment) else {
+                                record(sequence, .badSegmentReference, "refers to segment \(header.segment), which is not a segment record before it")
+                                return true
+                            }
+                            if let key = segmentKeys[header.segment] {
+                                do {
+                                    _ = try RecordCipher.open(record: value, sequence: sequence, key: key)
+                                    report.eventsOpened += 1
+                                } catch {
+                                    record(sequence, .bodyAuthenticationFailed, "the header or body was altered")
+                                }
+                            }
+                        }
+                        return true
+                    }
+                }
+            } catch {
+                record(expected, .malformedRecord, "reading failed: \(error)")
+                break
+            }
+        }
+
+        // The end of the chain must be the committed head.
+        if let head = report.head {
+            if head.sequence > lastSeen {
+                record(lastSeen + 1, .missingRecord, "the committed head is record \(head.sequence) but the log ends at \(lastSeen)")
+            } else if head.sequence < lastSeen {
+                record(head.sequence + 1, .headMismatch, "records after the committed head \(head.sequence) exist")
+            } else if head.hash != previous {
+                brokenLinks.append(lastSeen + 1)
+            }
+        } else if lastSeen > 0 {
+            record(lastSeen, .headMismatch, "records exist but no head is committed")
+        }
+
+        // A broken link n says record n-1 changed, unless link n+1 is broken too: then record n
+        // itself changed (its stored previous hash and its own hash both differ).
+        let broken = Set(brokenLinks)
+        var attributed: Set<UInt64> = []
+        for link in brokenLinks.sorted() where !attributed.contains(link) {
+            if broken.contains(link + 1) {
+                attributed.insert(link + 1)
+                problems.append(LogProblem(sequence: link, kind: .alteredRecord,
+                    detail: "its contents differ from what the chain recorded (its own hash and its link to \(link - 1) both fail)"))
+            } else {
+                let where_ = link > lastSeen ? "the committed head" : "record \(link)"
+                problems.append(LogProblem(sequence: link - 1, kind: .alteredRecord,
+                    detail: "it does not hash to what \(where_) links to"))
+            }
+        }
+        problems.sort { ($0.sequence, $0.kind.rawValue) < ($1.sequence, $1.kind.rawValue) }
+        report.problemsTruncated = problems.count >= Self.maxProblems
+        report.problems = Array(problems.prefix(Self.maxProblems))
+        return report
+    }
+}

@@ -1,0 +1,27 @@
+import ArgumentParser
+import EventLog
+
+struct LogBackup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Copy the log (hot, compacted) into an empty directory and verify the copy.",
+        discussion: """
+        Appends may continue while the copy is made.
+        Example:
+          spike log backup --dir ~/.spike/data --to /backups/spike-2026-11-23
+        """
+    )
+
+    @OptionGroup var location: LogLocation
+    @Option(name: .long, help: "The directory to copy into (created if missing; must be empty).")
+    var to: String
+
+    func run() throws {
+        let log = try EventLog.open(directory: location.directory, options: readOnlyOptions)
+        try log.backup(to: to)
+        let copy = try EventLog.open(directory: to, options: readOnlyOptions)
+        let report = copy.verify()
+        print("backup of log \(log.logID) in \(to): \(report)")
+        if !report.isIntact { throw ExitCode.failure }
+    }
+}
