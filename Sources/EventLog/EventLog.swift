@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The append-only, encrypted event log in one LMDB environment (one data directory).
 ///
@@ -144,6 +145,9 @@ public final class EventLog: Sendable {
     }
 
     public var mapSize: Int { environment.mapSize }
+
+    /// What the writer has committed since the log was opened.
+    public var statistics: LogStatistics { writer?.statistics.withLock { $0 } ?? LogStatistics() }
 
     /// The raw bytes of a stored record (header and still-encrypted body), for tools and tests.
     public func rawRecord(at sequence: UInt64) throws -> [UInt8] {

@@ -27,14 +27,15 @@ public struct LogReader: Sendable {
         self.keyring = keyring
     }
 
-    /// The events with sequences in `range` (segment records in it are skipped).
+    /// The events with sequences in `range` (segment records in it are skipped; the part of the
+    /// range past the head is empty).
     public func events(in range: ClosedRange<UInt64>) throws -> [EventRecord] {
         var out: [EventRecord] = []
         try replay(from: range.lowerBound, through: range.upperBound) { out.append($0) }
         return out
     }
 
-    /// Calls `body` with every event from `start` through `end` (default: the head when the call
+    /// Calls `body` with every event from `start` through `end` (at most the head when the call
     /// began), in order. Chunks are read and decrypted in parallel, delivered in order; the
     /// chain is checked across every record including the one before `start`. Throws at the
     /// first damaged record (use `EventLog.verify` for a full report).
@@ -43,8 +44,8 @@ public struct LogReader: Sendable {
         from start: UInt64 = 1, through end: UInt64? = nil, _ body: (EventRecord) throws -> Void
     ) throws -> UInt64 {
         let first = max(start, 1)
-        let last: UInt64
-        if let end { last = end } else { last = try log.head()?.sequence ?? 0 }
+        let head = try log.head()?.sequence ?? 0
+        let last = end.map { Swift.min($0, head) } ?? head
         guard first <= last else { return 0 }
         let environment = log.environment
         let width = max(2, ProcessInfo.processInfo.activeProcessorCount) * 2

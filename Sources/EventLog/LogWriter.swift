@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synchronization
 
 /// An event to append: the domain's kind and the plaintext body (encrypted before it is stored).
 public struct NewEvent: Sendable {
@@ -10,6 +11,16 @@ public struct NewEvent: Sendable {
         self.kind = kind
         self.body = body
     }
+}
+
+/// Counters of what the writer committed since the log was opened.
+public struct LogStatistics: Sendable, Equatable {
+    /// Write transactions committed (one fsync each).
+    public var transactions: UInt64 = 0
+    /// `append` calls answered by those transactions.
+    public var appendCalls: UInt64 = 0
+    /// Event records written (segment records not counted).
+    public var events: UInt64 = 0
 }
 
 /// The one thread that writes the log. Appenders queue their events and wait; the thread takes
@@ -54,6 +65,9 @@ final class LogWriter: @unchecked Sendable {
 
     // Writer thread only.
     private var segment: OpenSegment?
+
+    /// Transactions committed so far (each one fsync); with `appendCalls`, shows group commit.
+    let statistics = Mutex(LogStatistics())
 
     init(environment: LMDBEnvironment, logID: LogID, options: Options, onCommit: @escaping @Sendable (ChainHead) -> Void) {
         self.environment = environment
@@ -172,6 +186,11 @@ final class LogWriter: @unchecked Sendable {
                 return (head, ranges, current)
             }
             segment = result.segment
+            statistics.withLock {
+                $0.transactions += 1
+                $0.appendCalls += UInt64(batch.count)
+                $0.events += UInt64(result.ranges.reduce(0) { $0 + $1.count })
+            }
             onCommit(result.head)
             for (pending, range) in zip(batch, result.ranges) { pending.continuation.resume(returning: range) }
         } catch {
