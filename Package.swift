@@ -26,10 +26,18 @@ let package = Package(
             pkgConfig: "lmdb",
             providers: [.apt(["liblmdb-dev"])]
         ),
+        // Debian's libcrypto (OpenSSL 3), for the bulk AES-GCM and SHA-256 of records: reusable
+        // EVP contexts keep the per-record cost near the hardware's (docs/adr/0002).
+        .systemLibrary(
+            name: "CLibCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
         .target(
             name: "EventLog",
             dependencies: [
                 "CLMDB",
+                "CLibCrypto",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings

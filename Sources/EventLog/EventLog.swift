@@ -161,6 +161,7 @@ public final class EventLog: Sendable {
 
     /// Checks that the last record is the committed head and that it links to the one before.
     private static func checkTail(_ environment: LMDBEnvironment, meta: LogMeta) throws {
+        let crypto = RecordCrypto()
         try environment.read { txn in
             guard let last = try txn.last(environment.events) else {
                 if let head = meta.head {
@@ -185,14 +186,14 @@ public final class EventLog: Sendable {
             guard header.sequence == sequence else {
                 throw LogError.damagedTail(sequence: sequence, reason: "the record stored as \(sequence) says it is \(header.sequence)")
             }
-            guard ChainHash.of(record: last.value) == head.hash else {
+            guard crypto.hash(last.value) == head.hash else {
                 throw LogError.damagedTail(sequence: sequence, reason: "its hash differs from the committed head's")
             }
             let previous: ChainHash
             if sequence == 1 {
                 previous = ChainHash.genesis(of: meta.logID)
             } else if let value = try txn.get(environment.events, key: sequenceKey(sequence - 1)) {
-                previous = ChainHash.of(record: value)
+                previous = crypto.hash(value)
             } else {
                 throw LogError.damagedTail(sequence: sequence - 1, reason: "record \(sequence - 1) is missing")
             }

@@ -12,6 +12,16 @@ public struct EventRecord: Sendable {
     public var kind: UInt16 { header.kind }
 }
 
+/// A decrypted event during `LogReader.replay`: `body` points into the reader's buffer and is
+/// valid only inside the callback (copy what you keep). No allocation per event.
+public struct EventView {
+    public let header: RecordHeader
+    public let body: UnsafeRawBufferPointer
+
+    public var sequence: UInt64 { header.sequence }
+    public var kind: UInt16 { header.kind }
+}
+
 /// Reads and decrypts events, checking the hash chain on the way. Segment records are checked
 /// and used for their keys but not returned: readers see events only.
 public struct LogReader: Sendable {
@@ -31,49 +41,57 @@ public struct LogReader: Sendable {
     /// range past the head is empty).
     public func events(in range: ClosedRange<UInt64>) throws -> [EventRecord] {
         var out: [EventRecord] = []
-        try replay(from: range.lowerBound, through: range.upperBound) { out.append($0) }
+        try replay(from: range.lowerBound, through: range.upperBound) { out.append(EventRecord(header: $0.header, body: Array($0.body))) }
         return out
     }
 
     /// Calls `body` with every event from `start` through `end` (at most the head when the call
-    /// began), in order. Chunks are read and decrypted in parallel, delivered in order; the
-    /// chain is checked across every record including the one before `start`. Throws at the
-    /// first damaged record (use `EventLog.verify` for a full report).
+    /// began), in order, and returns how many it delivered. Chunks of records are read, checked
+    /// and decrypted on all cores while earlier chunks are delivered; the chain is checked across
+    /// every record including the one before `start`. Throws at the first damaged record (use
+    /// `EventLog.verify` for a full report).
     @discardableResult
     public func replay(
-        from start: UInt64 = 1, through end: UInt64? = nil, _ body: (EventRecord) throws -> Void
+        from start: UInt64 = 1, through end: UInt64? = nil, _ body: (EventView) throws -> Void
     ) throws -> UInt64 {
         let first = max(start, 1)
         let head = try log.head()?.sequence ?? 0
         let last = end.map { Swift.min($0, head) } ?? head
         guard first <= last else { return 0 }
-        let environment = log.environment
-        let width = max(2, ProcessInfo.processInfo.activeProcessorCount) * 2
+        let chunks = stride(from: first, through: last, by: Int(Self.chunkSize)).map {
+            $0...Swift.min(last, $0 + Self.chunkSize - 1)
+        }
+        // An ordered pipeline: up to `depth` chunks decode in the background while this thread
+        // delivers the oldest one.
+        let depth = max(2, ProcessInfo.processInfo.activeProcessorCount) * 2
+        let queue = DispatchQueue.global(qos: .userInitiated)
+        var slots: [ChunkSlot] = []
+        func submit(_ index: Int) {
+            let slot = ChunkSlot()
+            slots.append(slot)
+            let range = chunks[index]
+            queue.async {
+                slot.finish(Result { try decodeChunk(range) })
+            }
+        }
+        for index in 0..<Swift.min(depth, chunks.count) { submit(index) }
         var delivered: UInt64 = 0
-        var chunkStart = first
         var bytesSinceRelease = 0
-        while chunkStart <= last {
-            var ranges: [ClosedRange<UInt64>] = []
-            while ranges.count < width && chunkStart <= last {
-                let chunkEnd = min(last, chunkStart + Self.chunkSize - 1)
-                ranges.append(chunkStart...chunkEnd)
-                chunkStart = chunkEnd + 1
-            }
-            let window = ranges
-            let results = window.map { _ in ChunkResult() }
-            DispatchQueue.concurrentPerform(iterations: window.count) { index in
-                results[index].set(Result { try decodeChunk(window[index]) })
-            }
-            for result in results {
-                let chunk = try result.take()
-                bytesSinceRelease += chunk.bytes
-                for event in chunk.events {
-                    try body(event)
-                    delivered += 1
+        for index in chunks.indices {
+            let chunk = try slots[index].wait()
+            slots[index] = ChunkSlot.done
+            if index + depth < chunks.count { submit(index + depth) }
+            try chunk.arena.withUnsafeBytes { arena in
+                var offset = 0
+                for (header, count) in zip(chunk.headers, chunk.bodySizes) {
+                    try body(EventView(header: header, body: UnsafeRawBufferPointer(rebasing: arena[offset..<(offset + count)])))
+                    offset += count
                 }
             }
+            delivered += UInt64(chunk.headers.count)
+            bytesSinceRelease += chunk.bytes
             if bytesSinceRelease >= 64 << 20 {
-                environment.releaseMappedPages()
+                log.environment.releaseMappedPages()
                 bytesSinceRelease = 0
             }
         }
@@ -89,26 +107,36 @@ public struct LogReader: Sendable {
 
     // MARK: - Chunk decoding
 
+    /// The events of one chunk: headers, and the plaintext bodies back to back in one buffer.
     struct DecodedChunk: Sendable {
-        var events: [EventRecord]
-        var bytes: Int
+        var headers: [RecordHeader] = []
+        var bodySizes: [Int] = []
+        var arena: [UInt8] = []
+        /// Stored bytes read (for releasing mapped pages).
+        var bytes = 0
     }
 
+    /// Reads `range` in one transaction: first checks every record and the chain, then opens the
+    /// event bodies into one buffer.
     private func decodeChunk(_ range: ClosedRange<UInt64>) throws -> DecodedChunk {
         let environment = log.environment
         let logID = log.logID
+        let crypto = RecordCrypto()
         return try environment.read { txn in
             var previous: ChainHash
             if range.lowerBound == 1 {
                 previous = ChainHash.genesis(of: logID)
             } else if let value = try txn.get(environment.events, key: sequenceKey(range.lowerBound - 1)) {
-                previous = ChainHash.of(record: value)
+                previous = crypto.hash(value)
             } else {
                 throw LogError.corruptRecord(sequence: range.lowerBound - 1, reason: "missing")
             }
-            var events: [EventRecord] = []
-            events.reserveCapacity(Int(range.count))
-            var bytes = 0
+            var chunk = DecodedChunk()
+            chunk.headers.reserveCapacity(Int(range.count))
+            chunk.bodySizes.reserveCapacity(Int(range.count))
+            var records: [UnsafeRawBufferPointer] = []
+            records.reserveCapacity(Int(range.count))
+            var plaintextBytes = 0
             var expected = range.lowerBound
             try txn.forEach(environment.events, from: sequenceKey(range.lowerBound)) { key, value in
                 guard let sequence = sequence(fromKey: key) else {
@@ -127,11 +155,16 @@ public struct LogReader: Sendable {
                 guard header.previousHash == previous else {
                     throw LogError.corruptRecord(sequence: sequence - 1, reason: "it does not hash to what record \(sequence) links to")
                 }
-                previous = ChainHash.of(record: value)
-                bytes += value.count
+                previous = crypto.hash(value)
+                chunk.bytes += value.count
                 if header.type == .event {
-                    let key = try segmentKey(header.segment, txn: txn)
-                    events.append(EventRecord(header: header, body: try RecordCipher.open(record: value, sequence: sequence, key: key)))
+                    guard let count = RecordCrypto.plaintextCount(ofRecord: value) else {
+                        throw LogError.corruptRecord(sequence: sequence, reason: "event body shorter than nonce and tag")
+                    }
+                    chunk.headers.append(header)
+                    chunk.bodySizes.append(count)
+                    records.append(value)
+                    plaintextBytes += count
                 }
                 expected += 1
                 return sequence < range.upperBound
@@ -139,7 +172,30 @@ public struct LogReader: Sendable {
             guard expected > range.upperBound else {
                 throw LogError.corruptRecord(sequence: expected, reason: "missing")
             }
-            return DecodedChunk(events: events, bytes: bytes)
+            var failure: LogError?
+            chunk.arena = [UInt8](unsafeUninitializedCapacity: plaintextBytes) { arena, initialized in
+                var offset = 0
+                var segment: UInt64 = 0
+                do {
+                    for (header, record) in zip(chunk.headers, records) {
+                        if header.segment != segment {
+                            crypto.useKey(try segmentKey(header.segment, txn: txn), segment: header.segment, encrypt: false)
+                            segment = header.segment
+                        }
+                        let count = record.count - RecordHeader.size - RecordCrypto.overhead
+                        try crypto.open(record: record, sequence: header.sequence,
+                                        into: UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(arena)[offset..<(offset + count)]))
+                        offset += count
+                    }
+                } catch {
+                    failure = LogError(error)
+                    // Wipe what was opened before the failure.
+                    UnsafeMutableRawBufferPointer(arena).initializeMemory(as: UInt8.self, repeating: 0)
+                }
+                initialized = plaintextBytes
+            }
+            if let failure { throw failure }
+            return chunk
         }
     }
 
@@ -174,12 +230,21 @@ final class SegmentKeyCache: Sendable {
     func store(_ key: SymmetricKey, for segment: UInt64) { keys.withLock { $0[segment] = key } }
 }
 
-/// One slot of a parallel replay window, written by one worker and read after the window.
-private final class ChunkResult: @unchecked Sendable {
+/// One chunk of a replay in flight: set once by the worker, awaited by the delivering thread.
+private final class ChunkSlot: @unchecked Sendable {
+    static let done = ChunkSlot()
+    private let ready = DispatchSemaphore(value: 0)
     private var result: Result<LogReader.DecodedChunk, any Error>?
 
-    func set(_ result: Result<LogReader.DecodedChunk, any Error>) { self.result = result }
-    func take() throws -> LogReader.DecodedChunk { try result!.get() }
+    func finish(_ result: Result<LogReader.DecodedChunk, any Error>) {
+        self.result = result
+        ready.signal()
+    }
+
+    func wait() throws -> LogReader.DecodedChunk {
+        ready.wait()
+        return try result!.get()
+    }
 }
 
 /// The events of a log as they are committed (see `LogReader.tail(from:)`).

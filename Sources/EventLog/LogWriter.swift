@@ -65,6 +65,7 @@ final class LogWriter: @unchecked Sendable {
 
     // Writer thread only.
     private var segment: OpenSegment?
+    private let crypto = RecordCrypto()
 
     /// Transactions committed so far (each one fsync); with `appendCalls`, shows group commit.
     let statistics = Mutex(LogStatistics())
@@ -162,11 +163,13 @@ final class LogWriter: @unchecked Sendable {
                     var record = [UInt8](repeating: 0, count: RecordHeader.size)
                     record.withUnsafeMutableBytes { header.encode(into: $0) }
                     record += envelope
-                    head = try put(record, sequence: sequence, txn)
+                    try txn.put(environment.events, key: sequenceKey(sequence), value: record, append: true)
+                    head = ChainHead(sequence: sequence, hash: record.withUnsafeBytes { crypto.hash($0) })
                     current = OpenSegment(sequence: sequence, epoch: epoch, key: newKey, nonces: NonceSequence(), records: 0, openedAt: now)
                 } else {
                     current = segment!
                 }
+                crypto.useKey(current.key, segment: current.sequence, encrypt: true)
                 var ranges: [ClosedRange<UInt64>] = []
                 for pending in batch {
                     let first = head.sequence + 1
@@ -174,13 +177,23 @@ final class LogWriter: @unchecked Sendable {
                         let sequence = head.sequence + 1
                         let header = RecordHeader(
                             type: .event, kind: event.kind, epoch: current.epoch, sequence: sequence, time: time,
-                            segment: current.sequence, previousHash: head.hash, bodyLength: 0)
-                        let record = try RecordCipher.sealEvent(
-                            header: header, plaintext: event.body, key: current.key, nonce: current.nonces.next())
-                        head = try put(record, sequence: sequence, txn)
+                            segment: current.sequence, previousHash: head.hash,
+                            bodyLength: UInt32(event.body.count + RecordCrypto.overhead))
+                        // Built in place in the LMDB page: header, then the sealed body.
+                        let record = try txn.reserve(
+                            environment.events, key: sequenceKey(sequence),
+                            count: RecordHeader.size + Int(header.bodyLength), append: true)
+                        header.encode(into: record)
+                        event.body.withUnsafeBytes { plaintext in
+                            current.nonces.next { nonce in
+                                crypto.seal(plaintext: plaintext, header: UnsafeRawBufferPointer(rebasing: record[..<RecordHeader.size]),
+                                            nonce: nonce, into: UnsafeMutableRawBufferPointer(rebasing: record[RecordHeader.size...]))
+                            }
+                        }
+                        head = ChainHead(sequence: sequence, hash: crypto.hash(UnsafeRawBufferPointer(record)))
                         current.records += 1
                     }
-                    ranges.append(first...max(first, head.sequence))
+                    ranges.append(first...head.sequence)
                 }
                 try LogMeta.writeHead(head, txn)
                 return (head, ranges, current)
@@ -201,9 +214,4 @@ final class LogWriter: @unchecked Sendable {
         }
     }
 
-    private func put(_ record: [UInt8], sequence: UInt64, _ txn: LMDBTransaction) throws -> ChainHead {
-        try txn.put(environment.events, key: sequenceKey(sequence), value: record, append: true)
-        let hash = record.withUnsafeBytes { ChainHash.of(record: $0) }
-        return ChainHead(sequence: sequence, hash: hash)
-    }
 }

@@ -19,13 +19,6 @@ public struct ChainHash: Hashable, Sendable, CustomStringConvertible {
         self = digest.withUnsafeBytes { ChainHash($0) }
     }
 
-    /// The hash of a whole record (header and body).
-    static func of(record: UnsafeRawBufferPointer) -> ChainHash {
-        var hasher = SHA256()
-        hasher.update(bufferPointer: record)
-        return ChainHash(hasher.finalize())
-    }
-
     /// What the first record's `previousHash` holds: SHA-256("spike-log v1 genesis" ‖ log id).
     /// Binding the chain to the log id keeps records of one log from being spliced into another.
     static func genesis(of logID: LogID) -> ChainHash {

@@ -148,15 +148,19 @@ final class LMDBEnvironment: @unchecked Sendable {
 }
 
 extension LMDBEnvironment {
-    /// Drops this process's page-table entries for the memory map. The pages stay in the page
-    /// cache and fault back in on the next access, so this is safe at any time (the map is
-    /// read-only: writes go through `pwrite`); a long replay calls it to keep its resident size
-    /// bounded instead of growing with the log.
+    /// Drops this process's page-table entries for the memory map of `data.mdb`. The pages stay
+    /// in the page cache and fault back in on the next access, so this is safe at any time (the
+    /// map is read-only: writes go through `pwrite`); a long replay calls it to keep its resident
+    /// size bounded instead of growing with the log. LMDB does not expose the map's address
+    /// (`me_mapaddr` is set only with `MDB_FIXEDMAP`), so it is looked up in /proc/self/maps.
     func releaseMappedPages() {
-        var info = MDB_envinfo()
-        mdb_env_info(handle, &info)
-        if let address = info.me_mapaddr {
-            madvise(address, info.me_mapsize, MADV_DONTNEED)
+        let file = URL(fileURLWithPath: path).appendingPathComponent("data.mdb").resolvingSymlinksInPath().path
+        guard let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else { return }
+        for line in maps.split(separator: "\n") where line.hasSuffix(" " + file) {
+            let bounds = line.prefix { $0 != " " }.split(separator: "-")
+            guard bounds.count == 2, let start = UInt(bounds[0], radix: 16), let end = UInt(bounds[1], radix: 16),
+                  let address = UnsafeMutableRawPointer(bitPattern: start) else { continue }
+            madvise(address, Int(end - start), MADV_DONTNEED)
         }
     }
 }

@@ -84,3 +84,17 @@ struct LMDBTransaction {
         return stat.ms_entries
     }
 }
+
+extension LMDBTransaction {
+    /// Reserves `count` bytes for `key` and returns them to be filled in place before the
+    /// transaction ends (`MDB_RESERVE`): the record is built where it will be stored, no copy.
+    func reserve(_ dbi: MDB_dbi, key: [UInt8], count: Int, append: Bool) throws -> UnsafeMutableRawBufferPointer {
+        try key.withUnsafeBytes { keyBuffer in
+            var k = MDB_val(mv_size: keyBuffer.count, mv_data: UnsafeMutableRawPointer(mutating: keyBuffer.baseAddress))
+            var v = MDB_val(mv_size: count, mv_data: nil)
+            let flags = UInt32(MDB_RESERVE) | (append ? UInt32(MDB_APPEND) : 0)
+            try LMDBError.check(mdb_put(handle, dbi, &k, &v, flags), "put reserve")
+            return UnsafeMutableRawBufferPointer(start: v.mv_data, count: count)
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import CLibCrypto
+import Crypto
+
+/// AES-256-GCM and SHA-256 for records through reusable OpenSSL EVP contexts: the key schedule is
+/// set once per segment and nothing is allocated per record, which is what lets appends and
+/// replays run near the hardware's speed (docs/adr/0002). One instance per thread; not shared.
+///
+/// Event body = nonce (12) ‖ ciphertext ‖ tag (16); the additional data is the record's 68-byte
+/// header, so a header cannot be changed without the body failing to open.
+final class RecordCrypto {
+    static let nonceSize = 12
+    static let tagSize = 16
+    static let overhead = nonceSize + tagSize
+
+    // Fetched once: implicit fetching on every init is costly in OpenSSL 3.
+    nonisolated(unsafe) private static let aes256GCM = EVP_CIPHER_fetch(nil, "AES-256-GCM", nil)!
+    nonisolated(unsafe) private static let sha256 = EVP_MD_fetch(nil, "SHA256", nil)!
+
+    private let cipher: OpaquePointer
+    private let digest: OpaquePointer
+    private var keyedSegment: UInt64?
+    private var keyedForEncryption = false
+
+    init() {
+        cipher = EVP_CIPHER_CTX_new()!
+        digest = EVP_MD_CTX_new()!
+    }
+
+    deinit {
+        // Both free calls cleanse the key schedule.
+        EVP_CIPHER_CTX_free(cipher)
+        EVP_MD_CTX_free(digest)
+    }
+
+    /// Loads `key` unless the segment's key is loaded already.
+    func useKey(_ key: SymmetricKey, segment: UInt64, encrypt: Bool) {
+        if keyedSegment == segment && keyedForEncryption == encrypt { return }
+        key.withUnsafeBytes { bytes in
+            let ok = EVP_CipherInit_ex2(cipher, Self.aes256GCM, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), nil, encrypt ? 1 : 0, nil)
+            precondition(ok == 1, "EVP_CipherInit_ex2 failed")
+        }
+        keyedSegment = segment
+        keyedForEncryption = encrypt
+    }
+
+    /// Encrypts `plaintext` into `body` (nonce ‖ ciphertext ‖ tag) with `header` as additional
+    /// data. `body.count` must be `plaintext.count + overhead`.
+    func seal(plaintext: UnsafeRawBufferPointer, header: UnsafeRawBufferPointer, nonce: UnsafeRawBufferPointer,
+              into body: UnsafeMutableRawBufferPointer) {
+        precondition(keyedForEncryption && body.count == plaintext.count + Self.overhead && nonce.count == Self.nonceSize)
+        let out = body.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        UnsafeMutableRawBufferPointer(start: out, count: Self.nonceSize).copyMemory(from: nonce)
+        var length: Int32 = 0
+        var ok = EVP_CipherInit_ex2(cipher, nil, nil, out, -1, nil)
+        ok &= EVP_CipherUpdate(cipher, nil, &length, header.baseAddress?.assumingMemoryBound(to: UInt8.self), Int32(header.count))
+        ok &= EVP_CipherUpdate(cipher, out + Self.nonceSize, &length, plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self), Int32(plaintext.count))
+        var final: Int32 = 0
+        ok &= EVP_CipherFinal_ex(cipher, out + Self.nonceSize + Int(length), &final)
+        ok &= EVP_CIPHER_CTX_ctrl(cipher, EVP_CTRL_AEAD_GET_TAG, Int32(Self.tagSize), out + Self.nonceSize + plaintext.count)
+        precondition(ok == 1, "AES-GCM seal failed")
+    }
+
+    /// The plaintext size of an event record's body, or nil when the body cannot hold nonce and tag.
+    static func plaintextCount(ofRecord record: UnsafeRawBufferPointer) -> Int? {
+        let count = record.count - RecordHeader.size - overhead
+        return count >= 0 ? count : nil
+    }
+
+    /// Opens the body of an event record (header included in `record`) into `plaintext`, which
+    /// must be `plaintextCount(ofRecord:)` bytes. On failure `plaintext` is wiped.
+    func open(record: UnsafeRawBufferPointer, sequence: UInt64, into plaintext: UnsafeMutableRawBufferPointer) throws(LogError) {
+        precondition(!keyedForEncryption && keyedSegment != nil)
+        guard let count = Self.plaintextCount(ofRecord: record), count == plaintext.count else {
+            throw .corruptRecord(sequence: sequence, reason: "event body shorter than nonce and tag")
+        }
+        let base = record.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        let nonce = base + RecordHeader.size
+        let ciphertext = nonce + Self.nonceSize
+        let tag = UnsafeMutablePointer(mutating: ciphertext + count)
+        let out = plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        var length: Int32 = 0
+        var final: Int32 = 0
+        var ok = EVP_CipherInit_ex2(cipher, nil, nil, nonce, -1, nil)
+        ok &= EVP_CipherUpdate(cipher, nil, &length, base, Int32(RecordHeader.size))
+        ok &= EVP_CipherUpdate(cipher, out, &length, ciphertext, Int32(count))
+        ok &= EVP_CIPHER_CTX_ctrl(cipher, EVP_CTRL_AEAD_SET_TAG, Int32(Self.tagSize), tag)
+        ok &= EVP_CipherFinal_ex(cipher, out.map { $0 + Int(length) }, &final)
+        guard ok == 1 else {
+            // Never leave unauthenticated plaintext behind.
+            if count > 0 { OPENSSL_cleanse(plaintext.baseAddress, count) }
+            throw .bodyAuthenticationFailed(sequence: sequence)
+        }
+    }
+
+    /// SHA-256 of a whole record.
+    func hash(_ bytes: UnsafeRawBufferPointer) -> ChainHash {
+        var out = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        withUnsafeMutableBytes(of: &out) { result in
+            var size: UInt32 = 0
+            var ok = EVP_DigestInit_ex2(digest, Self.sha256, nil)
+            ok &= EVP_DigestUpdate(digest, bytes.baseAddress, bytes.count)
+            ok &= EVP_DigestFinal_ex(digest, result.baseAddress?.assumingMemoryBound(to: UInt8.self), &size)
+            precondition(ok == 1 && size == 32, "SHA-256 failed")
+        }
+        return withUnsafeBytes(of: out) { ChainHash($0) }
+    }
+}
