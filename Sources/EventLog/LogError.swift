@@ -19,6 +19,8 @@ public enum LogError: Error, CustomStringConvertible {
     case recordNotFound(sequence: UInt64)
     case eventTooLarge(size: Int, limit: Int)
     case noEvents
+    /// Another process appended to the log since this writer last did.
+    case concurrentWriter(expected: UInt64, found: UInt64)
     case invalidKeyFile(String)
     case backupTargetNotEmpty(String)
     case readOnly
@@ -51,6 +53,9 @@ public enum LogError: Error, CustomStringConvertible {
             return "record \(sequence) does not exist"
         case .eventTooLarge(let size, let limit):
             return "an event body of \(size) bytes exceeds the \(limit)-byte limit"
+        case .concurrentWriter(let expected, let found):
+            return "another process appended to this log (head \(found), expected \(expected)): only one process may "
+                + "write a log; nothing was written, retry after stopping the other writer"
         case .noEvents:
             return "an append needs at least one event"
         case .invalidKeyFile(let reason):

@@ -40,7 +40,7 @@ final class LogWriter: @unchecked Sendable {
     }
 
     /// The segment whose key encrypts new events. Writer-thread state only.
-    private struct OpenSegment {
+    private struct OpenSegment: Sendable {
         var sequence: UInt64
         var epoch: UInt32
         var key: SymmetricKey
@@ -66,6 +66,8 @@ final class LogWriter: @unchecked Sendable {
     // Writer thread only.
     private var segment: OpenSegment?
     private let crypto = RecordCrypto()
+    /// The head this writer last committed; nil until known (read from `meta`).
+    private var committedHead: ChainHead?
 
     /// Transactions committed so far (each one fsync); with `appendCalls`, shows group commit.
     let statistics = Mutex(LogStatistics())
@@ -148,56 +150,55 @@ final class LogWriter: @unchecked Sendable {
             return
         }
         let needsSegment = segment == nil
-        let newKey = needsSegment ? SymmetricKey(size: .bits256) : nil
         do {
-            let result = try environment.write { txn -> (head: ChainHead, ranges: [ClosedRange<UInt64>], segment: OpenSegment) in
-                var head = try LogMeta.read(txn)?.head ?? ChainHead(sequence: 0, hash: ChainHash.genesis(of: logID))
-                let time = Int64(Date().timeIntervalSince1970 * 1_000_000_000)
-                var current: OpenSegment
-                if let newKey {
+            // Everything but the chain links is built before the transaction, bodies sealed on
+            // all cores; inside it, records are linked and hashed in order.
+            let start = try committedHead ?? environment.read { try LogMeta.read($0)?.head }
+                ?? ChainHead(sequence: 0, hash: ChainHash.genesis(of: logID))
+            let time = Int64(Date().timeIntervalSince1970 * 1_000_000_000)
+            var next = start.sequence + 1
+            var records: [[UInt8]] = []
+            let current: OpenSegment
+            if needsSegment {
+                let key = SymmetricKey(size: .bits256)
+                let envelope = try SegmentEnvelope.seal(key, to: recipients, logID: logID, segment: next).encoded()
+                let header = RecordHeader(
+                    type: .segment, kind: 0, epoch: epoch, sequence: next, time: time,
+                    segment: next, previousHash: .zero, bodyLength: UInt32(envelope.count))
+                var record = [UInt8](repeating: 0, count: RecordHeader.size)
+                record.withUnsafeMutableBytes { header.encode(into: $0) }
+                records.append(record + envelope)
+                current = OpenSegment(sequence: next, epoch: epoch, key: key, nonces: NonceSequence(), records: 0, openedAt: now)
+                next += 1
+            } else {
+                current = segment!
+            }
+            var ranges: [ClosedRange<UInt64>] = []
+            for pending in batch {
+                ranges.append(next...(next + UInt64(pending.events.count) - 1))
+                next += UInt64(pending.events.count)
+            }
+            let events = batch.flatMap(\.events)
+            records += sealEvents(events, firstSequence: ranges[0].lowerBound, segment: current, time: time)
+
+            let head = try environment.write { txn -> ChainHead in
+                let stored = try LogMeta.read(txn)?.head ?? ChainHead(sequence: 0, hash: ChainHash.genesis(of: logID))
+                guard stored == start else { throw LogError.concurrentWriter(expected: start.sequence, found: stored.sequence) }
+                var head = start
+                for record in records {
                     let sequence = head.sequence + 1
-                    let envelope = try SegmentEnvelope.seal(newKey, to: recipients, logID: logID, segment: sequence).encoded()
-                    let header = RecordHeader(
-                        type: .segment, kind: 0, epoch: epoch, sequence: sequence, time: time,
-                        segment: sequence, previousHash: head.hash, bodyLength: UInt32(envelope.count))
-                    var record = [UInt8](repeating: 0, count: RecordHeader.size)
-                    record.withUnsafeMutableBytes { header.encode(into: $0) }
-                    record += envelope
-                    try txn.put(environment.events, key: sequenceKey(sequence), value: record, append: true)
-                    head = ChainHead(sequence: sequence, hash: record.withUnsafeBytes { crypto.hash($0) })
-                    current = OpenSegment(sequence: sequence, epoch: epoch, key: newKey, nonces: NonceSequence(), records: 0, openedAt: now)
-                } else {
-                    current = segment!
-                }
-                crypto.useKey(current.key, segment: current.sequence, encrypt: true)
-                var ranges: [ClosedRange<UInt64>] = []
-                for pending in batch {
-                    let first = head.sequence + 1
-                    for event in pending.events {
-                        let sequence = head.sequence + 1
-                        let header = RecordHeader(
-                            type: .event, kind: event.kind, epoch: current.epoch, sequence: sequence, time: time,
-                            segment: current.sequence, previousHash: head.hash,
-                            bodyLength: UInt32(event.body.count + RecordCrypto.overhead))
-                        // Built in place in the LMDB page: header, then the sealed body.
-                        let record = try txn.reserve(
-                            environment.events, key: sequenceKey(sequence),
-                            count: RecordHeader.size + Int(header.bodyLength), append: true)
-                        header.encode(into: record)
-                        event.body.withUnsafeBytes { plaintext in
-                            current.nonces.next { nonce in
-                                crypto.seal(plaintext: plaintext, header: UnsafeRawBufferPointer(rebasing: record[..<RecordHeader.size]),
-                                            nonce: nonce, into: UnsafeMutableRawBufferPointer(rebasing: record[RecordHeader.size...]))
-                            }
-                        }
-                        head = ChainHead(sequence: sequence, hash: crypto.hash(UnsafeRawBufferPointer(record)))
-                        current.records += 1
-                    }
-                    ranges.append(first...head.sequence)
+                    let stored = try txn.reserve(environment.events, key: sequenceKey(sequence), count: record.count, append: true)
+                    stored.copyMemory(from: UnsafeRawBufferPointer(start: record.withUnsafeBytes { $0.baseAddress }, count: record.count))
+                    head.hash.write(to: stored, at: RecordHeader.previousHashOffset)
+                    head = ChainHead(sequence: sequence, hash: crypto.hash(UnsafeRawBufferPointer(stored)))
                 }
                 try LogMeta.writeHead(head, txn)
-                return (head, ranges, current)
+                return head
             }
+            var opened = current
+            opened.records += UInt64(events.count)
+            let result = (head: head, ranges: ranges, segment: opened)
+            committedHead = head
             segment = result.segment
             statistics.withLock {
                 $0.transactions += 1
@@ -207,11 +208,71 @@ final class LogWriter: @unchecked Sendable {
             onCommit(result.head)
             for (pending, range) in zip(batch, result.ranges) { pending.continuation.resume(returning: range) }
         } catch {
-            // Nothing of the batch was written. Start a new segment (a new key) next time.
+            // Nothing of the batch was written. Start a new segment (a new key) next time, from
+            // the head as stored.
             segment = nil
+            committedHead = nil
             let failure = LogError(error)
             for pending in batch { pending.continuation.resume(throwing: failure) }
         }
     }
 
+
+    /// Builds the records of `events` with their bodies sealed and `previousHash` still zero:
+    /// on all cores for a large batch, inline for a small one.
+    private func sealEvents(_ events: [NewEvent], firstSequence: UInt64, segment: OpenSegment, time: Int64) -> [[UInt8]] {
+        let firstNonce = segment.nonces.reserve(events.count)
+        let slices = events.count >= 512 ? ProcessInfo.processInfo.activeProcessorCount : 1
+        let output = SealedRecords(count: events.count)
+        let build: @Sendable (RecordCrypto, Range<Int>) -> Void = { crypto, range in
+            crypto.useKey(segment.key, segment: segment.sequence, encrypt: true)
+            for index in range {
+                let event = events[index]
+                let header = RecordHeader(
+                    type: .event, kind: event.kind, epoch: segment.epoch, sequence: firstSequence + UInt64(index), time: time,
+                    segment: segment.sequence, previousHash: .zero,
+                    bodyLength: UInt32(event.body.count + RecordCrypto.overhead))
+                output.slots[index] = [UInt8](unsafeUninitializedCapacity: RecordHeader.size + Int(header.bodyLength)) { buffer, initialized in
+                    let record = UnsafeMutableRawBufferPointer(buffer)
+                    header.encode(into: record)
+                    event.body.withUnsafeBytes { plaintext in
+                        segment.nonces.nonce(firstNonce + UInt64(index)) { nonce in
+                            crypto.seal(plaintext: plaintext, header: UnsafeRawBufferPointer(rebasing: record[..<RecordHeader.size]),
+                                        nonce: nonce, into: UnsafeMutableRawBufferPointer(rebasing: record[RecordHeader.size...]))
+                        }
+                    }
+                    initialized = buffer.count
+                }
+            }
+        }
+        if slices == 1 {
+            build(crypto, 0..<events.count)
+        } else {
+            let size = (events.count + slices - 1) / slices
+            DispatchQueue.concurrentPerform(iterations: slices) { slice in
+                build(RecordCrypto(), (slice * size)..<min(events.count, (slice + 1) * size))
+            }
+        }
+        return output.take()
+    }
+}
+
+/// The output of a parallel seal. Workers write distinct slots through a raw pointer: an array
+/// property would see concurrent modifications as exclusivity violations.
+private final class SealedRecords: @unchecked Sendable {
+    let slots: UnsafeMutablePointer<[UInt8]>
+    let count: Int
+
+    init(count: Int) {
+        self.count = count
+        slots = .allocate(capacity: count)
+        slots.initialize(repeating: [], count: count)
+    }
+
+    func take() -> [[UInt8]] { Array(UnsafeBufferPointer(start: slots, count: count)) }
+
+    deinit {
+        slots.deinitialize(count: count)
+        slots.deallocate()
+    }
 }

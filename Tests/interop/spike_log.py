@@ -73,7 +73,8 @@ def read_log(path, private_key=None):
                 plaintext = None
                 if segment in segment_keys:
                     nonce, sealed = body[:12], body[12:]
-                    plaintext = AESGCM(segment_keys[segment]).decrypt(nonce, sealed, header)
+                    aad = header[:32] + bytes(32) + header[64:]  # previousHash zeroed
+                    plaintext = AESGCM(segment_keys[segment]).decrypt(nonce, sealed, aad)
                 out.append({"sequence": sequence, "kind": kind, "epoch": epoch, "time": time,
                             "segment": segment, "body": plaintext})
             else:

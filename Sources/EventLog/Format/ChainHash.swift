@@ -15,6 +15,13 @@ public struct ChainHash: Hashable, Sendable, CustomStringConvertible {
         w3 = bytes.loadUnaligned(fromByteOffset: 24, as: UInt64.self)
     }
 
+    /// All zero: what a header holds in `previousHash` while its body is sealed (see RecordCrypto).
+    static let zero = ChainHash(words: (0, 0, 0, 0))
+
+    private init(words: (UInt64, UInt64, UInt64, UInt64)) {
+        (w0, w1, w2, w3) = words
+    }
+
     init(_ digest: SHA256Digest) {
         self = digest.withUnsafeBytes { ChainHash($0) }
     }

@@ -6,7 +6,9 @@ import Crypto
 /// replays run near the hardware's speed (docs/adr/0002). One instance per thread; not shared.
 ///
 /// Event body = nonce (12) ‖ ciphertext ‖ tag (16); the additional data is the record's 68-byte
-/// header, so a header cannot be changed without the body failing to open.
+/// header with its `previousHash` zeroed, so a header cannot be changed without the body failing
+/// to open. The chain link is left out so that bodies can be sealed on all cores before the
+/// chain is known; the chain itself protects it (docs/log-format.md).
 final class RecordCrypto {
     static let nonceSize = 12
     static let tagSize = 16
@@ -81,7 +83,11 @@ final class RecordCrypto {
         var length: Int32 = 0
         var final: Int32 = 0
         var ok = EVP_CipherInit_ex2(cipher, nil, nil, nonce, -1, nil)
-        ok &= EVP_CipherUpdate(cipher, nil, &length, base, Int32(RecordHeader.size))
+        withUnsafeTemporaryAllocation(byteCount: RecordHeader.size, alignment: 8) { aad in
+            aad.copyMemory(from: UnsafeRawBufferPointer(rebasing: record[..<RecordHeader.size]))
+            ChainHash.zero.write(to: aad, at: RecordHeader.previousHashOffset)
+            ok &= EVP_CipherUpdate(cipher, nil, &length, aad.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(RecordHeader.size))
+        }
         ok &= EVP_CipherUpdate(cipher, out, &length, ciphertext, Int32(count))
         ok &= EVP_CIPHER_CTX_ctrl(cipher, EVP_CTRL_AEAD_SET_TAG, Int32(Self.tagSize), tag)
         ok &= EVP_CipherFinal_ex(cipher, out.map { $0 + Int(length) }, &final)

@@ -10,6 +10,7 @@ public enum RecordType: UInt8, Sendable {
 /// header is the additional authenticated data of the body's AES-GCM.
 public struct RecordHeader: Equatable, Sendable {
     public static let size = 68
+    static let previousHashOffset = 32
     public static let formatVersion: UInt8 = 1
 
     public var type: RecordType
@@ -33,7 +34,7 @@ public struct RecordHeader: Equatable, Sendable {
         buffer.storeBytes(of: sequence.bigEndian, toByteOffset: 8, as: UInt64.self)
         buffer.storeBytes(of: time.bigEndian, toByteOffset: 16, as: Int64.self)
         buffer.storeBytes(of: segment.bigEndian, toByteOffset: 24, as: UInt64.self)
-        previousHash.write(to: buffer, at: 32)
+        previousHash.write(to: buffer, at: Self.previousHashOffset)
         buffer.storeBytes(of: bodyLength.bigEndian, toByteOffset: 64, as: UInt32.self)
     }
 
