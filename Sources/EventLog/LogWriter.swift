@@ -153,8 +153,7 @@ final class LogWriter: @unchecked Sendable {
         do {
             // Everything but the chain links is built before the transaction, bodies sealed on
             // all cores; inside it, records are linked and hashed in order.
-            let start = try committedHead ?? environment.read { try LogMeta.read($0)?.head }
-                ?? ChainHead(sequence: 0, hash: ChainHash.genesis(of: logID))
+            let start = try committedHead ?? environment.read { try LogMeta.read($0)?.head } ?? .empty(logID)
             let time = Int64(Date().timeIntervalSince1970 * 1_000_000_000)
             var next = start.sequence + 1
             var records: [[UInt8]] = []
@@ -182,13 +181,13 @@ final class LogWriter: @unchecked Sendable {
             records += sealEvents(events, firstSequence: ranges[0].lowerBound, segment: current, time: time)
 
             let head = try environment.write { txn -> ChainHead in
-                let stored = try LogMeta.read(txn)?.head ?? ChainHead(sequence: 0, hash: ChainHash.genesis(of: logID))
+                let stored = try LogMeta.read(txn)?.head ?? .empty(logID)
                 guard stored == start else { throw LogError.concurrentWriter(expected: start.sequence, found: stored.sequence) }
                 var head = start
                 for record in records {
                     let sequence = head.sequence + 1
                     let stored = try txn.reserve(environment.events, key: sequenceKey(sequence), count: record.count, append: true)
-                    stored.copyMemory(from: UnsafeRawBufferPointer(start: record.withUnsafeBytes { $0.baseAddress }, count: record.count))
+                    record.withUnsafeBytes { stored.copyMemory(from: $0) }
                     head.hash.write(to: stored, at: RecordHeader.previousHashOffset)
                     head = ChainHead(sequence: sequence, hash: crypto.hash(UnsafeRawBufferPointer(stored)))
                 }
@@ -197,16 +196,15 @@ final class LogWriter: @unchecked Sendable {
             }
             var opened = current
             opened.records += UInt64(events.count)
-            let result = (head: head, ranges: ranges, segment: opened)
             committedHead = head
-            segment = result.segment
+            segment = opened
             statistics.withLock {
                 $0.transactions += 1
                 $0.appendCalls += UInt64(batch.count)
-                $0.events += UInt64(result.ranges.reduce(0) { $0 + $1.count })
+                $0.events += UInt64(events.count)
             }
-            onCommit(result.head)
-            for (pending, range) in zip(batch, result.ranges) { pending.continuation.resume(returning: range) }
+            onCommit(head)
+            for (pending, range) in zip(batch, ranges) { pending.continuation.resume(returning: range) }
         } catch {
             // Nothing of the batch was written. Start a new segment (a new key) next time, from
             // the head as stored.

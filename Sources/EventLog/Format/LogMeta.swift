@@ -3,6 +3,11 @@
 public struct ChainHead: Equatable, Sendable {
     public var sequence: UInt64
     public var hash: ChainHash
+
+    /// The head of a log with no record: sequence 0 and the genesis hash record 1 links to.
+    static func empty(_ logID: LogID) -> ChainHead {
+        ChainHead(sequence: 0, hash: .genesis(of: logID))
+    }
 }
 
 /// The `meta` database: format version, log id and chain head.
