@@ -1,2 +1,4 @@
-#include <openssl/evp.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>

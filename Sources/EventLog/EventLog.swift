@@ -186,18 +186,24 @@ public final class EventLog: Sendable {
             guard header.sequence == sequence else {
                 throw LogError.damagedTail(sequence: sequence, reason: "the record stored as \(sequence) says it is \(header.sequence)")
             }
-            guard crypto.hash(last.value) == head.hash else {
-                throw LogError.damagedTail(sequence: sequence, reason: "its hash differs from the committed head's")
+            let link = crypto.link(header.previousHash, crypto.contentHash(last.value))
+            guard link == head.hash else {
+                throw LogError.damagedTail(sequence: sequence, reason: "its chain link differs from the committed head's")
             }
-            let previous: ChainHash
-            if sequence == 1 {
-                previous = ChainHash.genesis(of: meta.logID)
-            } else if let value = try txn.get(environment.events, key: sequenceKey(sequence - 1)) {
-                previous = crypto.hash(value)
-            } else {
+            guard sequence > 1 else {
+                guard header.previousHash == ChainHash.genesis(of: meta.logID) else {
+                    throw LogError.damagedTail(sequence: 1, reason: "it does not link to the log's genesis")
+                }
+                return
+            }
+            guard let value = try txn.get(environment.events, key: sequenceKey(sequence - 1)) else {
                 throw LogError.damagedTail(sequence: sequence - 1, reason: "record \(sequence - 1) is missing")
             }
-            guard header.previousHash == previous else {
+            let previous: RecordHeader
+            do { previous = try RecordHeader.decode(record: value) } catch {
+                throw LogError.damagedTail(sequence: sequence - 1, reason: "\(error)")
+            }
+            guard crypto.link(previous.previousHash, crypto.contentHash(value)) == header.previousHash else {
                 throw LogError.damagedTail(sequence: sequence - 1, reason: "record \(sequence - 1) does not hash to what record \(sequence) links to")
             }
         }

@@ -55,8 +55,8 @@ public struct LogReader: Sendable {
         from start: UInt64 = 1, through end: UInt64? = nil, _ body: (EventView) throws -> Void
     ) throws -> UInt64 {
         let first = max(start, 1)
-        let head = try log.head()?.sequence ?? 0
-        let last = end.map { Swift.min($0, head) } ?? head
+        let head = try log.head() ?? .empty(log.logID)
+        let last = end.map { Swift.min($0, head.sequence) } ?? head.sequence
         guard first <= last else { return 0 }
         let chunks = stride(from: first, through: last, by: Int(Self.chunkSize)).map {
             $0...Swift.min(last, $0 + Self.chunkSize - 1)
@@ -65,21 +65,27 @@ public struct LogReader: Sendable {
         // delivers the oldest one.
         let depth = max(2, ProcessInfo.processInfo.activeProcessorCount) * 2
         let queue = DispatchQueue.global(qos: .userInitiated)
-        var slots: [ChunkSlot] = []
+        var slots: [BackgroundResult<DecodedChunk>?] = []
         func submit(_ index: Int) {
-            let slot = ChunkSlot()
-            slots.append(slot)
             let range = chunks[index]
-            queue.async {
-                slot.finish(Result { try decodeChunk(range) })
-            }
+            slots.append(BackgroundResult(on: queue) { try decodeChunk(range) })
         }
         for index in 0..<Swift.min(depth, chunks.count) { submit(index) }
         var delivered: UInt64 = 0
         var bytesSinceRelease = 0
+        var linkBefore = ChainHash.zero
         for index in chunks.indices {
-            let chunk = try slots[index].wait()
-            slots[index] = ChunkSlot.done
+            let chunk = try slots[index]!.value()
+            slots[index] = nil  // its memory goes as soon as it is delivered
+            // Chunks are checked inside; here they must join up, and the last must be the head.
+            if index > 0, chunk.anchor != linkBefore {
+                throw LogError.corruptRecord(sequence: chunks[index].lowerBound - 1,
+                                             reason: "it does not hash to what record \(chunks[index].lowerBound) links to")
+            }
+            if chunks[index].upperBound == head.sequence, chunk.endLink != head.hash {
+                throw LogError.corruptRecord(sequence: head.sequence, reason: "its chain link differs from the committed head's")
+            }
+            linkBefore = chunk.endLink
             if index + depth < chunks.count { submit(index + depth) }
             try chunk.arena.withUnsafeBytes { arena in
                 var offset = 0
@@ -114,6 +120,9 @@ public struct LogReader: Sendable {
         var arena: [UInt8] = []
         /// Stored bytes read (for releasing mapped pages).
         var bytes = 0
+        /// The `previousHash` of the chunk's first record, and the link of its last.
+        var anchor = ChainHash.zero
+        var endLink = ChainHash.zero
     }
 
     /// Reads `range` in one transaction: first checks every record and the chain, then opens the
@@ -123,14 +132,9 @@ public struct LogReader: Sendable {
         let logID = log.logID
         let crypto = RecordCrypto()
         return try environment.read { txn in
-            var previous: ChainHash
-            if range.lowerBound == 1 {
-                previous = ChainHash.genesis(of: logID)
-            } else if let value = try txn.get(environment.events, key: sequenceKey(range.lowerBound - 1)) {
-                previous = crypto.hash(value)
-            } else {
-                throw LogError.corruptRecord(sequence: range.lowerBound - 1, reason: "missing")
-            }
+            // The link before the chunk: the genesis for record 1, else the first record's own
+            // claim, which the delivering thread checks against the chunk before.
+            var previous: ChainHash? = range.lowerBound == 1 ? ChainHash.genesis(of: logID) : nil
             var chunk = DecodedChunk()
             chunk.headers.reserveCapacity(Int(range.count))
             chunk.bodySizes.reserveCapacity(Int(range.count))
@@ -152,10 +156,11 @@ public struct LogReader: Sendable {
                 guard header.sequence == sequence else {
                     throw LogError.corruptRecord(sequence: sequence, reason: "stored as \(sequence) but its header says \(header.sequence)")
                 }
-                guard header.previousHash == previous else {
+                if sequence == range.lowerBound { chunk.anchor = header.previousHash }
+                guard header.previousHash == previous ?? header.previousHash else {
                     throw LogError.corruptRecord(sequence: sequence - 1, reason: "it does not hash to what record \(sequence) links to")
                 }
-                previous = crypto.hash(value)
+                previous = crypto.link(header.previousHash, crypto.contentHash(value))
                 chunk.bytes += value.count
                 if header.type == .event {
                     guard let count = RecordCrypto.plaintextCount(ofRecord: value) else {
@@ -169,9 +174,10 @@ public struct LogReader: Sendable {
                 expected += 1
                 return sequence < range.upperBound
             }
-            guard expected > range.upperBound else {
+            guard expected > range.upperBound, let previous else {
                 throw LogError.corruptRecord(sequence: expected, reason: "missing")
             }
+            chunk.endLink = previous
             var failure: LogError?
             chunk.arena = [UInt8](unsafeUninitializedCapacity: plaintextBytes) { arena, initialized in
                 var offset = 0
@@ -228,23 +234,6 @@ final class SegmentKeyCache: Sendable {
 
     func key(for segment: UInt64) -> SymmetricKey? { keys.withLock { $0[segment] } }
     func store(_ key: SymmetricKey, for segment: UInt64) { keys.withLock { $0[segment] = key } }
-}
-
-/// One chunk of a replay in flight: set once by the worker, awaited by the delivering thread.
-private final class ChunkSlot: @unchecked Sendable {
-    static let done = ChunkSlot()
-    private let ready = DispatchSemaphore(value: 0)
-    private var result: Result<LogReader.DecodedChunk, any Error>?
-
-    func finish(_ result: Result<LogReader.DecodedChunk, any Error>) {
-        self.result = result
-        ready.signal()
-    }
-
-    func wait() throws -> LogReader.DecodedChunk {
-        ready.wait()
-        return try result!.get()
-    }
 }
 
 /// The events of a log as they are committed (see `LogReader.tail(from:)`).

@@ -56,7 +56,7 @@ struct LogVerifier {
         var scratch: [UInt8] = []
         defer { scratch.withUnsafeMutableBytes { _ = $0.initializeMemory(as: UInt8.self, repeating: 0) } }
         var segmentRecords: Set<UInt64> = []
-        var previous = ChainHash.genesis(of: logID)
+        var previous: ChainHash? = ChainHash.genesis(of: logID)  // nil after an unreadable record
         var expected: UInt64 = 1
         var lastSeen: UInt64 = 0
         var done = false
@@ -94,23 +94,23 @@ struct LogVerifier {
                             let gap = sequence - 1 == expected ? "record \(expected) is missing" : "records \(expected)…\(sequence - 1) are missing"
                             record(expected, .missingRecord, gap)
                         }
-                        let hash = crypto.hash(value)
-                        defer {
-                            previous = hash
-                            expected = sequence + 1
-                            lastSeen = sequence
-                        }
+                        let linked = sequence == expected
+                        expected = sequence + 1
+                        lastSeen = sequence
                         let header: RecordHeader
                         do { header = try RecordHeader.decode(record: value) } catch {
                             record(sequence, .malformedRecord, "\(error)")
+                            previous = nil
                             return true
                         }
                         if header.sequence != sequence {
                             record(sequence, .misplacedRecord, "stored as \(sequence) but its header says \(header.sequence): records were moved or copied")
                         }
-                        if sequence == expected && header.previousHash != previous {
+                        if linked, let previous, header.previousHash != previous {
                             brokenLinks.append(sequence)
                         }
+                        // Go on from what this record claims, so one damage is reported once.
+                        previous = crypto.link(header.previousHash, crypto.contentHash(value))
                         switch header.type {
                         case .segment:
                             segmentRecords.insert(sequence)
@@ -164,7 +164,7 @@ struct LogVerifier {
                 record(lastSeen + 1, .missingRecord, "the committed head is record \(head.sequence) but the log ends at \(lastSeen)")
             } else if head.sequence < lastSeen {
                 record(head.sequence + 1, .headMismatch, "records after the committed head \(head.sequence) exist")
-            } else if head.hash != previous {
+            } else if previous != head.hash {
                 brokenLinks.append(lastSeen + 1)
             }
         } else if lastSeen > 0 {

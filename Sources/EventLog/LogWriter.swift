@@ -156,7 +156,7 @@ final class LogWriter: @unchecked Sendable {
             let start = try committedHead ?? environment.read { try LogMeta.read($0)?.head } ?? .empty(logID)
             let time = Int64(Date().timeIntervalSince1970 * 1_000_000_000)
             var next = start.sequence + 1
-            var records: [[UInt8]] = []
+            var chunks: [BackgroundResult<SealedChunk>] = []
             let current: OpenSegment
             if needsSegment {
                 let key = SymmetricKey(size: .bits256)
@@ -166,7 +166,9 @@ final class LogWriter: @unchecked Sendable {
                     segment: next, previousHash: .zero, bodyLength: UInt32(envelope.count))
                 var record = [UInt8](repeating: 0, count: RecordHeader.size)
                 record.withUnsafeMutableBytes { header.encode(into: $0) }
-                records.append(record + envelope)
+                record += envelope
+                let content = record.withUnsafeBytes { crypto.contentHash($0) }
+                chunks.append(BackgroundResult(computingNow: { SealedChunk(bytes: record, sizes: [record.count], contents: [content]) }))
                 current = OpenSegment(sequence: next, epoch: epoch, key: key, nonces: NonceSequence(), records: 0, openedAt: now)
                 next += 1
             } else {
@@ -178,18 +180,26 @@ final class LogWriter: @unchecked Sendable {
                 next += UInt64(pending.events.count)
             }
             let events = batch.flatMap(\.events)
-            records += sealEvents(events, firstSequence: ranges[0].lowerBound, segment: current, time: time)
+            chunks += sealEvents(events, firstSequence: ranges[0].lowerBound, segment: current, time: time)
 
             let head = try environment.write { txn -> ChainHead in
                 let stored = try LogMeta.read(txn)?.head ?? .empty(logID)
                 guard stored == start else { throw LogError.concurrentWriter(expected: start.sequence, found: stored.sequence) }
                 var head = start
-                for record in records {
-                    let sequence = head.sequence + 1
-                    let stored = try txn.reserve(environment.events, key: sequenceKey(sequence), count: record.count, append: true)
-                    record.withUnsafeBytes { stored.copyMemory(from: $0) }
-                    head.hash.write(to: stored, at: RecordHeader.previousHashOffset)
-                    head = ChainHead(sequence: sequence, hash: crypto.hash(UnsafeRawBufferPointer(stored)))
+                // Chunks still being sealed are awaited in order: linking overlaps sealing.
+                for pending in chunks {
+                    let chunk = try pending.value()
+                    try chunk.bytes.withUnsafeBytes { all in
+                        var offset = 0
+                        for (size, content) in zip(chunk.sizes, chunk.contents) {
+                            let sequence = head.sequence + 1
+                            let stored = try txn.reserve(environment.events, sequence: sequence, count: size, append: true)
+                            stored.copyMemory(from: UnsafeRawBufferPointer(rebasing: all[offset..<(offset + size)]))
+                            head.hash.write(to: stored, at: RecordHeader.previousHashOffset)
+                            head = ChainHead(sequence: sequence, hash: crypto.link(head.hash, content))
+                            offset += size
+                        }
+                    }
                 }
                 try LogMeta.writeHead(head, txn)
                 return head
@@ -216,22 +226,29 @@ final class LogWriter: @unchecked Sendable {
     }
 
 
-    /// Builds the records of `events` with their bodies sealed and `previousHash` still zero:
-    /// on all cores for a large batch, inline for a small one.
-    private func sealEvents(_ events: [NewEvent], firstSequence: UInt64, segment: OpenSegment, time: Int64) -> [[UInt8]] {
+    /// Events per unit of parallel sealing.
+    static let sealChunkSize = 1024
+
+    /// Starts building the records of `events`, bodies sealed, `previousHash` still zero, with
+    /// their content hashes: in chunks on all cores for a large batch, inline for a small one.
+    private func sealEvents(
+        _ events: [NewEvent], firstSequence: UInt64, segment: OpenSegment, time: Int64
+    ) -> [BackgroundResult<SealedChunk>] {
         let firstNonce = segment.nonces.reserve(events.count)
-        let slices = events.count >= 512 ? ProcessInfo.processInfo.activeProcessorCount : 1
-        let output = SealedRecords(count: events.count)
-        let build: @Sendable (RecordCrypto, Range<Int>) -> Void = { crypto, range in
+        let build: @Sendable (RecordCrypto, Range<Int>) -> SealedChunk = { crypto, range in
             crypto.useKey(segment.key, segment: segment.sequence, encrypt: true)
-            for index in range {
-                let event = events[index]
-                let header = RecordHeader(
-                    type: .event, kind: event.kind, epoch: segment.epoch, sequence: firstSequence + UInt64(index), time: time,
-                    segment: segment.sequence, previousHash: .zero,
-                    bodyLength: UInt32(event.body.count + RecordCrypto.overhead))
-                output.slots[index] = [UInt8](unsafeUninitializedCapacity: RecordHeader.size + Int(header.bodyLength)) { buffer, initialized in
-                    let record = UnsafeMutableRawBufferPointer(buffer)
+            let sizes = range.map { RecordHeader.size + events[$0].body.count + RecordCrypto.overhead }
+            var contents: [ChainHash] = []
+            contents.reserveCapacity(range.count)
+            let bytes = [UInt8](unsafeUninitializedCapacity: sizes.reduce(0, +)) { buffer, initialized in
+                var offset = 0
+                for (index, size) in zip(range, sizes) {
+                    let event = events[index]
+                    let record = UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(buffer)[offset..<(offset + size)])
+                    let header = RecordHeader(
+                        type: .event, kind: event.kind, epoch: segment.epoch, sequence: firstSequence + UInt64(index),
+                        time: time, segment: segment.sequence, previousHash: .zero,
+                        bodyLength: UInt32(size - RecordHeader.size))
                     header.encode(into: record)
                     event.body.withUnsafeBytes { plaintext in
                         segment.nonces.nonce(firstNonce + UInt64(index)) { nonce in
@@ -239,38 +256,27 @@ final class LogWriter: @unchecked Sendable {
                                         nonce: nonce, into: UnsafeMutableRawBufferPointer(rebasing: record[RecordHeader.size...]))
                         }
                     }
-                    initialized = buffer.count
+                    contents.append(crypto.contentHash(UnsafeRawBufferPointer(record)))
+                    offset += size
                 }
+                initialized = offset
             }
+            return SealedChunk(bytes: bytes, sizes: sizes, contents: contents)
         }
-        if slices == 1 {
-            build(crypto, 0..<events.count)
-        } else {
-            let size = (events.count + slices - 1) / slices
-            DispatchQueue.concurrentPerform(iterations: slices) { slice in
-                build(RecordCrypto(), (slice * size)..<min(events.count, (slice + 1) * size))
-            }
+        if events.count < Self.sealChunkSize {
+            return [BackgroundResult(computingNow: { build(crypto, 0..<events.count) })]
         }
-        return output.take()
+        let queue = DispatchQueue.global(qos: .userInitiated)
+        return stride(from: 0, to: events.count, by: Self.sealChunkSize).map { start in
+            let range = start..<min(events.count, start + Self.sealChunkSize)
+            return BackgroundResult(on: queue) { build(RecordCrypto(), range) }
+        }
     }
 }
 
-/// The output of a parallel seal. Workers write distinct slots through a raw pointer: an array
-/// property would see concurrent modifications as exclusivity violations.
-private final class SealedRecords: @unchecked Sendable {
-    let slots: UnsafeMutablePointer<[UInt8]>
-    let count: Int
-
-    init(count: Int) {
-        self.count = count
-        slots = .allocate(capacity: count)
-        slots.initialize(repeating: [], count: count)
-    }
-
-    func take() -> [[UInt8]] { Array(UnsafeBufferPointer(start: slots, count: count)) }
-
-    deinit {
-        slots.deinitialize(count: count)
-        slots.deallocate()
-    }
+/// Records built before their transaction, back to back: complete but for their `previousHash`.
+struct SealedChunk: Sendable {
+    var bytes: [UInt8]
+    var sizes: [Int]
+    var contents: [ChainHash]
 }

@@ -79,7 +79,8 @@ def read_log(path, private_key=None):
                             "segment": segment, "body": plaintext})
             else:
                 raise LogDamaged(f"record {sequence} has unknown type {rtype}")
-            previous = sha256(value)
+            content = sha256(value[:32] + bytes(32) + value[64:])  # previousHash taken as zero
+            previous = sha256(previous + content)
             expected += 1
         head_sequence, head_hash = struct.unpack(">Q", head[:8])[0], head[8:]
         if head_sequence != expected - 1 or head_hash != previous:

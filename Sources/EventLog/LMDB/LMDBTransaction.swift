@@ -86,10 +86,10 @@ struct LMDBTransaction {
 }
 
 extension LMDBTransaction {
-    /// Reserves `count` bytes for `key` and returns them to be filled in place before the
+    /// Reserves `count` bytes under the 8-byte big-endian key of `sequence` and returns them to be filled in place before the
     /// transaction ends (`MDB_RESERVE`): the record is built where it will be stored, no copy.
-    func reserve(_ dbi: MDB_dbi, key: [UInt8], count: Int, append: Bool) throws -> UnsafeMutableRawBufferPointer {
-        try key.withUnsafeBytes { keyBuffer in
+    func reserve(_ dbi: MDB_dbi, sequence: UInt64, count: Int, append: Bool) throws -> UnsafeMutableRawBufferPointer {
+        try withUnsafeBytes(of: sequence.bigEndian) { keyBuffer in
             var k = MDB_val(mv_size: keyBuffer.count, mv_data: UnsafeMutableRawPointer(mutating: keyBuffer.baseAddress))
             var v = MDB_val(mv_size: count, mv_data: nil)
             let flags = UInt32(MDB_RESERVE) | (append ? UInt32(MDB_APPEND) : 0)
