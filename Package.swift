@@ -14,10 +14,13 @@ let package = Package(
     products: [
         .executable(name: "spike", targets: ["Tools"]),
         .library(name: "EventLog", targets: ["EventLog"]),
+        .library(name: "SPIFFE", targets: ["SPIFFE"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.10.0"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.3.0"),
     ],
     targets: [
         // Debian's liblmdb-dev, found with pkg-config `lmdb`.
@@ -39,6 +42,17 @@ let package = Package(
                 "CLMDB",
                 "CLibCrypto",
                 .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // SPIFFE identity: IDs, X.509-SVIDs, bundles, validation, authorizers. Depends on nothing
+        // of ours, so it can be published on its own.
+        .target(
+            name: "SPIFFE",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             swiftSettings: strictSettings
         ),
@@ -87,6 +101,16 @@ let package = Package(
                 "EventLog",
                 "CLMDB",
                 .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SPIFFETests",
+            dependencies: [
+                "SPIFFE",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             swiftSettings: strictSettings
         ),
