@@ -14,13 +14,15 @@ let package = Package(
     products: [
         .executable(name: "spike", targets: ["Tools"]),
         .library(name: "EventLog", targets: ["EventLog"]),
-        .library(name: "SPIFFE", targets: ["SPIFFE"]),
+        .library(name: "SPIFFE", targets: ["SPIFFE", "SPIFFETLS"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.10.0"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.30.0"),
     ],
     targets: [
         // Debian's liblmdb-dev, found with pkg-config `lmdb`.
@@ -51,6 +53,18 @@ let package = Package(
             name: "SPIFFE",
             dependencies: [
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Mutual TLS between SPIFFE workloads over swift-nio-ssl.
+        .target(
+            name: "SPIFFETLS",
+            dependencies: [
+                "SPIFFE",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
@@ -108,6 +122,11 @@ let package = Package(
             name: "SPIFFETests",
             dependencies: [
                 "SPIFFE",
+                "SPIFFETLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),

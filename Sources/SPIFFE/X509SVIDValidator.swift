@@ -12,6 +12,14 @@ public enum X509SVIDValidator {
     public static func validate(
         chain: [Certificate], bundles: X509BundleSet
     ) async throws(SPIFFEError) -> SPIFFEID {
+        try await validatedChain(chain, bundles: bundles).id
+    }
+
+    /// Returns the SPIFFE ID of a valid chain and the verified path from the leaf to a root of
+    /// its bundle.
+    public static func validatedChain(
+        _ chain: [Certificate], bundles: X509BundleSet
+    ) async throws(SPIFFEError) -> (id: SPIFFEID, path: [Certificate]) {
         guard let leaf = chain.first else { throw .verificationFailed("the peer presented no certificate") }
         let id = try checkLeaf(leaf)
         guard let bundle = bundles[id.trustDomain] else { throw .noBundle(id.trustDomain) }
@@ -21,8 +29,8 @@ public enum X509SVIDValidator {
         }
         let result = await verifier.validate(leaf: leaf, intermediates: CertificateStore(chain.dropFirst()))
         switch result {
-        case .validCertificate:
-            return id
+        case .validCertificate(let path):
+            return (id, Array(path))
         case .couldNotValidate(let failures):
             let reasons = failures.map { "\($0.policyFailureReason)" }
             throw .verificationFailed(reasons.isEmpty
@@ -32,7 +40,7 @@ public enum X509SVIDValidator {
     }
 
     /// The leaf rules that need no bundle; returns the leaf's SPIFFE ID.
-    static func checkLeaf(_ leaf: Certificate) throws(SPIFFEError) -> SPIFFEID {
+    public static func checkLeaf(_ leaf: Certificate) throws(SPIFFEError) -> SPIFFEID {
         let uris: [String]
         do {
             uris = (try leaf.extensions.subjectAlternativeNames ?? SubjectAlternativeNames()).compactMap {
