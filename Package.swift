@@ -84,6 +84,7 @@ let package = Package(
             name: "Tools",
             dependencies: [
                 "EventLog",
+                "SPIFFE",
                 "Projections",
                 "Nodes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -131,6 +132,12 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
+            swiftSettings: strictSettings
+        ),
+        // Runs the real `spike` executable.
+        .testTarget(
+            name: "ToolsTests",
+            dependencies: ["SPIFFE", "Tools", .product(name: "X509", package: "swift-certificates")],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -17,8 +17,3 @@ struct LogLocation: ParsableArguments {
 
     var directory: String { dir ?? NexusDataDirectory.resolve() }
 }
-
-/// A log command's failure: printed to stderr as `Error: …` with exit code 1.
-struct LogCommandError: Error, CustomStringConvertible {
-    let description: String
-}
