@@ -43,10 +43,7 @@ public enum X509SVIDValidator {
     public static func checkLeaf(_ leaf: Certificate) throws(SPIFFEError) -> SPIFFEID {
         let uris: [String]
         do {
-            uris = (try leaf.extensions.subjectAlternativeNames ?? SubjectAlternativeNames()).compactMap {
-                if case .uniformResourceIdentifier(let uri) = $0 { return uri }
-                return nil
-            }
+            uris = try leaf.uriSANs()
         } catch {
             throw .invalidSVID("its subject alternative names do not parse: \(error)")
         }

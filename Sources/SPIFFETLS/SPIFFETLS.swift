@@ -89,11 +89,3 @@ extension Channel {
         }
     }
 }
-
-extension Certificate {
-    func derBytes() throws -> [UInt8] {
-        var serializer = DER.Serializer()
-        try serializer.serialize(self)
-        return serializer.serializedBytes
-    }
-}

@@ -38,11 +38,7 @@ public struct DevelopmentCA: Sendable {
         guard certificate.publicKey == privateKey.publicKey else {
             throw SPIFFEError.invalidPEM("the CA key does not match the CA certificate")
         }
-        let uris = (try certificate.extensions.subjectAlternativeNames ?? SubjectAlternativeNames()).compactMap { name -> String? in
-            if case .uniformResourceIdentifier(let uri) = name { return uri }
-            return nil
-        }
-        guard let uri = uris.first else { throw SPIFFEError.invalidPEM("the CA certificate names no trust domain") }
+        guard let uri = try certificate.uriSANs().first else { throw SPIFFEError.invalidPEM("the CA certificate names no trust domain") }
         trustDomain = try TrustDomain(parsing: uri)
     }
 
