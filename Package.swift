@@ -14,7 +14,7 @@ let package = Package(
     products: [
         .executable(name: "spike", targets: ["Tools"]),
         .library(name: "EventLog", targets: ["EventLog"]),
-        .library(name: "SPIFFE", targets: ["SPIFFE", "SPIFFETLS"]),
+        .library(name: "SPIFFE", targets: ["SPIFFE", "SPIFFETLS", "SPIFFEWorkloadAPI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.3.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.30.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.0.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.0.0"),
     ],
     targets: [
         // Debian's liblmdb-dev, found with pkg-config `lmdb`.
@@ -67,6 +69,16 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The SPIFFE Workload API over gRPC on a Unix socket: client source and server.
+        .target(
+            name: "SPIFFEWorkloadAPI",
+            dependencies: [
+                "SPIFFE",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
             ],
             swiftSettings: strictSettings
         ),
@@ -124,6 +136,9 @@ let package = Package(
             dependencies: [
                 "SPIFFE",
                 "SPIFFETLS",
+                "SPIFFEWorkloadAPI",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
