@@ -97,6 +97,7 @@ let package = Package(
             dependencies: [
                 "EventLog",
                 "SPIFFE",
+                "SPIFFEWorkloadAPI",
                 "Projections",
                 "Nodes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

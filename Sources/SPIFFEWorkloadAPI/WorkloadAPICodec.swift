@@ -24,7 +24,20 @@ package struct X509SVIDResponseCodec: MessageSerializer, MessageDeserializer {
     }
 }
 
+package struct X509BundlesResponseCodec: MessageSerializer, MessageDeserializer {
+    package init() {}
+
+    package func serialize<Bytes: GRPCContiguousBytes>(_ message: WorkloadAPI.X509BundlesResponse) throws -> Bytes {
+        Bytes(message.serialized())
+    }
+
+    package func deserialize<Bytes: GRPCContiguousBytes>(_ serializedMessageBytes: Bytes) throws -> WorkloadAPI.X509BundlesResponse {
+        try WorkloadAPI.X509BundlesResponse(serialized: serializedMessageBytes.withUnsafeBytes { Array($0) })
+    }
+}
+
 package enum WorkloadAPIMethods {
+    package static let fetchX509Bundles = MethodDescriptor(fullyQualifiedService: WorkloadAPI.serviceName, method: "FetchX509Bundles")
     package static let fetchX509SVID = MethodDescriptor(fullyQualifiedService: WorkloadAPI.serviceName, method: "FetchX509SVID")
 }
 

@@ -3,8 +3,9 @@ import GRPCNIOTransportHTTP2Posix
 import SPIFFE
 
 /// A Workload API endpoint serving one identity from an `X509Source` on a Unix socket: what
-/// `spike dev agent` runs, and a stand-in for SPIRE's agent in tests. `FetchX509SVID` sends the
-/// current SVID at once and again whenever the source's material changes.
+/// `spike dev agent` runs, and a stand-in for SPIRE's agent in tests. `FetchX509SVID` and
+/// `FetchX509Bundles` send the current state at once and again whenever the source's material
+/// changes.
 public struct WorkloadAPIService: RegistrableRPCService {
     public let source: any X509Source
     /// How often a stream checks the source for a new generation.
@@ -16,28 +17,41 @@ public struct WorkloadAPIService: RegistrableRPCService {
     }
 
     public func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
-        let source = self.source
-        let updateCheck = self.updateCheck
         router.registerHandler(
             forMethod: WorkloadAPIMethods.fetchX509SVID,
             deserializer: EmptyRequestCodec(), serializer: X509SVIDResponseCodec()
-        ) { request, _ in
-            // Workload Endpoint §3: requests without the security header get InvalidArgument.
-            guard request.metadata[stringValues: WorkloadAPI.securityHeader.name].contains(WorkloadAPI.securityHeader.value) else {
-                return StreamingServerResponse(error: RPCError(code: .invalidArgument, message: "security header missing from request"))
-            }
-            return StreamingServerResponse { writer in
-                var sent: UInt64?
-                while !Task.isCancelled {
-                    let material = try source.material()
-                    if material.generation != sent {
-                        try await writer.write(WorkloadAPI.X509SVIDResponse(material: material))
-                        sent = material.generation
-                    }
-                    try await Task.sleep(for: updateCheck)
+        ) { [source, updateCheck] request, _ in
+            Self.stream(request, source: source, updateCheck: updateCheck) { try WorkloadAPI.X509SVIDResponse(material: $0) }
+        }
+        router.registerHandler(
+            forMethod: WorkloadAPIMethods.fetchX509Bundles,
+            deserializer: EmptyRequestCodec(), serializer: X509BundlesResponseCodec()
+        ) { [source, updateCheck] request, _ in
+            Self.stream(request, source: source, updateCheck: updateCheck) { try WorkloadAPI.X509BundlesResponse(bundles: $0.bundles) }
+        }
+    }
+
+    /// A stream that sends the source's current state at once and again whenever it changes,
+    /// for requests that carry the security header (Workload Endpoint §3: InvalidArgument
+    /// otherwise).
+    private static func stream<Message: Sendable>(
+        _ request: StreamingServerRequest<EmptyRequest>, source: any X509Source, updateCheck: Duration,
+        _ message: @escaping @Sendable (X509Material) throws -> Message
+    ) -> StreamingServerResponse<Message> {
+        guard request.metadata[stringValues: WorkloadAPI.securityHeader.name].contains(WorkloadAPI.securityHeader.value) else {
+            return StreamingServerResponse(error: RPCError(code: .invalidArgument, message: "security header missing from request"))
+        }
+        return StreamingServerResponse { writer in
+            var sent: UInt64?
+            while !Task.isCancelled {
+                let material = try source.material()
+                if material.generation != sent {
+                    try await writer.write(message(material))
+                    sent = material.generation
                 }
-                return [:]
+                try await Task.sleep(for: updateCheck)
             }
+            return [:]
         }
     }
 

@@ -62,4 +62,13 @@ import X509
         #expect(throws: SPIFFEError.self) { try response.material(generation: 1) }
         #expect(throws: SPIFFEError.self) { try WorkloadAPI.X509SVIDResponse(svids: []).material(generation: 1) }
     }
+
+    @Test func x509BundlesResponseRoundTrips() throws {
+        let ca = try DevelopmentCA(trustDomain: TrustDomain(parsing: "example.org"))
+        let response = try WorkloadAPI.X509BundlesResponse(bundles: X509BundleSet([ca.bundle]))
+        #expect(response.bundles.keys.sorted() == ["spiffe://example.org"])
+        let decoded = try WorkloadAPI.X509BundlesResponse(serialized: response.serialized())
+        #expect(decoded == response)
+        #expect(try Certificate.splitDER(decoded.bundles["spiffe://example.org"]!, what: "bundle") == [ca.certificate])
+    }
 }

@@ -92,3 +92,52 @@ public enum WorkloadAPI {
         }
     }
 }
+
+extension WorkloadAPI {
+    /// `X509BundlesResponse`: every trust domain's CA certificates (DER, concatenated), keyed by
+    /// the trust domain's SPIFFE ID.
+    public struct X509BundlesResponse: Equatable, Sendable {
+        public var crls: [[UInt8]]
+        public var bundles: [String: [UInt8]]
+
+        public init(crls: [[UInt8]] = [], bundles: [String: [UInt8]]) {
+            self.crls = crls
+            self.bundles = bundles
+        }
+
+        public init(bundles set: X509BundleSet) throws {
+            self.init(bundles: try Dictionary(uniqueKeysWithValues: set.bundles.values.map {
+                ($0.trustDomain.id.description, try $0.authorities.flatMap { try $0.derBytes() })
+            }))
+        }
+
+        public func serialized() -> [UInt8] {
+            var writer = ProtobufWire.Writer()
+            for crl in crls { writer.bytes(1, crl, always: true) }
+            for (domain, bundle) in bundles.sorted(by: { $0.key < $1.key }) {
+                writer.mapEntry(2, key: domain, value: bundle)
+            }
+            return writer.bytes
+        }
+
+        public init(serialized bytes: [UInt8]) throws(SPIFFEError) {
+            do {
+                var reader = ProtobufWire.Reader(bytes)
+                var crls: [[UInt8]] = []
+                var bundles: [String: [UInt8]] = [:]
+                while let (number, type) = try reader.field() {
+                    switch (number, type) {
+                    case (1, .lengthDelimited): crls.append(try reader.lengthDelimited())
+                    case (2, .lengthDelimited):
+                        let (domain, bundle) = try reader.mapEntry()
+                        bundles[domain] = bundle
+                    default: try reader.skip(type)
+                    }
+                }
+                self.init(crls: crls, bundles: bundles)
+            } catch {
+                throw .invalidBundle("malformed X509BundlesResponse: \(error)")
+            }
+        }
+    }
+}
