@@ -54,6 +54,42 @@ import SPIFFEWorkloadAPI
         }
     }
 
+    @Test func sourceReconnectsWhenTheAgentComesBack() async throws {
+        let path = "/tmp/spk-\(UInt32.random(in: 0...UInt32.max)).sock"
+        defer { unlink(path) }
+        let firstAgent = StaticX509Source(svid: try ca.issue(id), bundles: X509BundleSet([ca.bundle]))
+        let secondAgent = StaticX509Source(svid: try ca.issue(id), bundles: X509BundleSet([ca.bundle]))
+        func serve(_ source: StaticX509Source) async -> Task<Void, any Error> {
+            let listening = AsyncStream<Void>.makeStream()
+            let task = Task {
+                try await WorkloadAPIService(source: source, updateCheck: .milliseconds(50)).serve(socketPath: path) {
+                    listening.continuation.yield()
+                }
+            }
+            for await _ in listening.stream { break }
+            return task
+        }
+        let first = await serve(firstAgent)
+        let source = try await WorkloadAPIX509Source(endpoint: WorkloadAPIEndpoint(socketPath: path), firstSVIDTimeout: .seconds(10))
+        defer { source.close() }
+        #expect(try source.material().svid.certificates == firstAgent.material().svid.certificates)
+
+        // The agent goes away: the last SVID stays usable meanwhile.
+        first.cancel()
+        _ = await first.result
+        unlink(path)
+        #expect(try source.material().svid.certificates == firstAgent.material().svid.certificates)
+
+        // A new agent on the same socket: the source finds it after its backoff.
+        let second = await serve(secondAgent)
+        defer { second.cancel() }
+        let deadline = ContinuousClock.now + .seconds(15)
+        while try source.material().svid.certificates != secondAgent.material().svid.certificates, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(try source.material().svid.certificates == secondAgent.material().svid.certificates)
+    }
+
     @Test func requestsWithoutTheSecurityHeaderGetInvalidArgument() async throws {
         let server = StaticX509Source(svid: try ca.issue(id), bundles: X509BundleSet([ca.bundle]))
         try await withServer(server) { endpoint in
