@@ -47,9 +47,10 @@ public struct LogReader: Sendable {
 
     /// Calls `body` with every event from `start` through `end` (at most the head when the call
     /// began), in order, and returns how many it delivered. Chunks of records are read, checked
-    /// and decrypted on all cores while earlier chunks are delivered; the chain is checked across
-    /// every record including the one before `start`. Throws at the first damaged record (use
-    /// `EventLog.verify` for a full report).
+    /// and decrypted on all cores while earlier chunks are delivered; the chain is checked from
+    /// `start` on (from the genesis when `start` is 1) and, when the range reaches it, up to the
+    /// committed head. Throws at the first damaged record (use `EventLog.verify` for a full
+    /// report).
     @discardableResult
     public func replay(
         from start: UInt64 = 1, through end: UInt64? = nil, _ body: (EventView) throws -> Void

@@ -48,8 +48,8 @@ struct LogVerifier {
     func run() -> VerificationReport {
         var report = VerificationReport()
         var problems: [LogProblem] = []
-        // Link n is broken when the hash of record n-1 differs from the one stored in record n
-        // (or, past the end, in the committed head).
+        // Link n is broken when the link computed through record n-1 differs from the one stored
+        // in record n (or, past the end, in the committed head).
         var brokenLinks: [UInt64] = []
         var segmentKeys: [UInt64: SymmetricKey] = [:]
         let crypto = RecordCrypto()
@@ -172,18 +172,18 @@ struct LogVerifier {
         }
 
         // A broken link n says record n-1 changed, unless link n+1 is broken too: then record n
-        // itself changed (its stored previous hash and its own hash both differ).
+        // itself changed (its stored link and its own content both fail).
         let broken = Set(brokenLinks)
         var attributed: Set<UInt64> = []
         for link in brokenLinks.sorted() where !attributed.contains(link) {
             if broken.contains(link + 1) {
                 attributed.insert(link + 1)
                 problems.append(LogProblem(sequence: link, kind: .alteredRecord,
-                    detail: "its contents differ from what the chain recorded (its own hash and its link to \(link - 1) both fail)"))
+                    detail: "it differs from what the chain recorded (its stored link to \(link - 1) and its own content both fail)"))
             } else {
-                let where_ = link > lastSeen ? "the committed head" : "record \(link)"
+                let linker = link > lastSeen ? "the committed head" : "record \(link)"
                 problems.append(LogProblem(sequence: link - 1, kind: .alteredRecord,
-                    detail: "it does not hash to what \(where_) links to"))
+                    detail: "it does not hash to what \(linker) links to"))
             }
         }
         problems.sort { ($0.sequence, $0.kind.rawValue) < ($1.sequence, $1.kind.rawValue) }
