@@ -31,6 +31,7 @@ emit(raw_batched)
 emit(raw_single)
 emit(figures["raw_lmdb_cursor_read"])
 emit(figures["log_batched_append"], raw_batched, ">= 0.5 x raw")
+emit(figures["log_batched_append_sequential"], raw_batched)
 emit(figures["log_single_durable_append"], raw_single)
 emit(figures["log_group_commit_append"], raw_single)
 

@@ -61,10 +61,26 @@ case "append":
     let log = try openLog(directory)
     log.setRecipients([LogRecipient(key.publicKey)], epoch: 1)
     let batches = (0..<(events / batch)).map { b in (0..<batch).map { NewEvent(kind: 40, body: payload(b * batch + $0)) } }
-    let batched = try await seconds {
-        for events in batches { try await log.append(events) }
+    // Best of three rounds, as the raw LMDB program does: the machine is shared and noisy.
+    // `inFlight` appends are outstanding at a time: with two, the writer seals the next batch
+    // while the current one's fsync runs (LMDB itself cannot overlap commits, so the raw
+    // program gains nothing from it).
+    for inFlight in [2, 1] {
+        var best = Double.infinity
+        for _ in 0..<3 {
+            best = min(best, try await seconds {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for (index, events) in batches.enumerated() {
+                        if index >= inFlight { try await group.next() }
+                        group.addTask { try await log.append(events) }
+                    }
+                    try await group.waitForAll()
+                }
+            })
+        }
+        emit(inFlight == 2 ? "log_batched_append" : "log_batched_append_sequential", Double(events) / best, "events/s",
+             ["batch": batch, "body_bytes": bodySize, "rounds": 3, "appends_in_flight": inFlight])
     }
-    emit("log_batched_append", Double(events) / batched, "events/s", ["batch": batch, "body_bytes": bodySize])
 
     let single = try await seconds {
         for index in 0..<singles { try await log.append(kind: 40, body: payload(index)) }

@@ -65,12 +65,18 @@ int main(int argc, char **argv) {
     CHECK(mdb_dbi_open(txn, "events", MDB_CREATE, &dbi));
     CHECK(mdb_txn_commit(txn));
 
-    double t0 = now();
-    uint64_t next = append(env, dbi, 1, events, batch, value, size);
-    double batched = events / (now() - t0);
-    printf("{\"name\": \"raw_lmdb_batched_append\", \"value\": %.0f, \"unit\": \"events/s\", \"batch\": %ld, \"record_bytes\": %zu}\n", batched, batch, size);
+    /* Best of three rounds: the machine is shared and noisy; the log benchmark does the same. */
+    uint64_t next = 1;
+    double batched = 0;
+    for (int round = 0; round < 3; round++) {
+        double t0 = now();
+        next = append(env, dbi, next, events, batch, value, size);
+        double rate = events / (now() - t0);
+        if (rate > batched) batched = rate;
+    }
+    printf("{\"name\": \"raw_lmdb_batched_append\", \"value\": %.0f, \"unit\": \"events/s\", \"batch\": %ld, \"record_bytes\": %zu, \"rounds\": 3}\n", batched, batch, size);
 
-    t0 = now();
+    double t0 = now();
     next = append(env, dbi, next, singles, 1, value, size);
     double single = singles / (now() - t0);
     printf("{\"name\": \"raw_lmdb_single_durable_append\", \"value\": %.1f, \"unit\": \"commits/s\", \"record_bytes\": %zu}\n", single, size);

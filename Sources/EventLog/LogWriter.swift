@@ -113,33 +113,72 @@ final class LogWriter: @unchecked Sendable {
         if !wasStopping { finished.wait() }
     }
 
+    /// A batch made ready for its transaction: sequences assigned, bodies being sealed.
+    private struct PreparedBatch {
+        var batch: [PendingAppend]
+        var recipients: [LogRecipient]
+        var epoch: UInt32
+        /// The sequence of its first record; the record before it must be the stored head.
+        var firstSequence: UInt64
+        var ranges: [ClosedRange<UInt64>]
+        var chunks: [BackgroundResult<SealedChunk>]
+        var eventCount: Int
+        var lastSequence: UInt64 { ranges.last!.upperBound }
+    }
+
     private func run() {
+        // While one batch commits (its fsync leaves the cores idle), the next queued batch is
+        // already being sealed, on the assumption that the commit succeeds.
+        var ahead: PreparedBatch?
         while true {
-            condition.lock()
-            while queue.isEmpty && !stopping { condition.wait() }
-            if queue.isEmpty {
-                condition.unlock()
-                break
+            let current: PreparedBatch
+            if let next = ahead {
+                current = next
+                ahead = nil
+            } else {
+                guard let (batch, recipients, epoch) = takeBatch(waiting: true) else { break }
+                guard let prepared = prepare(batch, recipients: recipients, epoch: epoch, after: nil) else { continue }
+                current = prepared
             }
-            var batch: [PendingAppend] = []
-            var count = 0
-            while let next = queue.first, batch.isEmpty || count + next.events.count <= options.maxBatchEvents {
-                batch.append(queue.removeFirst())
-                count += next.events.count
+            // Look for the next batch now and again just before the fsync, by when a producer
+            // that waited for the previous append has usually queued its next one.
+            let lookAhead = {
+                if ahead == nil, let (batch, recipients, epoch) = self.takeBatch(waiting: false) {
+                    ahead = self.prepare(batch, recipients: recipients, epoch: epoch, after: current.lastSequence)
+                }
             }
-            let recipients = self.recipients
-            let epoch = self.epoch
-            if recipientsChanged {
-                segment = nil
-                recipientsChanged = false
+            lookAhead()
+            if !commit(current, beforeSync: lookAhead), let stale = ahead {
+                // It assumed the failed batch's sequences: prepare it again from the stored head.
+                ahead = prepare(stale.batch, recipients: stale.recipients, epoch: stale.epoch, after: nil)
             }
-            condition.unlock()
-            write(batch, recipients: recipients, epoch: epoch)
         }
         finished.signal()
     }
 
-    private func write(_ batch: [PendingAppend], recipients: [LogRecipient], epoch: UInt32) {
+    /// The queued appends that fit one transaction; waits for some unless `waiting` is false.
+    /// Nil when there are none (and, waiting, the writer is stopping).
+    private func takeBatch(waiting: Bool) -> ([PendingAppend], [LogRecipient], UInt32)? {
+        condition.lock()
+        defer { condition.unlock() }
+        while waiting && queue.isEmpty && !stopping { condition.wait() }
+        guard !queue.isEmpty else { return nil }
+        var batch: [PendingAppend] = []
+        var count = 0
+        while let next = queue.first, batch.isEmpty || count + next.events.count <= options.maxBatchEvents {
+            batch.append(queue.removeFirst())
+            count += next.events.count
+        }
+        if recipientsChanged {
+            segment = nil
+            recipientsChanged = false
+        }
+        return (batch, recipients, epoch)
+    }
+
+    /// Assigns sequences after `lastSequence` (nil: after the stored head), opens a segment if
+    /// one is due, and starts sealing. Answers the appenders and returns nil if it cannot.
+    private func prepare(_ batch: [PendingAppend], recipients: [LogRecipient], epoch: UInt32, after lastSequence: UInt64?) -> PreparedBatch? {
         let now = ContinuousClock.now
         if let open = segment,
            open.records >= options.segmentMaxRecords || open.openedAt.duration(to: now) >= options.segmentMaxAge {
@@ -147,18 +186,18 @@ final class LogWriter: @unchecked Sendable {
         }
         if segment == nil && recipients.isEmpty {
             for pending in batch { pending.continuation.resume(throwing: LogError.noRecipients) }
-            return
+            return nil
         }
-        let needsSegment = segment == nil
         do {
-            // Everything but the chain links is built before the transaction, bodies sealed on
-            // all cores; inside it, records are linked and hashed in order.
-            let start = try committedHead ?? environment.read { try LogMeta.read($0)?.head } ?? .empty(logID)
+            let first = try lastSequence.map { $0 + 1 }
+                ?? (committedHead ?? environment.read { try LogMeta.read($0)?.head } ?? .empty(logID)).sequence + 1
             let time = Int64(Date().timeIntervalSince1970 * 1_000_000_000)
-            var next = start.sequence + 1
+            var next = first
             var chunks: [BackgroundResult<SealedChunk>] = []
-            let current: OpenSegment
-            if needsSegment {
+            var current: OpenSegment
+            if let open = segment {
+                current = open
+            } else {
                 let key = SymmetricKey(size: .bits256)
                 let envelope = try SegmentEnvelope.seal(key, to: recipients, logID: logID, segment: next).encoded()
                 let header = RecordHeader(
@@ -171,8 +210,6 @@ final class LogWriter: @unchecked Sendable {
                 chunks.append(BackgroundResult(computingNow: { SealedChunk(bytes: record, sizes: [record.count], contents: [content]) }))
                 current = OpenSegment(sequence: next, epoch: epoch, key: key, nonces: NonceSequence(), records: 0, openedAt: now)
                 next += 1
-            } else {
-                current = segment!
             }
             var ranges: [ClosedRange<UInt64>] = []
             for pending in batch {
@@ -181,50 +218,73 @@ final class LogWriter: @unchecked Sendable {
             }
             let events = batch.flatMap(\.events)
             chunks += sealEvents(events, firstSequence: ranges[0].lowerBound, segment: current, time: time)
+            current.records += UInt64(events.count)
+            // Tentative until the commit: a failed commit clears it.
+            segment = current
+            return PreparedBatch(batch: batch, recipients: recipients, epoch: epoch, firstSequence: first,
+                                 ranges: ranges, chunks: chunks, eventCount: events.count)
+        } catch {
+            fail(batch, error)
+            return nil
+        }
+    }
 
+    /// Links, hashes and writes a prepared batch in one transaction, then answers its appenders.
+    /// `beforeSync` runs once, inside the transaction, just before it commits.
+    private func commit(_ prepared: PreparedBatch, beforeSync: () -> Void) -> Bool {
+        var synced = false
+        do {
             let head = try environment.write { txn -> ChainHead in
                 let stored = try LogMeta.read(txn)?.head ?? .empty(logID)
-                guard stored == start else { throw LogError.concurrentWriter(expected: start.sequence, found: stored.sequence) }
-                var head = start
+                guard stored.sequence + 1 == prepared.firstSequence, committedHead.map({ $0 == stored }) ?? true else {
+                    throw LogError.concurrentWriter(expected: prepared.firstSequence - 1, found: stored.sequence)
+                }
+                var head = stored
                 // Chunks still being sealed are awaited in order: linking overlaps sealing.
-                for pending in chunks {
+                for pending in prepared.chunks {
                     let chunk = try pending.value()
                     try chunk.bytes.withUnsafeBytes { all in
                         var offset = 0
                         for (size, content) in zip(chunk.sizes, chunk.contents) {
                             let sequence = head.sequence + 1
-                            let stored = try txn.reserve(environment.events, sequence: sequence, count: size, append: true)
-                            stored.copyMemory(from: UnsafeRawBufferPointer(rebasing: all[offset..<(offset + size)]))
-                            head.hash.write(to: stored, at: RecordHeader.previousHashOffset)
+                            let record = try txn.reserve(environment.events, sequence: sequence, count: size, append: true)
+                            record.copyMemory(from: UnsafeRawBufferPointer(rebasing: all[offset..<(offset + size)]))
+                            head.hash.write(to: record, at: RecordHeader.previousHashOffset)
                             head = ChainHead(sequence: sequence, hash: crypto.link(head.hash, content))
                             offset += size
                         }
                     }
                 }
                 try LogMeta.writeHead(head, txn)
+                if !synced {
+                    synced = true
+                    beforeSync()
+                }
                 return head
             }
-            var opened = current
-            opened.records += UInt64(events.count)
             committedHead = head
-            segment = opened
             statistics.withLock {
                 $0.transactions += 1
-                $0.appendCalls += UInt64(batch.count)
-                $0.events += UInt64(events.count)
+                $0.appendCalls += UInt64(prepared.batch.count)
+                $0.events += UInt64(prepared.eventCount)
             }
             onCommit(head)
-            for (pending, range) in zip(batch, ranges) { pending.continuation.resume(returning: range) }
+            for (pending, range) in zip(prepared.batch, prepared.ranges) { pending.continuation.resume(returning: range) }
+            return true
         } catch {
-            // Nothing of the batch was written. Start a new segment (a new key) next time, from
-            // the head as stored.
-            segment = nil
-            committedHead = nil
-            let failure = LogError(error)
-            for pending in batch { pending.continuation.resume(throwing: failure) }
+            fail(prepared.batch, error)
+            return false
         }
     }
 
+    /// Nothing of the batch was written: answer its appenders, and start over from the stored
+    /// head with a new segment (a new key).
+    private func fail(_ batch: [PendingAppend], _ error: any Error) {
+        segment = nil
+        committedHead = nil
+        let failure = LogError(error)
+        for pending in batch { pending.continuation.resume(throwing: failure) }
+    }
 
     /// Events per unit of parallel sealing.
     static let sealChunkSize = 1024
