@@ -13,26 +13,16 @@ package struct EmptyRequestCodec: MessageSerializer, MessageDeserializer {
     package func deserialize<Bytes: GRPCContiguousBytes>(_ serializedMessageBytes: Bytes) throws -> EmptyRequest { EmptyRequest() }
 }
 
-package struct X509SVIDResponseCodec: MessageSerializer, MessageDeserializer {
+/// The codec of any Workload API response message (they encode themselves).
+package struct WorkloadAPICodec<Message: WorkloadAPIMessage>: MessageSerializer, MessageDeserializer {
     package init() {}
-    package func serialize<Bytes: GRPCContiguousBytes>(_ message: WorkloadAPI.X509SVIDResponse) throws -> Bytes {
+
+    package func serialize<Bytes: GRPCContiguousBytes>(_ message: Message) throws -> Bytes {
         Bytes(message.serialized())
     }
 
-    package func deserialize<Bytes: GRPCContiguousBytes>(_ serializedMessageBytes: Bytes) throws -> WorkloadAPI.X509SVIDResponse {
-        try WorkloadAPI.X509SVIDResponse(serialized: serializedMessageBytes.withUnsafeBytes { Array($0) })
-    }
-}
-
-package struct X509BundlesResponseCodec: MessageSerializer, MessageDeserializer {
-    package init() {}
-
-    package func serialize<Bytes: GRPCContiguousBytes>(_ message: WorkloadAPI.X509BundlesResponse) throws -> Bytes {
-        Bytes(message.serialized())
-    }
-
-    package func deserialize<Bytes: GRPCContiguousBytes>(_ serializedMessageBytes: Bytes) throws -> WorkloadAPI.X509BundlesResponse {
-        try WorkloadAPI.X509BundlesResponse(serialized: serializedMessageBytes.withUnsafeBytes { Array($0) })
+    package func deserialize<Bytes: GRPCContiguousBytes>(_ serializedMessageBytes: Bytes) throws -> Message {
+        try Message(serialized: serializedMessageBytes.withUnsafeBytes { Array($0) })
     }
 }
 

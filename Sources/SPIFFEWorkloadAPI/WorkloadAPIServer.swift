@@ -19,13 +19,13 @@ public struct WorkloadAPIService: RegistrableRPCService {
     public func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
         router.registerHandler(
             forMethod: WorkloadAPIMethods.fetchX509SVID,
-            deserializer: EmptyRequestCodec(), serializer: X509SVIDResponseCodec()
+            deserializer: EmptyRequestCodec(), serializer: WorkloadAPICodec<WorkloadAPI.X509SVIDResponse>()
         ) { [source, updateCheck] request, _ in
             Self.stream(request, source: source, updateCheck: updateCheck) { try WorkloadAPI.X509SVIDResponse(material: $0) }
         }
         router.registerHandler(
             forMethod: WorkloadAPIMethods.fetchX509Bundles,
-            deserializer: EmptyRequestCodec(), serializer: X509BundlesResponseCodec()
+            deserializer: EmptyRequestCodec(), serializer: WorkloadAPICodec<WorkloadAPI.X509BundlesResponse>()
         ) { [source, updateCheck] request, _ in
             Self.stream(request, source: source, updateCheck: updateCheck) { try WorkloadAPI.X509BundlesResponse(bundles: $0.bundles) }
         }

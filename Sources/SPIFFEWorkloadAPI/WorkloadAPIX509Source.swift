@@ -57,7 +57,7 @@ public final class WorkloadAPIX509Source: X509Source {
                     return try await client.serverStreaming(
                         request: ClientRequest(message: EmptyRequest(), metadata: metadata),
                         descriptor: WorkloadAPIMethods.fetchX509SVID,
-                        serializer: EmptyRequestCodec(), deserializer: X509SVIDResponseCodec(),
+                        serializer: EmptyRequestCodec(), deserializer: WorkloadAPICodec<WorkloadAPI.X509SVIDResponse>(),
                         options: .defaults
                     ) { response in
                         var count = 0

@@ -99,7 +99,7 @@ import SPIFFEWorkloadAPI
                     try await client.serverStreaming(
                         request: ClientRequest(message: EmptyRequest()),
                         descriptor: WorkloadAPIMethods.fetchX509SVID,
-                        serializer: EmptyRequestCodec(), deserializer: X509SVIDResponseCodec(), options: .defaults
+                        serializer: EmptyRequestCodec(), deserializer: WorkloadAPICodec<WorkloadAPI.X509SVIDResponse>(), options: .defaults
                     ) { response in
                         for try await _ in response.messages {}
                     }

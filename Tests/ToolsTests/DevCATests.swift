@@ -5,27 +5,11 @@ import X509
 
 /// `spike dev ca` as a user runs it: the real executable, real files.
 @Suite struct DevCATests {
-    var spike: URL { URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("spike") }
-
-    @discardableResult
-    func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = spike
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-
     @Test func initIssueAndValidate() async throws {
         let dir = NSTemporaryDirectory() + "spike-dev-ca-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        #expect(try run(["dev", "ca", "init", "--dir", dir, "--trust-domain", "spike.ist"]).status == 0)
-        let issued = try run(["dev", "ca", "issue", "--dir", dir, "--id", "spiffe://spike.ist/spike/keeper", "--out", dir + "/keeper", "--ttl", "600"])
+        #expect(try SpikeExecutable.run(["dev", "ca", "init", "--dir", dir, "--trust-domain", "spike.ist"]).status == 0)
+        let issued = try SpikeExecutable.run(["dev", "ca", "issue", "--dir", dir, "--id", "spiffe://spike.ist/spike/keeper", "--out", dir + "/keeper", "--ttl", "600"])
         #expect(issued.status == 0, "\(issued.output)")
 
         let source = try PEMFileX509Source(certificatePath: dir + "/keeper.pem", keyPath: dir + "/keeper.key", bundlePath: dir + "/bundle.pem")
@@ -40,12 +24,12 @@ import X509
             #expect(mode?.intValue == 0o600, "\(key) must be private")
         }
         // The CA is never overwritten; IDs outside the trust domain are refused; both clearly.
-        let again = try run(["dev", "ca", "init", "--dir", dir])
+        let again = try SpikeExecutable.run(["dev", "ca", "init", "--dir", dir])
         #expect(again.status == 1 && again.output.contains("exists"))
-        let foreign = try run(["dev", "ca", "issue", "--dir", dir, "--id", "spiffe://other.org/x", "--out", dir + "/x"])
+        let foreign = try SpikeExecutable.run(["dev", "ca", "issue", "--dir", dir, "--id", "spiffe://other.org/x", "--out", dir + "/x"])
         #expect(foreign.status == 1 && foreign.output.contains("not in trust domain"))
         #expect(!FileManager.default.fileExists(atPath: dir + "/x.key"))
-        let bad = try run(["dev", "ca", "issue", "--dir", dir, "--id", "spiffe://spike.ist/a//b", "--out", dir + "/y"])
+        let bad = try SpikeExecutable.run(["dev", "ca", "issue", "--dir", dir, "--id", "spiffe://spike.ist/a//b", "--out", dir + "/y"])
         #expect(bad.status == 1 && bad.output.contains("empty segments"))
     }
 }

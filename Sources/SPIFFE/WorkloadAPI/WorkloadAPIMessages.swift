@@ -1,3 +1,9 @@
+/// A Workload API message in its protobuf wire form.
+public protocol WorkloadAPIMessage: Sendable {
+    func serialized() -> [UInt8]
+    init(serialized bytes: [UInt8]) throws(SPIFFEError)
+}
+
 /// The Workload API's X.509 messages (SPIFFE `workloadapi.proto`, unpackaged service
 /// `SpiffeWorkloadAPI`): what `FetchX509SVID` and `FetchX509Bundles` stream.
 public enum WorkloadAPI {
@@ -26,7 +32,7 @@ public enum WorkloadAPI {
     }
 
     /// `X509SVIDResponse`: the whole current state; the first SVID is the default identity.
-    public struct X509SVIDResponse: Equatable, Sendable {
+    public struct X509SVIDResponse: WorkloadAPIMessage, Equatable {
         public var svids: [X509SVIDMessage]
         public var crls: [[UInt8]]
         /// Trust domain name (or ID) → DER CA certificates, concatenated.
@@ -96,7 +102,7 @@ public enum WorkloadAPI {
 extension WorkloadAPI {
     /// `X509BundlesResponse`: every trust domain's CA certificates (DER, concatenated), keyed by
     /// the trust domain's SPIFFE ID.
-    public struct X509BundlesResponse: Equatable, Sendable {
+    public struct X509BundlesResponse: WorkloadAPIMessage, Equatable {
         public var crls: [[UInt8]]
         public var bundles: [String: [UInt8]]
 
