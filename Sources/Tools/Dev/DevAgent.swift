@@ -32,9 +32,7 @@ struct DevAgent: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let authority = try DevelopmentCA(
-            certificatePEM: DevFiles.read(DevFiles.path(ca, "ca.pem")),
-            keyPEM: DevFiles.read(DevFiles.path(ca, "ca.key")))
+        let authority = try DevFiles.loadCA(ca)
         let identity = try SPIFFEID(parsing: id)
         let lifetime = TimeInterval(ttl)
         let source = StaticX509Source(svid: try authority.issue(identity, lifetime: lifetime), bundles: X509BundleSet([authority.bundle]))

@@ -51,6 +51,11 @@ enum DevFiles {
         }
     }
 
+    /// The CA that `spike dev ca init` wrote into `directory`.
+    static func loadCA(_ directory: String) throws -> DevelopmentCA {
+        try DevelopmentCA(certificatePEM: read(path(directory, "ca.pem")), keyPEM: read(path(directory, "ca.key")))
+    }
+
     static func read(_ path: String) throws -> String {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw CommandFailure("cannot read \(path)")

@@ -26,9 +26,7 @@ struct DevCAIssue: ParsableCommand {
     }
 
     func run() throws {
-        let ca = try DevelopmentCA(
-            certificatePEM: DevFiles.read(DevFiles.path(dir, "ca.pem")),
-            keyPEM: DevFiles.read(DevFiles.path(dir, "ca.key")))
+        let ca = try DevFiles.loadCA(dir)
         let svid = try ca.issue(SPIFFEID(parsing: id), lifetime: TimeInterval(ttl))
         try DevFiles.create(out + ".key", svid.privateKeyPEM(), mode: 0o600, replace: true)
         try DevFiles.create(out + ".pem", svid.certificatesPEM(), mode: 0o644, replace: true)
