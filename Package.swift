@@ -82,6 +82,11 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Shamir's secret sharing over GF(2^8), constant time; depends on nothing.
+        .target(
+            name: "SecretSharing",
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "Projections",
             dependencies: ["EventLog"],
@@ -154,6 +159,11 @@ let package = Package(
         .testTarget(
             name: "ToolsTests",
             dependencies: ["SPIFFE", "Tools", .product(name: "X509", package: "swift-certificates")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SecretSharingTests",
+            dependencies: ["SecretSharing"],
             swiftSettings: strictSettings
         ),
         .testTarget(
