@@ -4,8 +4,9 @@
 public enum Shamir {
     public static let secretLength = 32
 
-    /// One share: the x coordinate (the Keeper's index, 1…255) and 32 y bytes.
-    public struct Share: Equatable, Sendable {
+    /// One share: the x coordinate (the Keeper's index, 1…255) and 32 y bytes. Printing one
+    /// shows its index only: shares must never reach a log.
+    public struct Share: Equatable, Sendable, CustomStringConvertible, CustomDebugStringConvertible {
         public let index: UInt8
         public var value: [UInt8]
 
@@ -13,6 +14,9 @@ public enum Shamir {
             self.index = index
             self.value = value
         }
+
+        public var description: String { "Share(index: \(index), \(value.count) bytes redacted)" }
+        public var debugDescription: String { description }
     }
 
     /// Splits `secret` into `shares` shares, any `threshold` of which recover it.

@@ -54,6 +54,14 @@ import Testing
         #expect(try Shamir.combine(Array(shares.suffix(threshold)), threshold: threshold) == Self.secret)
     }
 
+    @Test func sharesNeverPrintTheirBytes() throws {
+        let share = try Shamir.split(Self.secret, threshold: 2, shares: 2)[0]
+        let hex = share.value.map { String($0, radix: 16).leftPadded }.joined()
+        for text in ["\(share)", String(reflecting: share), "\([share])"] {
+            #expect(text.contains("index: 1") && !text.contains(hex) && !text.contains("\(share.value)"))
+        }
+    }
+
     @Test func splitsAreFresh() throws {
         let a = try Shamir.split(Self.secret, threshold: 2, shares: 3)
         let b = try Shamir.split(Self.secret, threshold: 2, shares: 3)
