@@ -25,8 +25,6 @@ public struct LogKeyring: Sendable {
         self.privateKeys = privateKeys
     }
 
-    public static let empty = LogKeyring([])
-
     /// The ids of the keys on the ring, for error messages.
     public var recipientIDs: [[UInt8]] { privateKeys.map { LogRecipient.id(of: $0.publicKey) } }
 }
