@@ -89,12 +89,30 @@ let package = Package(
         ),
         .target(
             name: "Projections",
-            dependencies: ["EventLog"],
+            dependencies: [
+                "EventLog",
+                "SecretSharing",
+                "CLibCrypto",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strictSettings
         ),
+        // The Nexus and the Keeper: the sans-I/O lifecycle, and its adapters (HTTP over SPIFFE
+        // mutual TLS, the poller, the log).
         .target(
             name: "Nodes",
-            dependencies: ["Projections", "EventLog"],
+            dependencies: [
+                "Projections",
+                "EventLog",
+                "SecretSharing",
+                "SPIFFE",
+                "SPIFFETLS",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -168,7 +186,19 @@ let package = Package(
         ),
         .testTarget(
             name: "ProjectionsTests",
-            dependencies: ["Projections", "EventLog"],
+            dependencies: ["Projections", "EventLog", "SecretSharing", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSettings
+        ),
+        // The lifecycle state machine and its deterministic simulator; the HTTP adapters over
+        // real mutual TLS.
+        .testTarget(
+            name: "NodesTests",
+            dependencies: [
+                "Nodes", "Projections", "EventLog", "SecretSharing", "SPIFFE", "SPIFFETLS",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings
         ),
     ]

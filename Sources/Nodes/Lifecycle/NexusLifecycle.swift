@@ -1,0 +1,323 @@
+import Projections
+import SecretSharing
+
+/// The decisions of the Nexus' root-key lifecycle, with no I/O (DESIGN §2, §6): it is told what
+/// happened (a start, a command, a poll answer, a clock tick, an append that became durable)
+/// and answers with what to do (events to append, requests to send). The same value runs in
+/// `spike nexus` behind thin adapters and in the deterministic simulator.
+///
+/// Phases: `uninitialized` until `spike init`; `sealed` after a start until `threshold` Keepers
+/// gave shares whose combination matches the genesis' key check value; `ready` after that.
+/// Keepers are polled every `pollInterval` forever (ADR-0022); once ready, an empty Keeper, or
+/// one holding a share other than its distributed one, gets the distributed share again.
+public struct NexusLifecycle: Sendable {
+    public struct Configuration: Sendable {
+        /// Keeper URLs; position = share index.
+        public var keepers: [String]
+        /// Shamir threshold for a new genesis (a started system uses its genesis' parameters).
+        public var threshold: Int
+        public var pollIntervalMillis: Int64
+        public var summaryIntervalMillis: Int64
+        /// The Nexus' own SPIFFE ID: the actor of the events it decides by itself.
+        public var nexusID: String
+        /// This process (a random id) and its version, for `NexusStarted`.
+        public var instance: String
+        public var version: String
+
+        public init(keepers: [String], threshold: Int, pollIntervalMillis: Int64 = 5000, summaryIntervalMillis: Int64 = 60_000,
+                    nexusID: String, instance: String, version: String) {
+            self.keepers = keepers
+            self.threshold = threshold
+            self.pollIntervalMillis = pollIntervalMillis
+            self.summaryIntervalMillis = summaryIntervalMillis
+            self.nexusID = nexusID
+            self.instance = instance
+            self.version = version
+        }
+    }
+
+    public enum Phase: String, Equatable, Sendable {
+        case uninitialized, sealed, ready
+    }
+
+    /// What a poll of `/v1/store/shard` came back with.
+    public enum PollResult: Sendable {
+        case shard([UInt8])
+        case empty
+        case unreachable(String)
+        case refused(String)
+        case error(String)
+
+        var outcome: KeeperPollOutcome {
+            switch self {
+            case .shard: .hasShard
+            case .empty: .empty
+            case .unreachable: .unreachable
+            case .refused: .refused
+            case .error: .error
+            }
+        }
+
+        var detail: String? {
+            switch self {
+            case .shard, .empty: nil
+            case .unreachable(let why), .refused(let why), .error(let why): why
+            }
+        }
+    }
+
+    /// A share sent again, and why; nil for the first distribution.
+    public struct Rehydration: Equatable, Sendable {
+        public var distribution: UInt64
+        public var reason: RehydrationReason
+    }
+
+    public enum Action: Sendable {
+        /// Append these events in one transaction, then report `appended` (or `appendFailed`).
+        case append([DomainEvent])
+        /// POST `/v1/store/shard` to Keeper `keeper`, then report `pollCompleted`.
+        case poll(keeper: Int)
+        /// POST the share to the Keeper's `/v1/store/contribute`, then report `contributeCompleted`.
+        case contribute(keeper: Int, share: Shamir.Share, rehydration: Rehydration?)
+    }
+
+    public let configuration: Configuration
+    public private(set) var projection: LifecycleProjection
+    public private(set) var phase: Phase
+    public private(set) var ledger: KeeperPollLedger
+    private var rootKey: RootKey?
+    /// Shares in hand while sealed, by Keeper index.
+    private var collected: [Int: Shamir.Share] = [:]
+    /// Distributed shares opened while ready, by Keeper index, with their event's sequence.
+    private var openedShares: [Int: (UInt64, Shamir.Share)] = [:]
+    private var lastFailedCombination: [Int]?
+    private var pendingGenesis: EpochGenesis?
+    private var polling: Set<Int> = []
+    private var sending: Set<Int> = []
+    private var nextPollAt: Int64 = .max
+    /// Set once `stop` ran: nothing more is decided.
+    private var stopped = false
+
+    /// A Nexus whose log folds to `projection`.
+    public init(configuration: Configuration, projection: LifecycleProjection) {
+        self.configuration = configuration
+        self.projection = projection
+        phase = projection.isInitialized ? .sealed : .uninitialized
+        ledger = KeeperPollLedger(summaryIntervalMillis: configuration.summaryIntervalMillis)
+    }
+
+    public var threshold: Int { projection.genesis?.threshold ?? configuration.threshold }
+    public var keeperCount: Int { projection.genesis?.shares ?? configuration.keepers.count }
+    public var sharesInHand: Int { phase == .ready ? threshold : collected.count }
+    /// The root key while ready; nil otherwise. Callers derive what they need and keep no copy.
+    public var currentRootKey: RootKey? { rootKey }
+
+    // MARK: - Inputs
+
+    /// The process started: record it (and the crash of the previous one, if it never stopped).
+    public mutating func start(now: Int64) -> [Action] {
+        let started = NexusStarted(instance: configuration.instance, version: configuration.version,
+                                   previousStartCrashed: projection.runningSince)
+        if projection.isInitialized { nextPollAt = now }
+        return [.append([event(.nexusStarted(started))])] + tick(now: now)
+    }
+
+    /// `spike init`: the genesis made from the admin's password. Refused unless uninitialized.
+    public mutating func initialize(_ genesis: EpochGenesis, actor: String, trail: String) throws(LifecycleError) -> [Action] {
+        guard phase == .uninitialized, pendingGenesis == nil, !stopped else { throw .alreadyInitialized }
+        guard genesis.event.keepers.count == configuration.keepers.count else {
+            throw .keeperCountMismatch(configured: configuration.keepers.count, genesis: genesis.event.keepers.count)
+        }
+        pendingGenesis = genesis
+        let events = [DomainEvent(actor: actor, trail: trail, .epochStarted(genesis.event))]
+            + genesis.distributions.map { DomainEvent(actor: actor, trail: trail, .shardDistributed($0)) }
+        return [.append(events)]
+    }
+
+    /// Events from an `.append` are durable at sequences `first…`: fold them, and act on a
+    /// genesis that is now in the log.
+    public mutating func appended(_ events: [DomainEvent], first: UInt64, now: Int64) -> [Action] {
+        for (offset, event) in events.enumerated() {
+            projection.apply(event, sequence: first + UInt64(offset))
+        }
+        guard let genesis = pendingGenesis, events.contains(where: { if case .epochStarted = $0.payload { true } else { false } }) else {
+            return []
+        }
+        pendingGenesis = nil
+        rootKey = genesis.rootKey
+        phase = .ready
+        nextPollAt = now + configuration.pollIntervalMillis
+        return genesis.shares.keys.sorted().map { keeper in
+            sending.insert(keeper)
+            return .contribute(keeper: keeper, share: genesis.shares[keeper]!, rehydration: nil)
+        }
+    }
+
+    /// An `.append` failed: nothing of it is in the log. A genesis that failed is forgotten,
+    /// and `spike init` may be tried again.
+    public mutating func appendFailed(_ events: [DomainEvent]) {
+        if events.contains(where: { if case .epochStarted = $0.payload { true } else { false } }) {
+            pendingGenesis = nil
+        }
+    }
+
+    /// The clock moved: poll the Keepers when due, write the poll summaries that are due.
+    public mutating func tick(now: Int64) -> [Action] {
+        guard !stopped else { return [] }
+        var actions: [Action] = []
+        if phase != .uninitialized, now >= nextPollAt {
+            for keeper in 1...keeperCount where !polling.contains(keeper) {
+                polling.insert(keeper)
+                actions.append(.poll(keeper: keeper))
+            }
+            nextPollAt = now + configuration.pollIntervalMillis
+        }
+        let due = ledger.due(now: now)
+        if !due.isEmpty { actions.insert(.append(due.map { event(.keeperPolled($0)) }), at: 0) }
+        return actions
+    }
+
+    /// The next time `tick` has something to do.
+    public func nextDeadline() -> Int64 {
+        let summary = ledger.runs.values.filter { $0.pending > 0 }.map { $0.lastWrittenAt + ledger.summaryInterval }.min() ?? .max
+        return min(nextPollAt, summary)
+    }
+
+    /// A poll of Keeper `keeper` came back.
+    public mutating func pollCompleted(keeper: Int, result: PollResult, latencyMillis: Int64, now: Int64) -> [Action] {
+        polling.remove(keeper)
+        guard !stopped, (1...keeperCount).contains(keeper) else { return [] }
+        var actions: [Action] = []
+        let polled = ledger.record(keeper: keeper, outcome: result.outcome, latencyMillis: latencyMillis, detail: result.detail, now: now)
+        if !polled.isEmpty { actions.append(.append(polled.map { event(.keeperPolled($0)) })) }
+        switch phase {
+        case .uninitialized:
+            break
+        case .sealed:
+            if case .shard(let value) = result {
+                collected[keeper] = Shamir.Share(index: UInt8(keeper), value: value)
+                actions += tryToRestore(now: now)
+            }
+        case .ready:
+            actions += repair(keeper: keeper, result: result)
+        }
+        return actions
+    }
+
+    /// A share sent to `keeper` arrived (`succeeded`) or not; a rehydration that arrived is
+    /// recorded. One that did not will be retried after the next poll.
+    public mutating func contributeCompleted(keeper: Int, rehydration: Rehydration?, succeeded: Bool) -> [Action] {
+        sending.remove(keeper)
+        guard !stopped, succeeded, let rehydration else { return [] }
+        return [.append([event(.keeperRehydrated(KeeperRehydrated(keeper: keeper, distribution: rehydration.distribution,
+                                                                     reason: rehydration.reason)))])]
+    }
+
+    /// A clean stop: the pending poll summaries and `NexusStopped`. The root key is dropped.
+    public mutating func stop(now: Int64, reason: String) -> [Action] {
+        guard !stopped else { return [] }
+        stopped = true
+        forgetShares()
+        for key in openedShares.keys { Shamir.zero(&openedShares[key]!.1.value) }
+        openedShares.removeAll()
+        rootKey = nil
+        let summaries = ledger.flush(now: now).map { event(.keeperPolled($0)) }
+        return [.append(summaries + [event(.nexusStopped(NexusStopped(instance: configuration.instance, reason: reason)))])]
+    }
+
+    // MARK: - Decisions
+
+    /// With `threshold` shares in hand, tries every combination of them (smallest indices
+    /// first) against the key check value; a match makes the Nexus ready.
+    private mutating func tryToRestore(now: Int64) -> [Action] {
+        guard let genesis = projection.genesis, collected.count >= genesis.threshold else { return [] }
+        let indices = collected.keys.sorted()
+        for subset in Self.combinations(of: indices, size: genesis.threshold) {
+            precondition(subset.count >= genesis.threshold, "never combine fewer than threshold shares")
+            guard let key = try? RootKey.combine(subset.map { collected[$0]! }, threshold: genesis.threshold,
+                                                 keyCheckValue: Array(genesis.keyCheckValue)) else { continue }
+            rootKey = key
+            phase = .ready
+            var actions: [Action] = [.append([event(.rootKeyRestored(RootKeyRestored(source: .keepers, shareIndices: subset)))])]
+            // Keepers already seen empty or holding another share are repaired now, not one
+            // interval later.
+            for keeper in 1...keeperCount {
+                if let share = collected[keeper] {
+                    actions += repair(keeper: keeper, result: .shard(share.value))
+                } else if ledger.runs[keeper]?.outcome == .empty {
+                    actions += repair(keeper: keeper, result: .empty)
+                }
+            }
+            forgetShares()
+            return actions
+        }
+        guard lastFailedCombination != indices else { return [] }
+        lastFailedCombination = indices
+        // The shares stay in hand: a later poll may replace a wrong one.
+        return [.append([event(.rootKeyRestoreFailed(RootKeyRestoreFailed(
+            source: .keepers, shareIndices: indices,
+            reason: "no \(genesis.threshold) of the shares from Keepers \(indices) match the key check value")))])]
+    }
+
+    /// While ready: sends the distributed share again to a Keeper that is empty or holds
+    /// another share.
+    private mutating func repair(keeper: Int, result: PollResult) -> [Action] {
+        guard !sending.contains(keeper), let (sequence, share) = distributedShare(keeper) else { return [] }
+        let reason: RehydrationReason
+        switch result {
+        case .empty: reason = .empty
+        case .shard(let value) where value != share.value: reason = .mismatch
+        default: return []
+        }
+        sending.insert(keeper)
+        return [.contribute(keeper: keeper, share: share, rehydration: Rehydration(distribution: sequence, reason: reason))]
+    }
+
+    /// The share last distributed to `keeper`, opened with the root key (kept while ready, so
+    /// a poll does not derive keys).
+    private mutating func distributedShare(_ keeper: Int) -> (UInt64, Shamir.Share)? {
+        guard let record = projection.keepers[keeper], let sequence = record.distribution else { return nil }
+        if let cached = openedShares[keeper], cached.0 == sequence { return cached }
+        guard let rootKey, let genesis = projection.genesis, let distributed = record.distributed,
+              let share = try? SealedShard.open(distributed.sealedShard, index: UInt8(keeper), rootKey: rootKey, epoch: genesis.epoch)
+        else { return nil }
+        openedShares[keeper] = (sequence, share)
+        return (sequence, share)
+    }
+
+    private mutating func forgetShares() {
+        for key in collected.keys { Shamir.zero(&collected[key]!.value) }
+        collected.removeAll()
+    }
+
+    private func event(_ payload: DomainEvent.Payload) -> DomainEvent {
+        DomainEvent(actor: configuration.nexusID, trail: configuration.instance, payload)
+    }
+
+    /// The `size`-element subsets of `items`, in lexicographic order.
+    static func combinations(of items: [Int], size: Int) -> [[Int]] {
+        guard size > 0 else { return [[]] }
+        guard items.count >= size else { return [] }
+        var result: [[Int]] = []
+        for (offset, item) in items.enumerated() {
+            for rest in combinations(of: Array(items[(offset + 1)...]), size: size - 1) {
+                result.append([item] + rest)
+            }
+        }
+        return result
+    }
+}
+
+/// A command the lifecycle refuses.
+public enum LifecycleError: Error, Equatable, Sendable, CustomStringConvertible {
+    case alreadyInitialized
+    case keeperCountMismatch(configured: Int, genesis: Int)
+
+    public var description: String {
+        switch self {
+        case .alreadyInitialized: "the system is already initialized (or an initialization is under way)"
+        case .keeperCountMismatch(let configured, let genesis):
+            "SPIKE_NEXUS_KEEPER_PEERS names \(configured) Keepers but the genesis shares the root key among \(genesis)"
+        }
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+
+/// The genesis of an epoch: everything a later start needs to get the root key back and to
+/// recognize it (DESIGN §4). Only public or wrapped key material is in it.
+public struct EpochStarted: Codable, Equatable, Sendable {
+    public var epoch: UInt32
+    /// Shamir parameters: `shares` Keepers, any `threshold` of them give the root key back.
+    public var shares: Int
+    public var threshold: Int
+    /// Keeper URLs; the position (1-based) is the share index.
+    public var keepers: [String]
+    /// X25519 public key that this epoch's segment keys are sealed to.
+    public var epochPublicKey: Data
+    /// The epoch's private log key, AES-256-GCM under HKDF(R, "log", epoch).
+    public var wrappedEpochPrivateKey: Data
+    /// The root key wrapped under each admin password.
+    public var passwordWraps: [PasswordWrap]
+    /// HMAC-SHA256(R, "spike key check").
+    public var keyCheckValue: Data
+
+    public init(epoch: UInt32, shares: Int, threshold: Int, keepers: [String], epochPublicKey: Data,
+                wrappedEpochPrivateKey: Data, passwordWraps: [PasswordWrap], keyCheckValue: Data) {
+        self.epoch = epoch
+        self.shares = shares
+        self.threshold = threshold
+        self.keepers = keepers
+        self.epochPublicKey = epochPublicKey
+        self.wrappedEpochPrivateKey = wrappedEpochPrivateKey
+        self.passwordWraps = passwordWraps
+        self.keyCheckValue = keyCheckValue
+    }
+}
+
+/// A Nexus process started. `previousStartCrashed` names the earlier `NexusStarted` that no
+/// `NexusStopped` followed: that process crashed.
+public struct NexusStarted: Codable, Equatable, Sendable {
+    public var instance: String
+    public var version: String
+    public var previousStartCrashed: UInt64?
+
+    public init(instance: String, version: String, previousStartCrashed: UInt64?) {
+        self.instance = instance
+        self.version = version
+        self.previousStartCrashed = previousStartCrashed
+    }
+}
+
+/// A Nexus process stopped cleanly.
+public struct NexusStopped: Codable, Equatable, Sendable {
+    public var instance: String
+    public var reason: String
+
+    public init(instance: String, reason: String) {
+        self.instance = instance
+        self.reason = reason
+    }
+}
+
+/// Where a root key came from.
+public enum RootKeySource: String, Codable, Equatable, Sendable {
+    case keepers, password, shards
+}
+
+/// The root key is in memory again and matches the genesis' key check value.
+public struct RootKeyRestored: Codable, Equatable, Sendable {
+    public var source: RootKeySource
+    /// The share indices combined (for `keepers` and `shards`).
+    public var shareIndices: [Int]
+
+    public init(source: RootKeySource, shareIndices: [Int]) {
+        self.source = source
+        self.shareIndices = shareIndices
+    }
+}
+
+/// A reconstruction was refused (it did not match the key check value) and never used.
+public struct RootKeyRestoreFailed: Codable, Equatable, Sendable {
+    public var source: RootKeySource
+    public var shareIndices: [Int]
+    public var reason: String
+
+    public init(source: RootKeySource, shareIndices: [Int], reason: String) {
+        self.source = source
+        self.shareIndices = shareIndices
+        self.reason = reason
+    }
+}

@@ -1,0 +1,85 @@
+import EventLog
+import Foundation
+
+/// The Nexus' lifecycle state as a fold of the log (DESIGN §5): the current epoch's genesis, what
+/// was distributed to each Keeper, what each Keeper last answered, and the history of starts,
+/// crashes and restores. Pure: `apply` takes events in log order and nothing else.
+public struct LifecycleProjection: Equatable, Sendable {
+    /// One Keeper as the log knows it.
+    public struct Keeper: Equatable, Sendable {
+        public var url: String
+        /// The sequence of the latest `ShardDistributed` for this Keeper, and its event.
+        public var distribution: UInt64?
+        public var distributed: ShardDistributed?
+        public var lastOutcome: KeeperPollOutcome?
+        public var lastPolledAt: Int64?
+        /// Polls by outcome, summed over `KeeperPolled` events.
+        public var polls: [KeeperPollOutcome: Int] = [:]
+        public var rehydrations = 0
+    }
+
+    public private(set) var genesis: EpochStarted?
+    public private(set) var genesisSequence: UInt64?
+    public private(set) var keepers: [Int: Keeper] = [:]
+    public private(set) var starts = 0
+    public private(set) var crashes = 0
+    /// The `NexusStarted` no `NexusStopped` has followed yet.
+    public private(set) var runningSince: UInt64?
+    public private(set) var restores = 0
+    public private(set) var restoreFailures = 0
+    public private(set) var lastSequence: UInt64 = 0
+    public private(set) var events = 0
+
+    public init() {}
+
+    public var epoch: UInt32 { genesis?.epoch ?? 0 }
+    public var isInitialized: Bool { genesis != nil }
+
+    public mutating func apply(_ event: DomainEvent, sequence: UInt64) {
+        lastSequence = sequence
+        events += 1
+        switch event.payload {
+        case .epochStarted(let genesis):
+            self.genesis = genesis
+            genesisSequence = sequence
+            keepers = Dictionary(uniqueKeysWithValues: genesis.keepers.enumerated().map { ($0.offset + 1, Keeper(url: $0.element)) })
+        case .nexusStarted(let started):
+            starts += 1
+            if started.previousStartCrashed != nil || runningSince != nil { crashes += 1 }
+            runningSince = sequence
+        case .nexusStopped:
+            runningSince = nil
+        case .rootKeyRestored:
+            restores += 1
+        case .rootKeyRestoreFailed:
+            restoreFailures += 1
+        case .shardDistributed(let distributed):
+            guard distributed.epoch == epoch else { return }
+            keepers[distributed.keeper, default: Keeper(url: distributed.keeperURL)].distribution = sequence
+            keepers[distributed.keeper]?.distributed = distributed
+        case .keeperPolled(let polled):
+            guard keepers[polled.keeper] != nil else { return }
+            keepers[polled.keeper]?.lastOutcome = polled.outcome
+            keepers[polled.keeper]?.lastPolledAt = polled.lastAt
+            keepers[polled.keeper]?.polls[polled.outcome, default: 0] += polled.count
+        case .keeperRehydrated(let rehydrated):
+            keepers[rehydrated.keeper]?.rehydrations += 1
+        }
+    }
+
+    /// Folds every event of `reader`'s log (events of kinds this vocabulary does not know are
+    /// skipped; a body that does not decode is an error naming its record).
+    public static func replay(_ reader: LogReader) throws -> LifecycleProjection {
+        var projection = LifecycleProjection()
+        try reader.replay { view in
+            let event: DomainEvent?
+            do {
+                event = try DomainEvent.decode(kind: view.kind, body: view.body)
+            } catch {
+                throw LogError.corruptRecord(sequence: view.sequence, reason: "\(error)")
+            }
+            if let event { projection.apply(event, sequence: view.sequence) }
+        }
+        return projection
+    }
+}
