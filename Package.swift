@@ -120,10 +120,13 @@ let package = Package(
             dependencies: [
                 "EventLog",
                 "SPIFFE",
+                "SPIFFETLS",
                 "SPIFFEWorkloadAPI",
                 "Projections",
                 "Nodes",
+                "SecretSharing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings
@@ -176,7 +179,7 @@ let package = Package(
         // Runs the real `spike` executable.
         .testTarget(
             name: "ToolsTests",
-            dependencies: ["SPIFFE", "Tools", .product(name: "X509", package: "swift-certificates")],
+            dependencies: ["SPIFFE", "Tools", "EventLog", "Projections", .product(name: "X509", package: "swift-certificates")],
             swiftSettings: strictSettings
         ),
         .testTarget(

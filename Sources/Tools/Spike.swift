@@ -5,7 +5,7 @@ struct Spike: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "spike",
         abstract: "SPIKE in Swift: a SPIFFE-native secrets store.",
-        subcommands: [LogCommand.self, DevCommand.self]
+        subcommands: [InitCommand.self, NexusCommand.self, KeeperCommand.self, LogCommand.self, DevCommand.self]
     )
 }
 

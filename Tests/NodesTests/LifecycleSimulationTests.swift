@@ -6,7 +6,7 @@ import Testing
 /// `SPIKE_SIM_SEED=<seed> swift test --filter LifecycleSimulationTests`. `SPIKE_SIM_SEEDS` sets
 /// how many seeds the sweep runs.
 @Suite struct LifecycleSimulationTests {
-    @Test func seededSchedulesKeepTheInvariants() {
+    @Test func seededSchedulesKeepTheInvariants() async {
         let environment = ProcessInfo.processInfo.environment
         let seeds: [UInt64]
         if let one = environment["SPIKE_SIM_SEED"].flatMap(UInt64.init) {
@@ -17,10 +17,16 @@ import Testing
         }
         let results = Results()
         let started = ContinuousClock.now
-        DispatchQueue.concurrentPerform(iterations: seeds.count) { index in
-            var simulation = LifecycleSimulation(seed: seeds[index])
-            let violation = simulation.run()
-            results.add(simulation.stats, violation)
+        // On Dispatch's threads, not the cooperative pool: other tests keep running meanwhile.
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                DispatchQueue.concurrentPerform(iterations: seeds.count) { index in
+                    var simulation = LifecycleSimulation(seed: seeds[index])
+                    let violation = simulation.run()
+                    results.add(simulation.stats, violation)
+                }
+                continuation.resume()
+            }
         }
         let (total, violations) = results.snapshot()
         print("simulated \(seeds.count) seeds in \(ContinuousClock.now - started): \(total.nexusCrashes) Nexus crashes, "

@@ -3,7 +3,7 @@
 
 # Debian packages: LMDB and OpenSSL development files (linked by the package), the LMDB tools,
 # gcc for the raw-LMDB benchmark baseline.
-SPIKE_APT_PACKAGES=(liblmdb-dev libssl-dev lmdb-utils gcc pkg-config openssl)
+SPIKE_APT_PACKAGES=(liblmdb-dev libssl-dev lmdb-utils gcc pkg-config openssl curl)
 # Python packages for the interoperability tests: an independent reader of the log format, and
 # py-spiffe, a Workload API client we did not write.
 SPIKE_PIP_PACKAGES=(lmdb "cryptography>=46" pytest spiffe)

@@ -48,7 +48,7 @@ public struct NexusLifecycle: Sendable {
         case refused(String)
         case error(String)
 
-        var outcome: KeeperPollOutcome {
+        public var outcome: KeeperPollOutcome {
             switch self {
             case .shard: .hasShard
             case .empty: .empty
@@ -58,7 +58,7 @@ public struct NexusLifecycle: Sendable {
             }
         }
 
-        var detail: String? {
+        public var detail: String? {
             switch self {
             case .shard, .empty: nil
             case .unreachable(let why), .refused(let why), .error(let why): why
@@ -109,6 +109,9 @@ public struct NexusLifecycle: Sendable {
     public var threshold: Int { projection.genesis?.threshold ?? configuration.threshold }
     public var keeperCount: Int { projection.genesis?.shares ?? configuration.keepers.count }
     public var sharesInHand: Int { phase == .ready ? threshold : collected.count }
+    /// While sealed: the Keepers whose shares are in hand (a share stays in hand after its
+    /// Keeper stops answering: it was genuine when it came).
+    public var shareIndicesInHand: [Int] { collected.keys.sorted() }
     /// The root key while ready; nil otherwise. Callers derive what they need and keep no copy.
     public var currentRootKey: RootKey? { rootKey }
 

@@ -1,0 +1,71 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SPIFFE
+
+/// A whole request as a route sees it: the body is read (up to the server's limit) and the
+/// caller's SPIFFE ID is the one the TLS handshake validated.
+public struct HTTPRequest: Sendable {
+    public var method: HTTPMethod
+    /// The path without the query.
+    public var path: String
+    /// The query's parameters (the last value of a repeated name wins).
+    public var query: [String: String]
+    public var headers: HTTPHeaders
+    public var body: ByteBuffer
+    public var peer: SPIFFEID
+
+    public init(method: HTTPMethod, uri: String, headers: HTTPHeaders = [:], body: ByteBuffer = ByteBuffer(), peer: SPIFFEID) {
+        self.method = method
+        self.headers = headers
+        self.body = body
+        self.peer = peer
+        let components = URLComponents(string: uri)
+        path = components?.percentEncodedPath ?? uri
+        query = Dictionary((components?.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
+    }
+
+    /// The body decoded as JSON, or nil when it is not valid JSON of that shape.
+    public func decodeJSON<T: Decodable>(_ type: T.Type) -> T? {
+        try? JSONDecoder().decode(T.self, from: Data(body.readableBytesView))
+    }
+}
+
+/// A response; JSON ones carry SPIKE's no-cache headers (reference §2.1).
+public struct HTTPResponse: Sendable {
+    public var status: HTTPResponseStatus
+    public var headers: HTTPHeaders
+    public var body: ByteBuffer
+
+    public init(status: HTTPResponseStatus, headers: HTTPHeaders = [:], body: ByteBuffer = ByteBuffer()) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    public static func json(_ value: some Encodable, status: HTTPResponseStatus = .ok) -> HTTPResponse {
+        // Encoding the plain response structs of the API cannot fail.
+        let data = try! encoder.encode(value)
+        return HTTPResponse(status: status, headers: [
+            "Content-Type": "application/json",
+            "Cache-Control": "no-store, no-cache, must-revalidate, private",
+            "Pragma": "no-cache",
+            "Expires": "0",
+        ], body: ByteBuffer(bytes: data))
+    }
+
+    /// SPIKE's codes-only error body, `{"err":"code"}` (ADR-0030).
+    public static func error(_ code: String, status: HTTPResponseStatus) -> HTTPResponse {
+        json(["err": code], status: status)
+    }
+
+    public static func text(_ text: String, status: HTTPResponseStatus = .ok, contentType: String = "text/plain; charset=utf-8") -> HTTPResponse {
+        HTTPResponse(status: status, headers: ["Content-Type": contentType, "Cache-Control": "no-store"], body: ByteBuffer(string: text))
+    }
+}

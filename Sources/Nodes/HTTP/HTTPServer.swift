@@ -1,0 +1,78 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import SPIFFE
+import SPIFFETLS
+
+/// An HTTP/1.1 server over SPIFFE mutual TLS: every connection presents an X.509-SVID that the
+/// handshake validates and authorizes; routes get whole requests with the caller's SPIFFE ID.
+/// Bodies above `maxBodySize` are answered 413 without being read whole. Keep-alive and
+/// pipelining are handled by NIO's server pipeline.
+public final class HTTPServer: Sendable {
+    public typealias Handler = @Sendable (HTTPRequest) async -> HTTPResponse
+
+    private let channel: NIOAsyncChannel<NIOAsyncChannel<NIOHTTPServerRequestFull, HTTPServerResponsePart>, Never>
+    private let serving: Task<Void, Never>
+    /// The address the kernel bound (a port of 0 picks a free one).
+    public let localAddress: SocketAddress
+
+    public var port: Int { localAddress.port ?? 0 }
+
+    /// Binds `host:port` and serves until `shutdown()`.
+    public init(host: String, port: Int, tls: SPIFFETLS, maxBodySize: Int = 1 << 20,
+                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, handler: @escaping Handler) async throws {
+        channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.backlog, value: 256)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .bind(host: host, port: port) { child in
+                child.eventLoop.makeCompletedFuture {
+                    try child.pipeline.syncOperations.addHandler(tls.makeHandler())
+                    try child.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try child.pipeline.syncOperations.addHandler(NIOHTTPServerRequestAggregator(maxContentLength: maxBodySize))
+                    return try NIOAsyncChannel<NIOHTTPServerRequestFull, HTTPServerResponsePart>(wrappingChannelSynchronously: child)
+                }
+            }
+        localAddress = channel.channel.localAddress!
+        let server = channel
+        serving = Task {
+            try? await server.executeThenClose { connections in
+                await withDiscardingTaskGroup { group in
+                    do {
+                        for try await connection in connections {
+                            group.addTask { await Self.serve(connection, handler: handler) }
+                        }
+                    } catch {
+                        // The listening socket closed: stop accepting.
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stops accepting and closes the listening socket; open connections end with their peers.
+    public func shutdown() async {
+        try? await channel.channel.close()
+        serving.cancel()
+    }
+
+    private static func serve(_ connection: NIOAsyncChannel<NIOHTTPServerRequestFull, HTTPServerResponsePart>, handler: Handler) async {
+        try? await connection.executeThenClose { inbound, outbound in
+            for try await request in inbound {
+                // The handshake is over once a request arrived: the peer's ID is known.
+                guard let peer = try await connection.channel.spiffePeerID().get() else { return }
+                var response = await handler(HTTPRequest(
+                    method: request.head.method, uri: request.head.uri, headers: request.head.headers,
+                    body: request.body ?? ByteBuffer(), peer: peer))
+                let keepAlive = request.head.isKeepAlive
+                response.headers.replaceOrAdd(name: "Content-Length", value: String(response.body.readableBytes))
+                if !keepAlive { response.headers.replaceOrAdd(name: "Connection", value: "close") }
+                try await outbound.write(.head(HTTPResponseHead(version: request.head.version, status: response.status, headers: response.headers)))
+                if response.body.readableBytes > 0 { try await outbound.write(.body(.byteBuffer(response.body))) }
+                try await outbound.write(.end(nil))
+                if !keepAlive { return }
+            }
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import SPIFFE
+
+/// SPIKE's roles by SPIFFE ID (reference §1.1): an ID has a role when it equals the role's ID
+/// under one of the role's trust roots or lies below it (`…/superuser/instance-0` is a
+/// superuser; `…/superuser-x` is not). Trust roots come from `SPIKE_TRUST_ROOT_*` (comma lists,
+/// default `spike.ist`).
+public struct SpikeRoles: Sendable {
+    public enum Role: String, CaseIterable, Sendable {
+        case nexus, keeper, bootstrap, superuser, recover, restore, liteWorkload
+
+        var path: String {
+            switch self {
+            case .nexus: "/spike/nexus"
+            case .keeper: "/spike/keeper"
+            case .bootstrap: "/spike/bootstrap"
+            case .superuser: "/spike/pilot/role/superuser"
+            case .recover: "/spike/pilot/role/recover"
+            case .restore: "/spike/pilot/role/restore"
+            case .liteWorkload: "/spike/workload/role/lite"
+            }
+        }
+
+        var environmentVariable: String {
+            switch self {
+            case .nexus: "SPIKE_TRUST_ROOT_NEXUS"
+            case .keeper: "SPIKE_TRUST_ROOT_KEEPER"
+            case .bootstrap: "SPIKE_TRUST_ROOT_BOOTSTRAP"
+            case .superuser, .recover, .restore: "SPIKE_TRUST_ROOT_PILOT"
+            case .liteWorkload: "SPIKE_TRUST_ROOT_LITE_WORKLOAD"
+            }
+        }
+    }
+
+    public static let defaultTrustRoot = "spike.ist"
+    private let roots: [Role: [TrustDomain]]
+
+    public init(trustRoots: [Role: [TrustDomain]]) {
+        roots = trustRoots
+    }
+
+    /// Reads `SPIKE_TRUST_ROOT_<ROLE>` (then `SPIKE_TRUST_ROOT`, then `spike.ist`) for each role.
+    public init(environment: [String: String]) throws(SPIFFEIDError) {
+        var roots: [Role: [TrustDomain]] = [:]
+        for role in Role.allCases {
+            let value = environment[role.environmentVariable].flatMap { $0.isEmpty ? nil : $0 }
+                ?? environment["SPIKE_TRUST_ROOT"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.defaultTrustRoot
+            roots[role] = try value.split(separator: ",").map { part throws(SPIFFEIDError) in
+                try TrustDomain(parsing: part.trimmingCharacters(in: .whitespaces))
+            }
+        }
+        self.roots = roots
+    }
+
+    /// The role's IDs, one per trust root (`spiffe://TD/spike/nexus`, …).
+    public func ids(_ role: Role) -> [SPIFFEID] {
+        (roots[role] ?? []).compactMap { try? SPIFFEID(parsing: "spiffe://\($0.name)\(role.path)") }
+    }
+
+    public func authorizer(_ role: Role) -> Authorizer {
+        ids(role).map { Authorizer.equalToOrBelow($0) }.reduce(Authorizer { _ in false }) { $0.or($1) }
+    }
+
+    public func has(_ id: SPIFFEID, _ role: Role) -> Bool { authorizer(role).authorizes(id) }
+}

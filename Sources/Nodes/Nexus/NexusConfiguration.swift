@@ -1,0 +1,105 @@
+import Foundation
+
+/// The Nexus' settings, from SPIKE's environment variables (reference §9) plus this project's
+/// `SPIKE_NEXUS_KEEPER_POLL_INTERVAL`. Every bad value is refused with the variable's name:
+/// SPIKE silently falls back to defaults, which hides typos.
+public struct NexusConfiguration: Sendable {
+    /// `host:port` to listen on (`SPIKE_NEXUS_TLS_PORT`, default `:8553`).
+    public var listen: (host: String, port: Int)
+    /// Keeper base URLs; position = share index (`SPIKE_NEXUS_KEEPER_PEERS`).
+    public var keepers: [String]
+    public var shares: Int
+    public var threshold: Int
+    public var pollInterval: Duration
+    public var dataDirectory: String
+
+    public init(listen: (host: String, port: Int), keepers: [String], shares: Int, threshold: Int, pollInterval: Duration, dataDirectory: String) {
+        self.listen = listen
+        self.keepers = keepers
+        self.shares = shares
+        self.threshold = threshold
+        self.pollInterval = pollInterval
+        self.dataDirectory = dataDirectory
+    }
+
+    public static func fromEnvironment(_ environment: [String: String]) throws(ConfigurationError) -> NexusConfiguration {
+        func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+        let listen = try ListenAddress.parse(value("SPIKE_NEXUS_TLS_PORT") ?? ":8553", variable: "SPIKE_NEXUS_TLS_PORT")
+        guard let peers = value("SPIKE_NEXUS_KEEPER_PEERS") else {
+            throw .invalid("SPIKE_NEXUS_KEEPER_PEERS", "is not set: list the Keepers, e.g. https://localhost:8443,https://localhost:8543,https://localhost:8643")
+        }
+        let keepers = peers.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        for keeper in keepers {
+            guard let url = URLComponents(string: keeper), url.scheme == "https", let host = url.host, !host.isEmpty else {
+                throw .invalid("SPIKE_NEXUS_KEEPER_PEERS", "has \"\(keeper)\", which is not an https://host:port URL")
+            }
+        }
+        guard Set(keepers).count == keepers.count else { throw .invalid("SPIKE_NEXUS_KEEPER_PEERS", "names a Keeper twice") }
+        let shares = try integer(value("SPIKE_NEXUS_SHAMIR_SHARES"), "SPIKE_NEXUS_SHAMIR_SHARES", default: 3)
+        let threshold = try integer(value("SPIKE_NEXUS_SHAMIR_THRESHOLD"), "SPIKE_NEXUS_SHAMIR_THRESHOLD", default: 2)
+        guard (1...255).contains(shares) else { throw .invalid("SPIKE_NEXUS_SHAMIR_SHARES", "must be 1…255") }
+        guard (1...shares).contains(threshold) else { throw .invalid("SPIKE_NEXUS_SHAMIR_THRESHOLD", "must be 1…\(shares) (the number of shares)") }
+        guard keepers.count == shares else {
+            throw .invalid("SPIKE_NEXUS_KEEPER_PEERS", "names \(keepers.count) Keepers but SPIKE_NEXUS_SHAMIR_SHARES is \(shares): one share per Keeper")
+        }
+        let interval: Duration
+        if let text = value("SPIKE_NEXUS_KEEPER_POLL_INTERVAL") {
+            guard let parsed = GoDuration.parse(text), parsed >= .milliseconds(100) else {
+                throw .invalid("SPIKE_NEXUS_KEEPER_POLL_INTERVAL", "is \"\(text)\"; use a duration of at least 100ms, e.g. 5s")
+            }
+            interval = parsed
+        } else {
+            interval = .seconds(5)
+        }
+        return NexusConfiguration(listen: listen, keepers: keepers, shares: shares, threshold: threshold, pollInterval: interval,
+                                  dataDirectory: NexusDataDirectory.resolve(environment: environment))
+    }
+
+    private static func integer(_ text: String?, _ name: String, default fallback: Int) throws(ConfigurationError) -> Int {
+        guard let text else { return fallback }
+        guard let number = Int(text) else { throw .invalid(name, "is \"\(text)\", not a number") }
+        return number
+    }
+}
+
+/// A setting that cannot be used.
+public enum ConfigurationError: Error, Equatable, Sendable, CustomStringConvertible {
+    case invalid(String, String)
+
+    public var description: String {
+        switch self {
+        case .invalid(let name, let why): "\(name) \(why)"
+        }
+    }
+}
+
+/// SPIKE's listen strings: `:8553`, `127.0.0.1:0`, `[::1]:8443`.
+public enum ListenAddress {
+    public static func parse(_ text: String, variable: String) throws(ConfigurationError) -> (host: String, port: Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            throw .invalid(variable, "is \"\(text)\"; use host:port or :port")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+}
+
+/// Go's `time.ParseDuration` for what configurations use: `500ms`, `5s`, `1m30s`, `2h`.
+public enum GoDuration {
+    public static func parse(_ text: String) -> Duration? {
+        let units: [(String, Double)] = [("ns", 1e-9), ("us", 1e-6), ("µs", 1e-6), ("ms", 1e-3), ("s", 1), ("m", 60), ("h", 3600)]
+        var rest = Substring(text)
+        var seconds = 0.0
+        guard !rest.isEmpty else { return nil }
+        while !rest.isEmpty {
+            let number = rest.prefix { $0.isNumber || $0 == "." }
+            guard let value = Double(number) else { return nil }
+            rest = rest.dropFirst(number.count)
+            guard let unit = units.filter({ rest.hasPrefix($0.0) }).max(by: { $0.0.count < $1.0.count }) else { return nil }
+            rest = rest.dropFirst(unit.0.count)
+            seconds += value * unit.1
+        }
+        return .nanoseconds(Int64((seconds * 1e9).rounded()))
+    }
+}

@@ -1,0 +1,109 @@
+import EventLog
+import Foundation
+import NIOHTTP1
+import Projections
+import SPIFFE
+
+/// The Nexus' HTTP routes of the lifecycle: health, readiness, metrics and initialization; every
+/// other route answers 503 `state_not_ready` until the root key is in memory (reference §2.1).
+public struct NexusService: Sendable {
+    public let node: NexusNode
+    public let roles: SpikeRoles
+    /// Routes served once ready (issue 5 adds the secrets, policies and cipher routes).
+    public var readyHandler: @Sendable (HTTPRequest) async -> HTTPResponse
+
+    public init(node: NexusNode, roles: SpikeRoles,
+                readyHandler: @escaping @Sendable (HTTPRequest) async -> HTTPResponse = { _ in .error("api_bad_request", status: .badRequest) }) {
+        self.node = node
+        self.roles = roles
+        self.readyHandler = readyHandler
+    }
+
+    struct InitializationRequest: Decodable { var password: String }
+
+    public func handle(_ request: HTTPRequest) async -> HTTPResponse {
+        switch (request.method, request.path) {
+        case (.GET, "/healthz"):
+            return .json(["status": "ok"])
+        case (.GET, "/readyz"):
+            let status = node.status
+            return .json(status, status: status.ready ? .ok : .serviceUnavailable)
+        case (.GET, "/metrics"):
+            return .text(metricsText(), contentType: "text/plain; version=0.0.4; charset=utf-8")
+        case (.POST, "/v1/auth/initialization"):
+            return await initialization(request)
+        case (.POST, "/v1/operator/recover"), (.POST, "/v1/operator/restore"):
+            // Served in any state by SPIKE; their implementation comes with the recovery work.
+            return .error("api_bad_request", status: .badRequest)
+        case (.POST, _) where !node.status.ready:
+            return .error("state_not_ready", status: .serviceUnavailable)
+        default:
+            return await readyHandler(request)
+        }
+    }
+
+    private func initialization(_ request: HTTPRequest) async -> HTTPResponse {
+        guard roles.has(request.peer, .superuser) else { return .error("access_unauthorized", status: .unauthorized) }
+        if request.query["action"] == "check" {
+            return .json(["state": node.status.state.rawValue])
+        }
+        guard request.query["action"] == nil || request.query["action"] == "" else { return .error("api_bad_request", status: .badRequest) }
+        guard let body = request.decodeJSON(InitializationRequest.self) else { return .error("api_bad_request", status: .badRequest) }
+        guard body.password.utf8.count >= PasswordWrap.minimumPasswordLength else {
+            return .error("password_too_weak", status: .badRequest)
+        }
+        do {
+            try await node.initialize(password: body.password, actor: request.peer.description, trail: Self.trailID())
+            return .json([String: String]())
+        } catch .alreadyInitialized {
+            return .error("state_already_initialized", status: .conflict)
+        } catch {
+            FileHandle.standardError.write(Data("spike nexus: initialization failed: \(error)\n".utf8))
+            return .error("api_internal_error", status: .internalServerError)
+        }
+    }
+
+    /// Prometheus text exposition: polls by Keeper and outcome, rehydrations, readiness, shares
+    /// in hand, and the log's size.
+    func metricsText() -> String {
+        let status = node.status
+        let metrics = node.metrics
+        var lines: [String] = []
+        lines.append("# HELP spike_keeper_polls_total Keeper polls by outcome since the Nexus started.")
+        lines.append("# TYPE spike_keeper_polls_total counter")
+        for keeper in 1...max(1, node.configuration.keepers.count) {
+            for outcome in KeeperPollOutcome.allCases {
+                lines.append("spike_keeper_polls_total{keeper=\"\(keeper)\",outcome=\"\(outcome.rawValue)\"} \(metrics.polls[PollKey(keeper: keeper, outcome: outcome)] ?? 0)")
+            }
+        }
+        lines.append("# HELP spike_keeper_rehydrations_total Shares sent again to empty or mismatched Keepers.")
+        lines.append("# TYPE spike_keeper_rehydrations_total counter")
+        for keeper in 1...max(1, node.configuration.keepers.count) {
+            lines.append("spike_keeper_rehydrations_total{keeper=\"\(keeper)\"} \(metrics.rehydrations[keeper] ?? 0)")
+        }
+        lines.append("# HELP spike_nexus_ready 1 when the root key is in memory.")
+        lines.append("# TYPE spike_nexus_ready gauge")
+        lines.append("spike_nexus_ready \(status.ready ? 1 : 0)")
+        lines.append("# HELP spike_nexus_shares_in_hand Shares held while sealed (the threshold once ready).")
+        lines.append("# TYPE spike_nexus_shares_in_hand gauge")
+        lines.append("spike_nexus_shares_in_hand \(status.sharesInHand)")
+        lines.append("# HELP spike_log_head_sequence The sequence of the last record in the log.")
+        lines.append("# TYPE spike_log_head_sequence gauge")
+        lines.append("spike_log_head_sequence \((try? node.log.head()?.sequence) ?? 0)")
+        lines.append("# HELP spike_log_events_written_total Events this process appended.")
+        lines.append("# TYPE spike_log_events_written_total counter")
+        lines.append("spike_log_events_written_total \(node.log.statistics.events)")
+        let file = (node.configuration.dataDirectory as NSString).appendingPathComponent("data.mdb")
+        let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.int64Value ?? 0
+        lines.append("# HELP spike_log_file_bytes Size of the log's LMDB data file.")
+        lines.append("# TYPE spike_log_file_bytes gauge")
+        lines.append("spike_log_file_bytes \(size)")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// SPIKE's trail ids: 8 alphanumerics.
+    static func trailID() -> String {
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789")
+        return String((0..<8).map { _ in alphabet.randomElement()! })
+    }
+}

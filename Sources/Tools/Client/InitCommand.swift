@@ -1,0 +1,62 @@
+import ArgumentParser
+import Foundation
+import NIOHTTP1
+import Nodes
+import Projections
+import SPIFFEWorkloadAPI
+
+struct InitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init",
+        abstract: "Initialize a new system with the admin password (superuser role).",
+        discussion: """
+        The Nexus generates the root key, records the genesis of the log (the root key wrapped
+        under the password with scrypt, and its key check value), splits the root key and sends
+        each Keeper its share. Keep the password safe: with it, `spike recover` gets the root key
+        back even when every Keeper is lost. It needs at least 12 characters.
+        The password is read from --password-file, or from standard input.
+        Examples:
+          spike init --password-file ~/.spike/admin-password
+          printf '%s' "$PASSWORD" | spike init
+        """
+    )
+
+    @Option(name: .long, help: "A file holding the admin password (trailing newlines are ignored).")
+    var passwordFile: String?
+
+    func run() async throws {
+        let password = try Self.readPassword(file: passwordFile)
+        let api = try await NexusAPI.connect(as: .superuser)
+        defer { api.source.close() }
+        try await Self.initialize(api, password: password)
+        print("initialized: the root key is generated and its shares are on their way to the Keepers")
+    }
+
+    static func initialize(_ api: NexusAPI, password: String) async throws {
+        let response = try await api.post("/v1/auth/initialization", ["password": password])
+        switch (response.status.code, NexusAPI.errorCode(response)) {
+        case (200, _): return
+        case (_, "state_already_initialized"): throw CommandFailure("the system is already initialized")
+        case (_, "password_too_weak"):
+            throw CommandFailure("the password is refused: it needs at least \(PasswordWrap.minimumPasswordLength) characters")
+        case (401, _): throw CommandFailure("the Nexus refused \(api.caller): initialization needs the superuser role")
+        case (let code, let error): throw CommandFailure("the Nexus answered \(code) \(error ?? "")")
+        }
+    }
+
+    static func readPassword(file: String?) throws -> String {
+        let text: String
+        if let file {
+            guard let contents = try? String(contentsOfFile: file, encoding: .utf8) else { throw CommandFailure("cannot read \(file)") }
+            text = contents
+        } else {
+            let data = FileHandle.standardInput.readDataToEndOfFile()
+            text = String(decoding: data.prefix(4096), as: UTF8.self)
+        }
+        let password = String(text.reversed().drop(while: { $0 == "\n" || $0 == "\r" }).reversed())
+        guard password.utf8.count >= PasswordWrap.minimumPasswordLength else {
+            throw CommandFailure("the admin password needs at least \(PasswordWrap.minimumPasswordLength) characters")
+        }
+        return password
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import Nodes
+
+/// The processes of a local development cluster in one directory (`spike dev up --dir DIR`):
+/// each component's launch description in `DIR/run/<name>.json`, its pid in
+/// `DIR/run/<name>.pid`, its output in `DIR/logs/<name>.log`, its bound address (for servers)
+/// in `DIR/run/<name>.addr`. Components are detached processes: they outlive `spike dev up`.
+struct DevCluster {
+    /// How to start one component again, exactly as `spike dev up` did.
+    struct Component: Codable {
+        var name: String
+        var arguments: [String]
+        var environment: [String: String]
+        /// What tells that it is up: a socket or an address file that appears.
+        var readyFile: String
+    }
+
+    let directory: String
+
+    init(directory: String) {
+        self.directory = (directory as NSString).standardizingPath.hasPrefix("/")
+            ? (directory as NSString).standardizingPath
+            : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(directory)
+    }
+
+    var runDirectory: String { path("run") }
+    func path(_ components: String...) -> String {
+        components.reduce(directory) { ($0 as NSString).appendingPathComponent($1) }
+    }
+
+    static let agentNames = ["agent-nexus", "agent-keeper", "agent-superuser"]
+    static func keeperName(_ index: Int) -> String { "keeper-\(index)" }
+
+    /// Names in stopping order: the Nexus first (so it records a clean stop while Keepers still
+    /// answer), then the Keepers, then the agents.
+    func componentNames() -> [String] {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: runDirectory)) ?? []
+        let names = files.filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }
+        func rank(_ name: String) -> Int { name == "nexus" ? 0 : name.hasPrefix("keeper-") ? 1 : 2 }
+        return names.sorted { (rank($0), $0) < (rank($1), $1) }
+    }
+
+    func component(_ name: String) throws -> Component {
+        guard let data = FileManager.default.contents(atPath: path("run", name + ".json")) else {
+            throw CommandFailure("\(directory) has no component named \(name) (see `spike dev status --dir \(directory)`)")
+        }
+        return try JSONDecoder().decode(Component.self, from: data)
+    }
+
+    func save(_ component: Component) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try encoder.encode(component).write(to: URL(fileURLWithPath: path("run", component.name + ".json")), options: .atomic)
+    }
+
+    /// The pid of a running component, or nil.
+    func runningPID(_ name: String) -> pid_t? {
+        guard let text = try? String(contentsOfFile: path("run", name + ".pid"), encoding: .utf8),
+              let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0, kill(pid, 0) == 0 else { return nil }
+        // A pid can be reused: only one whose command line is ours counts.
+        let commandLine = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
+        return commandLine.contains("spike") ? pid : nil
+    }
+
+    /// Starts `component` detached and waits until its ready file appears.
+    @discardableResult
+    func start(_ component: Component, timeout: Duration = .seconds(30)) async throws -> pid_t {
+        if let pid = runningPID(component.name) { return pid }
+        try? FileManager.default.removeItem(atPath: component.readyFile)
+        try FileManager.default.createDirectory(atPath: path("logs"), withIntermediateDirectories: true)
+        let logPath = path("logs", component.name + ".log")
+        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
+        guard let log = FileHandle(forWritingAtPath: logPath) else { throw CommandFailure("cannot write \(logPath)") }
+        log.seekToEndOfFile()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.executable)
+        process.arguments = component.arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(component.environment) { $1 }
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        try log.close()
+        let pid = process.processIdentifier
+        try "\(pid)\n".write(toFile: path("run", component.name + ".pid"), atomically: true, encoding: .utf8)
+        let deadline = ContinuousClock.now + timeout
+        while !FileManager.default.fileExists(atPath: component.readyFile) {
+            guard process.isRunning else {
+                throw CommandFailure("\(component.name) exited with status \(process.terminationStatus); its log:\n\(tail(logPath))")
+            }
+            guard ContinuousClock.now < deadline else {
+                throw CommandFailure("\(component.name) did not start within \(timeout); its log:\n\(tail(logPath))")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return pid
+    }
+
+    /// Stops a component: SIGTERM, then SIGKILL if it is still there after `grace`.
+    func stop(_ name: String, grace: Duration = .seconds(10)) async -> Bool {
+        defer { unlink(path("run", name + ".pid")) }
+        guard let pid = runningPID(name) else { return false }
+        kill(pid, SIGTERM)
+        let deadline = ContinuousClock.now + grace
+        while kill(pid, 0) == 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        if kill(pid, 0) == 0 { kill(pid, SIGKILL) }
+        return true
+    }
+
+    func address(_ name: String) -> String? {
+        (try? String(contentsOfFile: path("run", name + ".addr"), encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func tail(_ logPath: String, lines: Int = 20) -> String {
+        let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
+    }
+
+    /// This executable, to start the components with.
+    static var executable: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+}

@@ -1,0 +1,145 @@
+import ArgumentParser
+import Foundation
+import Nodes
+import SPIFFE
+import SPIFFEWorkloadAPI
+
+struct DevUp: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "up",
+        abstract: "Start a local cluster: a development trust domain, three Keepers and a Nexus, initialized.",
+        discussion: """
+        Everything lives in --dir: the CA (ca/), one Workload API agent per identity (run/*.sock),
+        the Nexus' log (nexus/), logs (logs/), pids (run/*.pid) and DIR/env, the exports with
+        which `spike` acts as the superuser. A new system is initialized with the password from
+        --admin-password-file, or a generated one printed once. Running it again on the same
+        directory starts what is not running and keeps the data. Returns once the Nexus is ready.
+        Examples:
+          spike dev up --dir ~/.spike/dev
+          . ~/.spike/dev/env && spike dev status --dir ~/.spike/dev
+          spike dev down --dir ~/.spike/dev
+        """
+    )
+
+    @Option(name: .long, help: "The cluster's directory (created if missing).")
+    var dir: String
+    @Option(name: .long, help: "A file holding the admin password for a new system (else one is generated and printed once).")
+    var adminPasswordFile: String?
+    @Option(name: .long, help: "The development trust domain.")
+    var trustDomain: String = "spike.ist"
+    @Option(name: .long, help: "How many Keepers (the threshold is a majority).")
+    var keepers: Int = 3
+    @Option(name: .long, help: "How often the Nexus polls each Keeper (a Go duration).")
+    var pollInterval: String = "5s"
+    @Option(name: .long, help: "Seconds to wait for the Nexus to be ready.")
+    var timeout: Int = 60
+
+    func validate() throws {
+        guard (1...9).contains(keepers) else { throw ValidationError("--keepers must be 1…9") }
+        guard GoDuration.parse(pollInterval) != nil else { throw ValidationError("--poll-interval is not a duration such as 5s") }
+    }
+
+    func run() async throws {
+        let cluster = DevCluster(directory: dir)
+        let domain = try TrustDomain(parsing: trustDomain)
+        for sub in ["run", "logs"] {
+            try FileManager.default.createDirectory(atPath: cluster.path(sub), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
+        let caDirectory = cluster.path("ca")
+        if !FileManager.default.fileExists(atPath: DevFiles.path(caDirectory, "ca.pem")) {
+            try DevCAInit.parse(["--dir", caDirectory, "--trust-domain", domain.name]).run()
+        }
+        guard cluster.path("run", "agent-superuser.sock").utf8.count < 100 else {
+            throw CommandFailure("\(cluster.directory) is too long a path for Unix sockets; use a shorter --dir")
+        }
+        // One agent per identity: a socket gives whoever opens it that identity.
+        let identities = ["agent-nexus": "/spike/nexus", "agent-keeper": "/spike/keeper", "agent-superuser": "/spike/pilot/role/superuser"]
+        for name in DevCluster.agentNames {
+            let socket = cluster.path("run", name + ".sock")
+            let component = DevCluster.Component(
+                name: name, arguments: ["dev", "agent", "--ca", caDirectory, "--socket", socket, "--id", "spiffe://\(domain.name)\(identities[name]!)"],
+                environment: [:], readyFile: socket)
+            try cluster.save(component)
+            try await cluster.start(component)
+        }
+        let trust = ["SPIKE_TRUST_ROOT": domain.name]
+        var keeperURLs: [String] = []
+        for index in 1...keepers {
+            let name = DevCluster.keeperName(index)
+            var component = (try? cluster.component(name)) ?? DevCluster.Component(
+                name: name, arguments: ["keeper", "--address-file", cluster.path("run", name + ".addr")],
+                environment: trust.merging(["SPIFFE_ENDPOINT_SOCKET": "unix://" + cluster.path("run", "agent-keeper.sock"),
+                                            "SPIKE_KEEPER_TLS_PORT": "127.0.0.1:0"]) { $1 },
+                readyFile: cluster.path("run", name + ".addr"))
+            try await cluster.start(component)
+            let address = cluster.address(name) ?? ""
+            // Later starts keep the port: the Nexus knows the Keeper by its URL.
+            component.environment["SPIKE_KEEPER_TLS_PORT"] = address
+            try cluster.save(component)
+            keeperURLs.append("https://\(address)")
+        }
+        var nexus = (try? cluster.component("nexus")) ?? DevCluster.Component(
+            name: "nexus", arguments: ["nexus", "--address-file", cluster.path("run", "nexus.addr")],
+            environment: trust.merging([
+                "SPIFFE_ENDPOINT_SOCKET": "unix://" + cluster.path("run", "agent-nexus.sock"),
+                "SPIKE_NEXUS_TLS_PORT": "127.0.0.1:0",
+                "SPIKE_NEXUS_DATA_DIR": cluster.path("nexus"),
+                "SPIKE_NEXUS_SHAMIR_SHARES": String(keepers),
+                "SPIKE_NEXUS_SHAMIR_THRESHOLD": String(keepers / 2 + 1),
+                "SPIKE_NEXUS_KEEPER_POLL_INTERVAL": pollInterval,
+            ]) { $1 },
+            readyFile: cluster.path("run", "nexus.addr"))
+        nexus.environment["SPIKE_NEXUS_KEEPER_PEERS"] = keeperURLs.joined(separator: ",")
+        try cluster.save(nexus)
+        try await cluster.start(nexus)
+        let nexusURL = "https://\(cluster.address("nexus") ?? "")"
+        nexus.environment["SPIKE_NEXUS_TLS_PORT"] = cluster.address("nexus") ?? ""
+        try cluster.save(nexus)
+
+        let exports = [
+            "SPIFFE_ENDPOINT_SOCKET": "unix://" + cluster.path("run", "agent-superuser.sock"),
+            "SPIKE_NEXUS_API_URL": nexusURL,
+            "SPIKE_TRUST_ROOT": domain.name,
+        ]
+        try exports.sorted { $0.key < $1.key }.map { "export \($0.key)=\(Self.shellQuoted($0.value))\n" }.joined()
+            .write(toFile: cluster.path("env"), atomically: true, encoding: .utf8)
+
+        let endpoint = try WorkloadAPIEndpoint(parsing: exports["SPIFFE_ENDPOINT_SOCKET"]!)
+        let source = try await WorkloadAPIX509Source(endpoint: endpoint, firstSVIDTimeout: .seconds(10))
+        defer { source.close() }
+        let api = try await NexusAPI.connect(as: .superuser, url: nexusURL, source: source)
+        let check = try await api.post("/v1/auth/initialization?action=check", [String: String]())
+        if (try? JSONDecoder().decode([String: String].self, from: Data(check.body)))?["state"] == "uninitialized" {
+            let password: String
+            if let adminPasswordFile {
+                password = try InitCommand.readPassword(file: adminPasswordFile)
+            } else {
+                password = Self.generatePassword()
+                print("admin password (printed once, stored nowhere; it recovers the root key if every Keeper is lost):")
+                print("  \(password)")
+            }
+            try await InitCommand.initialize(api, password: password)
+        }
+        let deadline = ContinuousClock.now + .seconds(timeout)
+        while true {
+            let status = try await api.status()
+            if status?.ready == true { break }
+            guard ContinuousClock.now < deadline else {
+                throw CommandFailure("the Nexus is not ready after \(timeout)s: \(status?.reason ?? "no status"); see \(cluster.path("logs"))")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        print("ready: Nexus at \(nexusURL), \(keepers) Keepers, data in \(cluster.path("nexus"))")
+        print("act as the superuser with:  . \(cluster.path("env"))")
+    }
+
+    static func generatePassword() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789")
+        return String((0..<24).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })
+    }
+
+    static func shellQuoted(_ value: String) -> String {
+        "'" + value.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+}

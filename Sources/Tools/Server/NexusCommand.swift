@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import Nodes
+import SPIFFE
+import SPIFFETLS
+import SPIFFEWorkloadAPI
+
+struct NexusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nexus",
+        abstract: "Run the Nexus: the secrets store, its event log, and the Keepers' poller.",
+        discussion: """
+        The Nexus answers 503 state_not_ready until it holds the root key: after `spike init` on
+        a new system, or once `threshold` Keepers gave back their shares after a restart. It
+        polls every Keeper forever and sends an empty one its share again. Every step is an
+        event in the log in SPIKE_NEXUS_DATA_DIR. SIGTERM stops it cleanly (recorded); a stop
+        without it is recorded as a crash at the next start.
+
+        Environment:
+          SPIFFE_ENDPOINT_SOCKET               the Workload API (the Nexus' identity, …/spike/nexus)
+          SPIKE_NEXUS_TLS_PORT                 listen address, default :8553
+          SPIKE_NEXUS_KEEPER_PEERS             Keeper URLs, comma-separated; position = share index
+          SPIKE_NEXUS_SHAMIR_SHARES            default 3 (must equal the number of Keepers)
+          SPIKE_NEXUS_SHAMIR_THRESHOLD         default 2
+          SPIKE_NEXUS_KEEPER_POLL_INTERVAL     default 5s
+          SPIKE_NEXUS_DATA_DIR                 default ~/.spike/data
+          SPIKE_TRUST_ROOT_*                   default spike.ist
+        Example:
+          SPIFFE_ENDPOINT_SOCKET=unix:///tmp/nexus.sock \\
+          SPIKE_NEXUS_KEEPER_PEERS=https://localhost:8443,https://localhost:8543,https://localhost:8643 spike nexus
+        """
+    )
+
+    @Option(name: .long, help: "Write the bound host:port to this file once listening.")
+    var addressFile: String?
+
+    func run() async throws {
+        let environment = Workload.environment
+        let configuration: NexusConfiguration
+        do { configuration = try NexusConfiguration.fromEnvironment(environment) } catch { throw CommandFailure(error.description) }
+        let roles = try Workload.roles()
+        let source = try await Workload.source()
+        defer { source.close() }
+        let id = try Workload.identity(of: source, as: .nexus, roles: roles)
+        let pollTimeout = min(Duration.seconds(3), configuration.pollInterval * 0.8)
+        let poller = KeeperPoller(client: HTTPClient(tls: SPIFFETLS(role: .client, source: source, authorizer: roles.authorizer(.keeper)),
+                                                     timeout: pollTimeout))
+        let node: NexusNode
+        do {
+            node = try NexusNode(configuration: configuration, nexusID: id.description, poller: poller)
+        } catch {
+            throw CommandFailure("cannot open the log in \(configuration.dataDirectory): \(error)")
+        }
+        let service = NexusService(node: node, roles: roles)
+        // Any SVID the trust bundles validate may connect; each route checks the caller's role.
+        let server = try await HTTPServer(host: configuration.listen.host, port: configuration.listen.port,
+                                          tls: SPIFFETLS(role: .server, source: source, authorizer: .any)) { await service.handle($0) }
+        try Workload.writeAddress("\(configuration.listen.host):\(server.port)", to: addressFile)
+        FileHandle.standardOutput.write(Data("spike nexus \(id) listening on https://\(configuration.listen.host):\(server.port), log in \(configuration.dataDirectory)\n".utf8))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await node.run() }
+            group.addTask {
+                let signal = await Termination.wait()
+                await node.stop(reason: "signal \(signal)")
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+        await server.shutdown()
+        FileHandle.standardOutput.write(Data("spike nexus stopped\n".utf8))
+    }
+}

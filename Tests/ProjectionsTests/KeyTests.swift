@@ -1,0 +1,59 @@
+import Crypto
+import Foundation
+import Projections
+import SecretSharing
+import Testing
+
+/// The root key's derived material: the password wrap, the key check value, sealed shards,
+/// and the genesis that carries them.
+@Suite struct KeyTests {
+    @Test func passwordWrapOpensWithThePasswordOnly() throws {
+        var generator = SystemRandomNumberGenerator()
+        let key = RootKey.generate()
+        let wrap = try PasswordWrap.wrap(key, password: "correct horse battery", admin: "admin", epoch: 1, cost: .testing, using: &generator)
+        #expect(try wrap.unwrap(password: "correct horse battery", epoch: 1).copyBytes() == key.copyBytes())
+        #expect(throws: KeyError.wrongPassword) { try wrap.unwrap(password: "correct horse battery!", epoch: 1) }
+        #expect(throws: KeyError.wrongPassword) { try wrap.unwrap(password: "correct horse battery", epoch: 2) }
+        #expect(throws: KeyError.weakPassword("it needs at least 12 characters")) {
+            try PasswordWrap.wrap(key, password: "short", admin: "admin", epoch: 1, cost: .testing, using: &generator)
+        }
+        #expect("\(key)" == "RootKey(redacted)")
+    }
+
+    @Test func aWrongCombinationIsRefusedByTheKeyCheckValue() throws {
+        var generator = SystemRandomNumberGenerator()
+        let key = RootKey.generate()
+        let shares = try key.split(threshold: 2, shares: 3, using: &generator)
+        let check = key.keyCheckValue
+        #expect(try RootKey.combine([shares[0], shares[2]], threshold: 2, keyCheckValue: check).copyBytes() == key.copyBytes())
+        var wrong = shares[1]
+        wrong.value[0] ^= 1
+        #expect(throws: KeyError.keyCheckFailed) { try RootKey.combine([shares[0], wrong], threshold: 2, keyCheckValue: check) }
+        #expect(throws: KeyError.shamir(.notEnoughShares(have: 1, need: 2))) {
+            try RootKey.combine([shares[0]], threshold: 2, keyCheckValue: check)
+        }
+    }
+
+    @Test func genesisSealsEverySecretAndRoundTrips() throws {
+        var generator = SystemRandomNumberGenerator()
+        let keepers = ["https://k1:8443", "https://k2:8443", "https://k3:8443"]
+        let genesis = try EpochGenesis.create(epoch: 1, keepers: keepers, threshold: 2, password: "correct horse battery",
+                                              admin: "spiffe://spike.ist/spike/pilot/role/superuser", cost: .testing, using: &generator)
+        let event = DomainEvent(actor: "spiffe://spike.ist/spike/pilot/role/superuser", trail: "t1", .epochStarted(genesis.event))
+        let body = event.encoded()
+        #expect(try DomainEvent.decode(kind: event.kind.rawValue, body: body) == event)
+        let root = genesis.rootKey.copyBytes()
+        #expect(Data(body).range(of: Data(root)) == nil && !String(decoding: body, as: UTF8.self).contains(Data(root).base64EncodedString()))
+        #expect(try genesis.event.epochPrivateKey(rootKey: genesis.rootKey).publicKey.rawRepresentation == genesis.event.epochPublicKey)
+        #expect(try genesis.event.passwordWraps[0].unwrap(password: "correct horse battery", epoch: 1).copyBytes() == root)
+        for distribution in genesis.distributions {
+            let opened = try SealedShard.open(distribution.sealedShard, index: UInt8(distribution.keeper), rootKey: genesis.rootKey, epoch: 1)
+            #expect(opened == genesis.shares[distribution.keeper])
+            #expect(throws: KeyError.self) {
+                try SealedShard.open(distribution.sealedShard, index: UInt8(distribution.keeper % 3 + 1), rootKey: genesis.rootKey, epoch: 1)
+            }
+        }
+        #expect(throws: EventDecodingError.self) { try DomainEvent.decode(kind: EventKind.epochStarted.rawValue, body: Array("{}".utf8)) }
+        #expect(try DomainEvent.decode(kind: 999, body: Array("{}".utf8)) == nil)
+    }
+}
