@@ -8,8 +8,14 @@ import Testing
 @Suite(.serialized) struct DevClusterTests {
     let dir = "/tmp/spk-e2e-\(UInt32.random(in: 0...UInt32.max))"
 
-    func spike(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        try SpikeExecutable.run(arguments)
+    /// Runs `spike` on a Dispatch thread: waiting for a process must not hold one of the few
+    /// cooperative threads that the other tests need meanwhile.
+    func spike(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try SpikeExecutable.run(arguments) })
+            }
+        }
     }
 
     func pid(_ name: String) throws -> pid_t {
@@ -21,7 +27,7 @@ import Testing
         let deadline = ContinuousClock.now + limit
         var last = ""
         while ContinuousClock.now < deadline {
-            let (status, output) = try spike(["dev", "status", "--dir", dir])
+            let (status, output) = try await spike(["dev", "status", "--dir", dir])
             last = output
             if condition(status, output) { return output }
             try await Task.sleep(for: .milliseconds(200))
@@ -34,10 +40,10 @@ import Testing
         let passwordFile = dir + "-password"
         try "correct horse battery staple".write(toFile: passwordFile, atomically: true, encoding: .utf8)
         defer {
-            _ = try? spike(["dev", "down", "--dir", dir, "--purge"])
+            _ = try? SpikeExecutable.run(["dev", "down", "--dir", dir, "--purge"])
             unlink(passwordFile)
         }
-        let up = try spike(["dev", "up", "--dir", dir, "--admin-password-file", passwordFile, "--poll-interval", "1s"])
+        let up = try await spike(["dev", "up", "--dir", dir, "--admin-password-file", passwordFile, "--poll-interval", "1s"])
         #expect(up.status == 0, "\(up.output)")
         #expect(!up.output.contains("correct horse"), "the password must not be echoed")
         let env = try String(contentsOfFile: dir + "/env", encoding: .utf8)
@@ -47,13 +53,13 @@ import Testing
         // SIGKILL the Nexus and start it again: the Keepers give the root key back.
         kill(try pid("nexus"), SIGKILL)
         try await Task.sleep(for: .milliseconds(200))
-        #expect(try spike(["dev", "start", "--dir", dir, "nexus"]).status == 0)
+        #expect(try await spike(["dev", "start", "--dir", dir, "nexus"]).status == 0)
         _ = try await waitForStatus(within: .seconds(10)) { status, output in status == 0 && output.contains("nexus state      ready") }
 
         // SIGKILL a Keeper and start it again, empty: within one poll interval it is found empty
         // and sent its share; the next poll finds the share there.
         kill(try pid("keeper-2"), SIGKILL)
-        #expect(try spike(["dev", "start", "--dir", dir, "keeper-2"]).status == 0)
+        #expect(try await spike(["dev", "start", "--dir", dir, "keeper-2"]).status == 0)
         let restarted = ContinuousClock.now
         _ = try await waitForStatus(within: .seconds(4)) { _, output in output.contains("keeper 2       has-shard at") && ContinuousClock.now - restarted > .seconds(1) }
 
@@ -68,18 +74,18 @@ import Testing
         }
         kill(try pid("nexus"), SIGKILL)
         try await Task.sleep(for: .milliseconds(200))
-        #expect(try spike(["dev", "start", "--dir", dir, "nexus"]).status == 0)
+        #expect(try await spike(["dev", "start", "--dir", dir, "nexus"]).status == 0)
         let sealed = try await waitForStatus(within: .seconds(10)) { status, output in
             status != 0 && output.contains("sealed: 1 of 2 shares in hand") && output.contains("Keeper 1 unreachable")
         }
         #expect(sealed.contains("nexus state      sealed"))
         try await Task.sleep(for: .seconds(2))
-        #expect(try spike(["dev", "status", "--dir", dir]).output.contains("nexus state      sealed"), "one share is not enough")
+        #expect(try await spike(["dev", "status", "--dir", dir]).output.contains("nexus state      sealed"), "one share is not enough")
         kill(first, SIGCONT)
         _ = try await waitForStatus(within: .seconds(5)) { _, output in output.contains("nexus state      ready") }
         kill(third, SIGCONT)
 
-        let down = try spike(["dev", "down", "--dir", dir])
+        let down = try await spike(["dev", "down", "--dir", dir])
         #expect(down.status == 0 && down.output.contains("stopped nexus"))
 
         // The log tells the story: two crashes, restores from the Keepers, a rehydration, a clean stop.
