@@ -77,6 +77,10 @@ public struct HTTPClient: Sendable {
             throw error
         } catch let error as NIOSSLError {
             throw .refused("\(error)")
+        } catch let error as BoringSSLError {
+            // With TLS 1.3 a peer's refusal of our certificate arrives as an alert after our
+            // side of the handshake is done.
+            throw .refused("\(error)")
         } catch let error as ChannelError {
             switch error {
             case .connectTimeout: throw .unreachable("connect timeout")

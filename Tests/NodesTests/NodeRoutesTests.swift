@@ -1,0 +1,113 @@
+import Foundation
+import NIOHTTP1
+import Nodes
+import Projections
+import SPIFFE
+import SPIFFETLS
+import Testing
+
+/// The Keeper's and the Nexus' routes over real mutual TLS on loopback (port 0), with SVIDs
+/// from a development CA: who may connect, what an empty Keeper answers, the 503 gate, and who
+/// may initialize.
+@Suite struct NodeRoutesTests {
+    let ca: DevelopmentCA
+    let roles: SpikeRoles
+
+    init() throws {
+        ca = try DevelopmentCA(trustDomain: TrustDomain(parsing: "spike.ist"))
+        roles = try SpikeRoles(environment: [:])
+    }
+
+    func source(_ path: String) throws -> StaticX509Source {
+        StaticX509Source(svid: try ca.issue(SPIFFEID(parsing: "spiffe://spike.ist" + path)), bundles: X509BundleSet([ca.bundle]))
+    }
+
+    func client(_ path: String, server: SpikeRoles.Role) throws -> HTTPClient {
+        HTTPClient(tls: SPIFFETLS(role: .client, source: try source(path), authorizer: roles.authorizer(server)), timeout: .seconds(10))
+    }
+
+    func startKeeper() async throws -> (HTTPServer, String) {
+        let service = KeeperService(roles: roles)
+        let server = try await HTTPServer(host: "127.0.0.1", port: 0,
+                                          tls: SPIFFETLS(role: .server, source: try source("/spike/keeper"), authorizer: service.connectionAuthorizer)) {
+            service.handle($0)
+        }
+        return (server, "https://127.0.0.1:\(server.port)")
+    }
+
+    @Test func keeperHoldsOneShareAndServesTheNexusOnly() async throws {
+        let (server, url) = try await startKeeper()
+        defer { Task { await server.shutdown() } }
+        let nexus = try client("/spike/nexus", server: .keeper)
+        let empty = try await nexus.post(url, path: "/v1/store/shard", body: Array("{}".utf8))
+        #expect(empty.status == .notFound && String(decoding: empty.body, as: UTF8.self) == #"{"Err":"api_not_found","shard":null}"#)
+        let share = (1...32).map(String.init).joined(separator: ",")
+        #expect(try await nexus.post(url, path: "/v1/store/contribute", body: Array(#"{"shard":[\#(share)]}"#.utf8)).status == .ok)
+        let held = try await nexus.post(url, path: "/v1/store/shard", body: Array("{}".utf8))
+        #expect(held.status == .ok && String(decoding: held.body, as: UTF8.self) == #"{"Err":"","shard":[\#(share)]}"#)
+        // Refused: all-zero, short, and malformed shares, unknown routes, other methods.
+        for body in [#"{"shard":[\#([String](repeating: "0", count: 32).joined(separator: ","))]}"#, #"{"shard":[1,2]}"#, "{", #"{"shard":null}"#] {
+            #expect(try await nexus.post(url, path: "/v1/store/contribute", body: Array(body.utf8)).status == .badRequest, "\(body)")
+        }
+        #expect(try await nexus.post(url, path: "/v1/store/other", body: []).status == .badRequest)
+        #expect(try await nexus.get(url, path: "/v1/store/shard").status == .badRequest)
+        // A poller sees the share; anyone but the Nexus (or Bootstrap) is refused at the handshake.
+        if case .shard(let value) = await KeeperPoller(client: nexus).poll(url) { #expect(value == Array(1...32)) } else { Issue.record("no share") }
+        for intruder in ["/spike/pilot/role/superuser", "/spike/keeper", "/workload/app"] {
+            await #expect(throws: HTTPClientError.self) {
+                try await client(intruder, server: .keeper).post(url, path: "/v1/store/shard", body: Array("{}".utf8))
+            }
+            if case .refused = await KeeperPoller(client: try client(intruder, server: .keeper)).poll(url) {} else {
+                Issue.record("\(intruder) was not refused")
+            }
+        }
+        // Bootstrap may contribute, not read.
+        let bootstrap = try client("/spike/bootstrap", server: .keeper)
+        #expect(try await bootstrap.post(url, path: "/v1/store/shard", body: Array("{}".utf8)).status == .unauthorized)
+    }
+
+    @Test func nexusGatesRoutesUntilReadyAndOnlyASuperuserInitializes() async throws {
+        let (keeper, keeperURL) = try await startKeeper()
+        defer { Task { await keeper.shutdown() } }
+        let directory = NSTemporaryDirectory() + "spike-nexus-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let configuration = NexusConfiguration(listen: ("127.0.0.1", 0), keepers: [keeperURL], shares: 1, threshold: 1,
+                                               pollInterval: .milliseconds(200), dataDirectory: directory)
+        let nexusSource = try source("/spike/nexus")
+        let poller = KeeperPoller(client: HTTPClient(tls: SPIFFETLS(role: .client, source: nexusSource, authorizer: roles.authorizer(.keeper)),
+                                                     timeout: .seconds(2)))
+        let node = try NexusNode(configuration: configuration, nexusID: "spiffe://spike.ist/spike/nexus", poller: poller)
+        let service = NexusService(node: node, roles: roles)
+        let server = try await HTTPServer(host: "127.0.0.1", port: 0, tls: SPIFFETLS(role: .server, source: nexusSource, authorizer: .any)) {
+            await service.handle($0)
+        }
+        let running = Task { try await node.run() }
+        defer {
+            running.cancel()
+            Task { await server.shutdown() }
+        }
+        let url = "https://127.0.0.1:\(server.port)"
+        let superuser = try client("/spike/pilot/role/superuser", server: .nexus)
+        let workload = try client("/workload/app", server: .nexus)
+        #expect(try await superuser.get(url, path: "/healthz").status == .ok)
+        #expect(try await superuser.get(url, path: "/readyz").status == .serviceUnavailable)
+        let gated = try await workload.post(url, path: "/v1/store/secrets?action=get", body: Array(#"{"path":"a"}"#.utf8))
+        #expect(gated.status == .serviceUnavailable && String(decoding: gated.body, as: UTF8.self) == #"{"err":"state_not_ready"}"#)
+        let password = Array(#"{"password":"correct horse battery"}"#.utf8)
+        #expect(try await workload.post(url, path: "/v1/auth/initialization", body: password).status == .unauthorized)
+        #expect(try await superuser.post(url, path: "/v1/auth/initialization", body: Array(#"{"password":"short"}"#.utf8)).status == .badRequest)
+        #expect(try await superuser.post(url, path: "/v1/auth/initialization", body: Array("not json".utf8)).status == .badRequest)
+        #expect(try await superuser.post(url, path: "/v1/auth/initialization", body: password).status == .ok)
+        #expect(try await superuser.post(url, path: "/v1/auth/initialization", body: password).status == .conflict)
+        #expect(node.status.ready)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while node.status.keepers.first?.lastOutcome != .hasShard, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(node.status.keepers.first?.lastOutcome == .hasShard, "the Keeper got its share and a poll found it")
+        let metrics = String(decoding: try await superuser.get(url, path: "/metrics").body, as: UTF8.self)
+        #expect(metrics.contains("spike_nexus_ready 1") && metrics.contains(#"spike_keeper_polls_total{keeper="1",outcome="has-shard"}"#))
+        #expect(!metrics.contains("correct horse"))
+        await node.stop(reason: "test")
+    }
+}
