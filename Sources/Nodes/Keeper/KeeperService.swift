@@ -40,16 +40,15 @@ public final class KeeperService: Sendable {
             guard roles.has(request.peer, .nexus) || roles.has(request.peer, .bootstrap) else {
                 return .error("access_unauthorized", status: .unauthorized)
             }
-            guard var body = request.decodeJSON(ContributeRequest.self), var value = body.shard,
+            guard let value = request.decodeJSON(ContributeRequest.self)?.shard,
                   value.count == Shamir.secretLength, value.contains(where: { $0 != 0 }) else {
                 return .error("api_bad_request", status: .badRequest)
             }
             share.withLock { stored in
-                if var old = stored { Shamir.zero(&old) }
+                // The replaced share's buffer is owned here alone: zeroing it overwrites it.
+                if stored != nil { Shamir.zero(&stored!) }
                 stored = value
             }
-            Shamir.zero(&value)
-            body.shard = nil
             return .json([String: String]())
         case "/v1/store/shard":
             guard roles.has(request.peer, .nexus) else {

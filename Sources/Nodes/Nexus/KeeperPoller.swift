@@ -25,8 +25,7 @@ public struct KeeperPoller: Sendable {
             case .noResponse(let why): return .error(why)
             }
         }
-        var answer = try? JSONDecoder().decode(ShardAnswer.self, from: Data(response.body))
-        defer { if answer?.shard != nil { Shamir.zero(&answer!.shard!) } }
+        let answer = try? JSONDecoder().decode(ShardAnswer.self, from: Data(response.body))
         switch response.status {
         case .ok:
             guard let shard = answer?.shard else { return answer == nil ? .error("a 200 answer that is not a shard") : .empty }
