@@ -96,14 +96,29 @@ public final class EventLog: Sendable {
     }
 
     /// Appends events contiguously in one transaction; returns their sequences once durable.
+    /// `keyChanges` are written to the key table in that same transaction: the events say why.
     @discardableResult
-    public func append(_ events: [NewEvent]) async throws -> ClosedRange<UInt64> {
+    public func append(_ events: [NewEvent], keyChanges: KeyTableChanges = KeyTableChanges()) async throws -> ClosedRange<UInt64> {
         guard let writer else { throw LogError.readOnly }
         guard !events.isEmpty else { throw LogError.noEvents }
         for event in events where event.body.count > options.maxEventSize {
             throw LogError.eventTooLarge(size: event.body.count, limit: options.maxEventSize)
         }
-        return try await writer.append(events)
+        try keyChanges.validate()
+        return try await writer.append(events, keyChanges: keyChanges)
+    }
+
+    /// Every entry of the key table (ids to values), as of the last commit.
+    public func keyTable() throws -> [[UInt8]: [UInt8]] {
+        try environment.read { txn in
+            var entries: [[UInt8]: [UInt8]] = [:]
+            guard let keys = environment.keys else { return entries }
+            try txn.forEach(keys, from: nil) { key, value in
+                entries[Array(key)] = Array(value)
+                return true
+            }
+            return entries
+        }
     }
 
     /// The last committed record, or nil for an empty log.

@@ -25,6 +25,8 @@ public enum LogError: Error, CustomStringConvertible {
     case backupTargetNotEmpty(String)
     case readOnly
     case closed
+    /// A key-table change that the table cannot hold; nothing was written.
+    case invalidKeyTableEntry(String)
     /// LMDB refused an operation (for example the disk is full); nothing was written.
     case storage(LMDBError)
 
@@ -66,6 +68,8 @@ public enum LogError: Error, CustomStringConvertible {
             return "the log was opened read-only"
         case .closed:
             return "the log is closed"
+        case .invalidKeyTableEntry(let what):
+            return "the key table refuses \(what); nothing was written"
         case .storage(let error):
             return "storage error, nothing was written: \(error)"
         }

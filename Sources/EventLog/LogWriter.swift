@@ -36,6 +36,7 @@ final class LogWriter: @unchecked Sendable {
 
     private struct PendingAppend {
         var events: [NewEvent]
+        var keyChanges: KeyTableChanges
         var continuation: CheckedContinuation<ClosedRange<UInt64>, any Error>
     }
 
@@ -90,7 +91,7 @@ final class LogWriter: @unchecked Sendable {
         condition.unlock()
     }
 
-    func append(_ events: [NewEvent]) async throws -> ClosedRange<UInt64> {
+    func append(_ events: [NewEvent], keyChanges: KeyTableChanges) async throws -> ClosedRange<UInt64> {
         try await withCheckedThrowingContinuation { continuation in
             condition.lock()
             defer { condition.unlock() }
@@ -98,7 +99,7 @@ final class LogWriter: @unchecked Sendable {
                 continuation.resume(throwing: LogError.closed)
                 return
             }
-            queue.append(PendingAppend(events: events, continuation: continuation))
+            queue.append(PendingAppend(events: events, keyChanges: keyChanges, continuation: continuation))
             condition.signal()
         }
     }
@@ -256,6 +257,11 @@ final class LogWriter: @unchecked Sendable {
                     }
                 }
                 try LogMeta.writeHead(head, txn)
+                for pending in prepared.batch where !pending.keyChanges.isEmpty {
+                    guard let keys = environment.keys else { throw LogError.readOnly }
+                    for entry in pending.keyChanges.puts { try txn.put(keys, key: entry.id, value: entry.value) }
+                    for id in pending.keyChanges.deletes { try txn.delete(keys, key: id) }
+                }
                 if !synced {
                     synced = true
                     beforeSync()

@@ -64,22 +64,13 @@ public struct LifecycleProjection: Equatable, Sendable {
             keepers[polled.keeper]?.polls[polled.outcome, default: 0] += polled.count
         case .keeperRehydrated(let rehydrated):
             keepers[rehydrated.keeper]?.rehydrations += 1
+        case .secretPut, .secretDeleted, .secretUndeleted, .secretDestroyed, .policyPut, .policyDeleted, .accessDenied:
+            break
         }
     }
 
-    /// Folds every event of `reader`'s log (events of kinds this vocabulary does not know are
-    /// skipped; a body that does not decode is an error naming its record).
+    /// Folds every event of `reader`'s log (see `NexusProjections.replay`).
     public static func replay(_ reader: LogReader) throws -> LifecycleProjection {
-        var projection = LifecycleProjection()
-        try reader.replay { view in
-            let event: DomainEvent?
-            do {
-                event = try DomainEvent.decode(kind: view.kind, body: view.body)
-            } catch {
-                throw LogError.corruptRecord(sequence: view.sequence, reason: "\(error)")
-            }
-            if let event { projection.apply(event, sequence: view.sequence) }
-        }
-        return projection
+        try NexusProjections.replay(reader).lifecycle
     }
 }

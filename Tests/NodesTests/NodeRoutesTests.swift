@@ -67,28 +67,12 @@ import Testing
     }
 
     @Test func nexusGatesRoutesUntilReadyAndOnlyASuperuserInitializes() async throws {
-        let (keeper, keeperURL) = try await startKeeper()
-        defer { Task { await keeper.shutdown() } }
-        let directory = NSTemporaryDirectory() + "spike-nexus-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let configuration = NexusConfiguration(listen: ("127.0.0.1", 0), keepers: [keeperURL], shares: 1, threshold: 1,
-                                               pollInterval: .milliseconds(200), dataDirectory: directory)
-        let nexusSource = try source("/spike/nexus")
-        let poller = KeeperPoller(client: HTTPClient(tls: SPIFFETLS(role: .client, source: nexusSource, authorizer: roles.authorizer(.keeper)),
-                                                     timeout: .seconds(2)))
-        let node = try NexusNode(configuration: configuration, nexusID: "spiffe://spike.ist/spike/nexus", poller: poller)
-        let service = NexusService(node: node, roles: roles)
-        let server = try await HTTPServer(host: "127.0.0.1", port: 0, tls: SPIFFETLS(role: .server, source: nexusSource, authorizer: .any)) {
-            await service.handle($0)
-        }
-        let running = Task { try await node.run() }
-        defer {
-            running.cancel()
-            Task { await server.shutdown() }
-        }
-        let url = "https://127.0.0.1:\(server.port)"
-        let superuser = try client("/spike/pilot/role/superuser", server: .nexus)
-        let workload = try client("/workload/app", server: .nexus)
+        let nexus = try await NexusHarness()
+        defer { Task { await nexus.stop() } }
+        let (node, url) = (nexus.node, nexus.url)
+        try await nexus.waitUntilStarted()
+        let superuser = try nexus.client("/spike/pilot/role/superuser")
+        let workload = try nexus.client("/workload/app")
         #expect(try await superuser.get(url, path: "/healthz").status == .ok)
         #expect(try await superuser.get(url, path: "/readyz").status == .serviceUnavailable)
         let gated = try await workload.post(url, path: "/v1/store/secrets?action=get", body: Array(#"{"path":"a"}"#.utf8))
@@ -108,6 +92,5 @@ import Testing
         let metrics = String(decoding: try await superuser.get(url, path: "/metrics").body, as: UTF8.self)
         #expect(metrics.contains("spike_nexus_ready 1") && metrics.contains(#"spike_keeper_polls_total{keeper="1",outcome="has-shard"}"#))
         #expect(!metrics.contains("correct horse"))
-        await node.stop(reason: "test")
     }
 }

@@ -1,8 +1,8 @@
 import CLMDB
 import Foundation
 
-/// One LMDB environment (a directory holding `data.mdb` and `lock.mdb`) with the three named
-/// databases of the log: `events`, `meta` and `snapshots`.
+/// One LMDB environment (a directory holding `data.mdb` and `lock.mdb`) with the named databases
+/// of the log: `events`, `meta`, `snapshots` and `keys` (the key table, `KeyTable`).
 ///
 /// Read transactions may run on any thread (`MDB_NOTLS`) and never block the writer. The map is
 /// grown in place when a write finds it full; growing needs every transaction of this process to
@@ -12,6 +12,8 @@ final class LMDBEnvironment: @unchecked Sendable {
     let events: MDB_dbi
     let meta: MDB_dbi
     let snapshots: MDB_dbi
+    /// Nil only for a read-only open of a log written before the key table existed.
+    let keys: MDB_dbi?
     let path: String
     let readOnly: Bool
     private let resizeLock: UnsafeMutablePointer<pthread_rwlock_t>
@@ -33,16 +35,19 @@ final class LMDBEnvironment: @unchecked Sendable {
 
         var dbis: [MDB_dbi] = []
         do {
-            try LMDBError.check(mdb_env_set_maxdbs(env, 4), "env_set_maxdbs")
+            try LMDBError.check(mdb_env_set_maxdbs(env, 8), "env_set_maxdbs")
             try LMDBError.check(mdb_env_set_mapsize(env, mapSize), "env_set_mapsize")
             var flags = UInt32(MDB_NOTLS)
             if readOnly { flags |= UInt32(MDB_RDONLY) }
             try LMDBError.check(mdb_env_open(env, directory, flags, 0o600), "env_open \(directory)")
             var txn: OpaquePointer?
             try LMDBError.check(mdb_txn_begin(env, nil, readOnly ? UInt32(MDB_RDONLY) : 0, &txn), "txn_begin")
-            for name in ["events", "meta", "snapshots"] {
+            for name in ["events", "meta", "snapshots", "keys"] {
                 var dbi: MDB_dbi = 0
                 let rc = mdb_dbi_open(txn, name, readOnly ? 0 : UInt32(MDB_CREATE), &dbi)
+                if rc == MDB_NOTFOUND && readOnly && name == "keys" {
+                    break
+                }
                 if rc != MDB_SUCCESS {
                     mdb_txn_abort(txn)
                     throw LMDBError(code: rc, operation: "dbi_open \(name)")
@@ -59,6 +64,7 @@ final class LMDBEnvironment: @unchecked Sendable {
         self.events = dbis[0]
         self.meta = dbis[1]
         self.snapshots = dbis[2]
+        self.keys = dbis.count > 3 ? dbis[3] : nil
     }
 
     deinit {

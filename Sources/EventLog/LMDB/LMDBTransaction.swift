@@ -34,6 +34,15 @@ struct LMDBTransaction {
         }
     }
 
+    /// Deletes `key` from `dbi`; a missing key is not an error.
+    func delete(_ dbi: MDB_dbi, key: [UInt8]) throws {
+        try key.withUnsafeBytes { (keyBuffer: UnsafeRawBufferPointer) throws in
+            var k = MDB_val(mv_size: keyBuffer.count, mv_data: UnsafeMutableRawPointer(mutating: keyBuffer.baseAddress))
+            let rc = mdb_del(handle, dbi, &k, nil)
+            if rc != MDB_NOTFOUND { try LMDBError.check(rc, "del") }
+        }
+    }
+
     /// Walks `dbi` in key order starting at the first key ≥ `start` (or the first key), calling
     /// `body` until it returns false.
     func forEach(

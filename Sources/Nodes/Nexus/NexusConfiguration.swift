@@ -12,6 +12,10 @@ public struct NexusConfiguration: Sendable {
     public var threshold: Int
     public var pollInterval: Duration
     public var dataDirectory: String
+    /// Versions kept per secret (`SPIKE_NEXUS_MAX_SECRET_VERSIONS`, default 10).
+    public var maxSecretVersions = 10
+    /// The largest cipher plaintext or ciphertext (`SPIKE_NEXUS_CRYPTO_MAX_CIPHERTEXT_SIZE`, 65536).
+    public var maxCipherSize = 65536
 
     public init(listen: (host: String, port: Int), keepers: [String], shares: Int, threshold: Int, pollInterval: Duration, dataDirectory: String) {
         self.listen = listen
@@ -51,8 +55,17 @@ public struct NexusConfiguration: Sendable {
         } else {
             interval = .seconds(5)
         }
-        return NexusConfiguration(listen: listen, keepers: keepers, shares: shares, threshold: threshold, pollInterval: interval,
-                                  dataDirectory: NexusDataDirectory.resolve(environment: environment))
+        var configuration = NexusConfiguration(listen: listen, keepers: keepers, shares: shares, threshold: threshold, pollInterval: interval,
+                                               dataDirectory: NexusDataDirectory.resolve(environment: environment))
+        configuration.maxSecretVersions = try integer(value("SPIKE_NEXUS_MAX_SECRET_VERSIONS"), "SPIKE_NEXUS_MAX_SECRET_VERSIONS", default: 10)
+        guard (1...10_000).contains(configuration.maxSecretVersions) else {
+            throw .invalid("SPIKE_NEXUS_MAX_SECRET_VERSIONS", "must be 1…10000")
+        }
+        configuration.maxCipherSize = try integer(value("SPIKE_NEXUS_CRYPTO_MAX_CIPHERTEXT_SIZE"), "SPIKE_NEXUS_CRYPTO_MAX_CIPHERTEXT_SIZE", default: 65536)
+        guard (1...(16 << 20)).contains(configuration.maxCipherSize) else {
+            throw .invalid("SPIKE_NEXUS_CRYPTO_MAX_CIPHERTEXT_SIZE", "must be 1…16777216 bytes")
+        }
+        return configuration
     }
 
     private static func integer(_ text: String?, _ name: String, default fallback: Int) throws(ConfigurationError) -> Int {

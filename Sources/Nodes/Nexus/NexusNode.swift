@@ -25,6 +25,8 @@ public final class NexusNode: Sendable {
     private let auditKey: Curve25519.KeyAgreement.PrivateKey
     private let poller: KeeperPoller
     private let initialProjection: LifecycleProjection
+    /// Secrets and policies; unlocked once the root key is in memory.
+    public let store: NexusStore
     private let inputs: AsyncStream<Input>.Continuation
     private let stream: AsyncStream<Input>
     private let snapshot = Mutex<NexusStatus>(.starting)
@@ -43,7 +45,10 @@ public final class NexusNode: Sendable {
         auditKey = FileManager.default.fileExists(atPath: keyPath)
             ? try LogKeyFile.readPrivateKey(at: keyPath) : try LogKeyFile.create(at: keyPath)
         log = try EventLog.open(directory: configuration.dataDirectory)
-        initialProjection = try LifecycleProjection.replay(log.reader(keyring: LogKeyring([auditKey])))
+        let projections = try NexusProjections.replay(log.reader(keyring: LogKeyring([auditKey])))
+        initialProjection = projections.lifecycle
+        store = NexusStore(log: log, projection: projections.data, versionKeys: try log.keyTable(),
+                           maxVersions: configuration.maxSecretVersions)
         if let genesis = initialProjection.genesis {
             log.setRecipients([LogRecipient(auditKey.publicKey), LogRecipient(try genesis.logRecipientKey())], epoch: genesis.epoch)
         } else {
@@ -87,6 +92,8 @@ public final class NexusNode: Sendable {
                 do {
                     let actions = try machine.initialize(genesis, actor: actor, trail: trail)
                     try await perform(actions, on: &machine, fatal: true)
+                    // Ready (and the store unlocked) before the caller hears so.
+                    publish(machine)
                     reply(.success(()))
                 } catch let error as LifecycleError {
                     reply(.failure(error == .alreadyInitialized ? .alreadyInitialized : .refused("\(error)")))
@@ -129,6 +136,7 @@ public final class NexusNode: Sendable {
 
     /// Records a clean stop (pending poll summaries, `NexusStopped`) and ends `run`.
     public func stop(reason: String) async {
+        await store.stop()
         await withCheckedContinuation { continuation in
             inputs.yield(.stop(reason: reason, reply: { continuation.resume() }))
         }
@@ -178,6 +186,9 @@ public final class NexusNode: Sendable {
     }
 
     private func publish(_ machine: NexusLifecycle) {
+        if !store.isUnlocked, let rootKey = machine.currentRootKey, let epoch = machine.projection.genesis?.epoch {
+            store.unlock(rootKey: rootKey, epoch: epoch)
+        }
         let status = NexusStatus(machine, keeperURLs: configuration.keepers)
         snapshot.withLock { $0 = status }
     }

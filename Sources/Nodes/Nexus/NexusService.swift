@@ -4,19 +4,19 @@ import NIOHTTP1
 import Projections
 import SPIFFE
 
-/// The Nexus' HTTP routes of the lifecycle: health, readiness, metrics and initialization; every
-/// other route answers 503 `state_not_ready` until the root key is in memory (reference §2.1).
+/// The Nexus' HTTP routes: health, readiness, metrics and initialization; every other route
+/// answers 503 `state_not_ready` until the root key is in memory (reference §2.1), then goes to
+/// the data API.
 public struct NexusService: Sendable {
     public let node: NexusNode
     public let roles: SpikeRoles
-    /// Routes served once ready (issue 5 adds the secrets, policies and cipher routes).
-    public var readyHandler: @Sendable (HTTPRequest) async -> HTTPResponse
+    /// The secrets, policies and cipher routes, served once ready.
+    public let data: DataAPI
 
-    public init(node: NexusNode, roles: SpikeRoles,
-                readyHandler: @escaping @Sendable (HTTPRequest) async -> HTTPResponse = { _ in .error("api_bad_request", status: .badRequest) }) {
+    public init(node: NexusNode, roles: SpikeRoles) {
         self.node = node
         self.roles = roles
-        self.readyHandler = readyHandler
+        data = DataAPI(store: node.store, roles: roles, maxCipherSize: node.configuration.maxCipherSize)
     }
 
     struct InitializationRequest: Decodable { var password: String }
@@ -38,7 +38,7 @@ public struct NexusService: Sendable {
         case (.POST, _) where !node.status.ready:
             return .error("state_not_ready", status: .serviceUnavailable)
         default:
-            return await readyHandler(request)
+            return await data.handle(request)
         }
     }
 

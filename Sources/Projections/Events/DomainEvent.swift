@@ -24,6 +24,13 @@ public struct DomainEvent: Equatable, Sendable {
         case shardDistributed(ShardDistributed)
         case keeperPolled(KeeperPolled)
         case keeperRehydrated(KeeperRehydrated)
+        case secretPut(SecretPut)
+        case secretDeleted(SecretDeleted)
+        case secretUndeleted(SecretUndeleted)
+        case secretDestroyed(SecretDestroyed)
+        case policyPut(PolicyPut)
+        case policyDeleted(PolicyDeleted)
+        case accessDenied(AccessDenied)
     }
 
     public var kind: EventKind {
@@ -36,6 +43,13 @@ public struct DomainEvent: Equatable, Sendable {
         case .shardDistributed: .shardDistributed
         case .keeperPolled: .keeperPolled
         case .keeperRehydrated: .keeperRehydrated
+        case .secretPut: .secretPut
+        case .secretDeleted: .secretDeleted
+        case .secretUndeleted: .secretUndeleted
+        case .secretDestroyed: .secretDestroyed
+        case .policyPut: .policyPut
+        case .policyDeleted: .policyDeleted
+        case .accessDenied: .accessDenied
         }
     }
 
@@ -50,6 +64,13 @@ public struct DomainEvent: Equatable, Sendable {
         case .shardDistributed(let data): encode(data)
         case .keeperPolled(let data): encode(data)
         case .keeperRehydrated(let data): encode(data)
+        case .secretPut(let data): encode(data)
+        case .secretDeleted(let data): encode(data)
+        case .secretUndeleted(let data): encode(data)
+        case .secretDestroyed(let data): encode(data)
+        case .policyPut(let data): encode(data)
+        case .policyDeleted(let data): encode(data)
+        case .accessDenied(let data): encode(data)
         }
     }
 
@@ -67,6 +88,13 @@ public struct DomainEvent: Equatable, Sendable {
         case .shardDistributed: return try decode(data, kind: known, as: ShardDistributed.self) { .shardDistributed($0) }
         case .keeperPolled: return try decode(data, kind: known, as: KeeperPolled.self) { .keeperPolled($0) }
         case .keeperRehydrated: return try decode(data, kind: known, as: KeeperRehydrated.self) { .keeperRehydrated($0) }
+        case .secretPut: return try decode(data, kind: known, as: SecretPut.self) { .secretPut($0) }
+        case .secretDeleted: return try decode(data, kind: known, as: SecretDeleted.self) { .secretDeleted($0) }
+        case .secretUndeleted: return try decode(data, kind: known, as: SecretUndeleted.self) { .secretUndeleted($0) }
+        case .secretDestroyed: return try decode(data, kind: known, as: SecretDestroyed.self) { .secretDestroyed($0) }
+        case .policyPut: return try decode(data, kind: known, as: PolicyPut.self) { .policyPut($0) }
+        case .policyDeleted: return try decode(data, kind: known, as: PolicyDeleted.self) { .policyDeleted($0) }
+        case .accessDenied: return try decode(data, kind: known, as: AccessDenied.self) { .accessDenied($0) }
         default: return nil
         }
     }

@@ -49,6 +49,9 @@ public struct RootKey: Sendable, CustomStringConvertible, CustomDebugStringConve
     /// HKDF(R, "log", epoch): wraps the epoch's private log key.
     public func logKey(epoch: UInt32) -> SymmetricKey { derive("log", epoch: epoch) }
 
+    /// HKDF(R, "cipher", epoch): the key of encryption as a service (`/v1/cipher/*`).
+    public func cipherKey(epoch: UInt32) -> SymmetricKey { derive("cipher", epoch: epoch) }
+
     private func derive(_ purpose: String, epoch: UInt32) -> SymmetricKey {
         HKDF<SHA256>.deriveKey(
             inputKeyMaterial: key, salt: [UInt8](), info: Array(purpose.utf8) + epoch.bigEndianBytes, outputByteCount: 32)
@@ -86,6 +89,6 @@ public struct RootKey: Sendable, CustomStringConvertible, CustomDebugStringConve
     public var debugDescription: String { description }
 }
 
-extension UInt32 {
+extension FixedWidthInteger {
     var bigEndianBytes: [UInt8] { withUnsafeBytes(of: bigEndian) { Array($0) } }
 }

@@ -1,0 +1,139 @@
+import Crypto
+import EventLog
+import Foundation
+import Projections
+
+/// A write to the Nexus' data, as the API asks for it.
+public enum DataCommand: Sendable {
+    case putSecret(path: String, values: [String: String], cas: Int?)
+    case deleteSecret(path: String, versions: [Int])
+    case undeleteSecret(path: String, versions: [Int])
+    case destroySecret(path: String, versions: [Int])
+    case putPolicy(name: String, spiffeidPattern: String, pathPattern: String, permissions: [Permission])
+    case deletePolicy(name: String)
+    case denyAccess(operation: String, path: String, wants: [Permission])
+}
+
+/// What became of a command.
+public enum DataOutcome: Equatable, Sendable {
+    /// Durable (or, for a command that changes nothing, accepted).
+    case done
+    case notFound
+    /// A check-and-set put found another current version.
+    case versionMismatch(current: Int)
+    /// Refused by a rule beyond syntax (e.g. ADR-0033); SPIKE's `entity_invalid`.
+    case invalid(String)
+    /// No root key in memory yet.
+    case notReady
+    /// The log refused the write; nothing was written.
+    case failed(String)
+}
+
+/// The decisions of one group commit: each command is decided against the stored projection
+/// overlaid with the effects of the commands before it in the batch, and becomes zero or one
+/// event plus the key-table changes that go with it. Pure: no I/O, no clock.
+struct DataBatch {
+    struct Context {
+        var actor: String
+        var trail: String
+        var now: Int64
+    }
+
+    var secrets: [String: SecretEntry] = [:]
+    var policies: [String: Policy?] = [:]
+    private(set) var events: [DomainEvent] = []
+    private(set) var keyChanges = KeyTableChanges()
+
+    let keys: NexusStore.Keys
+    let maxVersions: Int
+    let storedSecret: (String) -> SecretEntry?
+    let storedPolicy: (String) -> Policy?
+
+    mutating func decide(_ command: DataCommand, _ context: Context) -> DataOutcome {
+        switch command {
+        case .putSecret(let path, let values, let cas):
+            let entry = secret(path)
+            if let cas, cas != (entry?.currentVersion ?? 0) { return .versionMismatch(current: entry?.currentVersion ?? 0) }
+            let current = entry ?? SecretEntry()
+            let version = current.nextVersion
+            let pruned = current.pruned(adding: version, maxVersions: maxVersions)
+            let sealed: VersionSeal.Sealed
+            do {
+                sealed = try VersionSeal.seal(values, path: path, version: version, epoch: keys.epoch, dataKey: keys.data)
+            } catch {
+                return .failed("\(error)")
+            }
+            let put = SecretPut(path: path, version: version, keyID: Data(sealed.keyID), sealedValue: Data(sealed.sealedValue),
+                                maxVersions: maxVersions, pruned: pruned, at: context.now)
+            keyChanges.puts.append(KeyTableEntry(id: sealed.keyID, value: sealed.wrappedKey))
+            keyChanges.deletes += pruned.compactMap { current.versions[$0]?.keyID }
+            var updated = current
+            updated.apply(put)
+            secrets[path] = updated
+            record(.secretPut(put), context)
+            return .done
+        case .deleteSecret(let path, let versions):
+            guard var entry = secret(path) else { return .notFound }
+            let resolved = entry.versionsToDelete(versions)
+            guard !resolved.isEmpty else { return .done }
+            let change = SecretDeleted(path: path, versions: resolved, at: context.now)
+            entry.applyDeleted(change)
+            secrets[path] = entry
+            record(.secretDeleted(change), context)
+            return .done
+        case .undeleteSecret(let path, let versions):
+            guard var entry = secret(path) else { return .notFound }
+            let resolved = entry.versionsToUndelete(versions)
+            guard !resolved.isEmpty else { return .notFound }
+            let change = SecretUndeleted(path: path, versions: resolved, at: context.now)
+            entry.applyUndeleted(change)
+            secrets[path] = entry
+            record(.secretUndeleted(change), context)
+            return .done
+        case .destroySecret(let path, let versions):
+            guard var entry = secret(path) else { return .notFound }
+            let resolved = entry.versionsToDestroy(versions)
+            guard !resolved.isEmpty else { return .notFound }
+            keyChanges.deletes += resolved.compactMap { entry.versions[$0]?.keyID }
+            let change = SecretDestroyed(path: path, versions: resolved, at: context.now)
+            entry.applyDestroyed(change)
+            secrets[path] = entry
+            record(.secretDestroyed(change), context)
+            return .done
+        case .putPolicy(let name, let spiffeidPattern, let pathPattern, let permissions):
+            do {
+                try Policy.check(spiffeidPattern: spiffeidPattern, pathPattern: pathPattern)
+            } catch {
+                return .invalid(error.description)
+            }
+            let existing = policy(name)
+            let put = PolicyPut(name: name, spiffeidPattern: spiffeidPattern, pathPattern: pathPattern,
+                                permissions: permissions.map(\.rawValue), createdAt: existing?.createdAt ?? context.now, updatedAt: context.now)
+            policies[name] = .some(Policy(put))
+            record(.policyPut(put), context)
+            return .done
+        case .deletePolicy(let name):
+            guard policy(name) != nil else { return .notFound }
+            policies[name] = .some(nil)
+            record(.policyDeleted(PolicyDeleted(name: name, at: context.now)), context)
+            return .done
+        case .denyAccess(let operation, let path, let wants):
+            record(.accessDenied(AccessDenied(operation: operation, path: path, wants: wants.map(\.rawValue), at: context.now)), context)
+            return .done
+        }
+    }
+
+    private func secret(_ path: String) -> SecretEntry? {
+        if let overlaid = secrets[path] { return overlaid }
+        return storedSecret(path)
+    }
+
+    private func policy(_ name: String) -> Policy? {
+        if let overlaid = policies[name] { return overlaid }
+        return storedPolicy(name)
+    }
+
+    private mutating func record(_ payload: DomainEvent.Payload, _ context: Context) {
+        events.append(DomainEvent(actor: context.actor, trail: context.trail, payload))
+    }
+}

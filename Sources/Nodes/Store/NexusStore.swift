@@ -1,0 +1,192 @@
+import Crypto
+import EventLog
+import Foundation
+import Projections
+import Synchronization
+
+/// The Nexus' secrets and policies: the data projection in memory, written only through the
+/// log. Writes queue up; one loop takes everything queued, decides it against the projection
+/// (`DataBatch`), appends the resulting events and key-table changes in one transaction (group
+/// commit: one fsync for all of them), and only then applies them and answers. Reads take the
+/// lock for a lookup, never wait for a write, and open sealed values outside the lock.
+public final class NexusStore: Sendable {
+    /// The keys derived from the root key once it is in memory.
+    struct Keys: Sendable {
+        var epoch: UInt32
+        var data: SymmetricKey
+        var cipher: SymmetricKey
+    }
+
+    private struct State: Sendable {
+        var data: DataProjection
+        /// The key table (version keys, wrapped under the data key), mirrored from the log.
+        var versionKeys: [[UInt8]: [UInt8]]
+        var keys: Keys?
+    }
+
+    private struct Pending: Sendable {
+        var command: DataCommand
+        var actor: String
+        var trail: String
+        var reply: @Sendable (DataOutcome) -> Void
+    }
+
+    /// What the write loop shares with the handlers (the loop holds this, not the store).
+    private final class Core: Sendable {
+        let log: EventLog
+        let maxVersions: Int
+        let state: Mutex<State>
+        let queue = Mutex<(pending: [Pending], stopped: Bool)>(([], false))
+
+        init(log: EventLog, maxVersions: Int, state: State) {
+            self.log = log
+            self.maxVersions = maxVersions
+            self.state = Mutex(state)
+        }
+    }
+
+    private let core: Core
+    private let wakeups: AsyncStream<Void>.Continuation
+    private let loop: Task<Void, Never>
+    public var maxVersions: Int { core.maxVersions }
+
+    public init(log: EventLog, projection: DataProjection, versionKeys: [[UInt8]: [UInt8]], maxVersions: Int) {
+        let core = Core(log: log, maxVersions: maxVersions, state: State(data: projection, versionKeys: versionKeys, keys: nil))
+        self.core = core
+        let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        wakeups = continuation
+        loop = Task {
+            for await _ in stream {
+                while true {
+                    let batch = core.queue.withLock { queue -> [Pending] in
+                        defer { queue.pending.removeAll(keepingCapacity: true) }
+                        return queue.pending
+                    }
+                    if batch.isEmpty { break }
+                    await Self.commit(batch, core: core)
+                }
+            }
+        }
+    }
+
+    deinit { wakeups.finish() }
+
+    /// Makes the data readable and writable: derives the data and cipher keys of `epoch`.
+    public func unlock(rootKey: RootKey, epoch: UInt32) {
+        let keys = Keys(epoch: epoch, data: rootKey.dataKey(epoch: epoch), cipher: rootKey.cipherKey(epoch: epoch))
+        core.state.withLock { $0.keys = keys }
+    }
+
+    public var isUnlocked: Bool { core.state.withLock { $0.keys != nil } }
+
+    /// Queues a write and returns once it is durable (or refused).
+    public func write(_ command: DataCommand, actor: String, trail: String) async -> DataOutcome {
+        await withCheckedContinuation { continuation in
+            let accepted = core.queue.withLock { queue -> Bool in
+                guard !queue.stopped else { return false }
+                queue.pending.append(Pending(command: command, actor: actor, trail: trail, reply: { continuation.resume(returning: $0) }))
+                return true
+            }
+            if accepted { wakeups.yield() } else { continuation.resume(returning: .failed("the Nexus is stopping")) }
+        }
+    }
+
+    /// Stops taking writes; those queued are still committed.
+    public func stop() async {
+        core.queue.withLock { $0.stopped = true }
+        wakeups.yield()
+        wakeups.finish()
+        await loop.value
+    }
+
+    // MARK: - Reads
+
+    public enum SecretRead: Equatable, Sendable {
+        case value([String: String])
+        case notFound
+        case notReady
+    }
+
+    /// The values of `path` at `version` (0 = current), opened now.
+    public func secret(_ path: String, version: Int) -> SecretRead {
+        let found = core.state.withLock { state -> (SecretVersion, [UInt8]?, Keys)? in
+            guard let keys = state.keys, let version = state.data.secrets[path]?.readable(version) else { return nil }
+            return (version, state.versionKeys[version.keyID], keys)
+        }
+        guard let (version, wrappedKey, keys) = found else { return isUnlocked ? .notFound : .notReady }
+        // A live version without its key cannot happen unless the key table was damaged.
+        guard let wrappedKey,
+              let values = try? VersionSeal.open(version.sealedValue, wrappedKey: wrappedKey, keyID: version.keyID,
+                                                 path: path, version: version.version, epoch: keys.epoch, dataKey: keys.data)
+        else { return .notFound }
+        return .value(values)
+    }
+
+    /// The entry of `path` when `version` (0 = current) is readable: SPIKE's metadata gate.
+    public func metadata(_ path: String, version: Int) -> SecretEntry? {
+        core.state.withLock { state in
+            guard let entry = state.data.secrets[path], entry.readable(version) != nil else { return nil }
+            return entry
+        }
+    }
+
+    /// Every stored path, sorted.
+    public func secretPaths() -> [String] {
+        core.state.withLock { Array($0.data.secrets.keys) }.sorted()
+    }
+
+    public func policy(named name: String) -> Policy? {
+        core.state.withLock { $0.data.policies[name] }
+    }
+
+    public func policies() -> [Policy] {
+        core.state.withLock { Array($0.data.policies.values) }.sorted { $0.name < $1.name }
+    }
+
+    public func allows(peer: String, path: String, wants: Set<Permission>) -> Bool {
+        core.state.withLock { $0.data.allows(peer: peer, path: path, wants: wants) }
+    }
+
+    /// The cipher key, once unlocked.
+    public var cipherKey: SymmetricKey? { core.state.withLock { $0.keys?.cipher } }
+
+    public var counts: (secrets: Int, policies: Int, denials: Int) {
+        core.state.withLock { ($0.data.secrets.count, $0.data.policies.count, $0.data.accessDenials) }
+    }
+
+    // MARK: - Group commit
+
+    private static func commit(_ batch: [Pending], core: Core) async {
+        guard let keys = core.state.withLock({ $0.keys }) else {
+            for pending in batch { pending.reply(.notReady) }
+            return
+        }
+        var decisions = DataBatch(
+            keys: keys, maxVersions: core.maxVersions,
+            storedSecret: { path in core.state.withLock { $0.data.secrets[path] } },
+            storedPolicy: { name in core.state.withLock { $0.data.policies[name] } })
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        var outcomes: [DataOutcome] = []
+        var wroteEvent: [Bool] = []
+        for pending in batch {
+            let before = decisions.events.count
+            outcomes.append(decisions.decide(pending.command, .init(actor: pending.actor, trail: pending.trail, now: now)))
+            wroteEvent.append(decisions.events.count > before)
+        }
+        if !decisions.events.isEmpty {
+            do {
+                try await core.log.append(decisions.events.map { NewEvent(kind: $0.kind.rawValue, body: $0.encoded()) },
+                                          keyChanges: decisions.keyChanges)
+                core.state.withLock { state in
+                    for event in decisions.events { state.data.apply(event) }
+                    for entry in decisions.keyChanges.puts { state.versionKeys[entry.id] = entry.value }
+                    for id in decisions.keyChanges.deletes { state.versionKeys[id] = nil }
+                }
+            } catch {
+                FileHandle.standardError.write(Data("spike nexus: the log refused \(decisions.events.count) data events: \(error)\n".utf8))
+                for index in outcomes.indices where wroteEvent[index] { outcomes[index] = .failed("\(error)") }
+            }
+        }
+        for (pending, outcome) in zip(batch, outcomes) { pending.reply(outcome) }
+    }
+}

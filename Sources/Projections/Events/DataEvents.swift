@@ -1,0 +1,95 @@
+import Foundation
+
+// The data vocabulary (DESIGN §5): secrets, policies and denials. Every event names the time it
+// happened in milliseconds since the Unix epoch, so that the fold (and the metadata it shows)
+// needs nothing but the events. Secret values are sealed; paths, versions and policies are not
+// secret and are in the body for the audit trail.
+
+/// A new version of a secret. Its value is sealed under a version key kept in the log's key
+/// table (`VersionSeal`); `pruned` names the versions this put pushed out of `maxVersions`,
+/// whose keys were deleted in the same transaction.
+public struct SecretPut: Codable, Equatable, Sendable {
+    public var path: String
+    public var version: Int
+    public var keyID: Data
+    public var sealedValue: Data
+    public var maxVersions: Int
+    public var pruned: [Int]
+    public var at: Int64
+
+    public init(path: String, version: Int, keyID: Data, sealedValue: Data, maxVersions: Int, pruned: [Int], at: Int64) {
+        self.path = path
+        self.version = version
+        self.keyID = keyID
+        self.sealedValue = sealedValue
+        self.maxVersions = maxVersions
+        self.pruned = pruned
+        self.at = at
+    }
+}
+
+/// Versions of a secret that changed state: the body of `SecretDeleted` (soft-deleted, data
+/// kept and hidden from reads), `SecretUndeleted` (readable again) and `SecretDestroyed` (data
+/// gone for good: the versions' keys were deleted from the key table in the same transaction, so
+/// the sealed values still in the log can no longer be opened).
+public struct SecretVersionsChanged: Codable, Equatable, Sendable {
+    public var path: String
+    public var versions: [Int]
+    public var at: Int64
+
+    public init(path: String, versions: [Int], at: Int64) {
+        self.path = path
+        self.versions = versions
+        self.at = at
+    }
+}
+
+public typealias SecretDeleted = SecretVersionsChanged
+public typealias SecretUndeleted = SecretVersionsChanged
+public typealias SecretDestroyed = SecretVersionsChanged
+
+/// A policy created or replaced (policies are named; the name is the identity).
+public struct PolicyPut: Codable, Equatable, Sendable {
+    public var name: String
+    public var spiffeidPattern: String
+    public var pathPattern: String
+    public var permissions: [String]
+    public var createdAt: Int64
+    public var updatedAt: Int64
+
+    public init(name: String, spiffeidPattern: String, pathPattern: String, permissions: [String], createdAt: Int64, updatedAt: Int64) {
+        self.name = name
+        self.spiffeidPattern = spiffeidPattern
+        self.pathPattern = pathPattern
+        self.permissions = permissions
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+public struct PolicyDeleted: Codable, Equatable, Sendable {
+    public var name: String
+    public var at: Int64
+
+    public init(name: String, at: Int64) {
+        self.name = name
+        self.at = at
+    }
+}
+
+/// A request refused for want of a permission; the event's actor is the caller.
+public struct AccessDenied: Codable, Equatable, Sendable {
+    /// The API operation, e.g. `secret.get` or `policy.put`.
+    public var operation: String
+    /// The path the permission was checked on (a secret path or a `spike/system/…` path).
+    public var path: String
+    public var wants: [String]
+    public var at: Int64
+
+    public init(operation: String, path: String, wants: [String], at: Int64) {
+        self.operation = operation
+        self.path = path
+        self.wants = wants
+        self.at = at
+    }
+}

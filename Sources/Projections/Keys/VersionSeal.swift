@@ -1,0 +1,61 @@
+import Crypto
+import Foundation
+
+/// How a secret version's value is sealed (DESIGN §4, inner layer): under a random version key
+/// of its own, which is wrapped under the epoch's data key and kept in the log's key table.
+/// Deleting that key (destroy, or pruning past `maxVersions`) erases the value for good while
+/// the event that carries it stays in the append-only log. The value is bound to its path,
+/// version and epoch; the wrapped key to its id.
+public enum VersionSeal {
+    /// A sealed value with the key-table entry that opens it.
+    public struct Sealed: Sendable {
+        public var keyID: [UInt8]
+        public var wrappedKey: [UInt8]
+        public var sealedValue: [UInt8]
+    }
+
+    public static func seal(_ values: [String: String], path: String, version: Int, epoch: UInt32, dataKey: SymmetricKey) throws(KeyError) -> Sealed {
+        let keyID = Array("v".utf8) + (0..<16).map { _ in UInt8.random(in: 0...255) }
+        let versionKey = SymmetricKey(size: .bits256)
+        do {
+            let plaintext = try encoder.encode(values)
+            let sealedValue = try AES.GCM.seal(plaintext, using: versionKey,
+                                               authenticating: valueData(path: path, version: version, epoch: epoch)).combined!
+            let wrappedKey = try versionKey.withUnsafeBytes { key in
+                try AES.GCM.seal(key, using: dataKey, authenticating: keyData(keyID)).combined!
+            }
+            return Sealed(keyID: keyID, wrappedKey: Array(wrappedKey), sealedValue: Array(sealedValue))
+        } catch {
+            throw .sealedDataUnreadable("the value of \(path) version \(version) could not be sealed")
+        }
+    }
+
+    /// Opens a value; fails when the key was shredded, or anything does not authenticate.
+    public static func open(_ sealedValue: some DataProtocol, wrappedKey: some DataProtocol, keyID: [UInt8],
+                            path: String, version: Int, epoch: UInt32, dataKey: SymmetricKey) throws(KeyError) -> [String: String] {
+        do {
+            let keyBytes = try AES.GCM.open(AES.GCM.SealedBox(combined: wrappedKey), using: dataKey, authenticating: keyData(keyID))
+            let versionKey = SymmetricKey(data: keyBytes)
+            var plaintext = try AES.GCM.open(AES.GCM.SealedBox(combined: sealedValue), using: versionKey,
+                                             authenticating: valueData(path: path, version: version, epoch: epoch))
+            defer { plaintext.resetBytes(in: 0..<plaintext.count) }
+            return try JSONDecoder().decode([String: String].self, from: plaintext)
+        } catch {
+            throw .sealedDataUnreadable("the value of \(path) version \(version)")
+        }
+    }
+
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
+
+    private static func valueData(path: String, version: Int, epoch: UInt32) -> [UInt8] {
+        Array("spike secret v1".utf8) + epoch.bigEndianBytes + UInt64(version).bigEndianBytes + Array(path.utf8)
+    }
+
+    private static func keyData(_ keyID: [UInt8]) -> [UInt8] {
+        Array("spike version key v1".utf8) + keyID
+    }
+}

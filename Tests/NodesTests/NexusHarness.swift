@@ -1,0 +1,94 @@
+import EventLog
+import Foundation
+import NIOHTTP1
+import Nodes
+import Projections
+import SPIFFE
+import SPIFFETLS
+import Testing
+
+/// One Keeper and one Nexus over real mutual TLS on loopback (ports picked by the kernel), with
+/// SVIDs from a development CA for any SPIFFE ID a test wants to act as.
+final class NexusHarness: Sendable {
+    let ca: DevelopmentCA
+    let roles: SpikeRoles
+    let keeper: HTTPServer
+    let server: HTTPServer
+    let node: NexusNode
+    let running: Task<Void, any Error>
+    let directory: String
+    var url: String { "https://127.0.0.1:\(server.port)" }
+
+    init(environment: [String: String] = [:]) async throws {
+        ca = try DevelopmentCA(trustDomain: TrustDomain(parsing: "spike.ist"))
+        roles = try SpikeRoles(environment: environment)
+        let keeperService = KeeperService(roles: roles)
+        let ca = self.ca
+        func source(_ path: String) throws -> StaticX509Source {
+            StaticX509Source(svid: try ca.issue(SPIFFEID(parsing: "spiffe://spike.ist" + path)), bundles: X509BundleSet([ca.bundle]))
+        }
+        keeper = try await HTTPServer(host: "127.0.0.1", port: 0, tls: SPIFFETLS(role: .server, source: try source("/spike/keeper"),
+                                                                               authorizer: keeperService.connectionAuthorizer)) {
+            keeperService.handle($0)
+        }
+        directory = NSTemporaryDirectory() + "spike-nexus-\(UUID().uuidString)"
+        var configuration = NexusConfiguration(listen: ("127.0.0.1", 0), keepers: ["https://127.0.0.1:\(keeper.port)"], shares: 1,
+                                               threshold: 1, pollInterval: .milliseconds(200), dataDirectory: directory)
+        configuration.maxSecretVersions = Int(environment["SPIKE_NEXUS_MAX_SECRET_VERSIONS"] ?? "") ?? 10
+        configuration.maxCipherSize = Int(environment["SPIKE_NEXUS_CRYPTO_MAX_CIPHERTEXT_SIZE"] ?? "") ?? 65536
+        let nexusSource = try source("/spike/nexus")
+        let poller = KeeperPoller(client: HTTPClient(tls: SPIFFETLS(role: .client, source: nexusSource, authorizer: roles.authorizer(.keeper)),
+                                                     timeout: .seconds(2)))
+        let node = try NexusNode(configuration: configuration, nexusID: "spiffe://spike.ist/spike/nexus", poller: poller)
+        self.node = node
+        let service = NexusService(node: node, roles: roles)
+        server = try await HTTPServer(host: "127.0.0.1", port: 0, tls: SPIFFETLS(role: .server, source: nexusSource, authorizer: .any)) {
+            await service.handle($0)
+        }
+        running = Task { try await node.run() }
+    }
+
+    /// Waits until the lifecycle loop has folded the log and published its first status.
+    func waitUntilStarted() async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while node.status.reason == NexusStatus.starting.reason, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+    }
+
+    /// A client acting as `spiffe://spike.ist<path>`.
+    func client(_ path: String) throws -> HTTPClient {
+        let source = StaticX509Source(svid: try ca.issue(SPIFFEID(parsing: "spiffe://spike.ist" + path)), bundles: X509BundleSet([ca.bundle]))
+        return HTTPClient(tls: SPIFFETLS(role: .client, source: source, authorizer: roles.authorizer(.nexus)), timeout: .seconds(10))
+    }
+
+    /// Initializes the system as the superuser (a cheap scrypt cost: this is a test).
+    func initialize() async throws {
+        try await waitUntilStarted()
+        try await node.initialize(password: "correct horse battery", actor: "spiffe://spike.ist/spike/pilot/role/superuser",
+                                  trail: "test", cost: .testing)
+        #expect(node.status.ready)
+    }
+
+    /// POSTs `body` to `path` as `client`; returns the status code and the body as text.
+    func post(_ client: HTTPClient, _ path: String, _ body: String, contentType: String = "application/json") async throws -> (Int, String) {
+        let response = try await client.post(url, path: path, body: Array(body.utf8), contentType: contentType)
+        return (Int(response.status.code), String(decoding: response.body, as: UTF8.self))
+    }
+
+    /// The log's events, decrypted with the Nexus' audit key.
+    func events() throws -> [DomainEvent] {
+        let key = try LogKeyFile.readPrivateKey(at: directory + "/audit-key.pem")
+        var events: [DomainEvent] = []
+        _ = try node.log.reader(keyring: LogKeyring([key])).replay { view in
+            if let event = try DomainEvent.decode(kind: view.kind, body: view.body) { events.append(event) }
+        }
+        return events
+    }
+
+    func stop() async {
+        await node.stop(reason: "test")
+        running.cancel()
+        await server.shutdown()
+        await keeper.shutdown()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
