@@ -1,73 +1,93 @@
 import Foundation
 import Projections
 
-// SPIKE's request and response bodies (reference §2.3), field names as on the wire.
+// SPIKE's request and response bodies (reference §2.3), field names as on the wire; the
+// server and the `spike` client share them.
 
-struct SecretPutRequest: Decodable {
-    var path: String
-    var values: [String: String]?
+public struct SecretPutRequest: Codable, Sendable {
+    public var path: String
+    public var values: [String: String]?
     /// Check-and-set (an extension, as Vault KV v2): 0 = only if the path has no live version,
     /// n = only if the current version is n.
-    var cas: Int?
+    public var cas: Int?
+
+    public init(path: String, values: [String: String], cas: Int? = nil) {
+        self.path = path
+        self.values = values
+        self.cas = cas
+    }
 }
 
-struct SecretReadRequest: Decodable {
-    var path: String
-    var version: Int?
+public struct SecretReadRequest: Codable, Sendable {
+    public var path: String
+    public var version: Int?
+
+    public init(path: String, version: Int) {
+        self.path = path
+        self.version = version
+    }
 }
 
-struct SecretVersionsRequest: Decodable {
-    var path: String
-    var versions: [Int]?
+public struct SecretVersionsRequest: Codable, Sendable {
+    public var path: String
+    public var versions: [Int]?
+
+    public init(path: String, versions: [Int]) {
+        self.path = path
+        self.versions = versions
+    }
 }
 
-struct EmptyRequest: Decodable {}
+public struct EmptyRequest: Codable, Sendable {
+    public init() {}
+}
 
-struct SecretGetResponse: Encodable {
-    var data: [String: String]?
-    var err: String?
+public struct SecretGetResponse: Codable, Sendable {
+    public var data: [String: String]?
+    public var err: String?
 
-    func encode(to encoder: any Encoder) throws {
+    public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(data, forKey: .data)
         try container.encodeIfPresent(err, forKey: .err)
     }
 
-    enum CodingKeys: String, CodingKey { case data, err }
+    public enum CodingKeys: String, CodingKey { case data, err }
 }
 
-struct SecretListResponse: Encodable {
-    var keys: [String]
+public struct SecretListResponse: Codable, Sendable {
+    public var keys: [String]
 }
 
-struct SecretMetadataResponse: Encodable {
-    struct Version: Encodable {
-        var createdTime: String
-        var version: Int
-        var deletedTime: String?
-        var destroyed: Bool
+public struct SecretMetadataResponse: Codable, Sendable {
+    public struct Version: Codable, Sendable {
+        public var createdTime: String
+        public var version: Int
+        public var deletedTime: String?
+        /// Not in SPIKE: the version's data was destroyed for good.
+        public var destroyed: Bool?
 
-        func encode(to encoder: any Encoder) throws {
+        public func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(createdTime, forKey: .createdTime)
             try container.encode(version, forKey: .version)
             try container.encode(deletedTime, forKey: .deletedTime)
-            try container.encode(destroyed, forKey: .destroyed)
+            try container.encodeIfPresent(destroyed, forKey: .destroyed)
         }
 
-        enum CodingKeys: String, CodingKey { case createdTime, version, deletedTime, destroyed }
+        public enum CodingKeys: String, CodingKey { case createdTime, version, deletedTime, destroyed }
     }
 
-    struct Metadata: Encodable {
-        var currentVersion: Int
-        var oldestVersion: Int
-        var createdTime: String
-        var updatedTime: String
-        var maxVersions: Int
+    public struct Metadata: Codable, Sendable {
+        public var currentVersion: Int
+        public var oldestVersion: Int
+        public var createdTime: String
+        public var updatedTime: String
+        public var maxVersions: Int
     }
 
-    var versions: [String: Version]
-    var metadata: Metadata
+    public var versions: [String: Version]
+    public var metadata: Metadata
 
     init(_ entry: SecretEntry) {
         versions = Dictionary(uniqueKeysWithValues: entry.versions.values.map {
@@ -80,34 +100,50 @@ struct SecretMetadataResponse: Encodable {
     }
 }
 
-struct PolicyPutRequest: Decodable {
-    var name: String
-    var spiffeidPattern: String
-    var pathPattern: String
-    var permissions: [String]?
+public struct PolicyPutRequest: Codable, Sendable {
+    public var name: String
+    public var spiffeidPattern: String
+    public var pathPattern: String
+    public var permissions: [String]?
+
+    public init(name: String, spiffeidPattern: String, pathPattern: String, permissions: [String]) {
+        self.name = name
+        self.spiffeidPattern = spiffeidPattern
+        self.pathPattern = pathPattern
+        self.permissions = permissions
+    }
 }
 
-struct PolicyNameRequest: Decodable {
+public struct PolicyNameRequest: Codable, Sendable {
     /// SPIKE calls the policy's name `id` here.
-    var id: String
+    public var id: String
+
+    public init(id: String) {
+        self.id = id
+    }
 }
 
-struct PolicyListRequest: Decodable {
-    var spiffeidPattern: String?
-    var pathPattern: String?
+public struct PolicyListRequest: Codable, Sendable {
+    public var spiffeidPattern: String?
+    public var pathPattern: String?
+
+    public init(spiffeidPattern: String?, pathPattern: String?) {
+        self.spiffeidPattern = spiffeidPattern
+        self.pathPattern = pathPattern
+    }
 }
 
 /// A policy as SPIKE returns it. `spiffiedPattern` is SPIKE's (misspelled) response key, kept
 /// for its clients; `spiffeidPattern`, the request's spelling, is there too.
-struct PolicyResponse: Encodable {
-    var id = ""
-    var name: String
-    var spiffiedPattern: String
-    var spiffeidPattern: String
-    var pathPattern: String
-    var permissions: [String]
-    var createdAt: String
-    var updatedAt: String
+public struct PolicyResponse: Codable, Sendable {
+    public var id = ""
+    public var name: String
+    public var spiffiedPattern: String
+    public var spiffeidPattern: String?
+    public var pathPattern: String
+    public var permissions: [String]
+    public var createdAt: String
+    public var updatedAt: String
 
     init(_ policy: Policy) {
         name = policy.name
@@ -120,30 +156,40 @@ struct PolicyResponse: Encodable {
     }
 }
 
-struct PolicyListResponse: Encodable {
-    var policies: [PolicyResponse]
+public struct PolicyListResponse: Codable, Sendable {
+    public var policies: [PolicyResponse]
 }
 
-struct CipherEncryptRequest: Decodable {
-    var plaintext: Data
-    var algorithm: String?
+public struct CipherEncryptRequest: Codable, Sendable {
+    public var plaintext: Data
+    public var algorithm: String?
+
+    public init(plaintext: Data) {
+        self.plaintext = plaintext
+    }
 }
 
-struct CipherEncryptResponse: Encodable {
-    var version: UInt8
-    var nonce: Data
-    var ciphertext: Data
+public struct CipherEncryptResponse: Codable, Sendable {
+    public var version: UInt8
+    public var nonce: Data
+    public var ciphertext: Data
 }
 
-struct CipherDecryptRequest: Decodable {
-    var version: Int
-    var nonce: Data
-    var ciphertext: Data
-    var algorithm: String?
+public struct CipherDecryptRequest: Codable, Sendable {
+    public var version: Int
+    public var nonce: Data
+    public var ciphertext: Data
+    public var algorithm: String?
+
+    public init(version: Int, nonce: Data, ciphertext: Data) {
+        self.version = version
+        self.nonce = nonce
+        self.ciphertext = ciphertext
+    }
 }
 
-struct CipherDecryptResponse: Encodable {
-    var plaintext: Data
+public struct CipherDecryptResponse: Codable, Sendable {
+    public var plaintext: Data
 }
 
 /// Times as Go's `encoding/json` writes them (RFC 3339 with trailing zeros of the fraction

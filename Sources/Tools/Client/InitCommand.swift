@@ -27,7 +27,7 @@ struct InitCommand: AsyncParsableCommand {
     func run() async throws {
         let password = try Self.readPassword(file: passwordFile)
         let api = try await NexusAPI.connect(as: .superuser)
-        defer { api.source.close() }
+        defer { api.close() }
         try await Self.initialize(api, password: password)
         print("initialized: the root key is generated and its shares are on their way to the Keepers")
     }

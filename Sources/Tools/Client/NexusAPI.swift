@@ -5,30 +5,50 @@ import SPIFFE
 import SPIFFETLS
 import SPIFFEWorkloadAPI
 
-/// The client side of the Nexus API for `spike` commands: the caller's identity from the
-/// Workload API, the Nexus at `SPIKE_NEXUS_API_URL` (default https://localhost:8553), whose
-/// SPIFFE ID must have the Nexus role.
+/// The client side of the Nexus API for `spike` commands: the caller's identity (`Workload`),
+/// the Nexus at `SPIKE_NEXUS_API_URL` (default https://localhost:8553), whose SPIFFE ID must have
+/// the Nexus role.
 struct NexusAPI {
     let url: String
     let client: HTTPClient
-    let source: WorkloadAPIX509Source
     let caller: SPIFFEID
+    private let closeSource: @Sendable () -> Void
 
-    /// Connects as a caller with `role` (checked here first, as SPIKE's CLI does).
-    static func connect(as role: SpikeRoles.Role, url: String? = nil, source: WorkloadAPIX509Source? = nil) async throws -> NexusAPI {
+    static let defaultURL = "https://localhost:8553"
+
+    /// Connects as this process' identity; with `role`, the identity must have it (checked here
+    /// first, as SPIKE's CLI does).
+    static func connect(as role: SpikeRoles.Role? = nil, url: String? = nil, source given: (any X509Source)? = nil) async throws -> NexusAPI {
         let roles = try Workload.roles()
-        let source = if let source { source } else { try await Workload.source() }
-        let caller = try Workload.identity(of: source, as: role, roles: roles)
-        let url = url ?? Workload.environment["SPIKE_NEXUS_API_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://localhost:8553"
-        let client = HTTPClient(tls: SPIFFETLS(role: .client, source: source, authorizer: roles.authorizer(.nexus)), timeout: .seconds(30))
-        return NexusAPI(url: url, client: client, source: source, caller: caller)
+        let (source, close): (any X509Source, @Sendable () -> Void)
+        if let given {
+            (source, close) = (given, {})
+        } else {
+            (source, close) = try await Workload.clientSource()
+        }
+        let caller: SPIFFEID
+        if let role {
+            caller = try Workload.identity(of: source, as: role, roles: roles)
+        } else {
+            caller = try source.material().svid.id
+        }
+        let url = url ?? Workload.environment["SPIKE_NEXUS_API_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? defaultURL
+        let timeout = try Workload.duration("SPIKE_NEXUS_API_TIMEOUT", default: .seconds(30))
+        let client = HTTPClient(tls: SPIFFETLS(role: .client, source: source, authorizer: roles.authorizer(.nexus)), timeout: timeout)
+        return NexusAPI(url: url, client: client, caller: caller, closeSource: close)
     }
 
+    func close() { closeSource() }
+
     func post(_ path: String, _ body: some Encodable) async throws -> HTTPClientResponse {
+        try await post(path, bytes: Array(try JSONEncoder().encode(body)))
+    }
+
+    func post(_ path: String, bytes: [UInt8], contentType: String = "application/json") async throws -> HTTPClientResponse {
         do {
-            return try await client.post(url, path: path, body: Array(try JSONEncoder().encode(body)))
-        } catch let error as HTTPClientError {
-            throw CommandFailure("cannot reach the Nexus at \(url): \(error)")
+            return try await client.post(url, path: path, body: bytes, contentType: contentType)
+        } catch {
+            throw connectionFailure(error)
         }
     }
 
@@ -36,8 +56,25 @@ struct NexusAPI {
         do {
             return try await client.get(url, path: path)
         } catch {
-            throw CommandFailure("cannot reach the Nexus at \(url): \(error)")
+            throw connectionFailure(error)
         }
+    }
+
+    private func connectionFailure(_ error: HTTPClientError) -> CommandFailure {
+        let hint = Workload.environment["SPIKE_NEXUS_API_URL"].map { $0.isEmpty } ?? true
+            ? " (SPIKE_NEXUS_API_URL is not set: set it to the Nexus' https://host:port)" : ""
+        return CommandFailure("Failed to connect to SPIKE Nexus at \(url): \(error)\(hint)")
+    }
+
+    /// Posts a JSON request and decodes the 200 answer; any other answer is the failure SPIKE's
+    /// CLI would print (`APIFailure`).
+    func call<Response: Decodable>(_ path: String, _ body: some Encodable, as type: Response.Type, notFound: String = APIFailure.notFound) async throws -> Response {
+        let response = try await post(path, body)
+        guard response.status == .ok else { throw APIFailure.failure(response, notFound: notFound) }
+        guard let decoded = try? JSONDecoder().decode(Response.self, from: Data(response.body)) else {
+            throw CommandFailure("Failed to parse API response.")
+        }
+        return decoded
     }
 
     /// The `err` code of a JSON error body, if there is one.
@@ -47,5 +84,31 @@ struct NexusAPI {
 
     func status() async throws -> NexusStatus? {
         try? JSONDecoder().decode(NexusStatus.self, from: Data(await get("/readyz").body))
+    }
+}
+
+/// SPIKE's CLI messages for the API's error codes (reference §3), printed after `Error: `.
+enum APIFailure {
+    static let notFound = "Resource not found."
+    static let notReady = """
+        SPIKE is not ready yet: the Nexus does not hold its root key.
+          It is waiting for enough Keepers to answer, or the system is not initialized (`spike init`).
+          `spike dev status` or GET /readyz on the Nexus tells which.
+        """
+
+    static func failure(_ response: HTTPClientResponse, notFound: String = notFound) -> CommandFailure {
+        let code = NexusAPI.errorCode(response)
+        switch (response.status.code, code) {
+        case (503, _), (_, "state_not_ready"): return CommandFailure(notReady)
+        case (401, _), (_, "access_unauthorized"): return CommandFailure("Unauthorized access.")
+        case (404, _), (_, "api_not_found"), (_, "entity_not_found"): return CommandFailure(notFound)
+        case (_, "entity_invalid"): return CommandFailure("Invalid entity.")
+        case (_, "entity_version_mismatch"):
+            return CommandFailure("Version mismatch: the current version is not the one given with --cas.")
+        case (413, _): return CommandFailure("Invalid request: the request body is too large.")
+        case (400, _): return CommandFailure("Invalid request.")
+        case (500, _): return CommandFailure("Operation failed.")
+        case (let status, let code): return CommandFailure("the Nexus answered \(status)\(code.map { " \($0)" } ?? "")")
+        }
     }
 }

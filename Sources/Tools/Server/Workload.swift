@@ -11,14 +11,38 @@ enum Workload {
 
     static func source() async throws -> WorkloadAPIX509Source {
         let endpoint = try WorkloadAPIEndpoint.fromEnvironment(environment)
-        var timeout = Duration.seconds(30)
-        if let text = environment["SPIKE_SPIFFE_SOURCE_TIMEOUT"], !text.isEmpty {
-            guard let parsed = GoDuration.parse(text) else {
-                throw CommandFailure("SPIKE_SPIFFE_SOURCE_TIMEOUT is \"\(text)\"; use a duration such as 30s")
-            }
-            timeout = parsed
-        }
+        let timeout = try duration("SPIKE_SPIFFE_SOURCE_TIMEOUT", default: .seconds(30))
         return try await WorkloadAPIX509Source(endpoint: endpoint, firstSVIDTimeout: timeout)
+    }
+
+    /// A client's identity: PEM files when `SPIKE_SVID_CERT_FILE` is set (with
+    /// `SPIKE_SVID_KEY_FILE` and `SPIKE_TRUST_BUNDLE_FILE`), else the Workload API.
+    static func clientSource() async throws -> (any X509Source, close: @Sendable () -> Void) {
+        guard let certificate = environment["SPIKE_SVID_CERT_FILE"], !certificate.isEmpty else {
+            if environment[WorkloadAPI.endpointEnvironmentVariable].map({ $0.isEmpty }) ?? true {
+                throw CommandFailure("no identity: set SPIFFE_ENDPOINT_SOCKET to the Workload API socket (unix:///path), "
+                    + "or SPIKE_SVID_CERT_FILE, SPIKE_SVID_KEY_FILE and SPIKE_TRUST_BUNDLE_FILE to PEM files")
+            }
+            let source = try await source()
+            return (source, { source.close() })
+        }
+        guard let key = environment["SPIKE_SVID_KEY_FILE"], !key.isEmpty, let bundle = environment["SPIKE_TRUST_BUNDLE_FILE"], !bundle.isEmpty else {
+            throw CommandFailure("SPIKE_SVID_CERT_FILE is set: set SPIKE_SVID_KEY_FILE and SPIKE_TRUST_BUNDLE_FILE too")
+        }
+        do {
+            return (try PEMFileX509Source(certificatePath: certificate, keyPath: key, bundlePath: bundle), {})
+        } catch {
+            throw CommandFailure("cannot use the PEM identity: \(error)")
+        }
+    }
+
+    /// A Go-style duration from the environment (`30s`, `1m`), or `fallback` when unset.
+    static func duration(_ variable: String, default fallback: Duration) throws -> Duration {
+        guard let text = environment[variable], !text.isEmpty else { return fallback }
+        guard let parsed = GoDuration.parse(text), parsed > .zero else {
+            throw CommandFailure("\(variable) is \"\(text)\"; use a duration such as 30s")
+        }
+        return parsed
     }
 
     static func roles() throws -> SpikeRoles {

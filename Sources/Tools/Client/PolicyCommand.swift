@@ -1,0 +1,233 @@
+import ArgumentParser
+import Foundation
+import NIOHTTP1
+import Nodes
+import Projections
+import Yams
+
+struct PolicyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "policy",
+        abstract: "Manage the policies that grant workloads access to paths.",
+        discussion: """
+        A policy grants permissions (read, write, list, execute, super) to callers whose SPIFFE ID
+        matches its SPIFFE ID pattern, on paths matching its path pattern. Patterns are regular
+        expressions matched anywhere in the text: anchor them with ^…$. Needs the superuser role
+        (or a policy on spike/system/acl).
+        """,
+        subcommands: [PolicyCreate.self, PolicyApply.self, PolicyGet.self, PolicyList.self, PolicyDelete.self]
+    )
+
+    static func withAPI<T>(_ body: (NexusAPI) async throws -> T) async throws -> T {
+        try await SecretCommand.withAPI(body)
+    }
+
+    static func put(_ request: PolicyPutRequest) async throws {
+        _ = try await withAPI { try await $0.call("/v1/acl/policy", request, as: EmptyRequest.self) }
+    }
+
+    /// The four flags of `create` and `apply`: all needed, permissions checked here first.
+    static func request(name: String?, spiffeidPattern: String?, pathPattern: String?, permissions: String?, allRequired: String) throws -> PolicyPutRequest {
+        let missing = [("--name", name), ("--spiffeid-pattern", spiffeidPattern), ("--path-pattern", pathPattern), ("--permissions", permissions)]
+            .filter { $0.1 == nil }.map(\.0)
+        guard missing.isEmpty, let name, let spiffeidPattern, let pathPattern, let permissions else {
+            throw CommandFailure(allRequired + "\n" + missing.map { "  \($0) is missing" }.joined(separator: "\n"))
+        }
+        let parsed: [Permission]
+        do { parsed = try Validation.parsePermissions(permissions) } catch { throw CommandFailure(error.description) }
+        return PolicyPutRequest(name: name, spiffeidPattern: spiffeidPattern, pathPattern: pathPattern, permissions: parsed.map(\.rawValue))
+    }
+}
+
+struct PolicyCreate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "create",
+        abstract: "Create a policy (refused if one has the name).",
+        discussion: #"""
+        Examples:
+          spike policy create --name web-read \
+            --spiffeid-pattern '^spiffe://example\.org/web$' \
+            --path-pattern '^apps/web/.*$' --permissions read,list
+        """#
+    )
+
+    @Option(name: .long, help: "The policy's name.") var name: String?
+    @Option(name: .customLong("spiffeid-pattern"), help: "Regular expression for the callers' SPIFFE IDs.") var spiffeidPattern: String?
+    @Option(name: .customLong("path-pattern"), help: "Regular expression for the paths.") var pathPattern: String?
+    @Option(name: .long, help: "Comma-separated: read, write, list, execute, super.") var permissions: String?
+
+    func run() async throws {
+        let request = try PolicyCommand.request(name: name, spiffeidPattern: spiffeidPattern, pathPattern: pathPattern,
+                                                permissions: permissions, allRequired: "All flags are required.")
+        try await PolicyCommand.withAPI { api in
+            let existing = try await api.post("/v1/acl/policy?action=get", PolicyNameRequest(id: request.name))
+            if existing.status == .ok { throw CommandFailure("Policy '\(request.name)' already exists.") }
+            _ = try await api.call("/v1/acl/policy", request, as: EmptyRequest.self)
+        }
+        print("Policy created successfully.")
+    }
+}
+
+struct PolicyApply: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apply",
+        abstract: "Create or replace a policy, from a YAML file or from flags.",
+        discussion: #"""
+        The YAML file has the keys name, spiffeidPattern, pathPattern and permissions (a list).
+        Examples:
+          spike policy apply --file web-read.yaml
+        with web-read.yaml:
+          name: web-read
+          spiffeidPattern: ^spiffe://example\.org/web$
+          pathPattern: ^apps/web/.*$
+          permissions: [read, list]
+        """#
+    )
+
+    @Option(name: .long, help: "A YAML policy file.") var file: String?
+    @Option(name: .long, help: "The policy's name.") var name: String?
+    @Option(name: .customLong("spiffeid-pattern"), help: "Regular expression for the callers' SPIFFE IDs.") var spiffeidPattern: String?
+    @Option(name: .customLong("path-pattern"), help: "Regular expression for the paths.") var pathPattern: String?
+    @Option(name: .long, help: "Comma-separated: read, write, list, execute, super.") var permissions: String?
+
+    func run() async throws {
+        let request: PolicyPutRequest
+        if let file {
+            request = try Self.read(file: file)
+        } else {
+            request = try PolicyCommand.request(name: name, spiffeidPattern: spiffeidPattern, pathPattern: pathPattern, permissions: permissions,
+                                                allRequired: "required flags are missing (or use --file to read from YAML):")
+        }
+        try await PolicyCommand.put(request)
+        print("Policy '\(request.name)' applied successfully")
+    }
+
+    /// A policy from SPIKE's YAML format.
+    static func read(file: String) throws -> PolicyPutRequest {
+        guard FileManager.default.fileExists(atPath: file) else { throw CommandFailure("file \(file) does not exist") }
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw CommandFailure("cannot read \(file)") }
+        let document: [String: Any]
+        do {
+            guard let loaded = try Yams.load(yaml: text) as? [String: Any] else { throw CommandFailure("failed to parse YAML file \(file): not a mapping") }
+            document = loaded
+        } catch let failure as CommandFailure {
+            throw failure
+        } catch {
+            throw CommandFailure("failed to parse YAML file \(file): \(error)")
+        }
+        func string(_ key: String) -> String? {
+            switch document[key] {
+            case let text as String where !text.isEmpty: text
+            case let number as Int: String(number)
+            default: nil
+            }
+        }
+        guard let name = string("name") else { throw CommandFailure("policy name is required") }
+        guard let spiffeidPattern = string("spiffeidPattern") else { throw CommandFailure("spiffeidPattern is required") }
+        guard let pathPattern = string("pathPattern") else { throw CommandFailure("pathPattern is required") }
+        guard let permissions = document["permissions"] as? [Any], !permissions.isEmpty else { throw CommandFailure("permissions are required") }
+        let names = permissions.map { "\($0)" }
+        do { _ = try Validation.parsePermissions(names.joined(separator: ",")) } catch { throw CommandFailure(error.description) }
+        return PolicyPutRequest(name: name, spiffeidPattern: spiffeidPattern, pathPattern: pathPattern, permissions: names)
+    }
+}
+
+struct PolicyGet: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "get",
+        abstract: "Show a policy.",
+        discussion: """
+        Examples:
+          spike policy get web-read
+          spike policy get --name web-read -f json
+        """
+    )
+
+    @Argument(help: "The policy's name.") var positionalName: String?
+    @Option(name: .long, help: "The policy's name.") var name: String?
+    @Option(name: [.short, .long], help: ArgumentHelp(stringLiteral: OutputFormat.help)) var format = "human"
+
+    func run() async throws {
+        let format = try OutputFormat(parsing: format)
+        guard let name = name ?? positionalName else { throw CommandFailure("give the policy's name (an argument or --name)") }
+        let policy = try await PolicyCommand.withAPI {
+            try await $0.call("/v1/acl/policy?action=get", PolicyNameRequest(id: name), as: PolicyResponse.self, notFound: "Entity not found.")
+        }
+        print(try format.render(policy) ?? Self.human(policy))
+    }
+
+    static func human(_ policy: PolicyResponse) -> String {
+        """
+        POLICY DETAILS
+        =============
+
+        Name: \(policy.name)
+        SPIFFE ID Pattern: \(policy.spiffiedPattern)
+        Path Pattern: \(policy.pathPattern)
+        Permissions: \(policy.permissions.joined(separator: ", "))
+        Created At: \(policy.createdAt)
+        Updated At: \(policy.updatedAt)
+        """
+    }
+}
+
+struct PolicyList: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list",
+        abstract: "List policies, optionally only those with exactly this path or SPIFFE ID pattern.",
+        discussion: #"""
+        Examples:
+          spike policy list
+          spike policy list --path-pattern '^apps/web/.*$' -f json
+        """#
+    )
+
+    @Option(name: .customLong("path-pattern"), help: "Only policies with exactly this path pattern.") var pathPattern: String?
+    @Option(name: .customLong("spiffeid-pattern"), help: "Only policies with exactly this SPIFFE ID pattern.") var spiffeidPattern: String?
+    @Option(name: [.short, .long], help: ArgumentHelp(stringLiteral: OutputFormat.help)) var format = "human"
+
+    func validate() throws {
+        if pathPattern != nil && spiffeidPattern != nil { throw ValidationError("give --path-pattern or --spiffeid-pattern, not both") }
+    }
+
+    func run() async throws {
+        let format = try OutputFormat(parsing: format)
+        let request = PolicyListRequest(spiffeidPattern: spiffeidPattern, pathPattern: pathPattern)
+        let policies = try await PolicyCommand.withAPI { try await $0.call("/v1/acl/policy?action=list", request, as: PolicyListResponse.self) }.policies
+        if let rendered = try format.render(policies) {
+            print(rendered)
+        } else if policies.isEmpty {
+            print("No policies found.")
+        } else {
+            print("POLICIES\n========\n\n" + policies.map { "Name: \($0.name)\n--------\n\n" }.joined(), terminator: "")
+        }
+    }
+}
+
+struct PolicyDelete: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "delete",
+        abstract: "Delete a policy (asks first unless --yes).",
+        discussion: """
+        Examples:
+          spike policy delete web-read
+          spike policy delete --name web-read --yes
+        """
+    )
+
+    @Argument(help: "The policy's name.") var positionalName: String?
+    @Option(name: .long, help: "The policy's name.") var name: String?
+    @Flag(name: [.short, .long], help: "Do not ask for confirmation.") var yes = false
+
+    func run() async throws {
+        guard let name = name ?? positionalName else { throw CommandFailure("give the policy's name (an argument or --name)") }
+        if !yes {
+            FileHandle.standardOutput.write(Data("Are you sure you want to delete policy '\(name)'? (y/N): ".utf8))
+            guard let answer = readLine(), answer == "y" || answer == "Y" else { throw CommandFailure("Operation canceled.") }
+        }
+        _ = try await PolicyCommand.withAPI {
+            try await $0.call("/v1/acl/policy?action=delete", PolicyNameRequest(id: name), as: EmptyRequest.self, notFound: "Entity not found.")
+        }
+        print("Policy deleted successfully.")
+    }
+}

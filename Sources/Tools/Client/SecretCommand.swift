@@ -1,0 +1,260 @@
+import ArgumentParser
+import Foundation
+import Nodes
+import Projections
+
+struct SecretCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "secret",
+        abstract: "Store, read and manage versioned secrets.",
+        discussion: """
+        The caller's identity comes from the Workload API (SPIFFE_ENDPOINT_SOCKET) or from PEM
+        files (SPIKE_SVID_CERT_FILE, SPIKE_SVID_KEY_FILE, SPIKE_TRUST_BUNDLE_FILE); the Nexus is at
+        SPIKE_NEXUS_API_URL. A superuser may do anything; other workloads need a policy.
+        Every error exits non-zero.
+        """,
+        subcommands: [SecretPut.self, SecretGet.self, SecretList.self, SecretDelete.self, SecretUndelete.self,
+                      SecretDestroy.self, SecretMetadata.self]
+    )
+
+    /// A comma-separated version list: non-negative integers.
+    static func versions(_ text: String) throws -> [Int] {
+        try text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.map { item in
+            guard let number = Int(item), number >= 0 else {
+                throw CommandFailure("Invalid version number: \(item) (versions are non-negative integers)")
+            }
+            return number
+        }
+    }
+
+    static func checkPath(_ path: String) throws {
+        guard Validation.isValidSecretPath(path) else {
+            throw CommandFailure("Invalid secret path: \(path) (letters, digits and . _ - / ( ) ? + * | [ ] { } \\ only, at most 500 bytes)")
+        }
+    }
+
+    /// Runs `body` with a connection to the Nexus, closed afterwards.
+    static func withAPI<T>(_ body: (NexusAPI) async throws -> T) async throws -> T {
+        let api = try await NexusAPI.connect()
+        defer { api.close() }
+        return try await body(api)
+    }
+}
+
+struct SecretPut: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "put",
+        abstract: "Write a new version of a secret.",
+        discussion: """
+        Each value is KEY=VALUE (split at the first '='); keys are letters, digits, '-', '_' and
+        spaces. Every put makes a new version; the oldest beyond the Nexus' limit are erased.
+        Examples:
+          spike secret put apps/db/creds username=app password='s3cr3t'
+          spike secret put apps/db/creds password=rotated --cas 1   # only if version 1 is current
+        """
+    )
+
+    @Argument(help: "The secret's path, e.g. apps/db/creds.") var path: String
+    @Argument(help: "KEY=VALUE pairs.") var pairs: [String]
+    @Option(name: .long, help: "Check-and-set: write only if this is the current version (0: only if there is none).") var cas: Int?
+
+    func validate() throws {
+        guard !pairs.isEmpty else { throw ValidationError("give at least one KEY=VALUE pair") }
+    }
+
+    func run() async throws {
+        try SecretCommand.checkPath(path)
+        var values: [String: String] = [:]
+        for pair in pairs {
+            guard let equals = pair.firstIndex(of: "=") else { throw CommandFailure("Invalid key-value pair: \(pair)") }
+            values[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+        }
+        let request = SecretPutRequest(path: path, values: values, cas: cas)
+        _ = try await SecretCommand.withAPI { try await $0.call("/v1/store/secrets", request, as: EmptyRequest.self) }
+        print("OK")
+    }
+}
+
+struct SecretGet: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "get",
+        abstract: "Read a secret (its current version unless --version is given).",
+        discussion: """
+        Examples:
+          spike secret get apps/db/creds
+          spike secret get apps/db/creds password          # just one value
+          spike secret get apps/db/creds -v 1 --format json
+        """
+    )
+
+    @Argument(help: "The secret's path.") var path: String
+    @Argument(help: "Print only this key's value.") var key: String?
+    @Option(name: [.short, .long], help: "The version to read (0: the current one).") var version = 0
+    @Option(name: [.short, .long], help: ArgumentHelp(stringLiteral: OutputFormat.help)) var format = "human"
+
+    func run() async throws {
+        let format = try OutputFormat(parsing: format)
+        try SecretCommand.checkPath(path)
+        guard version >= 0 else { throw CommandFailure("Invalid version number: \(version)") }
+        let response = try await SecretCommand.withAPI {
+            try await $0.call("/v1/store/secrets?action=get", SecretReadRequest(path: path, version: version), as: SecretGetResponse.self)
+        }
+        let data = response.data ?? [:]
+        if let key {
+            guard let value = data[key] else { throw CommandFailure("Key not found.") }
+            print(try format.render(value) ?? value)
+        } else {
+            print(try format.render(data) ?? data.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "\n"))
+        }
+    }
+}
+
+struct SecretList: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list",
+        abstract: "List the paths of every stored secret.",
+        discussion: """
+        Needs the superuser role or a policy granting `list` on spike/system/secret.
+        Examples:
+          spike secret list
+          spike secret list -f json
+        """
+    )
+
+    @Option(name: [.short, .long], help: ArgumentHelp(stringLiteral: OutputFormat.help)) var format = "human"
+
+    func run() async throws {
+        let format = try OutputFormat(parsing: format)
+        let keys = try await SecretCommand.withAPI { try await $0.call("/v1/store/secrets?action=list", EmptyRequest(), as: SecretListResponse.self) }.keys
+        if let rendered = try format.render(keys) {
+            print(rendered)
+        } else {
+            print(keys.isEmpty ? "No secrets found." : keys.map { "- \($0)" }.joined(separator: "\n"))
+        }
+    }
+}
+
+/// Delete, undelete and destroy: the same shape, different routes.
+struct SecretDelete: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "delete",
+        abstract: "Soft-delete versions of a secret (they can be undeleted).",
+        discussion: """
+        Examples:
+          spike secret delete apps/db/creds            # the current version
+          spike secret delete apps/db/creds -v 1,2,3
+        """
+    )
+
+    @Argument(help: "The secret's path.") var path: String
+    @Option(name: [.short, .long], help: "Comma-separated versions; 0 is the current one.") var versions = "0"
+
+    func run() async throws {
+        try await SecretDelete.change(path, versions, action: "delete")
+        print("OK")
+    }
+
+    static func change(_ path: String, _ versions: String, action: String) async throws {
+        try SecretCommand.checkPath(path)
+        let request = SecretVersionsRequest(path: path, versions: try SecretCommand.versions(versions))
+        _ = try await SecretCommand.withAPI { try await $0.call("/v1/store/secrets?action=\(action)", request, as: EmptyRequest.self) }
+    }
+}
+
+struct SecretUndelete: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "undelete",
+        abstract: "Restore soft-deleted versions of a secret.",
+        discussion: """
+        Without --versions the newest deleted version comes back (SPIKE's default of the current
+        version, which is never deleted, almost always failed).
+        Examples:
+          spike secret undelete apps/db/creds
+          spike secret undelete apps/db/creds -v 2
+        """
+    )
+
+    @Argument(help: "The secret's path.") var path: String
+    @Option(name: [.short, .long], help: "Comma-separated versions (default: the newest deleted one).") var versions = ""
+
+    func run() async throws {
+        try await SecretDelete.change(path, versions, action: "undelete")
+        print("OK")
+    }
+}
+
+struct SecretDestroy: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "destroy",
+        abstract: "Erase versions of a secret for good (their keys are shredded; no undelete).",
+        discussion: """
+        The events stay in the log for the audit trail, but the values they carry can never be
+        opened again.
+        Examples:
+          spike secret destroy apps/db/creds -v 1
+        """
+    )
+
+    @Argument(help: "The secret's path.") var path: String
+    @Option(name: [.short, .long], help: "Comma-separated versions; 0 is the current one.") var versions = "0"
+
+    func run() async throws {
+        try await SecretDelete.change(path, versions, action: "destroy")
+        print("OK")
+    }
+}
+
+struct SecretMetadata: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "metadata",
+        abstract: "Read a secret's metadata.",
+        subcommands: [SecretMetadataGet.self]
+    )
+}
+
+struct SecretMetadataGet: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "get",
+        abstract: "Show a secret's versions and their times.",
+        discussion: """
+        Examples:
+          spike secret metadata get apps/db/creds
+          spike secret metadata get apps/db/creds -f yaml
+        """
+    )
+
+    @Argument(help: "The secret's path.") var path: String
+    @Option(name: [.short, .long], help: "Fail unless this version is readable (0: the current one).") var version = 0
+    @Option(name: [.short, .long], help: ArgumentHelp(stringLiteral: OutputFormat.help)) var format = "human"
+
+    func run() async throws {
+        let format = try OutputFormat(parsing: format)
+        try SecretCommand.checkPath(path)
+        let metadata = try await SecretCommand.withAPI {
+            try await $0.call("/v1/store/secrets/metadata?action=get", SecretReadRequest(path: path, version: version), as: SecretMetadataResponse.self)
+        }
+        print(try format.render(metadata) ?? Self.human(metadata))
+    }
+
+    static func human(_ metadata: SecretMetadataResponse) -> String {
+        var lines = ["", "Metadata:", String(repeating: "-", count: 50)]
+        let summary = metadata.metadata
+        lines += [
+            "Current Version : \(summary.currentVersion)",
+            "Oldest Version  : \(summary.oldestVersion)",
+            "Created Time    : \(HumanTime.format(summary.createdTime))",
+            "Last Updated    : \(HumanTime.format(summary.updatedTime))",
+            "Max Versions    : \(summary.maxVersions)",
+        ]
+        if !metadata.versions.isEmpty {
+            lines += ["", "Secret Versions:", String(repeating: "-", count: 50)]
+            for version in metadata.versions.values.sorted(by: { $0.version < $1.version }) {
+                lines.append("Version \(version.version):")
+                lines.append("  Created: \(HumanTime.format(version.createdTime))")
+                if let deleted = version.deletedTime { lines.append("  Deleted: \(HumanTime.format(deleted))") }
+                if version.destroyed == true { lines.append("  Destroyed") }
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
