@@ -201,6 +201,7 @@ let package = Package(
             dependencies: [
                 "Nodes", "Projections", "EventLog", "SecretSharing", "SPIFFE", "SPIFFETLS",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

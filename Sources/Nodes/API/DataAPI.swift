@@ -56,6 +56,9 @@ public struct DataAPI: Sendable {
         }
     }
 
+    /// Every route as (path, action); the OpenAPI document must list exactly these.
+    public static var routes: [(path: String, action: String)] { Route.allCases.map { ($0.path, $0.action) } }
+
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {
         guard request.method == .POST,
               let route = Route(rawValue: request.path + "?" + (request.query["action"] ?? ""))
