@@ -143,6 +143,13 @@ let package = Package(
             path: "Benchmarks/LogBench",
             swiftSettings: strictSettings
         ),
+        // The load generator of `scripts/bench api`: keep-alive connections over SPIFFE mutual TLS.
+        .executableTarget(
+            name: "APIBench",
+            dependencies: ["Nodes", "SPIFFE", "SPIFFETLS", .product(name: "NIOHTTP1", package: "swift-nio")],
+            path: "Benchmarks/APIBench",
+            swiftSettings: strictSettings
+        ),
         // A child process for the crash tests: appends in a loop and prints each acknowledged
         // sequence until it is killed.
         .executableTarget(

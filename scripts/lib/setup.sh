@@ -12,9 +12,10 @@ spike_as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
+# Extra packages may be named: `spike_install_system_packages nginx`.
 spike_install_system_packages() {
   local missing=()
-  for package in "${SPIKE_APT_PACKAGES[@]}"; do
+  for package in "${SPIKE_APT_PACKAGES[@]}" "$@"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
   done
   if [ ${#missing[@]} -gt 0 ]; then

@@ -1,3 +1,4 @@
+import NIOCore
 import NIOHTTP1
 import Projections
 import SPIFFE
@@ -20,8 +21,15 @@ extension DataAPI {
             return .json(SecretGetResponse(data: nil, err: "access_unauthorized"), status: .unauthorized)
         }
         guard Validation.isValidSecretPath(body.path) else { return .json(SecretGetResponse(data: nil, err: "api_bad_request"), status: .badRequest) }
-        switch store.secret(body.path, version: body.version ?? 0) {
-        case .value(let values): return .json(SecretGetResponse(data: values))
+        switch store.secretJSON(body.path, version: body.version ?? 0) {
+        case .json(let values):
+            // `{"data":` + the sealed JSON object + `}`: the value is never decoded here.
+            var body = ByteBuffer()
+            body.reserveCapacity(values.count + 9)
+            body.writeString(#"{"data":"#)
+            body.writeBytes(values)
+            body.writeString("}")
+            return .json(body: body)
         case .notFound: return .json(SecretGetResponse(data: nil, err: "api_not_found"), status: .notFound)
         case .notReady: return Self.notReady
         }

@@ -63,9 +63,14 @@ public struct HTTPClient: Sendable {
     public func send(_ method: HTTPMethod, _ baseURL: String, path: String, body: [UInt8], contentType: String?) async throws(HTTPClientError) -> HTTPClientResponse {
         let (host, port) = try Self.endpoint(baseURL)
         let timeout = self.timeout
-        do {
-            return try await withThrowingTaskGroup(of: HTTPClientResponse.self) { tasks in
-                tasks.addTask { try await self.exchange(method, host: host, port: port, path: path, body: body, contentType: contentType) }
+        return try await Self.mapErrors(host: host, port: port) {
+            try await withThrowingTaskGroup(of: HTTPClientResponse.self) { tasks in
+                tasks.addTask {
+                    try await self.withChannel(host: host, port: port) { inbound, outbound in
+                        var session = HTTPSession(host: host, port: port, inbound: inbound.makeAsyncIterator(), outbound: outbound, keepAlive: false)
+                        return try await session.send(method, path: path, body: body, contentType: contentType)
+                    }
+                }
                 tasks.addTask {
                     try await Task.sleep(for: timeout)
                     throw HTTPClientError.timedOut(timeout)
@@ -73,6 +78,25 @@ public struct HTTPClient: Sendable {
                 defer { tasks.cancelAll() }
                 return try await tasks.next()!
             }
+        }
+    }
+
+    /// Runs `body` with one kept-alive connection to `baseURL`: its requests go one after the
+    /// other on that connection (no per-request timeout: the caller owns the pacing).
+    public func withConnection<T: Sendable>(_ baseURL: String, _ body: (inout HTTPSession) async throws -> T) async throws(HTTPClientError) -> T {
+        let (host, port) = try Self.endpoint(baseURL)
+        return try await Self.mapErrors(host: host, port: port) {
+            try await self.withChannel(host: host, port: port) { inbound, outbound in
+                var session = HTTPSession(host: host, port: port, inbound: inbound.makeAsyncIterator(), outbound: outbound, keepAlive: true)
+                return try await body(&session)
+            }
+        }
+    }
+
+    /// Errors from below as `HTTPClientError`, sorted the way a poller needs them.
+    private static func mapErrors<T>(host: String, port: Int, _ body: () async throws -> T) async throws(HTTPClientError) -> T {
+        do {
+            return try await body()
         } catch let error as HTTPClientError {
             throw error
         } catch let error as NIOSSLError {
@@ -98,7 +122,10 @@ public struct HTTPClient: Sendable {
         }
     }
 
-    private func exchange(_ method: HTTPMethod, host: String, port: Int, path: String, body: [UInt8], contentType: String?) async throws -> HTTPClientResponse {
+    private func withChannel<T: Sendable>(
+        host: String, port: Int,
+        _ body: (NIOAsyncChannelInboundStream<NIOHTTPClientResponseFull>, NIOAsyncChannelOutboundWriter<HTTPClientRequestPart>) async throws -> T
+    ) async throws -> T {
         let tls = self.tls
         let channel = try await ClientBootstrap(group: group)
             .connectTimeout(.seconds(5))
@@ -111,17 +138,32 @@ public struct HTTPClient: Sendable {
                     return try NIOAsyncChannel<NIOHTTPClientResponseFull, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
                 }
             }
-        return try await channel.executeThenClose { inbound, outbound in
-            var headers: HTTPHeaders = ["Host": "\(host):\(port)", "Content-Length": String(body.count), "Connection": "close"]
-            if let contentType { headers.add(name: "Content-Type", value: contentType) }
-            try await outbound.write(.head(HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)))
-            if !body.isEmpty { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
-            try await outbound.write(.end(nil))
-            for try await response in inbound {
-                return HTTPClientResponse(status: response.head.status, headers: response.head.headers,
-                                          body: response.body.map { Array($0.readableBytesView) } ?? [])
-            }
-            throw ChannelError.eof
-        }
+        return try await channel.executeThenClose { inbound, outbound in try await body(inbound, outbound) }
+    }
+}
+
+/// Requests, one after the other, on one open connection (`HTTPClient.withConnection`).
+public struct HTTPSession {
+    let host: String
+    let port: Int
+    var inbound: NIOAsyncChannelInboundStream<NIOHTTPClientResponseFull>.AsyncIterator
+    let outbound: NIOAsyncChannelOutboundWriter<HTTPClientRequestPart>
+    let keepAlive: Bool
+
+    public mutating func post(_ path: String, body: [UInt8], contentType: String = "application/json") async throws -> HTTPClientResponse {
+        try await send(.POST, path: path, body: body, contentType: contentType)
+    }
+
+    public mutating func send(_ method: HTTPMethod, path: String, body: [UInt8], contentType: String?) async throws -> HTTPClientResponse {
+        var headers: HTTPHeaders = ["Host": "\(host):\(port)", "Content-Length": String(body.count)]
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        if let contentType { headers.add(name: "Content-Type", value: contentType) }
+        var parts: [HTTPClientRequestPart] = [.head(HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers))]
+        if !body.isEmpty { parts.append(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
+        parts.append(.end(nil))
+        try await outbound.write(contentsOf: parts)
+        guard let response = try await inbound.next() else { throw ChannelError.eof }
+        return HTTPClientResponse(status: response.head.status, headers: response.head.headers,
+                                  body: response.body.map { Array($0.readableBytesView) } ?? [])
     }
 }

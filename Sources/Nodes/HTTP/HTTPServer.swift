@@ -59,18 +59,23 @@ public final class HTTPServer: Sendable {
 
     private static func serve(_ connection: NIOAsyncChannel<NIOHTTPServerRequestFull, HTTPServerResponsePart>, handler: Handler) async {
         try? await connection.executeThenClose { inbound, outbound in
+            // The handshake is over once a request arrived: the peer's ID is known, and stays
+            // the same for the connection's life.
+            var peerID: SPIFFEID?
             for try await request in inbound {
-                // The handshake is over once a request arrived: the peer's ID is known.
-                guard let peer = try await connection.channel.spiffePeerID().get() else { return }
+                if peerID == nil { peerID = try await connection.channel.spiffePeerID().get() }
+                guard let peer = peerID else { return }
                 var response = await handler(HTTPRequest(
                     method: request.head.method, uri: request.head.uri, headers: request.head.headers,
                     body: request.body ?? ByteBuffer(), peer: peer))
                 let keepAlive = request.head.isKeepAlive
                 response.headers.replaceOrAdd(name: "Content-Length", value: String(response.body.readableBytes))
                 if !keepAlive { response.headers.replaceOrAdd(name: "Connection", value: "close") }
-                try await outbound.write(.head(HTTPResponseHead(version: request.head.version, status: response.status, headers: response.headers)))
-                if response.body.readableBytes > 0 { try await outbound.write(.body(.byteBuffer(response.body))) }
-                try await outbound.write(.end(nil))
+                // One write (one hop to the event loop, one flush) for the whole response.
+                var parts: [HTTPServerResponsePart] = [.head(HTTPResponseHead(version: request.head.version, status: response.status, headers: response.headers))]
+                if response.body.readableBytes > 0 { parts.append(.body(.byteBuffer(response.body))) }
+                parts.append(.end(nil))
+                try await outbound.write(contentsOf: parts)
                 if !keepAlive { return }
             }
         }

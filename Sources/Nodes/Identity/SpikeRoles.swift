@@ -33,10 +33,15 @@ public struct SpikeRoles: Sendable {
     }
 
     public static let defaultTrustRoot = "spike.ist"
-    private let roots: [Role: [TrustDomain]]
+    /// Each role's IDs, one per trust root: computed once, checked on every request.
+    private let roleIDs: [Role: [SPIFFEID]]
 
     public init(trustRoots: [Role: [TrustDomain]]) {
-        roots = trustRoots
+        var roleIDs: [Role: [SPIFFEID]] = [:]
+        for role in Role.allCases {
+            roleIDs[role] = (trustRoots[role] ?? []).compactMap { try? SPIFFEID(parsing: "spiffe://\($0.name)\(role.path)") }
+        }
+        self.roleIDs = roleIDs
     }
 
     /// Reads `SPIKE_TRUST_ROOT_<ROLE>` (then `SPIKE_TRUST_ROOT`, then `spike.ist`) for each role.
@@ -49,17 +54,15 @@ public struct SpikeRoles: Sendable {
                 try TrustDomain(parsing: part.trimmingCharacters(in: .whitespaces))
             }
         }
-        self.roots = roots
+        self.init(trustRoots: roots)
     }
 
     /// The role's IDs, one per trust root (`spiffe://TD/spike/nexus`, …).
-    public func ids(_ role: Role) -> [SPIFFEID] {
-        (roots[role] ?? []).compactMap { try? SPIFFEID(parsing: "spiffe://\($0.name)\(role.path)") }
-    }
+    public func ids(_ role: Role) -> [SPIFFEID] { roleIDs[role] ?? [] }
 
     public func authorizer(_ role: Role) -> Authorizer {
         ids(role).map { Authorizer.equalToOrBelow($0) }.reduce(Authorizer { _ in false }) { $0.or($1) }
     }
 
-    public func has(_ id: SPIFFEID, _ role: Role) -> Bool { authorizer(role).authorizes(id) }
+    public func has(_ id: SPIFFEID, _ role: Role) -> Bool { ids(role).contains { id.isEqualToOrBelow($0) } }
 }

@@ -101,9 +101,15 @@ public struct NexusService: Sendable {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// SPIKE's trail ids: 8 alphanumerics.
+    /// SPIKE's trail ids: 8 alphanumerics (from one random draw: this runs on every request).
     static func trailID() -> String {
-        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789")
-        return String((0..<8).map { _ in alphabet.randomElement()! })
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789".utf8)
+        var bits = UInt64.random(in: 0...UInt64.max)
+        var id = [UInt8](repeating: 0, count: 8)
+        for index in id.indices {
+            id[index] = alphabet[Int(bits % 36)]
+            bits /= 36
+        }
+        return String(decoding: id, as: UTF8.self)
     }
 }

@@ -109,6 +109,24 @@ public final class NexusStore: Sendable {
 
     /// The values of `path` at `version` (0 = current), opened now.
     public func secret(_ path: String, version: Int) -> SecretRead {
+        switch secretJSON(path, version: version) {
+        case .json(let json):
+            guard let values = try? JSONDecoder().decode([String: String].self, from: json) else { return .notFound }
+            return .value(values)
+        case .notFound: return .notFound
+        case .notReady: return .notReady
+        }
+    }
+
+    public enum SecretJSONRead: Equatable, Sendable {
+        /// The values as the JSON object they were sealed as.
+        case json(Data)
+        case notFound
+        case notReady
+    }
+
+    /// The values of `path` at `version` (0 = current) as a JSON object, opened now.
+    public func secretJSON(_ path: String, version: Int) -> SecretJSONRead {
         let found = core.state.withLock { state -> (SecretVersion, [UInt8]?, Keys)? in
             guard let keys = state.keys, let version = state.data.secrets[path]?.readable(version) else { return nil }
             return (version, state.versionKeys[version.keyID], keys)
@@ -116,10 +134,10 @@ public final class NexusStore: Sendable {
         guard let (version, wrappedKey, keys) = found else { return isUnlocked ? .notFound : .notReady }
         // A live version without its key cannot happen unless the key table was damaged.
         guard let wrappedKey,
-              let values = try? VersionSeal.open(version.sealedValue, wrappedKey: wrappedKey, keyID: version.keyID,
-                                                 path: path, version: version.version, epoch: keys.epoch, dataKey: keys.data)
+              let json = try? VersionSeal.openJSON(version.sealedValue, wrappedKey: wrappedKey, keyID: version.keyID,
+                                                   path: path, version: version.version, epoch: keys.epoch, dataKey: keys.data)
         else { return .notFound }
-        return .value(values)
+        return .json(json)
     }
 
     /// The entry of `path` when `version` (0 = current) is readable: SPIKE's metadata gate.

@@ -1,0 +1,118 @@
+import Foundation
+import NIOHTTP1
+import Nodes
+import SPIFFE
+import SPIFFETLS
+
+// The load generator of `scripts/bench api`: N keep-alive connections over SPIFFE mutual TLS,
+// each sending its requests one after the other for a while; prints JSON lines with the
+// throughput and the latency percentiles. Any answer but 200 fails the run.
+//
+//   APIBench run NAME URL MODE CONNECTIONS SECONDS   (MODE: read | write | static)
+//   APIBench populate URL COUNT CONNECTIONS
+// The identity is the PEM files in SPIKE_SVID_CERT_FILE, SPIKE_SVID_KEY_FILE, SPIKE_TRUST_BUNDLE_FILE.
+
+struct Request: Sendable {
+    var method: HTTPMethod
+    var path: String
+    var body: @Sendable (_ connection: Int, _ counter: Int) -> [UInt8]
+}
+
+func request(for mode: String) -> Request? {
+    switch mode {
+    case "read": Request(method: .POST, path: "/v1/store/secrets?action=get") { _, _ in Array(#"{"path":"bench/read"}"#.utf8) }
+    case "write": Request(method: .POST, path: "/v1/store/secrets") { connection, counter in
+        Array(#"{"path":"bench/write/\#(connection)","values":{"counter":"\#(counter)","password":"0123456789abcdef0123456789abcdef"}}"#.utf8)
+    }
+    case "populate": Request(method: .POST, path: "/v1/store/secrets") { _, counter in
+        Array(#"{"path":"bench/populate/\#(counter)","values":{"username":"user-\#(counter)","password":"0123456789abcdef0123456789abcdef"}}"#.utf8)
+    }
+    case "static": Request(method: .GET, path: "/small") { _, _ in [] }
+    default: nil
+    }
+}
+
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var next = 0
+    let limit: Int
+    init(limit: Int) { self.limit = limit }
+    /// The next number below `limit`, or nil when all are taken.
+    func take() -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard next < limit else { return nil }
+        next += 1
+        return next - 1
+    }
+}
+
+func emit(_ name: String, _ value: Double, _ unit: String) {
+    print(#"{"name": "\#(name)", "value": \#((value * 1000).rounded() / 1000), "unit": "\#(unit)"}"#)
+}
+
+/// Runs `connections` workers until `deadline` or until `counter` runs out; returns every latency (ns).
+func load(url: String, client: HTTPClient, request: Request, connections: Int, deadline: ContinuousClock.Instant?, counter: Counter) async throws -> [Int64] {
+    try await withThrowingTaskGroup(of: [Int64].self) { group in
+        for connection in 0..<connections {
+            group.addTask {
+                try await client.withConnection(url) { session in
+                    var latencies: [Int64] = []
+                    latencies.reserveCapacity(1 << 16)
+                    while deadline.map({ ContinuousClock.now < $0 }) ?? true, let number = counter.take() {
+                        let started = ContinuousClock.now
+                        let response = try await session.send(request.method, path: request.path, body: request.body(connection, number),
+                                                              contentType: request.method == .POST ? "application/json" : nil)
+                        guard response.status == .ok else {
+                            throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "answer \(response.status.code): \(String(decoding: response.body, as: UTF8.self))"])
+                        }
+                        let elapsed = ContinuousClock.now - started
+                        latencies.append(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+                    }
+                    return latencies
+                }
+            }
+        }
+        return try await group.reduce(into: []) { $0 += $1 }
+    }
+}
+
+let arguments = CommandLine.arguments
+let environment = ProcessInfo.processInfo.environment
+guard arguments.count >= 4,
+      let certificate = environment["SPIKE_SVID_CERT_FILE"], let key = environment["SPIKE_SVID_KEY_FILE"], let bundle = environment["SPIKE_TRUST_BUNDLE_FILE"]
+else {
+    FileHandle.standardError.write(Data("usage: APIBench run NAME URL MODE CONNECTIONS SECONDS | populate URL COUNT CONNECTIONS (identity in SPIKE_SVID_*)\n".utf8))
+    exit(2)
+}
+let source = try PEMFileX509Source(certificatePath: certificate, keyPath: key, bundlePath: bundle)
+let client = HTTPClient(tls: SPIFFETLS(role: .client, source: source, authorizer: .any), timeout: .seconds(30))
+
+do {
+    switch arguments[1] {
+    case "run" where arguments.count == 7:
+        let (name, url, mode) = (arguments[2], arguments[3], arguments[4])
+        guard let request = request(for: mode), let connections = Int(arguments[5]), let seconds = Int(arguments[6]) else { exit(2) }
+        // A short warm-up, then the measured run.
+        _ = try await load(url: url, client: client, request: request, connections: connections, deadline: .now + .seconds(1), counter: Counter(limit: .max))
+        let started = ContinuousClock.now
+        let latencies = try await load(url: url, client: client, request: request, connections: connections,
+                                       deadline: started + .seconds(seconds), counter: Counter(limit: .max)).sorted()
+        let elapsed = Double((ContinuousClock.now - started) / .milliseconds(1)) / 1000
+        emit("\(name)_throughput", Double(latencies.count) / elapsed, "requests/s")
+        emit("\(name)_p50", Double(latencies[latencies.count / 2]) / 1e6, "ms")
+        emit("\(name)_p99", Double(latencies[latencies.count * 99 / 100]) / 1e6, "ms")
+    case "populate" where arguments.count == 5:
+        guard let count = Int(arguments[3]), let connections = Int(arguments[4]) else { exit(2) }
+        let started = ContinuousClock.now
+        let latencies = try await load(url: arguments[2], client: client, request: request(for: "populate")!, connections: connections,
+                                       deadline: nil, counter: Counter(limit: count))
+        let elapsed = Double((ContinuousClock.now - started) / .milliseconds(1)) / 1000
+        emit("populate_throughput", Double(latencies.count) / elapsed, "requests/s")
+    default:
+        exit(2)
+    }
+} catch {
+    FileHandle.standardError.write(Data("APIBench: \(error)\n".utf8))
+    exit(1)
+}

@@ -1,0 +1,45 @@
+"""Adds baselines, ratios and targets to `scripts/bench api` figures; prints JSON lines.
+
+Usage: report_api.py FIGURES.jsonl CORES CONNECTIONS
+"""
+import json
+import sys
+
+figures = {}
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if line.startswith("{"):
+        figure = json.loads(line)
+        figures[figure["name"]] = figure
+context = {"cores": int(sys.argv[2]), "connections": int(sys.argv[3])}
+
+
+def emit(name, baseline=None, target=None, met=None):
+    out = dict(figures[name])
+    out.update(context)
+    if baseline is not None:
+        out["baseline"] = baseline
+        out["baseline_value"] = figures[baseline]["value"]
+        out["ratio"] = round(out["value"] / figures[baseline]["value"], 3)
+    if target is not None:
+        out["target"] = target
+        out["met"] = met(out)
+    print(json.dumps(out))
+
+
+emit("nginx_static_throughput")
+emit("nginx_static_p50")
+emit("nginx_static_p99")
+emit("nexus_read_throughput", "nginx_static_throughput", ">= 0.5 x nginx", lambda f: f["ratio"] >= 0.5)
+emit("nexus_read_p50", "nginx_static_p50")
+emit("nexus_read_p99", "nginx_static_p99")
+emit("nexus_durable_write_throughput", target=">= 5000 requests/s", met=lambda f: f["value"] >= 5000)
+emit("nexus_durable_write_p50")
+emit("nexus_durable_write_p99")
+emit("populate_throughput")
+emit("nexus_secrets_held")
+emit("nexus_rss_before_populate")
+emit("nexus_rss_populated", target="< 300 MB with 100,000 secrets", met=lambda f: f["value"] < 300)
+emit("nexus_restart_to_ready")
+emit("nexus_rss_after_restart", target="< 300 MB with 100,000 secrets", met=lambda f: f["value"] < 300)
+emit("log_file")

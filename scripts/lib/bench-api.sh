@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# `scripts/bench api` (called by scripts/bench): a release-built cluster from `spike dev up`, and
+# nginx from Debian serving a small file over mutual TLS with certificates from the same
+# development CA; the same load generator (Benchmarks/APIBench, 64 keep-alive connections)
+# against both. Then 100,000 secrets written and the Nexus' resident memory read from /proc,
+# also after a restart (the fold of the whole log).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+connections="${SPIKE_BENCH_CONNECTIONS:-64}"
+seconds="${SPIKE_BENCH_SECONDS:-10}"
+secrets="${SPIKE_BENCH_SECRETS:-100000}"
+work="$(mktemp -d /tmp/spike-bench-api-XXXXXX)"
+bin=.build/release
+cluster="$work/cluster"
+cleanup() {
+  [ -f "$work/nginx/nginx.pid" ] && kill "$(cat "$work/nginx/nginx.pid")" 2>/dev/null || true
+  "$bin/spike" dev down --dir "$cluster" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+swift build -c release --product spike >&2
+swift build -c release --product APIBench >&2
+
+"$bin/spike" dev up --dir "$cluster" >/dev/null
+# shellcheck disable=SC1091
+. "$cluster/env"
+nexus_pid() { cat "$cluster/run/nexus.pid"; }
+rss_mb() { awk '/^VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$(nexus_pid)/status"; }
+
+# The load generator acts as the superuser, from PEM files; nginx presents a Nexus SVID.
+"$bin/spike" dev ca issue --dir "$cluster/ca" --id spiffe://spike.ist/spike/pilot/role/superuser --out "$work/superuser" >/dev/null
+"$bin/spike" dev ca issue --dir "$cluster/ca" --id spiffe://spike.ist/spike/nexus --out "$work/nginx-svid" >/dev/null
+export SPIKE_SVID_CERT_FILE="$work/superuser.pem" SPIKE_SVID_KEY_FILE="$work/superuser.key" SPIKE_TRUST_BUNDLE_FILE="$cluster/ca/bundle.pem"
+
+mkdir -p "$work/nginx/www"
+chmod 755 "$work" "$work/nginx" "$work/nginx/www"
+printf '{"data":{"password":"0123456789abcdef0123456789abcdef","username":"bench"}}' > "$work/nginx/www/small"
+chmod 644 "$work/nginx/www/small"
+port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+cat > "$work/nginx/nginx.conf" <<CONF
+worker_processes auto;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
+  default_type application/json;
+  server {
+    listen 127.0.0.1:$port ssl;
+    ssl_protocols TLSv1.3;
+    ssl_certificate $work/nginx-svid.pem;
+    ssl_certificate_key $work/nginx-svid.key;
+    ssl_client_certificate $cluster/ca/bundle.pem;
+    ssl_verify_client on;
+    location = /small { root $work/nginx/www; }
+  }
+}
+CONF
+nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" -e "$work/nginx/error.log"
+
+"$bin/spike" secret put bench/read username=bench password=0123456789abcdef0123456789abcdef >/dev/null
+{
+  .build/release/APIBench run nginx_static "https://127.0.0.1:$port" static "$connections" "$seconds"
+  .build/release/APIBench run nexus_read "$SPIKE_NEXUS_API_URL" read "$connections" "$seconds"
+  .build/release/APIBench run nexus_durable_write "$SPIKE_NEXUS_API_URL" write "$connections" "$seconds"
+  echo "{\"name\": \"nexus_rss_before_populate\", \"value\": $(rss_mb), \"unit\": \"MB\"}"
+  .build/release/APIBench populate "$SPIKE_NEXUS_API_URL" "$secrets" "$connections"
+  held="$("$bin/spike" secret list -f json | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')"
+  echo "{\"name\": \"nexus_secrets_held\", \"value\": $held, \"unit\": \"secrets\"}"
+  echo "{\"name\": \"nexus_rss_populated\", \"value\": $(rss_mb), \"unit\": \"MB\"}"
+  # A restarted Nexus folds the whole log and gets its root key back from the Keepers.
+  kill -TERM "$(nexus_pid)"
+  while kill -0 "$(nexus_pid)" 2>/dev/null; do sleep 0.1; done
+  started=$(date +%s.%N)
+  "$bin/spike" dev start --dir "$cluster" nexus >/dev/null
+  until "$bin/spike" dev status --dir "$cluster" >/dev/null 2>&1; do sleep 0.2; done
+  echo "{\"name\": \"nexus_restart_to_ready\", \"value\": $(python3 -c "import time; print(round(time.time() - $started, 2))"), \"unit\": \"s\"}"
+  "$bin/spike" secret get bench/populate/99 password >/dev/null
+  echo "{\"name\": \"nexus_rss_after_restart\", \"value\": $(rss_mb), \"unit\": \"MB\"}"
+  echo "{\"name\": \"log_file\", \"value\": $(du -m "$cluster/nexus/data.mdb" | cut -f1), \"unit\": \"MB\"}"
+} > "$work/figures.jsonl"
+
+python3 Benchmarks/report_api.py "$work/figures.jsonl" "$(nproc)" "$connections"
