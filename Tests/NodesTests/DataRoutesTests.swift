@@ -1,3 +1,4 @@
+import Crypto
 import EventLog
 import Foundation
 import NIOHTTP1
@@ -128,6 +129,8 @@ import Testing
         #expect(denials.count == 8)
         #expect(denials.contains { $0.0 == "spiffe://spike.ist/workload/web" && $0.1.operation == "secret.get" && $0.1.path == "apps/billing/db" && $0.1.wants == ["read"] })
         #expect(denials.contains { $0.1.operation == "policy.list" && $0.1.path == "spike/system/acl" && $0.1.wants == ["list"] })
+        let metrics = String(decoding: try await admin.get(nexus.url, path: "/metrics").body, as: UTF8.self)
+        #expect(metrics.contains("spike_access_denied_total 8\n") && metrics.contains("spike_secrets 2\n") && metrics.contains("spike_policies 0\n"))
     }
 
     @Test func cipherInJSONAndStreamModes() async throws {
@@ -168,6 +171,11 @@ import Testing
             let refused = try await admin.post(nexus.url, path: "/v1/cipher/decrypt", body: bytes, contentType: stream)
             #expect(refused.status == .badRequest && String(decoding: refused.body, as: UTF8.self) == answer)
         }
+        // Bootstrap's verification: the SHA-256 of what the JSON ciphertext opens to; Bootstrap only.
+        let verify = #"{"nonce":"\#(nonce)","ciphertext":"\#(ciphertext)"}"#
+        let expected = SHA256.hash(data: plaintext).map { String(format: "%02x", $0) }.joined()
+        #expect(try await nexus.post(try nexus.client("/spike/bootstrap"), "/v1/bootstrap/verify", verify) == (200, #"{"hash":"\#(expected)"}"#))
+        #expect(try await nexus.post(admin, "/v1/bootstrap/verify", verify).0 == 401)
         // A lite workload may use the cipher and nothing else.
         #expect(try await nexus.post(lite, "/v1/store/secrets?action=list", "{}").0 == 401)
     }

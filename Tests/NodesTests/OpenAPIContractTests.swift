@@ -34,7 +34,8 @@ import Yams
     /// The order the examples run in: writes before reads, delete last.
     static let sequence = ["/v1/store/secrets?", "/v1/store/secrets?get", "/v1/store/secrets/metadata?get", "/v1/store/secrets?list",
                            "/v1/store/secrets?delete", "/v1/store/secrets?undelete", "/v1/store/secrets?destroy", "/v1/acl/policy?",
-                           "/v1/acl/policy?get", "/v1/acl/policy?list", "/v1/cipher/encrypt?", "/v1/cipher/decrypt?", "/v1/acl/policy?delete"]
+                           "/v1/acl/policy?get", "/v1/acl/policy?list", "/v1/cipher/encrypt?", "/v1/cipher/decrypt?", "/v1/acl/policy?delete",
+                           "/v1/bootstrap/verify?"]
 
     @Test func everyAnswerMatchesItsSchema() async throws {
         #expect(Set(Self.sequence) == Set(Self.actions.keys), "the test must exercise every documented route")
@@ -42,6 +43,7 @@ import Yams
         defer { Task { await nexus.stop() } }
         try await nexus.initialize()
         let admin = try nexus.client("/spike/pilot/role/superuser")
+        let bootstrap = try nexus.client("/spike/bootstrap")
         let stranger = try nexus.client("/workload/stranger")
         var lastEncrypted: String?
         for route in Self.sequence {
@@ -50,9 +52,11 @@ import Yams
             let action = String(route.drop { $0 != "?" }.dropFirst())
             let uri = action.isEmpty ? path : path + "?action=" + action
             var body = String(decoding: try JSONSerialization.data(withJSONObject: entry["example"] ?? [:]), as: UTF8.self)
-            if route == "/v1/cipher/decrypt?", let lastEncrypted { body = lastEncrypted }
+            if route == "/v1/cipher/decrypt?" || route == "/v1/bootstrap/verify?", let lastEncrypted { body = lastEncrypted }
             let responses = try #require(entry["responses"] as? [String: Any])
-            for (client, request, status) in [(admin, body, 200), (admin, "{", 400), (stranger, body, 401)] {
+            // Bootstrap verification is Bootstrap's alone; everything else the superuser may do.
+            let caller = route == "/v1/bootstrap/verify?" ? bootstrap : admin
+            for (client, request, status) in [(caller, body, 200), (caller, "{", 400), (stranger, body, 401)] {
                 let (code, answer) = try await nexus.post(client, uri, request)
                 #expect(code == status, "\(route) \(request) → \(code) \(answer)")
                 let schema = try #require(responses[String(status)] as? [String: Any], "\(route) documents no \(status)")

@@ -192,6 +192,21 @@ public struct CipherDecryptResponse: Codable, Sendable {
     public var plaintext: Data
 }
 
+public struct BootstrapVerifyRequest: Codable, Sendable {
+    public var nonce: Data
+    public var ciphertext: Data
+
+    public init(nonce: Data, ciphertext: Data) {
+        self.nonce = nonce
+        self.ciphertext = ciphertext
+    }
+}
+
+public struct BootstrapVerifyResponse: Codable, Sendable {
+    /// Hex SHA-256 of the plaintext.
+    public var hash: String
+}
+
 /// Times as Go's `encoding/json` writes them (RFC 3339 with trailing zeros of the fraction
 /// dropped), in UTC.
 enum APITime {

@@ -76,6 +76,23 @@ extension DataAPI {
                             body: ByteBuffer(bytes: plaintext))
     }
 
+    /// Bootstrap's proof that the Nexus holds the root key it was given (reference §2.4): decrypt
+    /// with the cipher key and answer the SHA-256 of the plaintext. The Bootstrap role only.
+    func verifyBootstrap(_ request: HTTPRequest, trail: String) async -> HTTPResponse {
+        guard let body = request.decodeJSON(BootstrapVerifyRequest.self) else { return Self.badRequest }
+        guard roles.has(request.peer, .bootstrap) else {
+            _ = await store.write(.denyAccess(operation: Route.bootstrapVerify.operation, path: Route.bootstrapVerify.path, wants: []),
+                                  actor: request.peer.description, trail: trail)
+            return Self.unauthorized
+        }
+        guard body.nonce.count == Self.nonceSize, body.ciphertext.count <= maxCipherSize else { return Self.badRequest }
+        guard let key = store.cipherKey else { return Self.notReady }
+        guard let plaintext = open(nonce: body.nonce, ciphertext: body.ciphertext, key: key) else {
+            return .error("api_internal_error", status: .internalServerError)
+        }
+        return .json(BootstrapVerifyResponse(hash: SHA256.hash(data: plaintext).map { String(format: "%02x", $0) }.joined()))
+    }
+
     private func open(nonce: Data, ciphertext: Data, key: SymmetricKey) -> Data? {
         guard ciphertext.count >= 16 else { return nil }
         let tagStart = ciphertext.index(ciphertext.endIndex, offsetBy: -16)

@@ -33,6 +33,7 @@ public struct DataAPI: Sendable {
         case policyList = "/v1/acl/policy?list"
         case encrypt = "/v1/cipher/encrypt?"
         case decrypt = "/v1/cipher/decrypt?"
+        case bootstrapVerify = "/v1/bootstrap/verify?"
 
         var path: String { String(rawValue.prefix { $0 != "?" }) }
         var action: String { String(rawValue.drop { $0 != "?" }.dropFirst()) }
@@ -52,6 +53,7 @@ public struct DataAPI: Sendable {
             case .policyList: "policy.list"
             case .encrypt: "cipher.encrypt"
             case .decrypt: "cipher.decrypt"
+            case .bootstrapVerify: "bootstrap.verify"
             }
         }
     }
@@ -76,6 +78,7 @@ public struct DataAPI: Sendable {
         case .policyList: return await listPolicies(request, trail: trail)
         case .encrypt: return await encrypt(request, trail: trail)
         case .decrypt: return await decrypt(request, trail: trail)
+        case .bootstrapVerify: return await verifyBootstrap(request, trail: trail)
         }
     }
 

@@ -1,0 +1,66 @@
+import EventLog
+import Foundation
+import NIOHTTP1
+import Nodes
+import Projections
+import Testing
+
+/// Nothing a client sends crashes the Nexus or corrupts its log: seeded random requests (wrong
+/// methods, unknown routes and actions, random bytes, truncated and mistyped JSON, deep nesting,
+/// invalid UTF-8, both content types) from a superuser and from a stranger, then the Nexus
+/// still serves, every answer was one of the documented statuses, and the log verifies and
+/// replays to the state in memory.
+@Suite struct HostileInputTests {
+    static let routes = DataAPI.routes.map { $0.action.isEmpty ? $0.path : $0.path + "?action=" + $0.action }
+        + ["/v1/store/secrets?action=", "/v1/store/secrets?action=GET", "/v1/store", "/", "/v1/acl/policy?action=list&action=get",
+           "/v1/store/secrets?%zz", "/v1/operator/recover", "/v1/store/keep"]
+
+    static func body(_ random: inout SplitMix64) -> [UInt8] {
+        let valid = [#"{"path":"a/b","values":{"k":"v"}}"#, #"{"path":"a/b"}"#, #"{"path":"a/b","versions":[1,2]}"#, "{}",
+                     #"{"name":"p","spiffeidPattern":"^spiffe://a$","pathPattern":"^a/.*$","permissions":["read"]}"#,
+                     #"{"id":"p"}"#, #"{"plaintext":"aGk="}"#, #"{"version":1,"nonce":"AAAAAAAAAAAAAAAA","ciphertext":"AAAA"}"#]
+        let pick = valid[Int(random.next() % UInt64(valid.count))]
+        switch random.next() % 9 {
+        case 0: return (0..<Int(random.next() % 300)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+        case 1: return Array(pick.utf8.prefix(Int(random.next() % UInt64(pick.utf8.count))))
+        case 2: return Array(pick.replacingOccurrences(of: "\"a/b\"", with: ["1", "null", "[]", "{}", "true", "\"\"", "1e999"][Int(random.next() % 7)]).utf8)
+        case 3: return Array(String(repeating: "[", count: 20_000).utf8)
+        case 4: return Array(pick.utf8) + [0xFF, 0xFE, 0x00]
+        case 5: return Array(pick.replacingOccurrences(of: "a/b", with: String(repeating: "x", count: 600)).utf8)
+        case 6: return Array(#"{"path":"a/b","version":-\#(random.next() % 1000),"versions":[-1,0,99999999999999999999]}"#.utf8)
+        case 7: return Array(#"{"path":"a\u0000b","values":{"\u00e9":"\ud800"}}"#.utf8)
+        default: return Array(pick.utf8)
+        }
+    }
+
+    @Test func randomRequestsChangeNothingThatShouldNotChange() async throws {
+        let nexus = try await NexusHarness()
+        defer { Task { await nexus.stop() } }
+        try await nexus.initialize()
+        let clients = [try nexus.client("/spike/pilot/role/superuser"), try nexus.client("/workload/stranger"), try nexus.client("/spike/workload/role/lite")]
+        var random = SplitMix64(seed: UInt64(ProcessInfo.processInfo.environment["SPIKE_HOSTILE_SEED"] ?? "") ?? 7)
+        let methods: [HTTPMethod] = [.POST, .POST, .POST, .GET, .PUT, .DELETE, .PATCH]
+        var statuses: [UInt: Int] = [:]
+        for _ in 0..<300 {
+            let route = Self.routes[Int(random.next() % UInt64(Self.routes.count))]
+            let method = methods[Int(random.next() % UInt64(methods.count))]
+            let contentType = random.next() % 4 == 0 ? "application/octet-stream" : "application/json"
+            let client = clients[Int(random.next() % UInt64(clients.count))]
+            let response = try await client.send(method, nexus.url, path: route, body: Self.body(&random), contentType: contentType)
+            statuses[response.status.code, default: 0] += 1
+            #expect([200, 400, 401, 404, 409, 413, 500].contains(response.status.code), "\(method) \(route) → \(response.status)")
+        }
+        #expect(statuses[400, default: 0] > 100, "\(statuses)")
+        // Still serving, and the log is whole and folds to what the Nexus holds.
+        let admin = clients[0]
+        #expect(try await nexus.post(admin, "/v1/store/secrets", #"{"path":"after/all","values":{"k":"v"}}"#) == (200, "{}"))
+        #expect(try await nexus.post(admin, "/v1/store/secrets?action=get", #"{"path":"after/all"}"#) == (200, #"{"data":{"k":"v"}}"#))
+        let key = try LogKeyFile.readPrivateKey(at: nexus.directory + "/audit-key.pem")
+        let report = nexus.node.log.verify(keyring: LogKeyring([key]))
+        #expect(report.isIntact, "\(report)")
+        let replayed = try NexusProjections.replay(nexus.node.log.reader(keyring: LogKeyring([key]))).data
+        let counts = nexus.node.store.counts
+        #expect(replayed.secrets.count == counts.secrets && replayed.policies.count == counts.policies && replayed.accessDenials == counts.denials)
+        for path in replayed.secrets.keys { #expect(replayed.secrets[path] == nexus.node.store.metadata(path, version: 0) || nexus.node.store.metadata(path, version: 0) == nil) }
+    }
+}
