@@ -121,16 +121,18 @@ import Testing
         #expect(try await nexus.post(admin, "/v1/acl/policy?action=delete", #"{"id":"web-reader"}"#) == (200, "{}"))
         #expect(try await nexus.post(admin, "/v1/acl/policy?action=delete", #"{"id":"web-reader"}"#).0 == 404)
         #expect(try await nexus.post(web, "/v1/store/secrets?action=get", #"{"path":"apps/web/db"}"#).0 == 401)
+        // A refused request with an oversized path is recorded with a bounded path.
+        #expect(try await nexus.post(web, "/v1/store/secrets", #"{"path":"\#(String(repeating: "p", count: 100_000))","values":{}}"#).0 == 401)
         // Every refusal is an AccessDenied event naming the caller and what it wanted.
         let denials = try nexus.events().compactMap { event -> (String, AccessDenied)? in
             if case .accessDenied(let denied) = event.payload { return (event.actor, denied) }
             return nil
         }
-        #expect(denials.count == 8)
+        #expect(denials.count == 9 && denials.allSatisfy { $0.1.path.utf8.count <= 512 })
         #expect(denials.contains { $0.0 == "spiffe://spike.ist/workload/web" && $0.1.operation == "secret.get" && $0.1.path == "apps/billing/db" && $0.1.wants == ["read"] })
         #expect(denials.contains { $0.1.operation == "policy.list" && $0.1.path == "spike/system/acl" && $0.1.wants == ["list"] })
         let metrics = String(decoding: try await admin.get(nexus.url, path: "/metrics").body, as: UTF8.self)
-        #expect(metrics.contains("spike_access_denied_total 8\n") && metrics.contains("spike_secrets 2\n") && metrics.contains("spike_policies 0\n"))
+        #expect(metrics.contains("spike_access_denied_total 9\n") && metrics.contains("spike_secrets 2\n") && metrics.contains("spike_policies 0\n"))
     }
 
     @Test func cipherInJSONAndStreamModes() async throws {

@@ -96,12 +96,16 @@ public struct DataAPI: Sendable {
             allowed = store.allows(peer: peer.description, path: path, wants: wants)
         }
         if !allowed {
-            _ = await store.write(.denyAccess(operation: route.operation, path: path, wants: wants.sorted()),
+            // The path is not validated yet (authorization comes first, as in SPIKE): keep at
+            // most a valid path's length of it, so that refusals cannot grow the log by a
+            // request body each.
+            _ = await store.write(.denyAccess(operation: route.operation, path: String(path.prefix(Self.maxDeniedPathLength)), wants: wants.sorted()),
                                   actor: peer.description, trail: trail)
         }
         return allowed
     }
 
+    static let maxDeniedPathLength = 512
     static let unauthorized = HTTPResponse.error("access_unauthorized", status: .unauthorized)
     static let badRequest = HTTPResponse.error("api_bad_request", status: .badRequest)
     static let notFound = HTTPResponse.error("api_not_found", status: .notFound)
