@@ -5,12 +5,9 @@ Usage: report_api.py FIGURES.jsonl CORES CONNECTIONS
 import json
 import sys
 
-figures = {}
-for line in open(sys.argv[1]):
-    line = line.strip()
-    if line.startswith("{"):
-        figure = json.loads(line)
-        figures[figure["name"]] = figure
+from figures import load
+
+figures = load(sys.argv[1])
 context = {"cores": int(sys.argv[2]), "connections": int(sys.argv[3])}
 
 

@@ -16,13 +16,9 @@ public struct DataProjection: Sendable {
             if genesis.epoch != epoch { self = DataProjection() }
             epoch = genesis.epoch
         case .secretPut(let put):
-            secrets[put.path, default: SecretEntry()].apply(put)
-        case .secretDeleted(let change):
-            secrets[change.path]?.applyDeleted(change)
-        case .secretUndeleted(let change):
-            secrets[change.path]?.applyUndeleted(change)
-        case .secretDestroyed(let change):
-            secrets[change.path]?.applyDestroyed(change)
+            secrets[put.path, default: SecretEntry()].apply(event.payload)
+        case .secretDeleted(let change), .secretUndeleted(let change), .secretDestroyed(let change):
+            secrets[change.path]?.apply(event.payload)
         case .policyPut(let put):
             policies[put.name] = Policy(put)
         case .policyDeleted(let deleted):

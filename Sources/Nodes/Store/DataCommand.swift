@@ -68,38 +68,16 @@ struct DataBatch {
             keyChanges.puts.append(KeyTableEntry(id: sealed.keyID, value: sealed.wrappedKey))
             keyChanges.deletes += pruned.compactMap { current.versions[$0]?.keyID }
             var updated = current
-            updated.apply(put)
+            updated.apply(.secretPut(put))
             secrets[path] = updated
             record(.secretPut(put), context)
             return .done
         case .deleteSecret(let path, let versions):
-            guard var entry = secret(path) else { return .notFound }
-            let resolved = entry.versionsToDelete(versions)
-            guard !resolved.isEmpty else { return .done }
-            let change = SecretDeleted(path: path, versions: resolved, at: context.now)
-            entry.applyDeleted(change)
-            secrets[path] = entry
-            record(.secretDeleted(change), context)
-            return .done
+            return changeVersions(path, context, nothingToChange: .done, resolve: { $0.versionsToDelete(versions) }, as: { .secretDeleted($0) })
         case .undeleteSecret(let path, let versions):
-            guard var entry = secret(path) else { return .notFound }
-            let resolved = entry.versionsToUndelete(versions)
-            guard !resolved.isEmpty else { return .notFound }
-            let change = SecretUndeleted(path: path, versions: resolved, at: context.now)
-            entry.applyUndeleted(change)
-            secrets[path] = entry
-            record(.secretUndeleted(change), context)
-            return .done
+            return changeVersions(path, context, nothingToChange: .notFound, resolve: { $0.versionsToUndelete(versions) }, as: { .secretUndeleted($0) })
         case .destroySecret(let path, let versions):
-            guard var entry = secret(path) else { return .notFound }
-            let resolved = entry.versionsToDestroy(versions)
-            guard !resolved.isEmpty else { return .notFound }
-            keyChanges.deletes += resolved.compactMap { entry.versions[$0]?.keyID }
-            let change = SecretDestroyed(path: path, versions: resolved, at: context.now)
-            entry.applyDestroyed(change)
-            secrets[path] = entry
-            record(.secretDestroyed(change), context)
-            return .done
+            return changeVersions(path, context, nothingToChange: .notFound, resolve: { $0.versionsToDestroy(versions) }, as: { .secretDestroyed($0) })
         case .putPolicy(let name, let spiffeidPattern, let pathPattern, let permissions):
             do {
                 try Policy.check(spiffeidPattern: spiffeidPattern, pathPattern: pathPattern)
@@ -121,6 +99,23 @@ struct DataBatch {
             record(.accessDenied(AccessDenied(operation: operation, path: path, wants: wants.map(\.rawValue), at: context.now)), context)
             return .done
         }
+    }
+
+    /// Delete, undelete and destroy: resolve the versions the command names against the entry,
+    /// then record the change; a destroy also deletes the versions' keys from the key table.
+    private mutating func changeVersions(
+        _ path: String, _ context: Context, nothingToChange: DataOutcome,
+        resolve: (SecretEntry) -> [Int], as payload: (SecretVersionsChanged) -> DomainEvent.Payload
+    ) -> DataOutcome {
+        guard var entry = secret(path) else { return .notFound }
+        let resolved = resolve(entry)
+        guard !resolved.isEmpty else { return nothingToChange }
+        let event = payload(SecretVersionsChanged(path: path, versions: resolved, at: context.now))
+        if case .secretDestroyed = event { keyChanges.deletes += resolved.compactMap { entry.versions[$0]?.keyID } }
+        entry.apply(event)
+        secrets[path] = entry
+        record(event, context)
+        return .done
     }
 
     private func secret(_ path: String) -> SecretEntry? {

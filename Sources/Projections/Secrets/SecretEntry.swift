@@ -71,7 +71,18 @@ public struct SecretEntry: Equatable, Sendable {
 
     // MARK: - Fold
 
-    public mutating func apply(_ put: SecretPut) {
+    /// Folds a secret event of this path; other events change nothing.
+    public mutating func apply(_ payload: DomainEvent.Payload) {
+        switch payload {
+        case .secretPut(let put): apply(put)
+        case .secretDeleted(let change): applyDeleted(change)
+        case .secretUndeleted(let change): applyUndeleted(change)
+        case .secretDestroyed(let change): applyDestroyed(change)
+        default: break
+        }
+    }
+
+    private mutating func apply(_ put: SecretPut) {
         if versions.isEmpty && createdAt == 0 { createdAt = put.at }
         versions[put.version] = SecretVersion(version: put.version, createdAt: put.at, deletedAt: nil, destroyed: false,
                                               keyID: Array(put.keyID), sealedValue: Array(put.sealedValue))
@@ -81,19 +92,19 @@ public struct SecretEntry: Equatable, Sendable {
         recompute()
     }
 
-    public mutating func applyDeleted(_ change: SecretVersionsChanged) {
+    private mutating func applyDeleted(_ change: SecretVersionsChanged) {
         for number in change.versions { versions[number]?.deletedAt = change.at }
         updatedAt = change.at
         recompute()
     }
 
-    public mutating func applyUndeleted(_ change: SecretVersionsChanged) {
+    private mutating func applyUndeleted(_ change: SecretVersionsChanged) {
         for number in change.versions { versions[number]?.deletedAt = nil }
         updatedAt = change.at
         recompute()
     }
 
-    public mutating func applyDestroyed(_ change: SecretVersionsChanged) {
+    private mutating func applyDestroyed(_ change: SecretVersionsChanged) {
         for number in change.versions {
             versions[number]?.destroyed = true
             versions[number]?.sealedValue = []
