@@ -46,6 +46,8 @@ public final class NexusStore: Sendable {
     }
 
     private let core: Core
+    /// The most writes decided and committed together (bounds a batch's latency and memory).
+    static let maxBatch = 4096
     private let wakeups: AsyncStream<Void>.Continuation
     private let loop: Task<Void, Never>
     public var maxVersions: Int { core.maxVersions }
@@ -59,8 +61,9 @@ public final class NexusStore: Sendable {
             for await _ in stream {
                 while true {
                     let batch = core.queue.withLock { queue -> [Pending] in
-                        defer { queue.pending.removeAll(keepingCapacity: true) }
-                        return queue.pending
+                        let taken = Array(queue.pending.prefix(Self.maxBatch))
+                        queue.pending.removeFirst(taken.count)
+                        return taken
                     }
                     if batch.isEmpty { break }
                     await Self.commit(batch, core: core)
