@@ -219,7 +219,7 @@ enum APITime {
         var text = String(format: "%04d-%02d-%02dT%02d:%02d:%02d", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
                           parts.tm_hour, parts.tm_min, parts.tm_sec)
         if fraction != 0 {
-            var digits = String(format: "%03d", fraction)
+            var digits = String(String(fraction + 1000).dropFirst())
             while digits.hasSuffix("0") { digits.removeLast() }
             text += "." + digits
         }
