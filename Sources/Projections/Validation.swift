@@ -19,13 +19,23 @@ public enum Validation {
             && pattern.utf8.allSatisfy { isAlphanumeric($0) || pathPunctuation.contains($0) || $0 == UInt8(ascii: "^") || $0 == UInt8(ascii: "$") }
     }
 
-    /// SPIFFE ID patterns, as SPIKE's API checks them. It refuses `.*` alone and alternation; an
-    /// anchored catch-all is written `^spiffe://.+$`.
+    /// SPIFFE ID patterns, as SPIKE's API checks them: the SDK's expression
+    /// `^\^?spiffe://[\\a-zA-Z0-9.\-*()+?\[\]]+(/[\\/a-zA-Z0-9._\-*()+?\[\]]+)*\$?$`, checked by a
+    /// linear scan (that expression backtracks exponentially on a backtracking engine). It
+    /// refuses `.*` alone and alternation; an anchored catch-all is written `^spiffe://.+$`.
     public static func isValidSPIFFEIDPattern(_ pattern: String) -> Bool {
-        // ICU's `$` also matches before a final newline, Go's does not.
-        guard !pattern.utf8.contains(UInt8(ascii: "\n")) else { return false }
-        let range = NSRange(pattern.startIndex..<pattern.endIndex, in: pattern)
-        return spiffeIDPattern.firstMatch(in: pattern, options: [], range: range) != nil
+        var bytes = Substring(pattern).utf8[...]
+        if bytes.first == UInt8(ascii: "^") { bytes = bytes.dropFirst() }
+        guard bytes.starts(with: "spiffe://".utf8) else { return false }
+        bytes = bytes.dropFirst(9)
+        if bytes.last == UInt8(ascii: "$") { bytes = bytes.dropLast() }
+        // One or more of the trust domain's alphabet, then nothing or `/` and one or more of the
+        // path's alphabet (which has `/`, so several segments are one run).
+        let domain = bytes.prefix { isAlphanumeric($0) || idDomainPunctuation.contains($0) }
+        guard !domain.isEmpty else { return false }
+        let rest = bytes.dropFirst(domain.count)
+        return rest.isEmpty || (rest.first == UInt8(ascii: "/") && rest.count >= 2
+            && rest.allSatisfy { isAlphanumeric($0) || idPathPunctuation.contains($0) })
     }
 
     /// A comma-separated permission list (the CLI's `--permissions`): trimmed, empties dropped,
@@ -45,9 +55,8 @@ public enum Validation {
         (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
     }
 
-    // The SDK's expression, verbatim.
-    private static let spiffeIDPattern = try! NSRegularExpression(
-        pattern: #"^\^?spiffe://[\\a-zA-Z0-9.\-*()+?\[\]]+(/[\\/a-zA-Z0-9._\-*()+?\[\]]+)*\$?$"#)
+    private static let idDomainPunctuation = Set("\\.-*()+?[]".utf8)
+    private static let idPathPunctuation = Set("\\/._-*()+?[]".utf8)
 }
 
 /// Why a permission list was refused (SPIKE's `access_invalid_permission`).

@@ -121,18 +121,20 @@ import Testing
         #expect(try await nexus.post(admin, "/v1/acl/policy?action=delete", #"{"id":"web-reader"}"#) == (200, "{}"))
         #expect(try await nexus.post(admin, "/v1/acl/policy?action=delete", #"{"id":"web-reader"}"#).0 == 404)
         #expect(try await nexus.post(web, "/v1/store/secrets?action=get", #"{"path":"apps/web/db"}"#).0 == 401)
-        // A refused request with an oversized path is recorded with a bounded path.
+        // A refused request with an oversized path is recorded with a bounded path (in bytes, even
+        // when one character is made of many scalars), and no policy pattern ever runs on it.
         #expect(try await nexus.post(web, "/v1/store/secrets", #"{"path":"\#(String(repeating: "p", count: 100_000))","values":{}}"#).0 == 401)
+        #expect(try await nexus.post(web, "/v1/store/secrets", #"{"path":"a\#(String(repeating: "\u{301}", count: 100_000))","values":{}}"#).0 == 401)
         // Every refusal is an AccessDenied event naming the caller and what it wanted.
         let denials = try nexus.events().compactMap { event -> (String, AccessDenied)? in
             if case .accessDenied(let denied) = event.payload { return (event.actor, denied) }
             return nil
         }
-        #expect(denials.count == 9 && denials.allSatisfy { $0.1.path.utf8.count <= 512 })
+        #expect(denials.count == 10 && denials.allSatisfy { $0.1.path.utf8.count <= 512 })
         #expect(denials.contains { $0.0 == "spiffe://spike.ist/workload/web" && $0.1.operation == "secret.get" && $0.1.path == "apps/billing/db" && $0.1.wants == ["read"] })
         #expect(denials.contains { $0.1.operation == "policy.list" && $0.1.path == "spike/system/acl" && $0.1.wants == ["list"] })
         let metrics = String(decoding: try await admin.get(nexus.url, path: "/metrics").body, as: UTF8.self)
-        #expect(metrics.contains("spike_access_denied_total 9\n") && metrics.contains("spike_secrets 2\n") && metrics.contains("spike_policies 0\n"))
+        #expect(metrics.contains("spike_access_denied_total 10\n") && metrics.contains("spike_secrets 2\n") && metrics.contains("spike_policies 0\n"))
     }
 
     @Test func cipherInJSONAndStreamModes() async throws {
@@ -173,11 +175,14 @@ import Testing
             let refused = try await admin.post(nexus.url, path: "/v1/cipher/decrypt", body: bytes, contentType: stream)
             #expect(refused.status == .badRequest && String(decoding: refused.body, as: UTF8.self) == answer)
         }
-        // Bootstrap's verification: the SHA-256 of what the JSON ciphertext opens to; Bootstrap only.
-        let verify = #"{"nonce":"\#(nonce)","ciphertext":"\#(ciphertext)"}"#
+        // Bootstrap's verification: the SHA-256 of what its ciphertext under R opens to; Bootstrap
+        // only; the cipher's ciphertexts (another key) do not open.
+        let verify = try nexus.bootstrapProof(plaintext)
         let expected = SHA256.hash(data: plaintext).map { String(format: "%02x", $0) }.joined()
         #expect(try await nexus.post(try nexus.client("/spike/bootstrap"), "/v1/bootstrap/verify", verify) == (200, #"{"hash":"\#(expected)"}"#))
         #expect(try await nexus.post(admin, "/v1/bootstrap/verify", verify).0 == 401)
+        #expect(try await nexus.post(try nexus.client("/spike/bootstrap"), "/v1/bootstrap/verify",
+                                     #"{"nonce":"\#(nonce)","ciphertext":"\#(ciphertext)"}"#).0 == 500)
         // A lite workload may use the cipher and nothing else.
         #expect(try await nexus.post(lite, "/v1/store/secrets?action=list", "{}").0 == 401)
     }

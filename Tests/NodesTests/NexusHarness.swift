@@ -1,3 +1,4 @@
+import Crypto
 import EventLog
 import Foundation
 import NIOHTTP1
@@ -60,10 +61,12 @@ final class NexusHarness: Sendable {
         return HTTPClient(tls: SPIFFETLS(role: .client, source: source, authorizer: roles.authorizer(.nexus)), timeout: .seconds(10))
     }
 
+    static let password = "correct horse battery"
+
     /// Initializes the system as the superuser (a cheap scrypt cost: this is a test).
     func initialize() async throws {
         try await waitUntilStarted()
-        try await node.initialize(password: "correct horse battery", actor: "spiffe://spike.ist/spike/pilot/role/superuser",
+        try await node.initialize(password: Self.password, actor: "spiffe://spike.ist/spike/pilot/role/superuser",
                                   trail: "test", cost: .testing)
         #expect(node.status.ready)
     }
@@ -72,6 +75,19 @@ final class NexusHarness: Sendable {
     func post(_ client: HTTPClient, _ path: String, _ body: String, contentType: String = "application/json") async throws -> (Int, String) {
         let response = try await client.post(url, path: path, body: Array(body.utf8), contentType: contentType)
         return (Int(response.status.code), String(decoding: response.body, as: UTF8.self))
+    }
+
+    /// The root key, as an admin gets it back: the genesis in the log, opened with the password.
+    func rootKey() throws -> RootKey {
+        let key = try LogKeyFile.readPrivateKey(at: directory + "/audit-key.pem")
+        let genesis = try #require(try LifecycleProjection.replay(node.log.reader(keyring: LogKeyring([key]))).genesis)
+        return try genesis.passwordWraps[0].unwrap(password: Self.password, epoch: genesis.epoch)
+    }
+
+    /// A body for `/v1/bootstrap/verify`: `plaintext` encrypted with R, as SPIKE's Bootstrap does.
+    func bootstrapProof(_ plaintext: Data) throws -> String {
+        let sealed = try AES.GCM.seal(plaintext, using: SymmetricKey(data: try rootKey().copyBytes()))
+        return #"{"nonce":"\#(Data(sealed.nonce).base64EncodedString())","ciphertext":"\#((sealed.ciphertext + sealed.tag).base64EncodedString())"}"#
     }
 
     /// The log's events, decrypted with the Nexus' audit key.

@@ -52,7 +52,8 @@ import Yams
             let action = String(route.drop { $0 != "?" }.dropFirst())
             let uri = action.isEmpty ? path : path + "?action=" + action
             var body = String(decoding: try JSONSerialization.data(withJSONObject: entry["example"] ?? [:]), as: UTF8.self)
-            if route == "/v1/cipher/decrypt?" || route == "/v1/bootstrap/verify?", let lastEncrypted { body = lastEncrypted }
+            if route == "/v1/cipher/decrypt?", let lastEncrypted { body = lastEncrypted }
+            if route == "/v1/bootstrap/verify?" { body = try nexus.bootstrapProof(Data("hello".utf8)) }
             let responses = try #require(entry["responses"] as? [String: Any])
             // Bootstrap verification is Bootstrap's alone; everything else the superuser may do.
             let caller = route == "/v1/bootstrap/verify?" ? bootstrap : admin

@@ -1,3 +1,4 @@
+import Foundation
 import Projections
 import Testing
 
@@ -44,6 +45,30 @@ import Testing
                        "", "spiffe://a.org/x\n"]
         for pattern in valid { #expect(Validation.isValidSPIFFEIDPattern(pattern), "\(pattern)") }
         for pattern in invalid { #expect(!Validation.isValidSPIFFEIDPattern(pattern), "\(pattern)") }
+    }
+
+    /// The linear scan agrees with the SDK's expression (run by ICU on short strings, where its
+    /// backtracking is harmless) on every string of a seeded sample over the relevant alphabet.
+    @Test func spiffeIDPatternScanAgreesWithTheSDKExpression() throws {
+        let sdk = try NSRegularExpression(pattern: #"^\^?spiffe://[\\a-zA-Z0-9.\-*()+?\[\]]+(/[\\/a-zA-Z0-9._\-*()+?\[\]]+)*\$?$"#)
+        let alphabet = Array("^$/a._-*\\|{}: ")
+        var state: UInt64 = 42
+        func next() -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int(state >> 33)
+        }
+        var agreed = 0
+        for _ in 0..<20_000 {
+            let prefix = ["", "^", "spiffe://", "^spiffe://", "spiffe:/"][next() % 5]
+            let body = String((0..<(next() % 8)).map { _ in alphabet[next() % alphabet.count] })
+            let pattern = prefix + body
+            let expected = sdk.firstMatch(in: pattern, range: NSRange(pattern.startIndex..., in: pattern)) != nil
+            #expect(Validation.isValidSPIFFEIDPattern(pattern) == expected, "\(pattern)")
+            if expected { agreed += 1 }
+        }
+        #expect(agreed > 300, "the sample must hold valid patterns too")
+        // What backtracks exponentially in the expression is linear here.
+        #expect(!Validation.isValidSPIFFEIDPattern("spiffe://a" + String(repeating: "/a", count: 100_000) + "!"))
     }
 
     // C4.6.

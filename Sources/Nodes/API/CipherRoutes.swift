@@ -77,7 +77,8 @@ extension DataAPI {
     }
 
     /// Bootstrap's proof that the Nexus holds the root key it was given (reference §2.4): decrypt
-    /// with the cipher key and answer the SHA-256 of the plaintext. The Bootstrap role only.
+    /// with R itself (SPIKE's Bootstrap encrypts with it) and answer the SHA-256 of the
+    /// plaintext. The Bootstrap role only.
     func verifyBootstrap(_ request: HTTPRequest, trail: String) async -> HTTPResponse {
         guard let body = request.decodeJSON(BootstrapVerifyRequest.self) else { return Self.badRequest }
         guard roles.has(request.peer, .bootstrap) else {
@@ -86,7 +87,7 @@ extension DataAPI {
             return Self.unauthorized
         }
         guard body.nonce.count == Self.nonceSize, body.ciphertext.count <= maxCipherSize else { return Self.badRequest }
-        guard let key = store.cipherKey else { return Self.notReady }
+        guard let key = store.rootCipherKey else { return Self.notReady }
         guard let plaintext = open(nonce: body.nonce, ciphertext: body.ciphertext, key: key) else {
             return .error("api_internal_error", status: .internalServerError)
         }

@@ -92,20 +92,35 @@ public struct DataAPI: Sendable {
         let allowed: Bool
         if roles.has(peer, .liteWorkload) {
             allowed = route == .encrypt || route == .decrypt
-        } else {
+        } else if ReservedPaths.isReserved(path) || Validation.isValidSecretPath(path) {
             allowed = store.allows(peer: peer.description, path: path, wants: wants)
+        } else {
+            // Authorization comes before validation (as in SPIKE), but policy patterns never
+            // run on a path that could not exist: an unbounded one would let a caller make
+            // the regular expressions work for as long as it likes.
+            allowed = false
         }
         if !allowed {
-            // The path is not validated yet (authorization comes first, as in SPIKE): keep at
-            // most a valid path's length of it, so that refusals cannot grow the log by a
-            // request body each.
-            _ = await store.write(.denyAccess(operation: route.operation, path: String(path.prefix(Self.maxDeniedPathLength)), wants: wants.sorted()),
+            _ = await store.write(.denyAccess(operation: route.operation, path: Self.boundedPath(path), wants: wants.sorted()),
                                   actor: peer.description, trail: trail)
         }
         return allowed
     }
 
-    static let maxDeniedPathLength = 512
+    /// At most `maxDeniedPathBytes` of a refused request's path (whole characters), so that
+    /// refusals cannot grow the log by a request body each.
+    static func boundedPath(_ path: String) -> String {
+        var bytes = 0
+        var kept = String.UnicodeScalarView()
+        for scalar in path.unicodeScalars {
+            bytes += UTF8.width(scalar)
+            guard bytes <= maxDeniedPathBytes else { break }
+            kept.append(scalar)
+        }
+        return String(kept)
+    }
+
+    static let maxDeniedPathBytes = 512
     static let unauthorized = HTTPResponse.error("access_unauthorized", status: .unauthorized)
     static let badRequest = HTTPResponse.error("api_bad_request", status: .badRequest)
     static let notFound = HTTPResponse.error("api_not_found", status: .notFound)

@@ -9,7 +9,7 @@ public struct HTTPRequest: Sendable {
     public var method: HTTPMethod
     /// The path without the query.
     public var path: String
-    /// The query's parameters (the last value of a repeated name wins).
+    /// The query's parameters (the first value of a repeated name wins, as Go's `Query().Get`).
     public var query: [String: String]
     public var headers: HTTPHeaders
     public var body: ByteBuffer
@@ -31,7 +31,8 @@ public struct HTTPRequest: Sendable {
                     guard text.contains(where: { $0 == "%" || $0 == "+" }) else { return String(text) }
                     return text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(text)
                 }
-                query[decode(pair[0])] = pair.count > 1 ? decode(pair[1]) : ""
+                let name = decode(pair[0])
+                if query[name] == nil { query[name] = pair.count > 1 ? decode(pair[1]) : "" }
             }
         }
         self.query = query

@@ -15,6 +15,8 @@ public final class NexusStore: Sendable {
         var epoch: UInt32
         var data: SymmetricKey
         var cipher: SymmetricKey
+        /// R itself, for SPIKE Bootstrap's proof (it encrypts with R).
+        var root: SymmetricKey
     }
 
     private struct State: Sendable {
@@ -76,7 +78,8 @@ public final class NexusStore: Sendable {
 
     /// Makes the data readable and writable: derives the data and cipher keys of `epoch`.
     public func unlock(rootKey: RootKey, epoch: UInt32) {
-        let keys = Keys(epoch: epoch, data: rootKey.dataKey(epoch: epoch), cipher: rootKey.cipherKey(epoch: epoch))
+        let keys = Keys(epoch: epoch, data: rootKey.dataKey(epoch: epoch), cipher: rootKey.cipherKey(epoch: epoch),
+                        root: SymmetricKey(data: rootKey.copyBytes()))
         core.state.withLock { $0.keys = keys }
     }
 
@@ -164,12 +167,17 @@ public final class NexusStore: Sendable {
         core.state.withLock { Array($0.data.policies.values) }.sorted { $0.name < $1.name }
     }
 
+    /// Matches outside the lock: policy patterns are regular expressions.
     public func allows(peer: String, path: String, wants: Set<Permission>) -> Bool {
-        core.state.withLock { $0.data.allows(peer: peer, path: path, wants: wants) }
+        let policies = core.state.withLock { Array($0.data.policies.values) }
+        return policies.contains { $0.grants(peer: peer, path: path, wants: wants) }
     }
 
     /// The cipher key, once unlocked.
     public var cipherKey: SymmetricKey? { core.state.withLock { $0.keys?.cipher } }
+
+    /// The root key as an AES-256 key, once unlocked: what SPIKE's Bootstrap encrypts with.
+    var rootCipherKey: SymmetricKey? { core.state.withLock { $0.keys?.root } }
 
     public var counts: (secrets: Int, policies: Int, denials: Int) {
         core.state.withLock { ($0.data.secrets.count, $0.data.policies.count, $0.data.accessDenials) }
@@ -187,13 +195,7 @@ public final class NexusStore: Sendable {
             storedSecret: { path in core.state.withLock { $0.data.secrets[path] } },
             storedPolicy: { name in core.state.withLock { $0.data.policies[name] } })
         let now = Int64(Date().timeIntervalSince1970 * 1000)
-        var outcomes: [DataOutcome] = []
-        var wroteEvent: [Bool] = []
-        for pending in batch {
-            let before = decisions.events.count
-            outcomes.append(decisions.decide(pending.command, .init(actor: pending.actor, trail: pending.trail, now: now)))
-            wroteEvent.append(decisions.events.count > before)
-        }
+        var outcomes = batch.map { decisions.decide($0.command, .init(actor: $0.actor, trail: $0.trail, now: now)) }
         if !decisions.events.isEmpty {
             do {
                 try await core.log.append(decisions.events.map { NewEvent(kind: $0.kind.rawValue, body: $0.encoded()) },
@@ -205,7 +207,8 @@ public final class NexusStore: Sendable {
                 }
             } catch {
                 FileHandle.standardError.write(Data("spike nexus: the log refused \(decisions.events.count) data events: \(error)\n".utf8))
-                for index in outcomes.indices where wroteEvent[index] { outcomes[index] = .failed("\(error)") }
+                // Every outcome of the batch was decided on top of events that are not written.
+                outcomes = batch.map { _ in .failed("\(error)") }
             }
         }
         for (pending, outcome) in zip(batch, outcomes) { pending.reply(outcome) }

@@ -223,7 +223,11 @@ struct PolicyDelete: AsyncParsableCommand {
         guard let name = name ?? positionalName else { throw CommandFailure("give the policy's name (an argument or --name)") }
         if !yes {
             FileHandle.standardOutput.write(Data("Are you sure you want to delete policy '\(name)'? (y/N): ".utf8))
-            guard let answer = readLine(), answer == "y" || answer == "Y" else { throw CommandFailure("Operation canceled.") }
+            guard let answer = readLine(), answer == "y" || answer == "Y" else {
+                // The user's choice, not an error: SPIKE's message, exit 0.
+                FileHandle.standardOutput.write(Data("Operation canceled.\n".utf8))
+                return
+            }
         }
         _ = try await PolicyCommand.withAPI {
             try await $0.call("/v1/acl/policy?action=delete", PolicyNameRequest(id: name), as: EmptyRequest.self, notFound: "Entity not found.")

@@ -53,8 +53,11 @@ struct NexusCommand: AsyncParsableCommand {
         }
         let service = NexusService(node: node, roles: roles)
         // Any SVID the trust bundles validate may connect; each route checks the caller's role.
+        // Bodies up to 1 MiB, or more when the cipher limit needs it (base64 in JSON: 4/3).
+        let maxBodySize = max(1 << 20, configuration.maxCipherSize / 3 * 4 + 4096)
         let server = try await HTTPServer(host: configuration.listen.host, port: configuration.listen.port,
-                                          tls: SPIFFETLS(role: .server, source: source, authorizer: .any)) { await service.handle($0) }
+                                          tls: SPIFFETLS(role: .server, source: source, authorizer: .any),
+                                          maxBodySize: maxBodySize) { await service.handle($0) }
         try Workload.writeAddress("\(configuration.listen.host):\(server.port)", to: addressFile)
         FileHandle.standardOutput.write(Data("spike nexus \(id) listening on https://\(configuration.listen.host):\(server.port), log in \(configuration.dataDirectory)\n".utf8))
         try await withThrowingTaskGroup(of: Void.self) { group in
