@@ -171,6 +171,22 @@ import Testing
         #expect(transactions < 300, "\(transactions) transactions for 300 concurrent puts")
     }
 
+    @Test func aWriteTheLogRefusesChangesNothing() async throws {
+        let h = try StoreHarness()
+        defer { Task { await h.remove() } }
+        await h.put("a", ["k": "1"])
+        h.log.close()
+        let outcomes = await withTaskGroup(of: DataOutcome.self) { group in
+            group.addTask { await h.put("a", ["k": "2"]) }
+            group.addTask { await h.delete("a", []) }
+            group.addTask { await h.put("b", ["k": "1"]) }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(outcomes.allSatisfy { if case .failed = $0 { true } else { false } }, "\(outcomes)")
+        #expect(h.get("a") == ["k": "1"] && h.get("b") == nil)
+        #expect(h.store.metadata("a", version: 0)?.currentVersion == 1)
+    }
+
     @Test func writesBeforeUnlockAreRefused() async throws {
         let h = try StoreHarness()
         defer { Task { await h.remove() } }
