@@ -8,6 +8,18 @@ import sys
 from figures import load
 
 figures = load(sys.argv[1])
+# Figures measured in rounds (`name@round_metric`) become their median, with the rounds listed.
+rounds = {}
+for name, figure in list(figures.items()):
+    if "@" in name:
+        base, rest = name.split("@", 1)
+        metric = rest.split("_", 1)[1]
+        rounds.setdefault(base + "_" + metric, []).append(figure)
+        del figures[name]
+for name, measured in rounds.items():
+    values = sorted(figure["value"] for figure in measured)
+    figures[name] = {"name": name, "value": values[len(values) // 2], "unit": measured[0]["unit"],
+                     "rounds": [figure["value"] for figure in measured]}
 context = {"cores": int(sys.argv[2]), "connections": int(sys.argv[3])}
 
 

@@ -191,7 +191,9 @@ import Testing
         let h = try StoreHarness()
         defer { Task { await h.remove() } }
         let locked = NexusStore(log: h.log, projection: DataProjection(), versionKeys: [:], maxVersions: 10)
-        #expect(await locked.write(.putSecret(path: "a", values: [:], cas: nil), actor: "x", trail: "t") == .notReady)
+        #expect(try locked.seal([:], path: "a") == nil)
+        let sealed = try #require(try h.store.seal([:], path: "a"))
+        #expect(await locked.write(.putSecret(path: "a", sealed: sealed, cas: nil), actor: "x", trail: "t") == .notReady)
         #expect(locked.secret("a", version: 0) == .notReady)
         await locked.stop()
     }

@@ -26,7 +26,8 @@ final class StoreHarness: @unchecked Sendable {
 
     @discardableResult
     func put(_ path: String, _ values: [String: String], cas: Int? = nil) async -> DataOutcome {
-        await store.write(.putSecret(path: path, values: values, cas: cas), actor: Self.superuser, trail: "test")
+        guard let sealed = try? store.seal(values, path: path) else { return .notReady }
+        return await store.write(.putSecret(path: path, sealed: sealed, cas: cas), actor: Self.superuser, trail: "test")
     }
 
     @discardableResult

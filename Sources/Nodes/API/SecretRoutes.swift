@@ -11,7 +11,10 @@ extension DataAPI {
         let values = body.values ?? [:]
         guard Validation.isValidSecretPath(body.path), values.keys.allSatisfy(Validation.isValidName) else { return Self.badRequest }
         if let cas = body.cas, cas < 0 { return Self.badRequest }
-        return Self.response(await store.write(.putSecret(path: body.path, values: values, cas: body.cas),
+        let sealed: VersionSeal.Sealed?
+        do { sealed = try store.seal(values, path: body.path) } catch { return Self.response(.failed("\(error)")) }
+        guard let sealed else { return Self.notReady }
+        return Self.response(await store.write(.putSecret(path: body.path, sealed: sealed, cas: body.cas),
                                                actor: request.peer.description, trail: trail))
     }
 

@@ -5,7 +5,8 @@ import Projections
 
 /// A write to the Nexus' data, as the API asks for it.
 public enum DataCommand: Sendable {
-    case putSecret(path: String, values: [String: String], cas: Int?)
+    /// The values are sealed already (`NexusStore.seal`), in the request's task.
+    case putSecret(path: String, sealed: VersionSeal.Sealed, cas: Int?)
     case deleteSecret(path: String, versions: [Int])
     case undeleteSecret(path: String, versions: [Int])
     case destroySecret(path: String, versions: [Int])
@@ -51,18 +52,13 @@ struct DataBatch {
 
     mutating func decide(_ command: DataCommand, _ context: Context) -> DataOutcome {
         switch command {
-        case .putSecret(let path, let values, let cas):
+        case .putSecret(let path, let sealed, let cas):
             let entry = secret(path)
             if let cas, cas != (entry?.currentVersion ?? 0) { return .versionMismatch(current: entry?.currentVersion ?? 0) }
+            guard sealed.epoch == keys.epoch else { return .failed("the value was sealed for epoch \(sealed.epoch)") }
             let current = entry ?? SecretEntry()
             let version = current.nextVersion
             let pruned = current.pruned(adding: version, maxVersions: maxVersions)
-            let sealed: VersionSeal.Sealed
-            do {
-                sealed = try VersionSeal.seal(values, path: path, version: version, epoch: keys.epoch, dataKey: keys.data)
-            } catch {
-                return .failed("\(error)")
-            }
             let put = SecretPut(path: path, version: version, keyID: Data(sealed.keyID), sealedValue: Data(sealed.sealedValue),
                                 maxVersions: maxVersions, pruned: pruned, at: context.now)
             keyChanges.puts.append(KeyTableEntry(id: sealed.keyID, value: sealed.wrappedKey))

@@ -85,6 +85,13 @@ public final class NexusStore: Sendable {
 
     public var isUnlocked: Bool { core.state.withLock { $0.keys != nil } }
 
+    /// Seals values for a put under a new version key (nil until unlocked). This is the costly
+    /// part of a write, so it runs in the caller's task, in parallel, not in the commit loop.
+    public func seal(_ values: [String: String], path: String) throws(KeyError) -> VersionSeal.Sealed? {
+        guard let keys = core.state.withLock({ $0.keys }) else { return nil }
+        return try VersionSeal.seal(values, path: path, epoch: keys.epoch, dataKey: keys.data)
+    }
+
     /// Queues a write and returns once it is durable (or refused).
     public func write(_ command: DataCommand, actor: String, trail: String) async -> DataOutcome {
         await withCheckedContinuation { continuation in

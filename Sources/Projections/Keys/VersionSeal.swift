@@ -5,28 +5,31 @@ import Foundation
 /// of its own, which is wrapped under the epoch's data key and kept in the log's key table.
 /// Deleting that key (destroy, or pruning past `maxVersions`) erases the value for good while
 /// the event that carries it stays in the append-only log. The value is bound to its path,
-/// version and epoch; the wrapped key to its id.
+/// epoch and key id (one key per version); the wrapped key to its id. Sealing needs no version
+/// number, so it runs in the request's task, in parallel, before the write is queued.
 public enum VersionSeal {
     /// A sealed value with the key-table entry that opens it.
     public struct Sealed: Sendable {
         public var keyID: [UInt8]
         public var wrappedKey: [UInt8]
         public var sealedValue: [UInt8]
+        /// The epoch whose data key wrapped the version key.
+        public var epoch: UInt32
     }
 
-    public static func seal(_ values: [String: String], path: String, version: Int, epoch: UInt32, dataKey: SymmetricKey) throws(KeyError) -> Sealed {
+    public static func seal(_ values: [String: String], path: String, epoch: UInt32, dataKey: SymmetricKey) throws(KeyError) -> Sealed {
         let keyID = Array("v".utf8) + (0..<16).map { _ in UInt8.random(in: 0...255) }
         let versionKey = SymmetricKey(size: .bits256)
         do {
             let plaintext = try encoder.encode(values)
             let sealedValue = try AES.GCM.seal(plaintext, using: versionKey,
-                                               authenticating: valueData(path: path, version: version, epoch: epoch)).combined!
+                                               authenticating: valueData(path: path, keyID: keyID, epoch: epoch)).combined!
             let wrappedKey = try versionKey.withUnsafeBytes { key in
                 try AES.GCM.seal(key, using: dataKey, authenticating: keyData(keyID)).combined!
             }
-            return Sealed(keyID: keyID, wrappedKey: Array(wrappedKey), sealedValue: Array(sealedValue))
+            return Sealed(keyID: keyID, wrappedKey: Array(wrappedKey), sealedValue: Array(sealedValue), epoch: epoch)
         } catch {
-            throw .sealedDataUnreadable("the value of \(path) version \(version) could not be sealed")
+            throw .sealedDataUnreadable("a value of \(path) could not be sealed")
         }
     }
 
@@ -50,7 +53,7 @@ public enum VersionSeal {
             let keyBytes = try AES.GCM.open(AES.GCM.SealedBox(combined: wrappedKey), using: dataKey, authenticating: keyData(keyID))
             let versionKey = SymmetricKey(data: keyBytes)
             return try AES.GCM.open(AES.GCM.SealedBox(combined: sealedValue), using: versionKey,
-                                    authenticating: valueData(path: path, version: version, epoch: epoch))
+                                    authenticating: valueData(path: path, keyID: keyID, epoch: epoch))
         } catch {
             throw .sealedDataUnreadable("the value of \(path) version \(version)")
         }
@@ -62,8 +65,8 @@ public enum VersionSeal {
         return encoder
     }()
 
-    private static func valueData(path: String, version: Int, epoch: UInt32) -> [UInt8] {
-        Array("spike secret v1".utf8) + epoch.bigEndianBytes + UInt64(version).bigEndianBytes + Array(path.utf8)
+    private static func valueData(path: String, keyID: [UInt8], epoch: UInt32) -> [UInt8] {
+        Array("spike secret v1".utf8) + epoch.bigEndianBytes + UInt8(keyID.count).bigEndianBytes + keyID + Array(path.utf8)
     }
 
     private static func keyData(_ keyID: [UInt8]) -> [UInt8] {
