@@ -53,6 +53,10 @@ import Testing
         let json = try await spike(["secret", "get", "integration/smoke/s", "-f", "j"])
         #expect((try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: String]) == ["username": "spike", "password": password])
         #expect(try await spike(["secret", "get", "integration/smoke/s", "-f", "yaml"]).stdout.contains("password: \(password)"))
+        // C6.7: every alias of human output.
+        for alias in ["human", "h", "plain", "p", ""] {
+            #expect(try await spike(["secret", "get", "integration/smoke/s", "-f", alias]).stdout == get.stdout, "\(alias)")
+        }
         let missingKey = try await spike(["secret", "get", "integration/smoke/s", "nokey"])
         #expect(missingKey.status != 0 && missingKey.stderr == "Error: Key not found.\n" && missingKey.stdout.isEmpty)
         #expect(try await spike(["secret", "put", "integration/smoke/s", "password=second"]).status == 0)
@@ -143,6 +147,34 @@ import Testing
         #expect(try await spike(["dev", "start", "--dir", dir, "nexus"]).status == 0)
         let notReady = try await spike(["secret", "get", "apps/web/db"])
         #expect(notReady.status != 0 && notReady.stderr.contains("not ready"), "\(notReady.stderr)")
+    }
+
+    /// C4.8: a policy file is checked before anything is sent (here there is no identity and no
+    /// Nexus at all), each refusal with SPIKE's message and a non-zero exit.
+    @Test func policyFilesAreCheckedBeforeAnythingIsSent() async throws {
+        let directory = NSTemporaryDirectory() + "spike-policy-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let cases: [(String, String)] = [
+            ("spiffeid: ^spiffe://a$\npathPattern: ^a$\npermissions: [read]\n", "policy name is required"),
+            ("name: p\npathPattern: ^a$\npermissions: [read]\n", "spiffeidPattern is required"),
+            ("name: p\nspiffeidPattern: ^spiffe://a$\npermissions: [read]\n", "pathPattern is required"),
+            ("name: p\nspiffeidPattern: ^spiffe://a$\npathPattern: ^a$\n", "permissions are required"),
+            ("name: p\nspiffeidPattern: ^spiffe://a$\npathPattern: ^a$\npermissions: []\n", "permissions are required"),
+            ("name: p\nspiffeidPattern: ^spiffe://a$\npathPattern: ^a$\npermissions: [read, delete]\n", "invalid permission 'delete'"),
+            ("name: [p\n", "failed to parse YAML file"),
+        ]
+        let offline = ["SPIFFE_ENDPOINT_SOCKET": "", "SPIKE_NEXUS_API_URL": "https://127.0.0.1:1"]
+        for (index, (content, message)) in cases.enumerated() {
+            let file = "\(directory)/\(index).yaml"
+            try content.write(toFile: file, atomically: true, encoding: .utf8)
+            let run = try await spike(["policy", "apply", "--file", file], offline)
+            #expect(run.status != 0 && run.stderr.contains(message) && run.stdout.isEmpty, "\(content): \(run.stderr)")
+        }
+        let missing = try await spike(["policy", "apply", "--file", directory + "/none.yaml"], offline)
+        #expect(missing.status != 0 && missing.stderr.contains("does not exist"))
+        let flags = try await spike(["policy", "apply", "--name", "p"], offline)
+        #expect(flags.status != 0 && flags.stderr.contains("required flags are missing") && flags.stderr.contains("--spiffeid-pattern"))
     }
 
     @Test func everyCommandHasHelpWithExamples() async throws {
