@@ -53,6 +53,13 @@ import Testing
         let json = try await spike(["secret", "get", "integration/smoke/s", "-f", "j"])
         #expect((try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: String]) == ["username": "spike", "password": password])
         #expect(try await spike(["secret", "get", "integration/smoke/s", "-f", "yaml"]).stdout.contains("password: \(password)"))
+        // Values that stay off the command line: from stdin and from a file.
+        try "from-a-file\n".write(toFile: dir + "/value", atomically: true, encoding: .utf8)
+        #expect(try await spike(["secret", "put", "off/argv", "a=-", "b=@\(dir)/value", "c=plain"], input: "from-stdin\n").status == 0)
+        #expect(try await spike(["secret", "get", "off/argv", "-f", "json"]).stdout.contains(#""a" : "from-stdin""#))
+        #expect(try await spike(["secret", "get", "off/argv", "b"]).stdout == "from-a-file\n")
+        #expect(try await spike(["secret", "put", "off/argv", "a=-", "b=-"]).stderr.contains("Only one value can come from standard input"))
+        #expect(try await spike(["secret", "put", "off/argv", "a=@/nonexistent"]).status != 0)
         // C6.7: every alias of human output.
         for alias in ["human", "h", "plain", "p", ""] {
             #expect(try await spike(["secret", "get", "integration/smoke/s", "-f", alias]).stdout == get.stdout, "\(alias)")
@@ -62,7 +69,7 @@ import Testing
         #expect(try await spike(["secret", "put", "integration/smoke/s", "password=second"]).status == 0)
         let metadata = try await spike(["secret", "metadata", "get", "integration/smoke/s"])
         #expect(metadata.stdout.contains("Current Version : 2") && metadata.stdout.contains("Version 1:") && metadata.stdout.contains("Max Versions    : 10"))
-        #expect(try await spike(["secret", "list"]).stdout == "- integration/smoke/s\n")
+        #expect(try await spike(["secret", "list"]).stdout == "- integration/smoke/s\n- off/argv\n")
         #expect(try await spike(["secret", "list", "-f", "json"]).stdout.contains(#""integration/smoke/s""#))
         #expect(try await spike(["secret", "delete", "integration/smoke/s", "-v", "1,2"]).status == 0)
         let deleted = try await spike(["secret", "get", "integration/smoke/s"])

@@ -47,9 +47,13 @@ struct SecretPut: AsyncParsableCommand {
         abstract: "Write a new version of a secret.",
         discussion: """
         Each value is KEY=VALUE (split at the first '='); keys are letters, digits, '-', '_' and
-        spaces. Every put makes a new version; the oldest beyond the Nexus' limit are erased.
+        spaces. A command line shows in process listings: for a real secret write KEY=- to read
+        the value from standard input (one key at most) or KEY=@FILE to read it from a file
+        (trailing newlines are dropped). Every put makes a new version; the oldest beyond the
+        Nexus' limit are erased.
         Examples:
-          spike secret put apps/db/creds username=app password='s3cr3t'
+          spike secret put apps/db/creds username=app password=-     # the password from stdin
+          spike secret put apps/db/creds username=app password=@./db-password
           spike secret put apps/db/creds password=rotated --cas 1   # only if version 1 is current
         """
     )
@@ -65,13 +69,35 @@ struct SecretPut: AsyncParsableCommand {
     func run() async throws {
         try SecretCommand.checkPath(path)
         var values: [String: String] = [:]
+        var readStandardInput = false
         for pair in pairs {
             guard let equals = pair.firstIndex(of: "=") else { throw CommandFailure("Invalid key-value pair: \(pair)") }
-            values[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+            let key = String(pair[..<equals])
+            let value = pair[pair.index(after: equals)...]
+            if value == "-" {
+                guard !readStandardInput else { throw CommandFailure("Only one value can come from standard input (\(key)=-)") }
+                readStandardInput = true
+                values[key] = Self.trimmed(FileHandle.standardInput.readDataToEndOfFile())
+            } else if value.hasPrefix("@") {
+                let file = String(value.dropFirst())
+                guard let data = FileManager.default.contents(atPath: file) else { throw CommandFailure("cannot read \(file) (the value of \(key))") }
+                values[key] = Self.trimmed(data)
+            } else {
+                values[key] = String(value)
+            }
         }
         let request = SecretPutRequest(path: path, values: values, cas: cas)
         _ = try await SecretCommand.withAPI { try await $0.call("/v1/store/secrets", request, as: EmptyRequest.self) }
         print("OK")
+    }
+}
+
+extension SecretPut {
+    /// A value read from a file or stdin, without the trailing newlines an editor or echo adds.
+    static func trimmed(_ data: Data) -> String {
+        var text = String(decoding: data, as: UTF8.self)
+        while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
+        return text
     }
 }
 
