@@ -72,8 +72,13 @@ import Testing
         for pattern in ["a(?=b)", "a(?!b)", "(?<=a)b", "(?<!a)b", #"(a)\1"#, "(?>a)", "a++", "a*+"] {
             #expect(throws: PolicyError.self, "\(pattern)") { try PolicyPattern(pattern) }
         }
-        // RE2 syntax that looks alike is fine.
-        for pattern in [#"a\\1"#, "[(?=]", "(?:a)", "(?i)abc", "a+?", #"\d{2,3}"#] {
+        // Nested unbounded repetition: exponential on a backtracking engine.
+        for pattern in ["(a+)+", "^(a*b?)*$", "((a|b)+c)*", "(x{2,})+", "(.*a){3,}", "^spiffe://(a+)+$", "(?:a+)+", "(a(?:b)c*)+"] {
+            #expect(throws: PolicyError.self, "\(pattern)") { try PolicyPattern(pattern) }
+        }
+        // RE2 syntax that looks alike is fine, and so are the usual shapes of policies.
+        for pattern in [#"a\\1"#, "[(?=]", "(?:a)", "(?i)abc", "a+?", #"\d{2,3}"#, "^(prod|dev)/.*$", "(.*/)?secret", "(a+)?",
+                        "^app/(db|cache)-[0-9]+/.*$", #"^spiffe://example\.org/(web|api)/.*$"#, "[(+)]+", "(?i)(a|b)+", "((?:ab)|c)+"] {
             #expect((try? PolicyPattern(pattern)) != nil, "\(pattern)")
         }
     }

@@ -5,8 +5,9 @@ import Foundation
 ///
 /// ICU (`NSRegularExpression`) runs it; constructs that RE2 does not have — lookaround, back
 /// references, atomic groups, possessive quantifiers — are refused, so that a pattern accepted
-/// here means what it means to SPIKE, and matching stays linear-ish (no backtracking bombs from
-/// back references).
+/// here means what it means to SPIKE. ICU backtracks where RE2 runs in linear time, so a group
+/// that repeats without bound and holds a repetition itself (`(a+)+`, `(a*b?)*`) is refused too:
+/// on a crafted SPIFFE ID or path it could take exponential time.
 public final class PolicyPattern: Sendable, CustomStringConvertible {
     public let source: String
     private let regex: NSRegularExpression
@@ -41,6 +42,8 @@ public final class PolicyPattern: Sendable, CustomStringConvertible {
         let chars = Array(pattern)
         var index = 0
         var inClass = false
+        // Per open group: whether it holds a repetition (directly or in a nested group).
+        var groups: [Bool] = []
         while index < chars.count {
             let char = chars[index]
             let next: Character? = index + 1 < chars.count ? chars[index + 1] : nil
@@ -66,8 +69,20 @@ public final class PolicyPattern: Sendable, CustomStringConvertible {
                 if rest.hasPrefix("=") || rest.hasPrefix("!") { return "a lookahead (?\(rest.prefix(1))" }
                 if rest == "<=" || rest == "<!" { return "a lookbehind (?\(rest)" }
                 if rest.hasPrefix(">") { return "an atomic group (?>" }
+                groups.append(false)
+            case "(":
+                groups.append(false)
+            case ")":
+                let repeats = groups.popLast() ?? false
+                if repeats, next == "*" || next == "+" || next == "{" {
+                    return "a repeated group that itself repeats (as (a+)+), which can take exponential time"
+                }
+                if repeats, !groups.isEmpty { groups[groups.count - 1] = true }
             case "*", "+", "?", "}":
                 if next == "+" { return "a possessive quantifier (\(char)+)" }
+                if char != "?", !groups.isEmpty { groups[groups.count - 1] = true }
+            case "{":
+                if !groups.isEmpty { groups[groups.count - 1] = true }
             default:
                 break
             }
