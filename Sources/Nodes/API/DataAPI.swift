@@ -65,7 +65,7 @@ public struct DataAPI: Sendable {
         guard request.method == .POST,
               let route = Route(rawValue: request.path + "?" + (request.query["action"] ?? ""))
         else { return .error("api_bad_request", status: .badRequest) }
-        let trail = Self.trailID()
+        let trail = NexusService.trailID()
         switch route {
         case .secretPut: return await putSecret(request, trail: trail)
         case .secretGet: return await getSecret(request, trail: trail)
@@ -139,5 +139,4 @@ public struct DataAPI: Sendable {
         }
     }
 
-    static func trailID() -> String { NexusService.trailID() }
 }

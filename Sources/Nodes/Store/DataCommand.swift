@@ -40,8 +40,8 @@ struct DataBatch {
         var now: Int64
     }
 
-    var secrets: [String: SecretEntry] = [:]
-    var policies: [String: Policy?] = [:]
+    private var secrets: [String: SecretEntry] = [:]
+    private var policies: [String: Policy?] = [:]
     private(set) var events: [DomainEvent] = []
     private(set) var keyChanges = KeyTableChanges()
 
@@ -49,6 +49,13 @@ struct DataBatch {
     let maxVersions: Int
     let storedSecret: (String) -> SecretEntry?
     let storedPolicy: (String) -> Policy?
+
+    init(keys: NexusStore.Keys, maxVersions: Int, storedSecret: @escaping (String) -> SecretEntry?, storedPolicy: @escaping (String) -> Policy?) {
+        self.keys = keys
+        self.maxVersions = maxVersions
+        self.storedSecret = storedSecret
+        self.storedPolicy = storedPolicy
+    }
 
     mutating func decide(_ command: DataCommand, _ context: Context) -> DataOutcome {
         switch command {

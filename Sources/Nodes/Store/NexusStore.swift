@@ -138,13 +138,21 @@ public final class NexusStore: Sendable {
         case notReady
     }
 
+    private enum SecretLookupMiss: Error { case notReady, notFound }
+
     /// The values of `path` at `version` (0 = current) as a JSON object, opened now.
     public func secretJSON(_ path: String, version: Int) -> SecretJSONRead {
-        let found = core.state.withLock { state -> (SecretVersion, [UInt8]?, Keys)? in
-            guard let keys = state.keys, let version = state.data.secrets[path]?.readable(version) else { return nil }
-            return (version, state.versionKeys[version.keyID], keys)
+        let found = core.state.withLock { state -> Result<(SecretVersion, [UInt8]?, Keys), SecretLookupMiss> in
+            guard let keys = state.keys else { return .failure(.notReady) }
+            guard let version = state.data.secrets[path]?.readable(version) else { return .failure(.notFound) }
+            return .success((version, state.versionKeys[version.keyID], keys))
         }
-        guard let (version, wrappedKey, keys) = found else { return isUnlocked ? .notFound : .notReady }
+        let version: SecretVersion, wrappedKey: [UInt8]?, keys: Keys
+        switch found {
+        case .success(let hit): (version, wrappedKey, keys) = hit
+        case .failure(.notReady): return .notReady
+        case .failure(.notFound): return .notFound
+        }
         // A live version without its key cannot happen unless the key table was damaged.
         guard let wrappedKey,
               let json = try? VersionSeal.openJSON(version.sealedValue, wrappedKey: wrappedKey, keyID: version.keyID,

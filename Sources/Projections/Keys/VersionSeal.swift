@@ -33,20 +33,9 @@ public enum VersionSeal {
         }
     }
 
-    /// Opens a value; fails when the key was shredded, or anything does not authenticate.
-    public static func open(_ sealedValue: some DataProtocol, wrappedKey: some DataProtocol, keyID: [UInt8],
-                            path: String, version: Int, epoch: UInt32, dataKey: SymmetricKey) throws(KeyError) -> [String: String] {
-        var json = try openJSON(sealedValue, wrappedKey: wrappedKey, keyID: keyID, path: path, version: version, epoch: epoch, dataKey: dataKey)
-        defer { json.resetBytes(in: 0..<json.count) }
-        do {
-            return try JSONDecoder().decode([String: String].self, from: json)
-        } catch {
-            throw .sealedDataUnreadable("the value of \(path) version \(version)")
-        }
-    }
-
     /// Opens a value as the JSON object it was sealed as (`{"key":"value",…}`, sorted keys): the
-    /// read route answers it as is, with no decoding and encoding again.
+    /// read route answers it as is, with no decoding and encoding again. Fails when the key was
+    /// shredded, or anything does not authenticate.
     public static func openJSON(_ sealedValue: some DataProtocol, wrappedKey: some DataProtocol, keyID: [UInt8],
                                 path: String, version: Int, epoch: UInt32, dataKey: SymmetricKey) throws(KeyError) -> Data {
         do {

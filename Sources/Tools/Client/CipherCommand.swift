@@ -32,7 +32,7 @@ struct CipherCommand: AsyncParsableCommand {
     }
 
     static func stream(_ route: String, _ data: Data) async throws -> Data {
-        let response = try await SecretCommand.withAPI { try await $0.post(route, bytes: Array(data), contentType: "application/octet-stream") }
+        let response = try await NexusAPI.using { try await $0.post(route, bytes: Array(data), contentType: "application/octet-stream") }
         guard response.status == .ok else {
             let text = String(decoding: response.body, as: UTF8.self)
             if response.status == .badRequest, !text.hasPrefix("{") {
@@ -67,7 +67,7 @@ struct CipherEncrypt: AsyncParsableCommand {
     func run() async throws {
         if let plaintext {
             guard let bytes = Data(base64Encoded: plaintext) else { throw CommandFailure("--plaintext is not base64") }
-            let sealed = try await SecretCommand.withAPI {
+            let sealed = try await NexusAPI.using {
                 try await $0.call("/v1/cipher/encrypt", CipherEncryptRequest(plaintext: bytes), as: CipherEncryptResponse.self)
             }
             try CipherCommand.output(Data((try OutputFormat.json.render(sealed) ?? "") .utf8) + Data("\n".utf8), to: out)
@@ -109,7 +109,7 @@ struct CipherDecrypt: AsyncParsableCommand {
             throw CommandFailure("JSON mode needs --nonce and --ciphertext in base64")
         }
         let request = CipherDecryptRequest(version: version ?? 1, nonce: nonce, ciphertext: ciphertext)
-        let response = try await SecretCommand.withAPI { api in
+        let response = try await NexusAPI.using { api in
             let response = try await api.post("/v1/cipher/decrypt", request)
             guard response.status == .ok else {
                 throw response.status == .internalServerError ? CommandFailure("Decryption operation failed.") : APIFailure.failure(response)

@@ -40,6 +40,14 @@ struct NexusAPI {
 
     func close() { closeSource() }
 
+    /// Runs `body` with a connection as this process' identity, closed afterwards: what every
+    /// `spike secret|policy|cipher` command does.
+    static func using<T>(_ body: (NexusAPI) async throws -> T) async throws -> T {
+        let api = try await connect()
+        defer { api.close() }
+        return try await body(api)
+    }
+
     func post(_ path: String, _ body: some Encodable) async throws -> HTTPClientResponse {
         try await post(path, bytes: Array(try JSONEncoder().encode(body)))
     }

@@ -18,12 +18,8 @@ struct PolicyCommand: AsyncParsableCommand {
         subcommands: [PolicyCreate.self, PolicyApply.self, PolicyGet.self, PolicyList.self, PolicyDelete.self]
     )
 
-    static func withAPI<T>(_ body: (NexusAPI) async throws -> T) async throws -> T {
-        try await SecretCommand.withAPI(body)
-    }
-
     static func put(_ request: PolicyPutRequest) async throws {
-        _ = try await withAPI { try await $0.call("/v1/acl/policy", request, as: EmptyRequest.self) }
+        _ = try await NexusAPI.using { try await $0.call("/v1/acl/policy", request, as: EmptyRequest.self) }
     }
 
     /// The four flags of `create` and `apply`: all needed, permissions checked here first.
@@ -59,7 +55,7 @@ struct PolicyCreate: AsyncParsableCommand {
     func run() async throws {
         let request = try PolicyCommand.request(name: name, spiffeidPattern: spiffeidPattern, pathPattern: pathPattern,
                                                 permissions: permissions, allRequired: "All flags are required.")
-        try await PolicyCommand.withAPI { api in
+        try await NexusAPI.using { api in
             let existing = try await api.post("/v1/acl/policy?action=get", PolicyNameRequest(id: request.name))
             if existing.status == .ok { throw CommandFailure("Policy '\(request.name)' already exists.") }
             _ = try await api.call("/v1/acl/policy", request, as: EmptyRequest.self)
@@ -150,7 +146,7 @@ struct PolicyGet: AsyncParsableCommand {
     func run() async throws {
         let format = try OutputFormat(parsing: format)
         guard let name = name ?? positionalName else { throw CommandFailure("give the policy's name (an argument or --name)") }
-        let policy = try await PolicyCommand.withAPI {
+        let policy = try await NexusAPI.using {
             try await $0.call("/v1/acl/policy?action=get", PolicyNameRequest(id: name), as: PolicyResponse.self, notFound: "Entity not found.")
         }
         print(try format.render(policy) ?? Self.human(policy))
@@ -193,7 +189,7 @@ struct PolicyList: AsyncParsableCommand {
     func run() async throws {
         let format = try OutputFormat(parsing: format)
         let request = PolicyListRequest(spiffeidPattern: spiffeidPattern, pathPattern: pathPattern)
-        let policies = try await PolicyCommand.withAPI { try await $0.call("/v1/acl/policy?action=list", request, as: PolicyListResponse.self) }.policies
+        let policies = try await NexusAPI.using { try await $0.call("/v1/acl/policy?action=list", request, as: PolicyListResponse.self) }.policies
         if let rendered = try format.render(policies) {
             print(rendered)
         } else if policies.isEmpty {
@@ -229,7 +225,7 @@ struct PolicyDelete: AsyncParsableCommand {
                 return
             }
         }
-        _ = try await PolicyCommand.withAPI {
+        _ = try await NexusAPI.using {
             try await $0.call("/v1/acl/policy?action=delete", PolicyNameRequest(id: name), as: EmptyRequest.self, notFound: "Entity not found.")
         }
         print("Policy deleted successfully.")

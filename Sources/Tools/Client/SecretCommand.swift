@@ -32,13 +32,6 @@ struct SecretCommand: AsyncParsableCommand {
             throw CommandFailure("Invalid secret path: \(path) (letters, digits and . _ - / ( ) ? + * | [ ] { } \\ only, at most 500 bytes)")
         }
     }
-
-    /// Runs `body` with a connection to the Nexus, closed afterwards.
-    static func withAPI<T>(_ body: (NexusAPI) async throws -> T) async throws -> T {
-        let api = try await NexusAPI.connect()
-        defer { api.close() }
-        return try await body(api)
-    }
 }
 
 struct SecretPut: AsyncParsableCommand {
@@ -87,7 +80,7 @@ struct SecretPut: AsyncParsableCommand {
             }
         }
         let request = SecretPutRequest(path: path, values: values, cas: cas)
-        _ = try await SecretCommand.withAPI { try await $0.call("/v1/store/secrets", request, as: EmptyRequest.self) }
+        _ = try await NexusAPI.using { try await $0.call("/v1/store/secrets", request, as: EmptyRequest.self) }
         print("OK")
     }
 }
@@ -122,7 +115,7 @@ struct SecretGet: AsyncParsableCommand {
         let format = try OutputFormat(parsing: format)
         try SecretCommand.checkPath(path)
         guard version >= 0 else { throw CommandFailure("Invalid version number: \(version)") }
-        let response = try await SecretCommand.withAPI {
+        let response = try await NexusAPI.using {
             try await $0.call("/v1/store/secrets?action=get", SecretReadRequest(path: path, version: version), as: SecretGetResponse.self)
         }
         let data = response.data ?? [:]
@@ -151,7 +144,7 @@ struct SecretList: AsyncParsableCommand {
 
     func run() async throws {
         let format = try OutputFormat(parsing: format)
-        let keys = try await SecretCommand.withAPI { try await $0.call("/v1/store/secrets?action=list", EmptyRequest(), as: SecretListResponse.self) }.keys
+        let keys = try await NexusAPI.using { try await $0.call("/v1/store/secrets?action=list", EmptyRequest(), as: SecretListResponse.self) }.keys
         if let rendered = try format.render(keys) {
             print(rendered)
         } else {
@@ -183,7 +176,7 @@ struct SecretDelete: AsyncParsableCommand {
     static func change(_ path: String, _ versions: String, action: String) async throws {
         try SecretCommand.checkPath(path)
         let request = SecretVersionsRequest(path: path, versions: try SecretCommand.versions(versions))
-        _ = try await SecretCommand.withAPI { try await $0.call("/v1/store/secrets?action=\(action)", request, as: EmptyRequest.self) }
+        _ = try await NexusAPI.using { try await $0.call("/v1/store/secrets?action=\(action)", request, as: EmptyRequest.self) }
     }
 }
 
@@ -256,7 +249,7 @@ struct SecretMetadataGet: AsyncParsableCommand {
     func run() async throws {
         let format = try OutputFormat(parsing: format)
         try SecretCommand.checkPath(path)
-        let metadata = try await SecretCommand.withAPI {
+        let metadata = try await NexusAPI.using {
             try await $0.call("/v1/store/secrets/metadata?action=get", SecretReadRequest(path: path, version: version), as: SecretMetadataResponse.self)
         }
         print(try format.render(metadata) ?? Self.human(metadata))
