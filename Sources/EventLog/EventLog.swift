@@ -29,10 +29,12 @@ public final class EventLog: Sendable {
     let environment: LMDBEnvironment
     let notifier: HeadNotifier
     private let writer: LogWriter?
+    private let writerLock: WriterLock?
     private let options: Options
 
-    private init(directory: String, environment: LMDBEnvironment, logID: LogID, head: ChainHead?, options: Options) {
+    private init(directory: String, environment: LMDBEnvironment, logID: LogID, head: ChainHead?, options: Options, writerLock: WriterLock?) {
         self.directory = directory
+        self.writerLock = writerLock
         self.environment = environment
         self.logID = logID
         self.options = options
@@ -55,11 +57,14 @@ public final class EventLog: Sendable {
     }
 
     /// Opens the log in `directory`, creating the directory (mode 0700) and the log if there is
-    /// none. A writable open refuses a log whose end does not match its committed chain head.
+    /// none. A writable open refuses a log whose end does not match its committed chain head,
+    /// and a log that another process holds open for writing (`LogError.writerLocked`).
     public static func open(directory: String, options: Options = .init()) throws(LogError) -> EventLog {
+        var writerLock: WriterLock?
         if !options.readOnly {
             try? FileManager.default.createDirectory(
                 atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            writerLock = try WriterLock(directory: directory)
         }
         let environment: LMDBEnvironment
         do {
@@ -80,7 +85,8 @@ public final class EventLog: Sendable {
         } catch {
             throw LogError(error)
         }
-        return EventLog(directory: directory, environment: environment, logID: meta.logID, head: meta.head, options: options)
+        return EventLog(directory: directory, environment: environment, logID: meta.logID, head: meta.head, options: options,
+                        writerLock: writerLock)
     }
 
     /// Sets the keys that new segment keys are sealed to, and the epoch of new records. The next
@@ -153,9 +159,11 @@ public final class EventLog: Sendable {
         do { try environment.copy(to: target) } catch { throw LogError(error) }
     }
 
-    /// Writes what is queued, then stops accepting appends. Reads keep working.
+    /// Writes what is queued, then stops accepting appends and lets another process open the
+    /// log for writing. Reads keep working.
     public func close() {
         writer?.stop()
+        writerLock?.release()
         notifier.close()
     }
 

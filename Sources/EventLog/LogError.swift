@@ -21,6 +21,8 @@ public enum LogError: Error, CustomStringConvertible {
     case noEvents
     /// Another process appended to the log since this writer last did.
     case concurrentWriter(expected: UInt64, found: UInt64)
+    /// Another process (or another open in this one) holds the log open for writing.
+    case writerLocked(directory: String)
     case invalidKeyFile(String)
     case backupTargetNotEmpty(String)
     case readOnly
@@ -58,6 +60,9 @@ public enum LogError: Error, CustomStringConvertible {
         case .concurrentWriter(let expected, let found):
             return "another process appended to this log (head \(found), expected \(expected)): only one process may "
                 + "write a log; nothing was written, retry after stopping the other writer"
+        case .writerLocked(let directory):
+            return "the log in \(directory) is open for writing by another process (a running `spike nexus`?): "
+                + "stop it first, or open the log read-only"
         case .noEvents:
             return "an append needs at least one event"
         case .invalidKeyFile(let reason):

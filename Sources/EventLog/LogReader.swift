@@ -3,10 +3,12 @@ import Dispatch
 import Foundation
 import Synchronization
 
-/// A decrypted event: its clear header and its plaintext body.
+/// A decrypted event: its clear header and its plaintext body, and for an authenticated event
+/// record its authenticator (which only a holder of its key can check).
 public struct EventRecord: Sendable {
     public let header: RecordHeader
     public var body: [UInt8]
+    public var authenticator: EventAuthenticator?
 
     public var sequence: UInt64 { header.sequence }
     public var kind: UInt16 { header.kind }
@@ -17,6 +19,7 @@ public struct EventRecord: Sendable {
 public struct EventView {
     public let header: RecordHeader
     public let body: UnsafeRawBufferPointer
+    public let authenticator: EventAuthenticator?
 
     public var sequence: UInt64 { header.sequence }
     public var kind: UInt16 { header.kind }
@@ -41,7 +44,7 @@ public struct LogReader: Sendable {
     /// range past the head is empty).
     public func events(in range: ClosedRange<UInt64>) throws -> [EventRecord] {
         var out: [EventRecord] = []
-        try replay(from: range.lowerBound, through: range.upperBound) { out.append(EventRecord(header: $0.header, body: Array($0.body))) }
+        try replay(from: range.lowerBound, through: range.upperBound) { out.append(EventRecord(header: $0.header, body: Array($0.body), authenticator: $0.authenticator)) }
         return out
     }
 
@@ -90,9 +93,11 @@ public struct LogReader: Sendable {
             if index + depth < chunks.count { submit(index + depth) }
             try chunk.arena.withUnsafeBytes { arena in
                 var offset = 0
-                for (header, count) in zip(chunk.headers, chunk.bodySizes) {
-                    try body(EventView(header: header, body: UnsafeRawBufferPointer(rebasing: arena[offset..<(offset + count)])))
-                    offset += count
+                for index in chunk.headers.indices {
+                    let count = chunk.bodySizes[index]
+                    try body(EventView(header: chunk.headers[index], body: UnsafeRawBufferPointer(rebasing: arena[offset..<(offset + count)]),
+                                       authenticator: chunk.authenticators[index]))
+                    offset += chunk.plaintextSizes[index]
                 }
             }
             delivered += UInt64(chunk.headers.count)
@@ -114,10 +119,13 @@ public struct LogReader: Sendable {
 
     // MARK: - Chunk decoding
 
-    /// The events of one chunk: headers, and the plaintext bodies back to back in one buffer.
+    /// The events of one chunk: headers, and the plaintexts back to back in one buffer (a body,
+    /// then for an authenticated record its tag).
     struct DecodedChunk: Sendable {
         var headers: [RecordHeader] = []
         var bodySizes: [Int] = []
+        var plaintextSizes: [Int] = []
+        var authenticators: [EventAuthenticator?] = []
         var arena: [UInt8] = []
         /// Stored bytes read (for releasing mapped pages).
         var bytes = 0
@@ -163,12 +171,17 @@ public struct LogReader: Sendable {
                 }
                 previous = crypto.link(header.previousHash, crypto.contentHash(value))
                 chunk.bytes += value.count
-                if header.type == .event {
+                if header.type.isEvent {
                     guard let count = RecordCrypto.plaintextCount(ofRecord: value) else {
                         throw LogError.corruptRecord(sequence: sequence, reason: "event body shorter than nonce and tag")
                     }
+                    let trailer = header.type == .authenticatedEvent ? EventAuthenticator.size : 0
+                    guard count >= trailer else {
+                        throw LogError.corruptRecord(sequence: sequence, reason: "authenticated event shorter than its authenticator")
+                    }
                     chunk.headers.append(header)
-                    chunk.bodySizes.append(count)
+                    chunk.bodySizes.append(count - trailer)
+                    chunk.plaintextSizes.append(count)
                     records.append(value)
                     plaintextBytes += count
                 }
@@ -190,8 +203,10 @@ public struct LogReader: Sendable {
                             segment = header.segment
                         }
                         let count = record.count - RecordHeader.size - RecordCrypto.overhead
-                        try crypto.open(record: record, sequence: header.sequence,
-                                        into: UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(arena)[offset..<(offset + count)]))
+                        let plaintext = UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(arena)[offset..<(offset + count)])
+                        try crypto.open(record: record, sequence: header.sequence, into: plaintext)
+                        chunk.authenticators.append(header.type == .authenticatedEvent
+                            ? Self.authenticator(record: record, plaintext: UnsafeRawBufferPointer(plaintext)) : nil)
                         offset += count
                     }
                 } catch {
@@ -204,6 +219,19 @@ public struct LogReader: Sendable {
             if let failure { throw failure }
             return chunk
         }
+    }
+
+    /// The authenticator of an opened authenticated event record: the tag after its body, and
+    /// the digest the tag must cover.
+    static func authenticator(record: UnsafeRawBufferPointer, plaintext: UnsafeRawBufferPointer) -> EventAuthenticator {
+        let bodyCount = plaintext.count - EventAuthenticator.size
+        let digest = withUnsafeTemporaryAllocation(byteCount: RecordHeader.size, alignment: 8) { header in
+            header.copyMemory(from: UnsafeRawBufferPointer(rebasing: record[..<RecordHeader.size]))
+            ChainHash.zero.write(to: header, at: RecordHeader.previousHashOffset)
+            return EventAuthenticator.digest(header: UnsafeRawBufferPointer(header),
+                                             body: UnsafeRawBufferPointer(rebasing: plaintext[..<bodyCount]))
+        }
+        return EventAuthenticator(digest: digest, tag: Array(plaintext[bodyCount...]))
     }
 
     private func segmentKey(_ segment: UInt64, txn: LMDBTransaction) throws -> SymmetricKey {

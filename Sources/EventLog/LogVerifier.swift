@@ -131,7 +131,7 @@ struct LogVerifier {
                                     record(sequence, .unreadableSegmentKey, "\(error)")
                                 }
                             }
-                        case .event:
+                        case .event, .authenticatedEvent:
                             guard segmentRecords.contains(header.segment) else {
                                 record(sequence, .badSegmentReference, "refers to segment \(header.segment), which is not a segment record before it")
                                 return true
@@ -143,6 +143,10 @@ struct LogVerifier {
                                     scratch.removeAll(keepingCapacity: true)
                                     scratch.append(contentsOf: repeatElement(0, count: count))
                                     try scratch.withUnsafeMutableBytes { try crypto.open(record: value, sequence: sequence, into: $0) }
+                                    if header.type == .authenticatedEvent && count < EventAuthenticator.size {
+                                        record(sequence, .malformedRecord, "an authenticated event shorter than its authenticator")
+                                        return true
+                                    }
                                     report.eventsOpened += 1
                                 } catch {
                                     record(sequence, .bodyAuthenticationFailed, "the header or body was altered")

@@ -3,14 +3,21 @@ import Foundation
 import Synchronization
 
 /// An event to append: the domain's kind and the plaintext body (encrypted before it is stored).
+/// With an `authenticationKey` it is written as an authenticated event record: the body is
+/// followed by an `EventAuthenticator` tag under that key.
 public struct NewEvent: Sendable {
     public var kind: UInt16
     public var body: [UInt8]
+    public var authenticationKey: SymmetricKey?
 
-    public init(kind: UInt16, body: [UInt8]) {
+    public init(kind: UInt16, body: [UInt8], authenticationKey: SymmetricKey? = nil) {
         self.kind = kind
         self.body = body
+        self.authenticationKey = authenticationKey
     }
+
+    /// The plaintext stored in the record: the body, and the tag when authenticated.
+    var plaintextCount: Int { body.count + (authenticationKey == nil ? 0 : EventAuthenticator.size) }
 }
 
 /// Counters of what the writer committed since the log was opened.
@@ -303,7 +310,7 @@ final class LogWriter: @unchecked Sendable {
         let firstNonce = segment.nonces.reserve(events.count)
         let build: @Sendable (RecordCrypto, Range<Int>) -> SealedChunk = { crypto, range in
             crypto.useKey(segment.key, segment: segment.sequence, encrypt: true)
-            let sizes = range.map { RecordHeader.size + events[$0].body.count + RecordCrypto.overhead }
+            let sizes = range.map { RecordHeader.size + events[$0].plaintextCount + RecordCrypto.overhead }
             var contents: [ChainHash] = []
             contents.reserveCapacity(range.count)
             let bytes = [UInt8](unsafeUninitializedCapacity: sizes.reduce(0, +)) { buffer, initialized in
@@ -312,11 +319,20 @@ final class LogWriter: @unchecked Sendable {
                     let event = events[index]
                     let record = UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(buffer)[offset..<(offset + size)])
                     let header = RecordHeader(
-                        type: .event, kind: event.kind, epoch: segment.epoch, sequence: firstSequence + UInt64(index),
+                        type: event.authenticationKey == nil ? .event : .authenticatedEvent, kind: event.kind,
+                        epoch: segment.epoch, sequence: firstSequence + UInt64(index),
                         time: time, segment: segment.sequence, previousHash: .zero,
                         bodyLength: UInt32(size - RecordHeader.size))
                     header.encode(into: record)
-                    event.body.withUnsafeBytes { plaintext in
+                    // `previousHash` is still zero here, as the authenticator's digest wants it.
+                    let stored = event.authenticationKey.map { key in
+                        event.body + event.body.withUnsafeBytes { body in
+                            EventAuthenticator.tag(
+                                digest: EventAuthenticator.digest(header: UnsafeRawBufferPointer(rebasing: record[..<RecordHeader.size]), body: body),
+                                key: key)
+                        }
+                    } ?? event.body
+                    stored.withUnsafeBytes { plaintext in
                         segment.nonces.nonce(firstNonce + UInt64(index)) { nonce in
                             crypto.seal(plaintext: plaintext, header: UnsafeRawBufferPointer(rebasing: record[..<RecordHeader.size]),
                                         nonce: nonce, into: UnsafeMutableRawBufferPointer(rebasing: record[RecordHeader.size...]))

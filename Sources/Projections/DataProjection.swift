@@ -12,20 +12,26 @@ public struct DataProjection: Sendable {
 
     public mutating func apply(_ event: DomainEvent) {
         switch event.payload {
-        case .epochStarted(let genesis):
+        case let genesis as EpochStarted:
             if genesis.epoch != epoch { self = DataProjection() }
             epoch = genesis.epoch
-        case .secretPut(let put):
-            secrets[put.path, default: SecretEntry()].apply(event.payload)
-        case .secretDeleted(let change), .secretUndeleted(let change), .secretDestroyed(let change):
-            secrets[change.path]?.apply(event.payload)
-        case .policyPut(let put):
+        case let reset as SystemReset where reset.epoch == epoch:
+            self = DataProjection()
+        case let put as SecretPut:
+            secrets[put.path, default: SecretEntry()].apply(put)
+        case let change as SecretDeleted:
+            secrets[change.path]?.apply(change)
+        case let change as SecretUndeleted:
+            secrets[change.path]?.apply(change)
+        case let change as SecretDestroyed:
+            secrets[change.path]?.apply(change)
+        case let put as PolicyPut:
             policies[put.name] = Policy(put)
-        case .policyDeleted(let deleted):
+        case let deleted as PolicyDeleted:
             policies[deleted.name] = nil
-        case .accessDenied:
+        case is AccessDenied:
             accessDenials += 1
-        case .nexusStarted, .nexusStopped, .rootKeyRestored, .rootKeyRestoreFailed, .shardDistributed, .keeperPolled, .keeperRehydrated:
+        default:
             break
         }
     }
@@ -37,29 +43,3 @@ public struct DataProjection: Sendable {
     }
 }
 
-/// Both projections of the Nexus, folded in one pass over the log.
-public struct NexusProjections: Sendable {
-    public var lifecycle = LifecycleProjection()
-    public var data = DataProjection()
-
-    public init() {}
-
-    /// Folds every event of `reader`'s log (unknown kinds are skipped; a body that does not
-    /// decode is an error naming its record).
-    public static func replay(_ reader: LogReader) throws -> NexusProjections {
-        var projections = NexusProjections()
-        try reader.replay { view in
-            let event: DomainEvent?
-            do {
-                event = try DomainEvent.decode(kind: view.kind, body: view.body)
-            } catch {
-                throw LogError.corruptRecord(sequence: view.sequence, reason: "\(error)")
-            }
-            if let event {
-                projections.lifecycle.apply(event, sequence: view.sequence)
-                projections.data.apply(event)
-            }
-        }
-        return projections
-    }
-}

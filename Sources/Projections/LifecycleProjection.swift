@@ -27,50 +27,60 @@ public struct LifecycleProjection: Equatable, Sendable {
     public private(set) var runningSince: UInt64?
     public private(set) var restores = 0
     public private(set) var restoreFailures = 0
+    /// Epochs closed by `SystemReset`.
+    public private(set) var resets = 0
     public private(set) var lastSequence: UInt64 = 0
     public private(set) var events = 0
 
     public init() {}
 
     public var epoch: UInt32 { genesis?.epoch ?? 0 }
+    /// The highest epoch ever opened in this log (closed ones included).
+    public private(set) var highestEpoch: UInt32 = 0
+    /// The epoch the next `spike init` opens: never one the log has seen, so no key derived
+    /// for an earlier epoch is ever derived again.
+    public var nextEpoch: UInt32 { highestEpoch + 1 }
     public var isInitialized: Bool { genesis != nil }
 
     public mutating func apply(_ event: DomainEvent, sequence: UInt64) {
         lastSequence = sequence
         events += 1
         switch event.payload {
-        case .epochStarted(let genesis):
+        case let genesis as EpochStarted:
             self.genesis = genesis
             genesisSequence = sequence
+            highestEpoch = max(highestEpoch, genesis.epoch)
             keepers = Dictionary(uniqueKeysWithValues: genesis.keepers.enumerated().map { ($0.offset + 1, Keeper(url: $0.element)) })
-        case .nexusStarted(let started):
+        case let reset as SystemReset:
+            // The epoch is closed: uninitialized until `spike init` opens the next one.
+            guard reset.epoch == epoch else { return }
+            genesis = nil
+            genesisSequence = nil
+            keepers = [:]
+            resets += 1
+        case let started as NexusStarted:
             starts += 1
             if started.previousStartCrashed != nil || runningSince != nil { crashes += 1 }
             runningSince = sequence
-        case .nexusStopped:
+        case is NexusStopped:
             runningSince = nil
-        case .rootKeyRestored:
+        case is RootKeyRestored:
             restores += 1
-        case .rootKeyRestoreFailed:
+        case is RootKeyRestoreFailed:
             restoreFailures += 1
-        case .shardDistributed(let distributed):
+        case let distributed as ShardDistributed:
             guard distributed.epoch == epoch else { return }
             keepers[distributed.keeper, default: Keeper(url: distributed.keeperURL)].distribution = sequence
             keepers[distributed.keeper]?.distributed = distributed
-        case .keeperPolled(let polled):
+        case let polled as KeeperPolled:
             guard keepers[polled.keeper] != nil else { return }
             keepers[polled.keeper]?.lastOutcome = polled.outcome
             keepers[polled.keeper]?.lastPolledAt = polled.lastAt
             keepers[polled.keeper]?.polls[polled.outcome, default: 0] += polled.count
-        case .keeperRehydrated(let rehydrated):
+        case let rehydrated as KeeperRehydrated:
             keepers[rehydrated.keeper]?.rehydrations += 1
-        case .secretPut, .secretDeleted, .secretUndeleted, .secretDestroyed, .policyPut, .policyDeleted, .accessDenied:
+        default:
             break
         }
-    }
-
-    /// Folds every event of `reader`'s log (see `NexusProjections.replay`).
-    public static func replay(_ reader: LogReader) throws -> LifecycleProjection {
-        try NexusProjections.replay(reader).lifecycle
     }
 }

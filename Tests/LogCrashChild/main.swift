@@ -16,7 +16,13 @@ let appenders = arguments.count > 3 ? Int(arguments[3]) ?? 4 : 4
 var options = EventLog.Options()
 options.initialMapSize = 1 << 20  // small, so that growth happens under the kill schedule too
 options.segmentMaxRecords = 50
-let log = try EventLog.open(directory: arguments[1], options: options)
+let log: EventLog
+do {
+    log = try EventLog.open(directory: arguments[1], options: options)
+} catch {
+    FileHandle.standardError.write(Data("LogCrashChild: \(error)\n".utf8))
+    exit(3)
+}
 log.setRecipients([LogRecipient(publicKey)], epoch: 1)
 FileHandle.standardOutput.write(Data("ready\n".utf8))
 

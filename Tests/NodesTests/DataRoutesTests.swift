@@ -48,10 +48,10 @@ import Testing
         #expect(try await nexus.post(admin, "/v1/store/secrets", #"{"path":"apps/db","values":{},"cas":2}"#) == (200, "{}"))
         // The log holds the writes, and no value.
         let events = try nexus.events()
-        #expect(events.filter { $0.kind == .secretPut }.count == 3)
-        #expect(events.filter { $0.kind == .secretDeleted || $0.kind == .secretUndeleted || $0.kind == .secretDestroyed }.count == 3)
+        #expect(events.filter { $0.kind == SecretPut.kind }.count == 3)
+        #expect(events.filter { $0.kind == SecretDeleted.kind || $0.kind == SecretUndeleted.kind || $0.kind == SecretDestroyed.kind }.count == 3)
         #expect(events.allSatisfy { !String(decoding: $0.encoded(), as: UTF8.self).contains("s3cr3t") })
-        #expect(events.first { $0.kind == .secretPut }?.actor == "spiffe://spike.ist/spike/pilot/role/superuser")
+        #expect(events.first { $0.kind == SecretPut.kind }?.actor == "spiffe://spike.ist/spike/pilot/role/superuser")
     }
 
     @Test func malformedRequestsGetSPIKEsCodesAndChangeNothing() async throws {
@@ -80,7 +80,7 @@ import Testing
         let huge = #"{"path":"a","values":{"k":""# + String(repeating: "x", count: 2 << 20) + #""}}"#
         #expect(try await nexus.post(admin, "/v1/store/secrets", huge).0 == 413)
         // Nothing was written, and the Nexus still serves.
-        #expect(try nexus.events().allSatisfy { ![.secretPut, .policyPut, .accessDenied].contains($0.kind) })
+        #expect(try nexus.events().allSatisfy { ![SecretPut.kind, PolicyPut.kind, AccessDenied.kind].contains($0.kind) })
         #expect(try await nexus.post(admin, "/v1/store/secrets?action=list", "{}") == (200, #"{"keys":[]}"#))
     }
 
@@ -127,7 +127,7 @@ import Testing
         #expect(try await nexus.post(web, "/v1/store/secrets", #"{"path":"a\#(String(repeating: "\u{301}", count: 100_000))","values":{}}"#).0 == 401)
         // Every refusal is an AccessDenied event naming the caller and what it wanted.
         let denials = try nexus.events().compactMap { event -> (String, AccessDenied)? in
-            if case .accessDenied(let denied) = event.payload { return (event.actor, denied) }
+            if let denied = event.payload as? AccessDenied { return (event.actor, denied) }
             return nil
         }
         #expect(denials.count == 10 && denials.allSatisfy { $0.1.path.utf8.count <= 512 })

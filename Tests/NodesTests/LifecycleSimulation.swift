@@ -203,14 +203,14 @@ struct LifecycleSimulation {
                 log += events
                 stats.events += events.count
                 for event in events {
-                    if case .keeperPolled(let polled) = event.payload { pollsLogged += polled.count }
-                    if case .rootKeyRestored(let restored) = event.payload {
+                    if let polled = event.payload as? KeeperPolled { pollsLogged += polled.count }
+                    if let restored = event.payload as? RootKeyRestored {
                         stats.restores += 1
                         guard restored.shareIndices.count >= threshold else {
                             throw violation("combined \(restored.shareIndices.count) shares, threshold \(threshold)")
                         }
                     }
-                    if case .keeperRehydrated = event.payload { stats.rehydrations += 1 }
+                    if event.payload is KeeperRehydrated { stats.rehydrations += 1 }
                 }
                 try perform(nexus!.appended(events, first: first, now: now))
             case .poll(let keeper):
@@ -383,7 +383,7 @@ struct LifecycleSimulation {
     /// No root key or share appears in an event body, in any encoding.
     func checkSealed(_ event: DomainEvent) throws {
         let body = event.encoded()
-        guard let decoded = try DomainEvent.decode(kind: event.kind.rawValue, body: body), decoded == event else {
+        guard let decoded = try DomainEvent.decode(kind: event.kind.number, body: body), decoded == event else {
             throw violation("\(event.kind.name) does not survive encoding")
         }
         for form in secretForms where Self.contains(body, form) {

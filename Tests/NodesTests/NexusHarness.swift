@@ -6,6 +6,7 @@ import Nodes
 import Projections
 import SPIFFE
 import SPIFFETLS
+import Synchronization
 import Testing
 
 /// One Keeper and one Nexus over real mutual TLS on loopback (ports picked by the kernel), with
@@ -18,21 +19,29 @@ final class NexusHarness: Sendable {
     let node: NexusNode
     let running: Task<Void, any Error>
     let directory: String
+    private let nexusStopped = Mutex(false)
     var url: String { "https://127.0.0.1:\(server.port)" }
 
-    init(environment: [String: String] = [:]) async throws {
-        ca = try DevelopmentCA(trustDomain: TrustDomain(parsing: "spike.ist"))
+    /// A new system, or with `previous` (whose Nexus is stopped) a new Nexus process on the same
+    /// data directory and Keeper: a restart.
+    init(environment: [String: String] = [:], continuing previous: NexusHarness? = nil) async throws {
+        ca = try previous?.ca ?? DevelopmentCA(trustDomain: TrustDomain(parsing: "spike.ist"))
         roles = try SpikeRoles(environment: environment)
-        let keeperService = KeeperService(roles: roles)
         let ca = self.ca
         func source(_ path: String) throws -> StaticX509Source {
             StaticX509Source(svid: try ca.issue(SPIFFEID(parsing: "spiffe://spike.ist" + path)), bundles: X509BundleSet([ca.bundle]))
         }
-        keeper = try await HTTPServer(host: "127.0.0.1", port: 0, tls: SPIFFETLS(role: .server, source: try source("/spike/keeper"),
-                                                                               authorizer: keeperService.connectionAuthorizer)) {
-            keeperService.handle($0)
+        if let previous {
+            keeper = previous.keeper
+            directory = previous.directory
+        } else {
+            let keeperService = KeeperService(roles: roles)
+            keeper = try await HTTPServer(host: "127.0.0.1", port: 0, tls: SPIFFETLS(role: .server, source: try source("/spike/keeper"),
+                                                                                   authorizer: keeperService.connectionAuthorizer)) {
+                keeperService.handle($0)
+            }
+            directory = NSTemporaryDirectory() + "spike-nexus-\(UUID().uuidString)"
         }
-        directory = NSTemporaryDirectory() + "spike-nexus-\(UUID().uuidString)"
         var configuration = NexusConfiguration(listen: ("127.0.0.1", 0), keepers: ["https://127.0.0.1:\(keeper.port)"], shares: 1,
                                                threshold: 1, pollInterval: .milliseconds(200), dataDirectory: directory)
         configuration.maxSecretVersions = Int(environment["SPIKE_NEXUS_MAX_SECRET_VERSIONS"] ?? "") ?? 10
@@ -52,7 +61,13 @@ final class NexusHarness: Sendable {
     /// Waits until the lifecycle loop has folded the log and published its first status.
     func waitUntilStarted() async throws {
         let deadline = ContinuousClock.now + .seconds(10)
-        while node.status.reason == NexusStatus.starting.reason, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        while node.status.reason == NexusStatus.starting.reason {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("the Nexus did not publish a status in 10 s")
+                throw CancellationError()
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
     }
 
     /// A client acting as `spiffe://spike.ist<path>`.
@@ -80,7 +95,7 @@ final class NexusHarness: Sendable {
     /// The root key, as an admin gets it back: the genesis in the log, opened with the password.
     func rootKey() throws -> RootKey {
         let key = try LogKeyFile.readPrivateKey(at: directory + "/audit-key.pem")
-        let genesis = try #require(try LifecycleProjection.replay(node.log.reader(keyring: LogKeyring([key]))).genesis)
+        let genesis = try #require(try NexusProjections.replay(node.log.reader(keyring: LogKeyring([key]))).lifecycle.genesis)
         return try genesis.passwordWraps[0].unwrap(password: Self.password, epoch: genesis.epoch)
     }
 
@@ -100,10 +115,28 @@ final class NexusHarness: Sendable {
         return events
     }
 
-    func stop() async {
+    /// Stops the Nexus alone (a clean stop), leaving the Keeper and the data directory.
+    func stopNexus() async {
+        guard nexusStopped.withLock({ stopped in defer { stopped = true }; return !stopped }) else { return }
         await node.stop(reason: "test")
         running.cancel()
         await server.shutdown()
+    }
+
+    /// Waits until the lifecycle has the root key (whatever the store then decided).
+    func waitUntilUnsealed() async throws {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while node.status.state != .ready {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("the Nexus did not unseal in 20 s: \(node.status)")
+                throw CancellationError()
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    func stop() async {
+        await stopNexus()
         await keeper.shutdown()
         try? FileManager.default.removeItem(atPath: directory)
     }

@@ -115,7 +115,7 @@ import Testing
         #expect(await h.destroy("a", [1]) == .notFound)
         // The SecretPut of version 1 is still in the log, its value sealed under a key that no
         // longer exists anywhere: a restarted store cannot read it either.
-        #expect(try h.bodies().filter { $0.kind == EventKind.secretPut.rawValue }.count == 2)
+        #expect(try h.bodies().filter { $0.kind == SecretPut.kind.number }.count == 2)
         let projections = try await h.reopen()
         #expect(projections.data.secrets["a"]?.versions[1]?.destroyed == true)
         #expect(h.get("a", 1) == nil && h.get("a", 2) == ["password": "second-secret-value"])
@@ -190,7 +190,7 @@ import Testing
     @Test func writesBeforeUnlockAreRefused() async throws {
         let h = try StoreHarness()
         defer { Task { await h.remove() } }
-        let locked = NexusStore(log: h.log, projection: DataProjection(), versionKeys: [:], maxVersions: 10)
+        let locked = NexusStore(log: h.log, projection: DataProjection(), unverified: UnverifiedEvents(), versionKeys: [:], maxVersions: 10)
         #expect(try locked.seal([:], path: "a") == nil)
         let sealed = try #require(try h.store.seal([:], path: "a"))
         #expect(await locked.write(.putSecret(path: "a", sealed: sealed, cas: nil), actor: "x", trail: "t") == .notReady)

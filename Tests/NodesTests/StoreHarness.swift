@@ -20,8 +20,8 @@ final class StoreHarness: @unchecked Sendable {
         self.maxVersions = maxVersions
         log = try EventLog.open(directory: directory)
         log.setRecipients([LogRecipient(auditKey.publicKey)], epoch: 1)
-        store = NexusStore(log: log, projection: DataProjection(), versionKeys: [:], maxVersions: maxVersions)
-        store.unlock(rootKey: rootKey, epoch: 1)
+        store = NexusStore(log: log, projection: DataProjection(), unverified: UnverifiedEvents(), versionKeys: [:], maxVersions: maxVersions)
+        try store.unlock(rootKey: rootKey, epoch: 1)
     }
 
     @discardableResult
@@ -58,8 +58,8 @@ final class StoreHarness: @unchecked Sendable {
         log = try EventLog.open(directory: directory)
         log.setRecipients([LogRecipient(auditKey.publicKey)], epoch: 1)
         let projections = try NexusProjections.replay(log.reader(keyring: LogKeyring([auditKey])))
-        store = NexusStore(log: log, projection: projections.data, versionKeys: try log.keyTable(), maxVersions: maxVersions)
-        store.unlock(rootKey: rootKey, epoch: 1)
+        store = NexusStore(log: log, projection: projections.data, unverified: projections.unverified, versionKeys: try log.keyTable(), maxVersions: maxVersions)
+        try store.unlock(rootKey: rootKey, epoch: 1)
         return projections
     }
 

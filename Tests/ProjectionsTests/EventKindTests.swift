@@ -1,15 +1,89 @@
+import Crypto
+import EventLog
+import Foundation
 import Projections
 import Testing
 
+/// The vocabulary: explicit numbers and names, one registry, and what a reader does with a kind
+/// it does not know.
 @Suite struct EventKindTests {
-    @Test func kindNumbersAreUnique() {
-        let numbers = EventKind.allCases.map(\.rawValue)
-        #expect(Set(numbers).count == numbers.count)
+    /// The names exports and users' scripts key on, pinned: renaming a Swift type must not
+    /// change one, and neither may a renumbering.
+    @Test func kindsAreTheDesignsVocabularyWithStableNumbers() {
+        let expected: [(UInt16, String, EventEffect, Bool)] = [
+            (2, "EpochStarted", .changesState, false), (3, "NexusStarted", .changesState, false),
+            (4, "NexusStopped", .changesState, false), (5, "RootKeyRestored", .changesState, false),
+            (6, "RootKeyRestoreFailed", .changesState, false), (9, "SystemReset", .changesState, false),
+            (20, "ShardDistributed", .changesState, false), (21, "KeeperPolled", .informational, false),
+            (22, "KeeperRehydrated", .changesState, false),
+            (40, "SecretPut", .changesState, true), (41, "SecretDeleted", .changesState, true),
+            (42, "SecretUndeleted", .changesState, true), (43, "SecretDestroyed", .changesState, true),
+            (44, "PolicyPut", .changesState, true), (45, "PolicyDeleted", .changesState, true),
+            (46, "AccessDenied", .informational, false),
+        ]
+        let kinds = EventVocabulary.kinds
+        #expect(kinds.count == expected.count)
+        for (number, name, effect, authenticated) in expected {
+            let kind = EventVocabulary.kind(number: number)
+            #expect(kind?.name == name && kind?.effect == effect && kind?.authenticated == authenticated, "kind \(number)")
+        }
+        #expect(Set(kinds.map(\.number)).count == kinds.count && Set(kinds.map(\.name)).count == kinds.count)
     }
 
-    @Test func namesAreTheDesignsVocabulary() {
-        #expect(EventKind.shardDistributed.name == "ShardDistributed")
-        #expect(EventKind.keeperPolled.name == "KeeperPolled")
-        #expect(EventKind.name(of: 9999) == "Kind9999")
+    @Test func anUnknownKindIsRefusedUnlessItsNumberSaysInformational() {
+        #expect(EventVocabulary.name(of: 9999) == "Kind9999")
+        #expect(EventKind.effect(ofNumber: 9999) == .changesState)
+        #expect(EventKind.effect(ofNumber: 7) == .changesState)  // reserved for AdminPasswordAdded
+        #expect(EventKind.effect(ofNumber: 0x8001) == .informational)
+        #expect(EventKind.effect(ofNumber: KeeperPolled.kind.number) == .informational)
+    }
+
+    @Test func everyRegisteredKindRoundTripsThroughItsBody() throws {
+        let samples: [any EventPayload] = [
+            NexusStarted(instance: "i", version: "v", previousStartCrashed: 3), NexusStopped(instance: "i", reason: "r"),
+            RootKeyRestored(source: .keepers, shareIndices: [1, 2]),
+            RootKeyRestoreFailed(source: .password, shareIndices: [], reason: "wrong"), SystemReset(epoch: 2, reason: "lost"),
+            ShardDistributed(epoch: 1, keeper: 1, keeperURL: "https://k", sealedShard: Data([1, 2])),
+            KeeperPolled(keeper: 1, outcome: .empty, count: 3, firstAt: 1, lastAt: 2, maxLatencyMillis: 4),
+            KeeperRehydrated(keeper: 2, distribution: 9, reason: .empty),
+            SecretPut(path: "a", version: 1, keyID: Data([1]), sealedValue: Data([2]), maxVersions: 10, pruned: [], at: 5),
+            SecretDeleted(path: "a", versions: [1], at: 6), SecretUndeleted(path: "a", versions: [1], at: 7),
+            SecretDestroyed(path: "a", versions: [1], at: 8),
+            PolicyPut(name: "p", spiffeidPattern: "x", pathPattern: "y", permissions: ["read"], createdAt: 1, updatedAt: 2),
+            PolicyDeleted(name: "p", at: 3), AccessDenied(operation: "secret.get", path: "a", wants: ["read"], at: 4),
+        ]
+        for payload in samples {
+            let event = DomainEvent(actor: "spiffe://spike.ist/x", trail: "t", payload)
+            let decoded = try #require(try DomainEvent.decode(kind: event.kind.number, body: event.encoded()))
+            #expect(decoded == event && decoded.kind == event.kind, "\(event.kind)")
+        }
+        // The three version changes share a body but are three kinds, not one.
+        let deleted = DomainEvent(actor: "a", trail: "t", SecretDeleted(path: "a", versions: [1], at: 6))
+        let asUndeleted = try #require(try DomainEvent.decode(kind: SecretUndeleted.kind.number, body: deleted.encoded()))
+        #expect(asUndeleted != deleted && asUndeleted.payload is SecretUndeleted)
+        #expect(Set(samples.map { type(of: $0).kind.number }).count == EventVocabulary.kinds.count - 1)  // all but EpochStarted
+    }
+
+    /// A reset closes the epoch: the lifecycle is uninitialized and the data empty, the history
+    /// stays, and the next genesis opens a new epoch number.
+    @Test func systemResetClosesTheEpoch() throws {
+        var projections = NexusProjections()
+        var generator = SystemRandomNumberGenerator()
+        let genesis = try EpochGenesis.create(epoch: 1, keepers: ["https://k1"], threshold: 1, password: "correct horse battery",
+                                              admin: "admin", cost: .testing, using: &generator)
+        let admin = "spiffe://spike.ist/spike/pilot/role/superuser"
+        let events: [any EventPayload] = [
+            genesis.event,
+            PolicyPut(name: "p", spiffeidPattern: ".*", pathPattern: ".*", permissions: ["read"], createdAt: 1, updatedAt: 1),
+            SystemReset(epoch: 1, reason: "root key lost"),
+        ]
+        for (offset, payload) in events.enumerated() {
+            let event = DomainEvent(actor: admin, trail: "t", payload)
+            let authenticator: EventAuthenticator? = event.kind.authenticated ? EventAuthenticator(digest: [], tag: []) : nil
+            try projections.apply(event, sequence: UInt64(offset + 1), epoch: 1, authenticator: authenticator)
+        }
+        #expect(!projections.lifecycle.isInitialized && projections.lifecycle.resets == 1)
+        #expect(projections.lifecycle.nextEpoch == 2)
+        #expect(projections.data.policies.isEmpty && projections.unverified.count == 0)
     }
 }

@@ -7,8 +7,8 @@ import Testing
     static func projection(_ policies: [(String, String, String, [Permission])]) -> DataProjection {
         var projection = DataProjection()
         for (name, id, path, permissions) in policies {
-            projection.apply(DomainEvent(actor: "spiffe://spike.ist/test", trail: "t", .policyPut(PolicyPut(
-                name: name, spiffeidPattern: id, pathPattern: path, permissions: permissions.map(\.rawValue), createdAt: 1, updatedAt: 1))))
+            projection.apply(DomainEvent(actor: "spiffe://spike.ist/test", trail: "t", PolicyPut(
+                name: name, spiffeidPattern: id, pathPattern: path, permissions: permissions.map(\.rawValue), createdAt: 1, updatedAt: 1)))
         }
         return projection
     }
@@ -54,13 +54,13 @@ import Testing
     // C1.4 (state layer): upsert keeps CreatedAt, delete, list filters by exact pattern text.
     @Test func upsertKeepsCreationAndDeleteRemoves() {
         var projection = Self.projection([("test-policy", #"^spiffe://example\.org/.*$"#, "^test/.*$", [.read])])
-        projection.apply(DomainEvent(actor: "a", trail: "t", .policyPut(PolicyPut(
+        projection.apply(DomainEvent(actor: "a", trail: "t", PolicyPut(
             name: "test-policy", spiffeidPattern: #"^spiffe://example\.org/.*$"#, pathPattern: "^test/.*$",
-            permissions: ["read", "write"], createdAt: 1, updatedAt: 9))))
+            permissions: ["read", "write"], createdAt: 1, updatedAt: 9)))
         #expect(projection.policies.count == 1)
         #expect(projection.policies["test-policy"]?.permissions == [.read, .write])
         #expect(projection.policies["test-policy"]?.updatedAt == 9)
-        projection.apply(DomainEvent(actor: "a", trail: "t", .policyDeleted(PolicyDeleted(name: "test-policy", at: 10))))
+        projection.apply(DomainEvent(actor: "a", trail: "t", PolicyDeleted(name: "test-policy", at: 10)))
         #expect(projection.policies.isEmpty)
         #expect(!projection.allows(peer: "spiffe://example.org/x", path: "test/a", wants: [.read]))
     }

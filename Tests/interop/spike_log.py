@@ -2,11 +2,14 @@
 
 It walks a log with the `lmdb` package, checks every record and the hash chain up to the
 committed head, and, given an X25519 private key that the log's segment keys are sealed to,
-opens the segment keys (HPKE) and every event body (AES-256-GCM).
+opens the segment keys (HPKE) and every event body (AES-256-GCM). An authenticated event
+record's body is returned without its authenticator, which comes apart with the digest it
+covers, for a holder of the authentication key to check (`authenticator_valid`).
 
     python3 spike_log.py DATA_DIR [PRIVATE_KEY_PEM]
 """
 import hashlib
+import hmac
 import struct
 import sys
 
@@ -16,7 +19,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 HEADER = struct.Struct(">BBHIQqQ32sI")  # 68 bytes, big-endian
-SEGMENT, EVENT = 1, 2
+SEGMENT, EVENT, AUTHENTICATED_EVENT = 1, 2, 3
+AUTH_LABEL = b"spike event auth v1"
 ENTRY = 32 + 32 + 48
 SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
 
@@ -69,14 +73,20 @@ def read_log(path, private_key=None):
                     if my_id is not None and entry[:32] == my_id:
                         info = b"spike-log segment key v1" + log_id + struct.pack(">Q", sequence)
                         segment_keys[sequence] = SUITE.decrypt(entry[32:], private_key, info=info)
-            elif rtype == EVENT:
-                plaintext = None
+            elif rtype in (EVENT, AUTHENTICATED_EVENT):
+                plaintext, authenticator = None, None
                 if segment in segment_keys:
                     nonce, sealed = body[:12], body[12:]
                     aad = header[:32] + bytes(32) + header[64:]  # previousHash zeroed
                     plaintext = AESGCM(segment_keys[segment]).decrypt(nonce, sealed, aad)
-                out.append({"sequence": sequence, "kind": kind, "epoch": epoch, "time": time,
-                            "segment": segment, "body": plaintext})
+                    if rtype == AUTHENTICATED_EVENT:
+                        if len(plaintext) < 32:
+                            raise LogDamaged(f"record {sequence} is shorter than its authenticator")
+                        plaintext, tag = plaintext[:-32], plaintext[-32:]
+                        authenticator = {"digest": authenticator_digest(aad, plaintext), "tag": tag}
+                out.append({"sequence": sequence, "kind": kind, "epoch": epoch, "time": time, "segment": segment,
+                            "authenticated": rtype == AUTHENTICATED_EVENT, "header": header, "body": plaintext,
+                            "authenticator": authenticator})
             else:
                 raise LogDamaged(f"record {sequence} has unknown type {rtype}")
             content = sha256(value[:32] + bytes(32) + value[64:])  # previousHash taken as zero
@@ -87,6 +97,17 @@ def read_log(path, private_key=None):
             raise LogDamaged(f"the end of the log does not match the committed head {head_sequence}")
     env.close()
     return log_id.hex(), out
+
+
+def authenticator_digest(header, body):
+    """What an authenticated record's tag covers: the header with previousHash zeroed, and the body."""
+    return sha256(AUTH_LABEL + header[:32] + bytes(32) + header[64:] + body)
+
+
+def authenticator_valid(event, key):
+    """Whether an authenticated event's tag is HMAC-SHA256(key, digest)."""
+    expected = hmac.new(key, event["authenticator"]["digest"], hashlib.sha256).digest()
+    return hmac.compare_digest(expected, event["authenticator"]["tag"])
 
 
 def load_private_key(path):

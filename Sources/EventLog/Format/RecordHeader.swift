@@ -1,8 +1,12 @@
 /// What a record is: a segment record carries a sealed segment key; an event record carries an
-/// encrypted event body.
+/// encrypted event body; an authenticated event record carries an encrypted event body followed,
+/// inside the encryption, by an `EventAuthenticator` tag.
 public enum RecordType: UInt8, Sendable {
     case segment = 1
     case event = 2
+    case authenticatedEvent = 3
+
+    var isEvent: Bool { self != .segment }
 }
 
 /// The clear part of a record (68 bytes, big-endian; `docs/log-format.md`). Only what is needed to

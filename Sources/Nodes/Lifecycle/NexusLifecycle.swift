@@ -122,7 +122,7 @@ public struct NexusLifecycle: Sendable {
         let started = NexusStarted(instance: configuration.instance, version: configuration.version,
                                    previousStartCrashed: projection.runningSince)
         if projection.isInitialized { nextPollAt = now }
-        return [.append([event(.nexusStarted(started))])] + tick(now: now)
+        return [.append([event(started)])] + tick(now: now)
     }
 
     /// `spike init`: the genesis made from the admin's password. Refused unless uninitialized.
@@ -132,8 +132,8 @@ public struct NexusLifecycle: Sendable {
             throw .keeperCountMismatch(configured: configuration.keepers.count, genesis: genesis.event.keepers.count)
         }
         pendingGenesis = genesis
-        let events = [DomainEvent(actor: actor, trail: trail, .epochStarted(genesis.event))]
-            + genesis.distributions.map { DomainEvent(actor: actor, trail: trail, .shardDistributed($0)) }
+        let events = [DomainEvent(actor: actor, trail: trail, genesis.event)]
+            + genesis.distributions.map { DomainEvent(actor: actor, trail: trail, $0) }
         return [.append(events)]
     }
 
@@ -143,7 +143,7 @@ public struct NexusLifecycle: Sendable {
         for (offset, event) in events.enumerated() {
             projection.apply(event, sequence: first + UInt64(offset))
         }
-        guard let genesis = pendingGenesis, events.contains(where: { if case .epochStarted = $0.payload { true } else { false } }) else {
+        guard let genesis = pendingGenesis, events.contains(where: { $0.payload is EpochStarted }) else {
             return []
         }
         pendingGenesis = nil
@@ -159,7 +159,7 @@ public struct NexusLifecycle: Sendable {
     /// An `.append` failed: nothing of it is in the log. A genesis that failed is forgotten,
     /// and `spike init` may be tried again.
     public mutating func appendFailed(_ events: [DomainEvent]) {
-        if events.contains(where: { if case .epochStarted = $0.payload { true } else { false } }) {
+        if events.contains(where: { $0.payload is EpochStarted }) {
             pendingGenesis = nil
         }
     }
@@ -176,7 +176,7 @@ public struct NexusLifecycle: Sendable {
             nextPollAt = now + configuration.pollIntervalMillis
         }
         let due = ledger.due(now: now)
-        if !due.isEmpty { actions.insert(.append(due.map { event(.keeperPolled($0)) }), at: 0) }
+        if !due.isEmpty { actions.insert(.append(due.map { event($0) }), at: 0) }
         return actions
     }
 
@@ -192,7 +192,7 @@ public struct NexusLifecycle: Sendable {
         guard !stopped, (1...keeperCount).contains(keeper) else { return [] }
         var actions: [Action] = []
         let polled = ledger.record(keeper: keeper, outcome: result.outcome, latencyMillis: latencyMillis, detail: result.detail, now: now)
-        if !polled.isEmpty { actions.append(.append(polled.map { event(.keeperPolled($0)) })) }
+        if !polled.isEmpty { actions.append(.append(polled.map { event($0) })) }
         switch phase {
         case .uninitialized:
             break
@@ -212,8 +212,8 @@ public struct NexusLifecycle: Sendable {
     public mutating func contributeCompleted(keeper: Int, rehydration: Rehydration?, succeeded: Bool) -> [Action] {
         sending.remove(keeper)
         guard !stopped, succeeded, let rehydration else { return [] }
-        return [.append([event(.keeperRehydrated(KeeperRehydrated(keeper: keeper, distribution: rehydration.distribution,
-                                                                     reason: rehydration.reason)))])]
+        return [.append([event(KeeperRehydrated(keeper: keeper, distribution: rehydration.distribution,
+                                                                     reason: rehydration.reason))])]
     }
 
     /// A clean stop: the pending poll summaries and `NexusStopped`. The root key is dropped.
@@ -224,8 +224,8 @@ public struct NexusLifecycle: Sendable {
         for key in openedShares.keys { Shamir.zero(&openedShares[key]!.1.value) }
         openedShares.removeAll()
         rootKey = nil
-        let summaries = ledger.flush(now: now).map { event(.keeperPolled($0)) }
-        return [.append(summaries + [event(.nexusStopped(NexusStopped(instance: configuration.instance, reason: reason)))])]
+        let summaries = ledger.flush(now: now).map { event($0) }
+        return [.append(summaries + [event(NexusStopped(instance: configuration.instance, reason: reason))])]
     }
 
     // MARK: - Decisions
@@ -241,7 +241,7 @@ public struct NexusLifecycle: Sendable {
                                                  keyCheckValue: Array(genesis.keyCheckValue)) else { continue }
             rootKey = key
             phase = .ready
-            var actions: [Action] = [.append([event(.rootKeyRestored(RootKeyRestored(source: .keepers, shareIndices: subset)))])]
+            var actions: [Action] = [.append([event(RootKeyRestored(source: .keepers, shareIndices: subset))])]
             // Keepers already seen empty or holding another share are repaired now, not one
             // interval later.
             for keeper in 1...keeperCount {
@@ -257,9 +257,9 @@ public struct NexusLifecycle: Sendable {
         guard lastFailedCombination != indices else { return [] }
         lastFailedCombination = indices
         // The shares stay in hand: a later poll may replace a wrong one.
-        return [.append([event(.rootKeyRestoreFailed(RootKeyRestoreFailed(
+        return [.append([event(RootKeyRestoreFailed(
             source: .keepers, shareIndices: indices,
-            reason: "no \(genesis.threshold) of the shares from Keepers \(indices) match the key check value")))])]
+            reason: "no \(genesis.threshold) of the shares from Keepers \(indices) match the key check value"))])]
     }
 
     /// While ready: sends the distributed share again to a Keeper that is empty or holds
@@ -293,7 +293,7 @@ public struct NexusLifecycle: Sendable {
         collected.removeAll()
     }
 
-    private func event(_ payload: DomainEvent.Payload) -> DomainEvent {
+    private func event(_ payload: any EventPayload) -> DomainEvent {
         DomainEvent(actor: configuration.nexusID, trail: configuration.instance, payload)
     }
 

@@ -31,10 +31,14 @@ public final class NexusNode: Sendable {
     private let stream: AsyncStream<Input>
     private let snapshot = Mutex<NexusStatus>(.starting)
     private let counters = Mutex(NexusMetrics())
+    /// Set when the root key does not confirm the log's data events: the Nexus then refuses to
+    /// serve (it stays not ready) whatever the lifecycle says.
+    private let refusal = Mutex<ReplayError?>(nil)
     public let instance = UUID().uuidString.lowercased()
 
     /// Opens (or creates) the log in the data directory and folds it with the host audit key
-    /// (`audit-key.pem` beside the log, created on first start, mode 0600).
+    /// (`audit-key.pem` beside the log, created on first start, mode 0600). The data events'
+    /// authenticators are checked once the root key is in memory, before anything is served.
     public init(configuration: NexusConfiguration, nexusID: String, poller: KeeperPoller) throws {
         self.configuration = configuration
         self.nexusID = nexusID
@@ -47,8 +51,8 @@ public final class NexusNode: Sendable {
         log = try EventLog.open(directory: configuration.dataDirectory)
         let projections = try NexusProjections.replay(log.reader(keyring: LogKeyring([auditKey])))
         initialProjection = projections.lifecycle
-        store = NexusStore(log: log, projection: projections.data, versionKeys: try log.keyTable(),
-                           maxVersions: configuration.maxSecretVersions)
+        store = NexusStore(log: log, projection: projections.data, unverified: projections.unverified,
+                           versionKeys: try log.keyTable(), maxVersions: configuration.maxSecretVersions)
         if let genesis = initialProjection.genesis {
             log.setRecipients([LogRecipient(auditKey.publicKey), LogRecipient(try genesis.logRecipientKey())], epoch: genesis.epoch)
         } else {
@@ -115,6 +119,7 @@ public final class NexusNode: Sendable {
     public func initialize(password: String, actor: String, trail: String, cost: PasswordWrap.Cost = .standard) async throws(NexusError) {
         guard status.state == .uninitialized else { throw .alreadyInitialized }
         let configuration = self.configuration
+        let epoch = initialProjection.nextEpoch
         let genesis: EpochGenesis
         do {
             // scrypt takes a quarter second and 128 MiB: not on the loop.
@@ -153,11 +158,11 @@ public final class NexusNode: Sendable {
                 let range: ClosedRange<UInt64>
                 do {
                     for event in events {
-                        if case .epochStarted(let genesis) = event.payload {
+                        if let genesis = event.payload as? EpochStarted {
                             log.setRecipients([LogRecipient(auditKey.publicKey), LogRecipient(try genesis.logRecipientKey())], epoch: genesis.epoch)
                         }
                     }
-                    range = try await log.append(events.map { NewEvent(kind: $0.kind.rawValue, body: $0.encoded()) })
+                    range = try await log.append(events.map { NewEvent(kind: $0.kind.number, body: $0.encoded()) })
                 } catch {
                     machine.appendFailed(events)
                     FileHandle.standardError.write(Data("spike nexus: the log refused \(events.map(\.kind.name)): \(error)\n".utf8))
@@ -186,10 +191,20 @@ public final class NexusNode: Sendable {
     }
 
     private func publish(_ machine: NexusLifecycle) {
-        if !store.isUnlocked, let rootKey = machine.currentRootKey, let epoch = machine.projection.genesis?.epoch {
-            store.unlock(rootKey: rootKey, epoch: epoch)
+        if !store.isUnlocked, refusal.withLock({ $0 == nil }),
+           let rootKey = machine.currentRootKey, let epoch = machine.projection.genesis?.epoch {
+            do {
+                try store.unlock(rootKey: rootKey, epoch: epoch)
+            } catch {
+                refusal.withLock { $0 = error }
+                FileHandle.standardError.write(Data("spike nexus: refusing to serve: \(error)\n".utf8))
+            }
         }
-        let status = NexusStatus(machine, keeperURLs: configuration.keepers)
+        var status = NexusStatus(machine, keeperURLs: configuration.keepers)
+        if let refused = refusal.withLock({ $0 }) {
+            status.ready = false
+            status.reason = "refused: \(refused)"
+        }
         snapshot.withLock { $0 = status }
     }
 

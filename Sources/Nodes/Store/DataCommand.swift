@@ -71,16 +71,16 @@ struct DataBatch {
             keyChanges.puts.append(KeyTableEntry(id: sealed.keyID, value: sealed.wrappedKey))
             keyChanges.deletes += pruned.compactMap { current.versions[$0]?.keyID }
             var updated = current
-            updated.apply(.secretPut(put))
+            updated.apply(put)
             secrets[path] = updated
-            record(.secretPut(put), context)
+            record(put, context)
             return .done
         case .deleteSecret(let path, let versions):
-            return changeVersions(path, context, nothingToChange: .done, resolve: { $0.versionsToDelete(versions) }, as: { .secretDeleted($0) })
+            return changeVersions(path, context, nothingToChange: .done, resolve: { $0.versionsToDelete(versions) }, as: SecretDeleted.self)
         case .undeleteSecret(let path, let versions):
-            return changeVersions(path, context, nothingToChange: .notFound, resolve: { $0.versionsToUndelete(versions) }, as: { .secretUndeleted($0) })
+            return changeVersions(path, context, nothingToChange: .notFound, resolve: { $0.versionsToUndelete(versions) }, as: SecretUndeleted.self)
         case .destroySecret(let path, let versions):
-            return changeVersions(path, context, nothingToChange: .notFound, resolve: { $0.versionsToDestroy(versions) }, as: { .secretDestroyed($0) })
+            return changeVersions(path, context, nothingToChange: .notFound, resolve: { $0.versionsToDestroy(versions) }, as: SecretDestroyed.self)
         case .putPolicy(let name, let spiffeidPattern, let pathPattern, let permissions):
             do {
                 try Policy.check(spiffeidPattern: spiffeidPattern, pathPattern: pathPattern)
@@ -91,30 +91,30 @@ struct DataBatch {
             let put = PolicyPut(name: name, spiffeidPattern: spiffeidPattern, pathPattern: pathPattern,
                                 permissions: permissions.map(\.rawValue), createdAt: existing?.createdAt ?? context.now, updatedAt: context.now)
             policies[name] = .some(Policy(put))
-            record(.policyPut(put), context)
+            record(put, context)
             return .done
         case .deletePolicy(let name):
             guard policy(name) != nil else { return .notFound }
             policies[name] = .some(nil)
-            record(.policyDeleted(PolicyDeleted(name: name, at: context.now)), context)
+            record(PolicyDeleted(name: name, at: context.now), context)
             return .done
         case .denyAccess(let operation, let path, let wants):
-            record(.accessDenied(AccessDenied(operation: operation, path: path, wants: wants.map(\.rawValue), at: context.now)), context)
+            record(AccessDenied(operation: operation, path: path, wants: wants.map(\.rawValue), at: context.now), context)
             return .done
         }
     }
 
     /// Delete, undelete and destroy: resolve the versions the command names against the entry,
     /// then record the change; a destroy also deletes the versions' keys from the key table.
-    private mutating func changeVersions(
+    private mutating func changeVersions<Change>(
         _ path: String, _ context: Context, nothingToChange: DataOutcome,
-        resolve: (SecretEntry) -> [Int], as payload: (SecretVersionsChanged) -> DomainEvent.Payload
+        resolve: (SecretEntry) -> [Int], as _: SecretVersionsChanged<Change>.Type
     ) -> DataOutcome {
         guard var entry = secret(path) else { return .notFound }
         let resolved = resolve(entry)
         guard !resolved.isEmpty else { return nothingToChange }
-        let event = payload(SecretVersionsChanged(path: path, versions: resolved, at: context.now))
-        if case .secretDestroyed = event { keyChanges.deletes += resolved.compactMap { entry.versions[$0]?.keyID } }
+        let event = SecretVersionsChanged<Change>(path: path, versions: resolved, at: context.now)
+        if event is SecretDestroyed { keyChanges.deletes += resolved.compactMap { entry.versions[$0]?.keyID } }
         entry.apply(event)
         secrets[path] = entry
         record(event, context)
@@ -131,7 +131,7 @@ struct DataBatch {
         return storedPolicy(name)
     }
 
-    private mutating func record(_ payload: DomainEvent.Payload, _ context: Context) {
+    private mutating func record(_ payload: any EventPayload, _ context: Context) {
         events.append(DomainEvent(actor: context.actor, trail: context.trail, payload))
     }
 }

@@ -17,6 +17,8 @@ public final class NexusStore: Sendable {
         var cipher: SymmetricKey
         /// R itself, for SPIKE Bootstrap's proof (it encrypts with R).
         var root: SymmetricKey
+        /// Authenticates the data events this store appends (`EventKind.authenticated`).
+        var eventAuthentication: SymmetricKey
     }
 
     private struct State: Sendable {
@@ -24,6 +26,8 @@ public final class NexusStore: Sendable {
         /// The key table (version keys, wrapped under the data key), mirrored from the log.
         var versionKeys: [[UInt8]: [UInt8]]
         var keys: Keys?
+        /// The folded events whose authenticators wait for the root key.
+        var unverified: UnverifiedEvents
     }
 
     private struct Pending: Sendable {
@@ -54,8 +58,11 @@ public final class NexusStore: Sendable {
     private let loop: Task<Void, Never>
     public var maxVersions: Int { core.maxVersions }
 
-    public init(log: EventLog, projection: DataProjection, versionKeys: [[UInt8]: [UInt8]], maxVersions: Int) {
-        let core = Core(log: log, maxVersions: maxVersions, state: State(data: projection, versionKeys: versionKeys, keys: nil))
+    /// A store serving `projection` once `unlock` has checked the authenticators of `unverified`,
+    /// the events it was folded from.
+    public init(log: EventLog, projection: DataProjection, unverified: UnverifiedEvents, versionKeys: [[UInt8]: [UInt8]], maxVersions: Int) {
+        let core = Core(log: log, maxVersions: maxVersions,
+                        state: State(data: projection, versionKeys: versionKeys, keys: nil, unverified: unverified))
         self.core = core
         let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         wakeups = continuation
@@ -76,11 +83,20 @@ public final class NexusStore: Sendable {
 
     deinit { wakeups.finish() }
 
-    /// Makes the data readable and writable: derives the data and cipher keys of `epoch`.
-    public func unlock(rootKey: RootKey, epoch: UInt32) {
+    /// Makes the data readable and writable: checks that the root key confirms every event the
+    /// projection was folded from, then derives the keys of `epoch`. Throws, and stays locked,
+    /// when one fails: that record was written without the root key, and nothing it may have
+    /// granted is served.
+    public func unlock(rootKey: RootKey, epoch: UInt32) throws(ReplayError) {
+        try core.state.withLock { $0.unverified }.authenticate(with: rootKey)
+        var root = rootKey.copyBytes()
+        defer { root.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
         let keys = Keys(epoch: epoch, data: rootKey.dataKey(epoch: epoch), cipher: rootKey.cipherKey(epoch: epoch),
-                        root: SymmetricKey(data: rootKey.copyBytes()))
-        core.state.withLock { $0.keys = keys }
+                        root: SymmetricKey(data: root), eventAuthentication: rootKey.eventAuthenticationKey(epoch: epoch))
+        core.state.withLock {
+            $0.keys = keys
+            $0.unverified = UnverifiedEvents()
+        }
     }
 
     public var isUnlocked: Bool { core.state.withLock { $0.keys != nil } }
@@ -213,8 +229,11 @@ public final class NexusStore: Sendable {
         var outcomes = batch.map { decisions.decide($0.command, .init(actor: $0.actor, trail: $0.trail, now: now)) }
         if !decisions.events.isEmpty {
             do {
-                try await core.log.append(decisions.events.map { NewEvent(kind: $0.kind.rawValue, body: $0.encoded()) },
-                                          keyChanges: decisions.keyChanges)
+                try await core.log.append(
+                    decisions.events.map {
+                        NewEvent(kind: $0.kind.number, body: $0.encoded(), authenticationKey: $0.kind.authenticated ? keys.eventAuthentication : nil)
+                    },
+                    keyChanges: decisions.keyChanges)
                 core.state.withLock { state in
                     for event in decisions.events { state.data.apply(event) }
                     for entry in decisions.keyChanges.puts { state.versionKeys[entry.id] = entry.value }

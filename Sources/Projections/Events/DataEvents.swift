@@ -8,7 +8,9 @@ import Foundation
 /// A new version of a secret. Its value is sealed under a version key kept in the log's key
 /// table (`VersionSeal`); `pruned` names the versions this put pushed out of `maxVersions`,
 /// whose keys were deleted in the same transaction.
-public struct SecretPut: Codable, Equatable, Sendable {
+public struct SecretPut: EventPayload {
+    public static let kind = EventKind(40, "SecretPut", .changesState, authenticated: true)
+
     public var path: String
     public var version: Int
     public var keyID: Data
@@ -31,8 +33,10 @@ public struct SecretPut: Codable, Equatable, Sendable {
 /// Versions of a secret that changed state: the body of `SecretDeleted` (soft-deleted, data
 /// kept and hidden from reads), `SecretUndeleted` (readable again) and `SecretDestroyed` (data
 /// gone for good: the versions' keys were deleted from the key table in the same transaction, so
-/// the sealed values still in the log can no longer be opened).
-public struct SecretVersionsChanged: Codable, Equatable, Sendable {
+/// the sealed values still in the log can no longer be opened). One body, three kinds.
+public struct SecretVersionsChanged<Change: SecretVersionsChange>: EventPayload {
+    public static var kind: EventKind { Change.kind }
+
     public var path: String
     public var versions: [Int]
     public var at: Int64
@@ -44,12 +48,31 @@ public struct SecretVersionsChanged: Codable, Equatable, Sendable {
     }
 }
 
-public typealias SecretDeleted = SecretVersionsChanged
-public typealias SecretUndeleted = SecretVersionsChanged
-public typealias SecretDestroyed = SecretVersionsChanged
+/// Which change a `SecretVersionsChanged` records.
+public protocol SecretVersionsChange: Sendable {
+    static var kind: EventKind { get }
+}
+
+public enum VersionsDeleted: SecretVersionsChange {
+    public static let kind = EventKind(41, "SecretDeleted", .changesState, authenticated: true)
+}
+
+public enum VersionsUndeleted: SecretVersionsChange {
+    public static let kind = EventKind(42, "SecretUndeleted", .changesState, authenticated: true)
+}
+
+public enum VersionsDestroyed: SecretVersionsChange {
+    public static let kind = EventKind(43, "SecretDestroyed", .changesState, authenticated: true)
+}
+
+public typealias SecretDeleted = SecretVersionsChanged<VersionsDeleted>
+public typealias SecretUndeleted = SecretVersionsChanged<VersionsUndeleted>
+public typealias SecretDestroyed = SecretVersionsChanged<VersionsDestroyed>
 
 /// A policy created or replaced (policies are named; the name is the identity).
-public struct PolicyPut: Codable, Equatable, Sendable {
+public struct PolicyPut: EventPayload {
+    public static let kind = EventKind(44, "PolicyPut", .changesState, authenticated: true)
+
     public var name: String
     public var spiffeidPattern: String
     public var pathPattern: String
@@ -67,7 +90,9 @@ public struct PolicyPut: Codable, Equatable, Sendable {
     }
 }
 
-public struct PolicyDeleted: Codable, Equatable, Sendable {
+public struct PolicyDeleted: EventPayload {
+    public static let kind = EventKind(45, "PolicyDeleted", .changesState, authenticated: true)
+
     public var name: String
     public var at: Int64
 
@@ -78,7 +103,9 @@ public struct PolicyDeleted: Codable, Equatable, Sendable {
 }
 
 /// A request refused for want of a permission; the event's actor is the caller.
-public struct AccessDenied: Codable, Equatable, Sendable {
+public struct AccessDenied: EventPayload {
+    public static let kind = EventKind(46, "AccessDenied", .informational)
+
     /// The API operation, e.g. `secret.get` or `policy.put`.
     public var operation: String
     /// The path the permission was checked on (a secret path or a `spike/system/…` path).

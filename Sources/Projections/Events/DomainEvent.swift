@@ -7,124 +7,60 @@ import Foundation
 public struct DomainEvent: Equatable, Sendable {
     public var actor: String
     public var trail: String
-    public var payload: Payload
+    public var payload: any EventPayload
 
-    public init(actor: String, trail: String, _ payload: Payload) {
+    public init(actor: String, trail: String, _ payload: any EventPayload) {
         self.actor = actor
         self.trail = trail
         self.payload = payload
     }
 
-    public enum Payload: Equatable, Sendable {
-        case epochStarted(EpochStarted)
-        case nexusStarted(NexusStarted)
-        case nexusStopped(NexusStopped)
-        case rootKeyRestored(RootKeyRestored)
-        case rootKeyRestoreFailed(RootKeyRestoreFailed)
-        case shardDistributed(ShardDistributed)
-        case keeperPolled(KeeperPolled)
-        case keeperRehydrated(KeeperRehydrated)
-        case secretPut(SecretPut)
-        case secretDeleted(SecretDeleted)
-        case secretUndeleted(SecretUndeleted)
-        case secretDestroyed(SecretDestroyed)
-        case policyPut(PolicyPut)
-        case policyDeleted(PolicyDeleted)
-        case accessDenied(AccessDenied)
-    }
+    public var kind: EventKind { type(of: payload).kind }
 
-    public var kind: EventKind {
-        switch payload {
-        case .epochStarted: .epochStarted
-        case .nexusStarted: .nexusStarted
-        case .nexusStopped: .nexusStopped
-        case .rootKeyRestored: .rootKeyRestored
-        case .rootKeyRestoreFailed: .rootKeyRestoreFailed
-        case .shardDistributed: .shardDistributed
-        case .keeperPolled: .keeperPolled
-        case .keeperRehydrated: .keeperRehydrated
-        case .secretPut: .secretPut
-        case .secretDeleted: .secretDeleted
-        case .secretUndeleted: .secretUndeleted
-        case .secretDestroyed: .secretDestroyed
-        case .policyPut: .policyPut
-        case .policyDeleted: .policyDeleted
-        case .accessDenied: .accessDenied
-        }
-    }
+    /// The record body: `{"actor":…,"data":{…},"trail":…}` with sorted keys.
+    public func encoded() -> [UInt8] { payload.envelope(actor: actor, trail: trail) }
 
-    /// The record body: `{"actor":…,"trail":…,"data":{…}}` with sorted keys.
-    public func encoded() -> [UInt8] {
-        switch payload {
-        case .epochStarted(let data): encode(data)
-        case .nexusStarted(let data): encode(data)
-        case .nexusStopped(let data): encode(data)
-        case .rootKeyRestored(let data): encode(data)
-        case .rootKeyRestoreFailed(let data): encode(data)
-        case .shardDistributed(let data): encode(data)
-        case .keeperPolled(let data): encode(data)
-        case .keeperRehydrated(let data): encode(data)
-        case .secretPut(let data): encode(data)
-        case .secretDeleted(let data): encode(data)
-        case .secretUndeleted(let data): encode(data)
-        case .secretDestroyed(let data): encode(data)
-        case .policyPut(let data): encode(data)
-        case .policyDeleted(let data): encode(data)
-        case .accessDenied(let data): encode(data)
-        }
-    }
-
-    /// Decodes a record body of `kind`; nil for a kind this vocabulary does not (yet) cover, so
-    /// a reader skips events it does not know instead of failing on them.
+    /// Decodes a record body of kind number `kind`; nil for a kind this vocabulary does not
+    /// know (the caller decides, by `EventKind.effect(ofNumber:)`, whether it may skip it).
     public static func decode(kind: UInt16, body: some Collection<UInt8>) throws(EventDecodingError) -> DomainEvent? {
-        guard let known = EventKind(rawValue: kind) else { return nil }
-        let data = Data(body)
-        switch known {
-        case .epochStarted: return try decode(data, kind: known, as: EpochStarted.self) { .epochStarted($0) }
-        case .nexusStarted: return try decode(data, kind: known, as: NexusStarted.self) { .nexusStarted($0) }
-        case .nexusStopped: return try decode(data, kind: known, as: NexusStopped.self) { .nexusStopped($0) }
-        case .rootKeyRestored: return try decode(data, kind: known, as: RootKeyRestored.self) { .rootKeyRestored($0) }
-        case .rootKeyRestoreFailed: return try decode(data, kind: known, as: RootKeyRestoreFailed.self) { .rootKeyRestoreFailed($0) }
-        case .shardDistributed: return try decode(data, kind: known, as: ShardDistributed.self) { .shardDistributed($0) }
-        case .keeperPolled: return try decode(data, kind: known, as: KeeperPolled.self) { .keeperPolled($0) }
-        case .keeperRehydrated: return try decode(data, kind: known, as: KeeperRehydrated.self) { .keeperRehydrated($0) }
-        case .secretPut: return try decode(data, kind: known, as: SecretPut.self) { .secretPut($0) }
-        case .secretDeleted: return try decode(data, kind: known, as: SecretDeleted.self) { .secretDeleted($0) }
-        case .secretUndeleted: return try decode(data, kind: known, as: SecretUndeleted.self) { .secretUndeleted($0) }
-        case .secretDestroyed: return try decode(data, kind: known, as: SecretDestroyed.self) { .secretDestroyed($0) }
-        case .policyPut: return try decode(data, kind: known, as: PolicyPut.self) { .policyPut($0) }
-        case .policyDeleted: return try decode(data, kind: known, as: PolicyDeleted.self) { .policyDeleted($0) }
-        case .accessDenied: return try decode(data, kind: known, as: AccessDenied.self) { .accessDenied($0) }
-        default: return nil
-        }
+        guard let type = EventVocabulary.payloadType(number: kind) else { return nil }
+        return try type.decodeEnvelope(Data(body))
     }
 
-    private struct Envelope<Data: Codable>: Codable {
-        var actor: String
-        var trail: String
-        var data: Data
+    public static func == (lhs: DomainEvent, rhs: DomainEvent) -> Bool {
+        lhs.actor == rhs.actor && lhs.trail == rhs.trail && lhs.payload.isEqual(to: rhs.payload)
     }
+}
 
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
+private struct Envelope<Payload: Codable>: Codable {
+    var actor: String
+    var trail: String
+    var data: Payload
+}
 
-    private func encode<T: Codable>(_ data: T) -> [UInt8] {
+private let envelopeEncoder: JSONEncoder = {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return encoder
+}()
+
+extension EventPayload {
+    func envelope(actor: String, trail: String) -> [UInt8] {
         // Encoding plain structs of strings, numbers and Data cannot fail.
-        Array(try! Self.encoder.encode(Envelope(actor: actor, trail: trail, data: data)))
+        Array(try! envelopeEncoder.encode(Envelope(actor: actor, trail: trail, data: self)))
     }
 
-    private static func decode<T: Codable>(
-        _ data: Foundation.Data, kind: EventKind, as type: T.Type, _ wrap: (T) -> Payload
-    ) throws(EventDecodingError) -> DomainEvent {
+    static func decodeEnvelope(_ data: Data) throws(EventDecodingError) -> DomainEvent {
         do {
-            let envelope = try JSONDecoder().decode(Envelope<T>.self, from: data)
-            return DomainEvent(actor: envelope.actor, trail: envelope.trail, wrap(envelope.data))
+            let envelope = try JSONDecoder().decode(Envelope<Self>.self, from: data)
+            return DomainEvent(actor: envelope.actor, trail: envelope.trail, envelope.data)
         } catch {
             throw EventDecodingError(kind: kind.name, reason: "\(error)")
         }
+    }
+
+    func isEqual(to other: any EventPayload) -> Bool {
+        (other as? Self) == self
     }
 }
 

@@ -2,7 +2,9 @@ import Foundation
 
 /// A Keeper was sent its share; the share is in the event, sealed with the data key, so the
 /// same share can be sent again (rehydration) without a new split.
-public struct ShardDistributed: Codable, Equatable, Sendable {
+public struct ShardDistributed: EventPayload {
+    public static let kind = EventKind(20, "ShardDistributed", .changesState)
+
     public var epoch: UInt32
     /// 1-based: the Keeper's position in the list and the share's x coordinate.
     public var keeper: Int
@@ -36,7 +38,9 @@ public enum KeeperPollOutcome: String, Codable, CaseIterable, Comparable, Sendab
 /// `count` consecutive polls of one Keeper with the same outcome, between `firstAt` and
 /// `lastAt` (milliseconds since the Unix epoch). A change of outcome is written at once; an
 /// unchanged one is summarized at least once a minute, so the counts add up to every poll made.
-public struct KeeperPolled: Codable, Equatable, Sendable {
+public struct KeeperPolled: EventPayload {
+    public static let kind = EventKind(21, "KeeperPolled", .informational)
+
     public var keeper: Int
     public var outcome: KeeperPollOutcome
     public var count: Int
@@ -69,7 +73,9 @@ public enum RehydrationReason: String, Codable, Equatable, Sendable {
 
 /// A Keeper got its share again: the `ShardDistributed` event at sequence `distribution`,
 /// replayed.
-public struct KeeperRehydrated: Codable, Equatable, Sendable {
+public struct KeeperRehydrated: EventPayload {
+    public static let kind = EventKind(22, "KeeperRehydrated", .changesState)
+
     public var keeper: Int
     public var distribution: UInt64
     public var reason: RehydrationReason

@@ -2,7 +2,9 @@ import Foundation
 
 /// The genesis of an epoch: everything a later start needs to get the root key back and to
 /// recognize it (DESIGN §4). Only public or wrapped key material is in it.
-public struct EpochStarted: Codable, Equatable, Sendable {
+public struct EpochStarted: EventPayload {
+    public static let kind = EventKind(2, "EpochStarted", .changesState)
+
     public var epoch: UInt32
     /// Shamir parameters: `shares` Keepers, any `threshold` of them give the root key back.
     public var shares: Int
@@ -33,7 +35,9 @@ public struct EpochStarted: Codable, Equatable, Sendable {
 
 /// A Nexus process started. `previousStartCrashed` names the earlier `NexusStarted` that no
 /// `NexusStopped` followed: that process crashed.
-public struct NexusStarted: Codable, Equatable, Sendable {
+public struct NexusStarted: EventPayload {
+    public static let kind = EventKind(3, "NexusStarted", .changesState)
+
     public var instance: String
     public var version: String
     public var previousStartCrashed: UInt64?
@@ -46,7 +50,9 @@ public struct NexusStarted: Codable, Equatable, Sendable {
 }
 
 /// A Nexus process stopped cleanly.
-public struct NexusStopped: Codable, Equatable, Sendable {
+public struct NexusStopped: EventPayload {
+    public static let kind = EventKind(4, "NexusStopped", .changesState)
+
     public var instance: String
     public var reason: String
 
@@ -62,7 +68,9 @@ public enum RootKeySource: String, Codable, Equatable, Sendable {
 }
 
 /// The root key is in memory again and matches the genesis' key check value.
-public struct RootKeyRestored: Codable, Equatable, Sendable {
+public struct RootKeyRestored: EventPayload {
+    public static let kind = EventKind(5, "RootKeyRestored", .changesState)
+
     public var source: RootKeySource
     /// The share indices combined (for `keepers` and `shards`).
     public var shareIndices: [Int]
@@ -74,7 +82,9 @@ public struct RootKeyRestored: Codable, Equatable, Sendable {
 }
 
 /// A reconstruction was refused (it did not match the key check value) and never used.
-public struct RootKeyRestoreFailed: Codable, Equatable, Sendable {
+public struct RootKeyRestoreFailed: EventPayload {
+    public static let kind = EventKind(6, "RootKeyRestoreFailed", .changesState)
+
     public var source: RootKeySource
     public var shareIndices: [Int]
     public var reason: String
@@ -82,6 +92,23 @@ public struct RootKeyRestoreFailed: Codable, Equatable, Sendable {
     public init(source: RootKeySource, shareIndices: [Int], reason: String) {
         self.source = source
         self.shareIndices = shareIndices
+        self.reason = reason
+    }
+}
+
+/// The epoch is closed for good: its root key is declared lost, and the system starts over at the
+/// next `spike init` with a new epoch and a new admin password. Nothing before it is erased; the
+/// fold of what comes after starts empty (DESIGN §1).
+public struct SystemReset: EventPayload {
+    public static let kind = EventKind(9, "SystemReset", .changesState)
+
+    /// The epoch that was closed.
+    public var epoch: UInt32
+    /// What the operator said, for the audit trail.
+    public var reason: String
+
+    public init(epoch: UInt32, reason: String) {
+        self.epoch = epoch
         self.reason = reason
     }
 }

@@ -52,6 +52,10 @@ public struct RootKey: Sendable, CustomStringConvertible, CustomDebugStringConve
     /// HKDF(R, "cipher", epoch): the key of encryption as a service (`/v1/cipher/*`).
     public func cipherKey(epoch: UInt32) -> SymmetricKey { derive("cipher", epoch: epoch) }
 
+    /// HKDF(R, "event auth", epoch): authenticates the data events of the epoch
+    /// (`EventAuthenticator`), so that the host audit key, which can seal bodies, cannot add one.
+    public func eventAuthenticationKey(epoch: UInt32) -> SymmetricKey { derive("event auth", epoch: epoch) }
+
     private func derive(_ purpose: String, epoch: UInt32) -> SymmetricKey {
         HKDF<SHA256>.deriveKey(
             inputKeyMaterial: key, salt: [UInt8](), info: Array(purpose.utf8) + epoch.bigEndianBytes, outputByteCount: 32)

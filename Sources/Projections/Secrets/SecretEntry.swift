@@ -72,12 +72,12 @@ public struct SecretEntry: Equatable, Sendable {
     // MARK: - Fold
 
     /// Folds a secret event of this path; other events change nothing.
-    public mutating func apply(_ payload: DomainEvent.Payload) {
+    public mutating func apply(_ payload: any EventPayload) {
         switch payload {
-        case .secretPut(let put): apply(put)
-        case .secretDeleted(let change): applyDeleted(change)
-        case .secretUndeleted(let change): applyUndeleted(change)
-        case .secretDestroyed(let change): applyDestroyed(change)
+        case let put as SecretPut: apply(put)
+        case let change as SecretDeleted: applyDeleted(change)
+        case let change as SecretUndeleted: applyUndeleted(change)
+        case let change as SecretDestroyed: applyDestroyed(change)
         default: break
         }
     }
@@ -92,19 +92,19 @@ public struct SecretEntry: Equatable, Sendable {
         recompute()
     }
 
-    private mutating func applyDeleted(_ change: SecretVersionsChanged) {
+    private mutating func applyDeleted(_ change: SecretDeleted) {
         for number in change.versions { versions[number]?.deletedAt = change.at }
         updatedAt = change.at
         recompute()
     }
 
-    private mutating func applyUndeleted(_ change: SecretVersionsChanged) {
+    private mutating func applyUndeleted(_ change: SecretUndeleted) {
         for number in change.versions { versions[number]?.deletedAt = nil }
         updatedAt = change.at
         recompute()
     }
 
-    private mutating func applyDestroyed(_ change: SecretVersionsChanged) {
+    private mutating func applyDestroyed(_ change: SecretDestroyed) {
         for number in change.versions {
             versions[number]?.destroyed = true
             versions[number]?.sealedValue = []

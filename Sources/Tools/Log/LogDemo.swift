@@ -9,7 +9,9 @@ struct LogDemo: AsyncParsableCommand {
         commandName: "demo",
         abstract: "Create a log, append a few events, verify it, read them back, back it up.",
         discussion: """
-        The log's key (audit.key, 0600) is created in the directory on first use.
+        The log's key (audit.key, 0600) is created in the directory on first use, and so is a
+        demonstration authentication key (auth.key, 0600, 32 bytes in hex) under which the last
+        event is written as an authenticated record.
         Example:
           spike log demo --dir /tmp/spike-demo
         """
@@ -30,28 +32,32 @@ struct LogDemo: AsyncParsableCommand {
         print("log \(log.logID) in \(directory)")
 
         let events: [(EventKind, String)] = [
-            (.nexusStarted, #"{"pid":\#(getpid())}"#),
-            (.keeperPolled, #"{"keeper":1,"outcome":"has-shard"}"#),
-            (.keeperPolled, #"{"keeper":2,"outcome":"empty-404"}"#),
-            (.keeperRehydrated, #"{"keeper":2,"distribution":7}"#),
+            (NexusStarted.kind, #"{"pid":\#(getpid())}"#),
+            (KeeperPolled.kind, #"{"keeper":1,"outcome":"has-shard"}"#),
+            (KeeperPolled.kind, #"{"keeper":2,"outcome":"empty-404"}"#),
+            (KeeperRehydrated.kind, #"{"keeper":2,"distribution":7}"#),
         ]
         // Appended concurrently: they share one transaction (group commit).
-        let sequences = try await withThrowingTaskGroup(of: UInt64.self) { group in
+        var sequences = try await withThrowingTaskGroup(of: UInt64.self) { group in
             for (kind, body) in events {
-                group.addTask { try await log.append(kind: kind.rawValue, body: Array(body.utf8)) }
+                group.addTask { try await log.append(kind: kind.number, body: Array(body.utf8)) }
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
+        // One authenticated record, whose tag an independent reader can check with auth.key.
+        let authenticationKey = try Self.authenticationKey(in: directory)
+        sequences.append(try await log.append([NewEvent(kind: PolicyPut.kind.number, body: Array(#"{"demo":"authenticated"}"#.utf8),
+                                                        authenticationKey: authenticationKey)]).lowerBound)
         print("appended \(sequences.count) events: sequences \(sequences.sorted().map(String.init).joined(separator: ", "))")
 
         let report = log.verify(keyring: LogKeyring([key]))
         print("verify: \(report)")
 
         let head = try log.head()?.sequence ?? 0
-        let from = head > 7 ? head - 7 : 1
+        let from = head > 8 ? head - 8 : 1
         print("last events:")
         for event in try log.reader(keyring: LogKeyring([key])).events(in: from...head) {
-            print("  #\(event.sequence) epoch \(event.header.epoch) \(EventKind.name(of: event.kind)) \(String(decoding: event.body, as: UTF8.self))")
+            print("  #\(event.sequence) epoch \(event.header.epoch) \(EventVocabulary.name(of: event.kind)) \(String(decoding: event.body, as: UTF8.self))")
         }
 
         let backup = directory + ".backup-\(head)"
@@ -61,5 +67,22 @@ struct LogDemo: AsyncParsableCommand {
         }
         log.close()
         if !report.isIntact { throw ExitCode.failure }
+    }
+
+    /// The demonstration authentication key in `directory/auth.key`, created on first use.
+    static func authenticationKey(in directory: String) throws -> SymmetricKey {
+        let path = (directory as NSString).appendingPathComponent("auth.key")
+        if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+            let hex = Array(text.trimmingCharacters(in: .whitespacesAndNewlines).utf8)
+            let bytes = stride(from: 0, to: hex.count - 1, by: 2).compactMap { UInt8(String(decoding: hex[$0...($0 + 1)], as: UTF8.self), radix: 16) }
+            guard bytes.count == 32, hex.count == 64 else { throw ValidationError("\(path) does not hold 32 bytes in hex") }
+            return SymmetricKey(data: bytes)
+        }
+        let key = SymmetricKey(size: .bits256)
+        let hex = key.withUnsafeBytes { $0.map { String(format: "%02x", $0) }.joined() }
+        guard FileManager.default.createFile(atPath: path, contents: Data((hex + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw ValidationError("cannot write \(path)")
+        }
+        return key
     }
 }

@@ -1,0 +1,43 @@
+import Crypto
+
+/// The authenticator an authenticated event record (type 3) carries after its body, inside the
+/// encryption: it proves the record was written by a holder of the authentication key the domain
+/// chose (the Nexus derives one from its root key), not merely by someone who can seal bodies to
+/// the log's recipients, which any holder of a recipient's public key can.
+///
+///     digest = SHA-256("spike event auth v1" ‖ header with previousHash zeroed ‖ body)
+///     tag    = HMAC-SHA256(key, digest)
+///
+/// The header binds the tag to the record's sequence, time, epoch and kind: an authentic record
+/// copied to another position of the log fails. A reader computes `digest` without any key, so
+/// a holder of the key can check a whole log's tags later without reading it again.
+public struct EventAuthenticator: Sendable, Equatable {
+    public static let size = 32
+    static let label = Array("spike event auth v1".utf8)
+
+    public let digest: [UInt8]
+    public let tag: [UInt8]
+
+    public init(digest: [UInt8], tag: [UInt8]) {
+        self.digest = digest
+        self.tag = tag
+    }
+
+    /// Whether `tag` is this record's under `key` (constant-time comparison).
+    public func isValid(under key: SymmetricKey) -> Bool {
+        HMAC<SHA256>.isValidAuthenticationCode(tag, authenticating: digest, using: key)
+    }
+
+    /// What the tag of a record with `header` (its previousHash zeroed) and `body` covers.
+    static func digest(header: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer) -> [UInt8] {
+        var hasher = SHA256()
+        hasher.update(data: label)
+        hasher.update(bufferPointer: header)
+        hasher.update(bufferPointer: body)
+        return Array(hasher.finalize())
+    }
+
+    static func tag(digest: [UInt8], key: SymmetricKey) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: digest, using: key))
+    }
+}

@@ -1,0 +1,107 @@
+import Crypto
+import EventLog
+
+/// Both projections of the Nexus, folded in one pass over the log, with what the fold could not
+/// check yet: the authenticators of the current epoch's data events, which only the root key
+/// can check (`authenticate(with:)`). Nothing a data event grants is served before that.
+public struct NexusProjections: Sendable {
+    public var lifecycle = LifecycleProjection()
+    public var data = DataProjection()
+    /// Events of informational kinds this build does not know, skipped (a newer writer's).
+    public private(set) var skippedInformational = 0
+    /// The current epoch's authenticated events folded so far, unchecked.
+    public private(set) var unverified = UnverifiedEvents()
+
+    public init() {}
+
+    /// Folds one event at `sequence` of epoch `epoch` (the record header's).
+    public mutating func apply(_ event: DomainEvent, sequence: UInt64, epoch: UInt32, authenticator: EventAuthenticator?) throws(ReplayError) {
+        let kind = event.kind
+        if kind.authenticated {
+            guard let authenticator else { throw .unauthenticated(sequence: sequence, kind: kind.name) }
+            unverified.append(UnverifiedEvents.Entry(sequence: sequence, kind: kind.name, epoch: epoch, authenticator: authenticator))
+        }
+        lifecycle.apply(event, sequence: sequence)
+        data.apply(event)
+        // A new epoch (or a closed one) starts the data over; what came before is not folded.
+        if event.payload is EpochStarted || event.payload is SystemReset { unverified = UnverifiedEvents() }
+    }
+
+    /// Folds every event of `reader`'s log. Throws at the first record that cannot be folded: a
+    /// body that does not decode, a kind this build does not know that changes state (a newer
+    /// writer, or damage), an event that must be authenticated and is not.
+    public static func replay(_ reader: LogReader) throws -> NexusProjections {
+        var projections = NexusProjections()
+        try reader.replay { view in
+            let event: DomainEvent?
+            do {
+                event = try DomainEvent.decode(kind: view.kind, body: view.body)
+            } catch {
+                throw LogError.corruptRecord(sequence: view.sequence, reason: "\(error)")
+            }
+            guard let event else {
+                guard EventKind.effect(ofNumber: view.kind) == .informational else {
+                    throw ReplayError.unknownKind(sequence: view.sequence, kind: view.kind)
+                }
+                projections.skippedInformational += 1
+                return
+            }
+            try projections.apply(event, sequence: view.sequence, epoch: view.header.epoch, authenticator: view.authenticator)
+        }
+        return projections
+    }
+}
+
+/// Authenticated events folded before the root key was in memory: their authenticators, kept
+/// (64 bytes each) so that one check over all of them, once the key is known, decides whether the
+/// fold may be served, without reading the log again.
+public struct UnverifiedEvents: Sendable {
+    public struct Entry: Sendable {
+        public var sequence: UInt64
+        public var kind: String
+        public var epoch: UInt32
+        public var authenticator: EventAuthenticator
+    }
+
+    public private(set) var entries: [Entry] = []
+
+    public init() {}
+
+    public var count: Int { entries.count }
+
+    mutating func append(_ entry: Entry) { entries.append(entry) }
+
+    /// Checks every authenticator under HKDF(R, "event auth", epoch); throws for the first that
+    /// fails: someone without the root key wrote that record.
+    public func authenticate(with rootKey: RootKey) throws(ReplayError) {
+        var keys: [UInt32: SymmetricKey] = [:]
+        for entry in entries {
+            let key = keys[entry.epoch] ?? rootKey.eventAuthenticationKey(epoch: entry.epoch)
+            keys[entry.epoch] = key
+            guard entry.authenticator.isValid(under: key) else {
+                throw .forged(sequence: entry.sequence, kind: entry.kind)
+            }
+        }
+    }
+}
+
+/// Why a log cannot be folded into the Nexus' state. Each is a refusal to serve, never skipped.
+public enum ReplayError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A kind this build does not know, of the state-changing range.
+    case unknownKind(sequence: UInt64, kind: UInt16)
+    /// A kind that must carry an authenticator, without one.
+    case unauthenticated(sequence: UInt64, kind: String)
+    /// An authenticator that the root key does not confirm.
+    case forged(sequence: UInt64, kind: String)
+
+    public var description: String {
+        switch self {
+        case .unknownKind(let sequence, let kind):
+            "record \(sequence) holds event kind \(kind), which this build does not know and which changes state: it was written by a newer spike (upgrade) or the log is damaged (`spike log verify`)"
+        case .unauthenticated(let sequence, let kind):
+            "record \(sequence) is a \(kind) without an authenticator: no Nexus holding the root key wrote it; the log was tampered with (restore it from a backup)"
+        case .forged(let sequence, let kind):
+            "record \(sequence) is a \(kind) whose authenticator the root key does not confirm: it was not written by this system's Nexus; the log was tampered with (restore it from a backup)"
+        }
+    }
+}
