@@ -98,11 +98,26 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // The Nexus and the Keeper: the sans-I/O lifecycle, and its adapters (HTTP over SPIFFE
-        // mutual TLS, the poller, the log).
+        // Every decision of the Nexus, with no NIO, no LMDB and no clock of its own: the
+        // lifecycle machine and its driver, the data plane's decisions, authorization, the
+        // classification of Keeper answers.
+        .target(
+            name: "NexusCore",
+            dependencies: [
+                "Projections",
+                "EventLog",
+                "SecretSharing",
+                "SPIFFE",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The Nexus and the Keeper: the adapters that run NexusCore against real effects (HTTP
+        // over SPIFFE mutual TLS, the poller, the log, the clocks).
         .target(
             name: "Nodes",
             dependencies: [
+                "NexusCore",
                 "Projections",
                 "EventLog",
                 "SecretSharing",
@@ -124,6 +139,7 @@ let package = Package(
                 "SPIFFETLS",
                 "SPIFFEWorkloadAPI",
                 "Projections",
+                "NexusCore",
                 "Nodes",
                 "SecretSharing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -146,7 +162,7 @@ let package = Package(
         // The load generator of `scripts/bench api`: keep-alive connections over SPIFFE mutual TLS.
         .executableTarget(
             name: "APIBench",
-            dependencies: ["Nodes", "SPIFFE", "SPIFFETLS", .product(name: "NIOHTTP1", package: "swift-nio")],
+            dependencies: ["Nodes", "NexusCore", "SPIFFE", "SPIFFETLS", .product(name: "NIOHTTP1", package: "swift-nio")],
             path: "Benchmarks/APIBench",
             swiftSettings: strictSettings
         ),
@@ -188,7 +204,7 @@ let package = Package(
         // Runs the real `spike` executable.
         .testTarget(
             name: "ToolsTests",
-            dependencies: ["SPIFFE", "Tools", "EventLog", "Projections", .product(name: "X509", package: "swift-certificates")],
+            dependencies: ["SPIFFE", "Tools", "EventLog", "Projections", "NexusCore", .product(name: "X509", package: "swift-certificates")],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -201,12 +217,18 @@ let package = Package(
             dependencies: ["Projections", "EventLog", "SecretSharing", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
-        // The lifecycle state machine and its deterministic simulator; the HTTP adapters over
-        // real mutual TLS.
+        // The core's decisions, without I/O.
+        .testTarget(
+            name: "NexusCoreTests",
+            dependencies: ["NexusCore", "Projections", "EventLog", "SecretSharing", "SPIFFE"],
+            swiftSettings: strictSettings
+        ),
+        // The deterministic simulator running the production driver; the adapters over real
+        // mutual TLS.
         .testTarget(
             name: "NodesTests",
             dependencies: [
-                "Nodes", "Projections", "EventLog", "SecretSharing", "SPIFFE", "SPIFFETLS",
+                "Nodes", "NexusCore", "Projections", "EventLog", "SecretSharing", "SPIFFE", "SPIFFETLS",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),

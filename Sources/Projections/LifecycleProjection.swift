@@ -29,6 +29,7 @@ public struct LifecycleProjection: Equatable, Sendable {
     public private(set) var restoreFailures = 0
     /// Epochs closed by `SystemReset`.
     public private(set) var resets = 0
+    /// The sequence of the last lifecycle event folded, and how many were.
     public private(set) var lastSequence: UInt64 = 0
     public private(set) var events = 0
 
@@ -42,9 +43,8 @@ public struct LifecycleProjection: Equatable, Sendable {
     public var nextEpoch: UInt32 { highestEpoch + 1 }
     public var isInitialized: Bool { genesis != nil }
 
+    /// Folds one event; events of the data plane are not the lifecycle's and change nothing here.
     public mutating func apply(_ event: DomainEvent, sequence: UInt64) {
-        lastSequence = sequence
-        events += 1
         switch event.payload {
         case let genesis as EpochStarted:
             self.genesis = genesis
@@ -53,11 +53,12 @@ public struct LifecycleProjection: Equatable, Sendable {
             keepers = Dictionary(uniqueKeysWithValues: genesis.keepers.enumerated().map { ($0.offset + 1, Keeper(url: $0.element)) })
         case let reset as SystemReset:
             // The epoch is closed: uninitialized until `spike init` opens the next one.
-            guard reset.epoch == epoch else { return }
-            genesis = nil
-            genesisSequence = nil
-            keepers = [:]
-            resets += 1
+            if reset.epoch == epoch {
+                genesis = nil
+                genesisSequence = nil
+                keepers = [:]
+                resets += 1
+            }
         case let started as NexusStarted:
             starts += 1
             if started.previousStartCrashed != nil || runningSince != nil { crashes += 1 }
@@ -69,18 +70,21 @@ public struct LifecycleProjection: Equatable, Sendable {
         case is RootKeyRestoreFailed:
             restoreFailures += 1
         case let distributed as ShardDistributed:
-            guard distributed.epoch == epoch else { return }
-            keepers[distributed.keeper, default: Keeper(url: distributed.keeperURL)].distribution = sequence
-            keepers[distributed.keeper]?.distributed = distributed
+            if distributed.epoch == epoch {
+                keepers[distributed.keeper, default: Keeper(url: distributed.keeperURL)].distribution = sequence
+                keepers[distributed.keeper]?.distributed = distributed
+            }
         case let polled as KeeperPolled:
-            guard keepers[polled.keeper] != nil else { return }
+            guard keepers[polled.keeper] != nil else { break }
             keepers[polled.keeper]?.lastOutcome = polled.outcome
             keepers[polled.keeper]?.lastPolledAt = polled.lastAt
             keepers[polled.keeper]?.polls[polled.outcome, default: 0] += polled.count
         case let rehydrated as KeeperRehydrated:
             keepers[rehydrated.keeper]?.rehydrations += 1
         default:
-            break
+            return
         }
+        lastSequence = sequence
+        events += 1
     }
 }

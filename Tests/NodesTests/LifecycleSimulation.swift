@@ -1,11 +1,15 @@
+import EventLog
 import Foundation
+import NexusCore
 import Nodes
 import Projections
 import SecretSharing
 
-/// The Nexus lifecycle under a virtual clock and network (DESIGN §8): 3–5 Keepers, seeded random
-/// crashes and restarts of the Nexus and the Keepers, partitions and slow replies, and the
-/// invariants of issue 4 checked after every step. `run()` returns the first violation, or nil.
+/// The Nexus under a virtual clock, network and log (DESIGN §8): the production `NexusDriver`
+/// and `DataPlane`, 3–5 Keepers, seeded random crashes and restarts of the Nexus and the
+/// Keepers, partitions, slow replies, a log that refuses appends for a while, a wall clock that
+/// steps back, and data-plane writes interleaved with all of it; the invariants checked after
+/// every step. `run()` returns the first violation, or nil.
 struct LifecycleSimulation {
     struct Violation: Error, CustomStringConvertible {
         let seed: UInt64
@@ -45,8 +49,23 @@ struct LifecycleSimulation {
     let threshold: Int
     var keepers: [Keeper]
     var log: [DomainEvent] = []
-    var nexus: NexusLifecycle?
+    var driver: NexusDriver?
+    /// The machine the driver runs, for the invariants.
+    var nexus: NexusLifecycle? { driver?.machine }
     var nexusLife = 0
+    /// The wall clock's offset from the virtual time (it steps back as a fault); the monotonic
+    /// clock is the virtual time itself.
+    var wallOffset: Int64 = 0
+    /// The log refuses every append until then (a full disk).
+    var logRefusesUntil: Int64 = 0
+    /// The data the running Nexus unlocked, and with which key.
+    var unlockedWith: [UInt8]?
+    var plane: DataPlane?
+    /// The log's key table (version keys), changed only by appends that succeeded.
+    var keyTable: [[UInt8]: [UInt8]] = [:]
+    /// The value of every acknowledged put, by path and version.
+    var acknowledgedValues: [String: [Int: [String: String]]] = [:]
+    var nextDataAt: Int64
     var readySince: Int64?
     var sealedHealthySince: Int64?
     var queue: [(time: Int64, order: Int, delivery: Delivery)] = []
@@ -61,9 +80,11 @@ struct LifecycleSimulation {
     var pollsAnswered = 0
     var pollsLogged = 0
     var stats = Statistics()
+    var stepsAtThisTime = 0
 
     struct Statistics {
         var nexusCrashes = 0, keeperCrashes = 0, partitions = 0, restores = 0, rehydrations = 0, events = 0
+        var appendsRefused = 0, clockStepsBack = 0, writesAcknowledged = 0, writesRefused = 0
     }
 
     init(seed: UInt64, duration: Int64 = 300_000) {
@@ -75,7 +96,10 @@ struct LifecycleSimulation {
         keepers = Array(repeating: Keeper(), count: count)
         initializeAt = now + Int64.random(in: 0...3000, using: &random)
         nextFaultAt = initializeAt + Int64.random(in: 1000...20_000, using: &random)
+        nextDataAt = initializeAt + 1000
     }
+
+    var time: NexusTime { NexusTime(wall: now + wallOffset, monotonic: now) }
 
     var keeperURLs: [String] { (1...keepers.count).map { "https://keeper-\($0).test:8443" } }
 
@@ -104,6 +128,10 @@ struct LifecycleSimulation {
         if let nexus { next = min(next, nexus.nextDeadline()) }
         if rootKey == nil, nexus != nil { next = min(next, initializeAt) }
         if faults { next = min(next, nextFaultAt) }
+        if plane != nil { next = min(next, nextDataAt) }
+        // Virtual time that stops moving is a busy loop: a Nexus retrying something at once, forever.
+        stepsAtThisTime = next > now ? 0 : stepsAtThisTime + 1
+        guard stepsAtThisTime < 10_000 else { throw violation("10,000 steps without time moving: a busy loop") }
         now = max(now, next)
         if let index = queue.indices.min(by: { (queue[$0].time, queue[$0].order) < (queue[$1].time, queue[$1].order) }),
            queue[index].time <= now {
@@ -114,8 +142,11 @@ struct LifecycleSimulation {
         } else if faults, now >= nextFaultAt {
             try injectFault()
             nextFaultAt = now + Int64.random(in: 500...15_000, using: &random)
+        } else if plane != nil, now >= nextDataAt {
+            try writeData()
+            nextDataAt = now + Int64.random(in: 200...3000, using: &random)
         } else if nexus != nil {
-            try perform(nexus!.tick(now: now))
+            try feed(.tick)
         }
         try checkInvariants()
     }
@@ -128,6 +159,7 @@ struct LifecycleSimulation {
             keepers[index].partitionedUntil = 0
             keepers[index].slowUntil = 0
         }
+        logRefusesUntil = 0
         queue.removeAll { if case .keeperRestart = $0.delivery { true } else { false } }
         for index in keepers.indices where !keepers[index].up { restartKeeper(index + 1) }
         queue.removeAll { if case .nexusRestart = $0.delivery { true } else { false } }
@@ -148,6 +180,7 @@ struct LifecycleSimulation {
         let end = now + 3 * pollInterval
         while now < end { try step(faults: false) }
         try checkReplayEqualsState()
+        try checkData()
         guard let nexus else { throw violation("no Nexus after healing") }
         if rootKey == nil { return }
         if nexus.phase == .ready {
@@ -165,20 +198,27 @@ struct LifecycleSimulation {
     // MARK: - The Nexus adapter
 
     mutating func startNexus() throws {
-        var projection = LifecycleProjection()
-        for (offset, event) in log.enumerated() { projection.apply(event, sequence: UInt64(offset + 1)) }
+        // What a restarted Nexus folds: the whole log (the data of the current epoch included).
+        // (The simulated log holds events, not records: there are no authenticators to check.)
+        var lifecycle = LifecycleProjection()
+        var data = DataProjection()
+        for (offset, event) in log.enumerated() {
+            lifecycle.apply(event, sequence: UInt64(offset + 1))
+            data.apply(event)
+        }
         nexusLife += 1
         pollsAnswered = 0
         pollsLogged = 0
-        var machine = NexusLifecycle(
+        driver = NexusDriver(NexusLifecycle(
             configuration: .init(keepers: keeperURLs, threshold: threshold, pollIntervalMillis: pollInterval,
                                  nexusID: "spiffe://spike.test/spike/nexus", instance: "nexus-\(nexusLife)", version: "sim"),
-            projection: projection)
-        let actions = machine.start(now: now)
-        nexus = machine
+            projection: lifecycle))
+        plane = nil
+        unlockedWith = nil
+        restartedData = data
         readySince = nil
         sealedHealthySince = nil
-        try perform(actions)
+        try feed(.start)
     }
 
     mutating func initialize() throws {
@@ -190,15 +230,31 @@ struct LifecycleSimulation {
         rootKey = genesis.rootKey.copyBytes()
         distributed = genesis.shares.mapValues(\.value)
         secretForms = Self.forms(of: [rootKey!] + distributed.values)
-        try perform(try nexus!.initialize(genesis, actor: "spiffe://spike.test/spike/pilot/role/superuser", trail: "init"))
+        try feed(.initialize(genesis, actor: "spiffe://spike.test/spike/pilot/role/superuser", trail: "init"))
+        if nexus?.initializationFailure != nil {
+            // The log refused the genesis: nothing happened; try again later.
+            rootKey = nil
+            distributed = [:]
+            initializeAt = now + Int64.random(in: 1000...10_000, using: &random)
+        }
     }
 
-    mutating func perform(_ actions: [NexusLifecycle.Action]) throws {
-        for action in actions {
-            guard nexus != nil else { return }
-            switch action {
+    /// The data a restarted Nexus folded from the log, opened by its `unlockData`.
+    var restartedData = DataProjection()
+
+    /// Feeds one input to the driver and carries out every effect, as `NexusNode` does.
+    mutating func feed(_ input: NexusDriver.Input) throws {
+        guard driver != nil else { return }
+        try driver!.handle(input, at: time)
+        while driver != nil, let effect = driver!.nextEffect() {
+            switch effect {
             case .append(let events):
                 for event in events { try checkSealed(event) }
+                guard now >= logRefusesUntil else {
+                    stats.appendsRefused += 1
+                    driver!.appendFailed("the disk is full", at: time)
+                    continue
+                }
                 let first = UInt64(log.count + 1)
                 log += events
                 stats.events += events.count
@@ -212,11 +268,122 @@ struct LifecycleSimulation {
                     }
                     if event.payload is KeeperRehydrated { stats.rehydrations += 1 }
                 }
-                try perform(nexus!.appended(events, first: first, now: now))
+                driver!.appendSucceeded(first: first, at: time)
             case .poll(let keeper):
                 sendPoll(keeper)
             case .contribute(let keeper, let share, let rehydration):
                 sendShare(keeper, share: share.value, rehydration: rehydration)
+            case .useEpoch(let genesis):
+                guard genesis.epoch == 1 else { throw violation("the log was told to use epoch \(genesis.epoch)") }
+            case .unlockData(let key, let epoch):
+                guard epoch == 1, key.copyBytes() == rootKey else { throw violation("the data was unlocked with a key that is not the system's") }
+                unlockedWith = key.copyBytes()
+                plane = DataPlane(projection: restartedData, versionKeys: keyTable, maxVersions: 1000)
+            case .lockData:
+                unlockedWith = nil
+                plane = nil
+            case .exit:
+                // The start could not be recorded: the process ends, and is started again later.
+                crashNexus()
+            }
+        }
+    }
+
+    mutating func crashNexus() {
+        driver = nil
+        plane = nil
+        unlockedWith = nil
+        stats.nexusCrashes += 1
+        schedule(at: now + Int64.random(in: 100...20_000, using: &random), .nexusRestart)
+    }
+
+    // MARK: - The data plane
+
+    static let paths = ["apps/db", "apps/web", "apps/queue", "ops/backup", "ops/ci"]
+    static let policyNames = ["web", "ops", "audit"]
+
+    /// A batch of random writes decided by the production `DataPlane`, appended through the
+    /// same log (which may refuse it), acknowledged only when durable.
+    mutating func writeData() throws {
+        guard var plane, let rootKey, let unlockedWith, unlockedWith == rootKey else { return }
+        let keys = DataKeys(rootKey: try RootKey(bytes: rootKey), epoch: 1)
+        var commands: [(DataCommand, DataContext)] = []
+        var values: [String: String] = [:]
+        for index in 0..<Int.random(in: 1...4, using: &random) {
+            let path = Self.paths.randomElement(using: &random)!
+            let context = DataContext(actor: "spiffe://spike.test/spike/pilot/role/superuser", trail: "w\(index)", now: time.wall)
+            switch Int.random(in: 0..<10, using: &random) {
+            case 0..<5:
+                let value = ["k": "v\(UInt32.random(in: 0...UInt32.max, using: &random))"]
+                values[path + "#\(index)"] = value["k"]
+                commands.append((.putSecret(path: path, sealed: try VersionSeal.seal(value, path: path, epoch: 1, dataKey: keys.data), cas: nil), context))
+            case 5..<7:
+                commands.append((.deleteSecret(path: path, versions: []), context))
+            case 7:
+                commands.append((.undeleteSecret(path: path, versions: []), context))
+            case 8:
+                let name = Self.policyNames.randomElement(using: &random)!
+                commands.append((.putPolicy(name: name, spiffeidPattern: "^spiffe://spike\\.test/workload/\(name)$", pathPattern: "^apps/",
+                                            permissions: [.read]), context))
+            default:
+                commands.append((.deletePolicy(name: Self.policyNames.randomElement(using: &random)!), context))
+            }
+        }
+        let before = Self.fingerprint(plane.projection)
+        let decision = plane.decide(commands, keys: keys)
+        guard !decision.events.isEmpty else { return }
+        for event in decision.events { try checkSealed(event) }
+        guard now >= logRefusesUntil else {
+            stats.writesRefused += decision.events.count
+            // Refused: nothing is in the log, nothing changed.
+            guard Self.fingerprint(plane.projection) == before else { throw violation("a refused write changed the data") }
+            return
+        }
+        log += decision.events
+        stats.events += decision.events.count
+        for entry in decision.keyChanges.puts { keyTable[entry.id] = entry.value }
+        for id in decision.keyChanges.deletes { keyTable[id] = nil }
+        plane.apply(decision)
+        self.plane = plane
+        for event in decision.events {
+            guard let put = event.payload as? SecretPut else { continue }
+            let index = Int(event.trail.dropFirst())!
+            acknowledgedValues[put.path, default: [:]][put.version] = ["k": values[put.path + "#\(index)"]!]
+        }
+        stats.writesAcknowledged += decision.events.count
+    }
+
+    /// The projection's content, for comparing two of them (compiled policies are not Equatable).
+    struct Fingerprint: Equatable {
+        var secrets: [String: SecretEntry]
+        var policies: [String]
+    }
+
+    static func fingerprint(_ projection: DataProjection) -> Fingerprint {
+        Fingerprint(secrets: projection.secrets, policies: projection.policies.keys.sorted().map { name in
+            let policy = projection.policies[name]!
+            return "\(name):\(policy.spiffeidPattern):\(policy.pathPattern):\(policy.permissions):\(policy.createdAt):\(policy.updatedAt)"
+        })
+    }
+
+    /// Every acknowledged write survives: the data the log folds to is what the running Nexus
+    /// holds, and every version it holds opens, with the data key, to the value that was put.
+    func checkData() throws {
+        guard let plane, let rootKey else { return }
+        var replayed = DataProjection()
+        for event in log { replayed.apply(event) }
+        guard Self.fingerprint(replayed) == Self.fingerprint(plane.projection) else {
+            throw violation("the log folds to other data than the Nexus holds")
+        }
+        let keys = DataKeys(rootKey: try RootKey(bytes: rootKey), epoch: 1)
+        for (path, entry) in plane.projection.secrets {
+            for version in entry.versions.values where !version.destroyed {
+                guard let wrapped = plane.versionKeys[version.keyID],
+                      let json = try? VersionSeal.openJSON(version.sealedValue, wrappedKey: wrapped, keyID: version.keyID, path: path,
+                                                           version: version.version, epoch: 1, dataKey: keys.data),
+                      let value = try? JSONDecoder().decode([String: String].self, from: json),
+                      value == acknowledgedValues[path]?[version.version]
+                else { throw violation("\(path) version \(version.version) does not open to the value acknowledged") }
             }
         }
     }
@@ -267,12 +434,12 @@ struct LifecycleSimulation {
         case .pollReply(let life, let keeper, let result, let sentAt):
             guard life == nexusLife, nexus != nil else { return }
             pollsAnswered += 1
-            try perform(nexus!.pollCompleted(keeper: keeper, result: result, latencyMillis: now - sentAt, now: now))
+            try feed(.pollCompleted(keeper: keeper, result: result, latencyMillis: now - sentAt))
         case .shareArrives(let keeper, let life, let share):
             if keepers[keeper - 1].up, keepers[keeper - 1].life == life { keepers[keeper - 1].share = share }
         case .contributeReply(let life, let keeper, let rehydration, let succeeded):
             guard life == nexusLife, nexus != nil else { return }
-            try perform(nexus!.contributeCompleted(keeper: keeper, rehydration: rehydration, succeeded: succeeded))
+            try feed(.contributeCompleted(keeper: keeper, rehydration: rehydration, succeeded: succeeded))
         case .nexusRestart:
             if nexus == nil { try startNexus() }
         case .keeperRestart(let keeper):
@@ -295,9 +462,8 @@ struct LifecycleSimulation {
             guard nexus != nil else { return }
             // SIGKILL: whatever was not appended is gone; in-flight replies are lost.
             try checkReplayEqualsState()
-            nexus = nil
-            stats.nexusCrashes += 1
-            schedule(at: now + Int64.random(in: 100...20_000, using: &random), .nexusRestart)
+            try checkData()
+            crashNexus()
         case 15..<50:
             guard keepers[keeper - 1].up else { return }
             keepers[keeper - 1].up = false
@@ -308,8 +474,15 @@ struct LifecycleSimulation {
         case 50..<75:
             keepers[keeper - 1].partitionedUntil = now + Int64.random(in: 1000...30_000, using: &random)
             stats.partitions += 1
-        case 75..<92:
+        case 75..<86:
             keepers[keeper - 1].slowUntil = now + Int64.random(in: 1000...20_000, using: &random)
+        case 86..<90:
+            // The disk fills up for a while: every append is refused.
+            logRefusesUntil = now + Int64.random(in: 100...8000, using: &random)
+        case 90..<93:
+            // The wall clock steps back (NTP, an operator) by up to an hour.
+            wallOffset -= Int64.random(in: 1000...3_600_000, using: &random)
+            stats.clockStepsBack += 1
         default:
             // A Keeper that holds a share that is not its own (an operator mix-up).
             if keepers[keeper - 1].up, keepers[keeper - 1].share != nil {
@@ -333,9 +506,13 @@ struct LifecycleSimulation {
         } else {
             guard nexus.currentRootKey == nil else { throw violation("holds a root key while \(nexus.phase)") }
         }
-        // Every poll is accounted for: in the log, or pending in the ledger.
-        guard pollsLogged + nexus.ledger.pending == pollsAnswered else {
-            throw violation("\(pollsAnswered) polls answered, \(pollsLogged) in the log and \(nexus.ledger.pending) pending")
+        // Every poll is accounted for: in the log, or pending in the machine.
+        guard pollsLogged + nexus.pollsNotInLog == pollsAnswered else {
+            throw violation("\(pollsAnswered) polls answered, \(pollsLogged) in the log and \(nexus.pollsNotInLog) not yet")
+        }
+        // The data is open exactly while the Nexus holds the root key.
+        guard (unlockedWith != nil) == (nexus.phase == .ready) else {
+            throw violation("the data is \(unlockedWith == nil ? "locked" : "unlocked") while the Nexus is \(nexus.phase)")
         }
         let healthy = (1...keepers.count).filter { keeper in
             reachable(keeper) && now >= keepers[keeper - 1].slowUntil

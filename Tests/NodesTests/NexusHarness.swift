@@ -2,6 +2,7 @@ import Crypto
 import EventLog
 import Foundation
 import NIOHTTP1
+import NexusCore
 import Nodes
 import Projections
 import SPIFFE
@@ -15,12 +16,11 @@ final class NexusHarness: Sendable {
     let ca: DevelopmentCA
     let roles: SpikeRoles
     let keeper: HTTPServer
-    let server: HTTPServer
-    let node: NexusNode
-    let running: Task<Void, any Error>
+    let nexus: NexusServer
+    var node: NexusNode { nexus.node }
     let directory: String
     private let nexusStopped = Mutex(false)
-    var url: String { "https://127.0.0.1:\(server.port)" }
+    var url: String { "https://127.0.0.1:\(nexus.port)" }
 
     /// A new system, or with `previous` (whose Nexus is stopped) a new Nexus process on the same
     /// data directory and Keeper: a restart.
@@ -46,16 +46,10 @@ final class NexusHarness: Sendable {
                                                threshold: 1, pollInterval: .milliseconds(200), dataDirectory: directory)
         configuration.maxSecretVersions = Int(environment["SPIKE_NEXUS_MAX_SECRET_VERSIONS"] ?? "") ?? 10
         configuration.maxCipherSize = Int(environment["SPIKE_NEXUS_CRYPTO_MAX_CIPHERTEXT_SIZE"] ?? "") ?? 65536
-        let nexusSource = try source("/spike/nexus")
-        let poller = KeeperPoller(client: HTTPClient(tls: SPIFFETLS(role: .client, source: nexusSource, authorizer: roles.authorizer(.keeper)),
-                                                     timeout: .seconds(2)))
-        let node = try NexusNode(configuration: configuration, nexusID: "spiffe://spike.ist/spike/nexus", poller: poller)
-        self.node = node
-        let service = NexusService(node: node, roles: roles)
-        server = try await HTTPServer(host: "127.0.0.1", port: 0, tls: SPIFFETLS(role: .server, source: nexusSource, authorizer: .any)) {
-            await service.handle($0)
-        }
-        running = Task { try await node.run() }
+        // Loaded test machines take longer than 160 ms for a handshake now and then.
+        configuration.keeperTimeout = .seconds(2)
+        nexus = try await NexusServer.start(configuration: configuration, source: try source("/spike/nexus"), roles: roles,
+                                            nexusID: "spiffe://spike.ist/spike/nexus")
     }
 
     /// Waits until the lifecycle loop has folded the log and published its first status.
@@ -118,9 +112,7 @@ final class NexusHarness: Sendable {
     /// Stops the Nexus alone (a clean stop), leaving the Keeper and the data directory.
     func stopNexus() async {
         guard nexusStopped.withLock({ stopped in defer { stopped = true }; return !stopped }) else { return }
-        await node.stop(reason: "test")
-        running.cancel()
-        await server.shutdown()
+        await nexus.stop(reason: "test")
     }
 
     /// Waits until the lifecycle has the root key (whatever the store then decided).

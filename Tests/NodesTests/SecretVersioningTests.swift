@@ -1,5 +1,6 @@
 import EventLog
 import Foundation
+import NexusCore
 import Nodes
 import Projections
 import Testing

@@ -1,6 +1,7 @@
 import Crypto
 import EventLog
 import Foundation
+import NexusCore
 import Nodes
 import Projections
 

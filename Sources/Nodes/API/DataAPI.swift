@@ -1,5 +1,6 @@
 import Foundation
 import NIOHTTP1
+import NexusCore
 import Projections
 import SPIFFE
 
@@ -88,18 +89,8 @@ public struct DataAPI: Sendable {
     /// policy granting every permission in `wants` on `path`. A refusal is recorded.
     func authorize(_ request: HTTPRequest, _ route: Route, path: String, wants: Set<Permission>, trail: String) async -> Bool {
         let peer = request.peer
-        if roles.has(peer, .superuser) { return true }
-        let allowed: Bool
-        if roles.has(peer, .liteWorkload) {
-            allowed = route == .encrypt || route == .decrypt
-        } else if ReservedPaths.isReserved(path) || Validation.isValidSecretPath(path) {
-            allowed = store.allows(peer: peer.description, path: path, wants: wants)
-        } else {
-            // Authorization comes before validation (as in SPIKE), but policy patterns never
-            // run on a path that could not exist: an unbounded one would let a caller make
-            // the regular expressions work for as long as it likes.
-            allowed = false
-        }
+        let allowed = Authorization(roles: roles).allows(peer, isCipher: route == .encrypt || route == .decrypt, path: path, wants: wants,
+                                                         policies: store.projection)
         if !allowed {
             _ = await store.write(.denyAccess(operation: route.operation, path: Self.boundedPath(path), wants: wants.sorted()),
                                   actor: peer.description, trail: trail)

@@ -1,4 +1,5 @@
 import NIOHTTP1
+import NexusCore
 import Projections
 import SPIFFE
 

@@ -1,4 +1,5 @@
 import NIOHTTP1
+import NexusCore
 import SecretSharing
 import SPIFFE
 import Synchronization

@@ -11,6 +11,9 @@ public struct NexusConfiguration: Sendable {
     public var shares: Int
     public var threshold: Int
     public var pollInterval: Duration
+    /// How long a poll or a contribution may take before it counts as unreachable (a third of a
+    /// poll interval less than it, and at most 3 s: a poll never overlaps the next).
+    public var keeperTimeout: Duration
     public var dataDirectory: String
     /// Versions kept per secret (`SPIKE_NEXUS_MAX_SECRET_VERSIONS`, default 10).
     public var maxSecretVersions = 10
@@ -23,8 +26,13 @@ public struct NexusConfiguration: Sendable {
         self.shares = shares
         self.threshold = threshold
         self.pollInterval = pollInterval
+        keeperTimeout = min(.seconds(3), pollInterval * 0.8)
         self.dataDirectory = dataDirectory
     }
+
+    /// The largest request body the API reads: 1 MiB, or more when the cipher limit needs it
+    /// (base64 in JSON: 4/3).
+    public var maxBodySize: Int { max(1 << 20, maxCipherSize / 3 * 4 + 4096) }
 
     public static func fromEnvironment(_ environment: [String: String]) throws(ConfigurationError) -> NexusConfiguration {
         func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }

@@ -1,20 +1,20 @@
 import Crypto
 import EventLog
 import Foundation
+import NexusCore
 import Projections
 import SecretSharing
 import Synchronization
 
-/// The Nexus' lifecycle with its I/O attached: the log, the Keeper poller and the clock. One
-/// loop owns the `NexusLifecycle` value and feeds it every input in order (poll answers, ticks,
-/// commands); appends are awaited in the loop, so the machine sees them durable and in
-/// sequence order, while polls and contributions run concurrently and report back as inputs.
-/// HTTP handlers read a status snapshot and never wait for the loop.
+/// The Nexus' lifecycle with its I/O attached: the log, the Keeper poller, the data store and
+/// the clocks. One loop owns the `NexusDriver` and feeds it every input in order (poll answers,
+/// ticks, commands), carrying out each effect it gives: appends are awaited in the loop, so the
+/// machine sees them durable and in sequence order, while polls and contributions run
+/// concurrently and report back as inputs. HTTP handlers read a status snapshot and never wait
+/// for the loop.
 public final class NexusNode: Sendable {
     enum Input: Sendable {
-        case tick
-        case pollCompleted(keeper: Int, result: NexusLifecycle.PollResult, latencyMillis: Int64)
-        case contributeCompleted(keeper: Int, rehydration: NexusLifecycle.Rehydration?, succeeded: Bool)
+        case driver(NexusDriver.Input)
         case initialize(EpochGenesis, actor: String, trail: String, reply: @Sendable (Result<Void, NexusError>) -> Void)
         case stop(reason: String, reply: @Sendable () -> Void)
     }
@@ -31,9 +31,9 @@ public final class NexusNode: Sendable {
     private let stream: AsyncStream<Input>
     private let snapshot = Mutex<NexusStatus>(.starting)
     private let counters = Mutex(NexusMetrics())
-    /// Set when the root key does not confirm the log's data events: the Nexus then refuses to
-    /// serve (it stays not ready) whatever the lifecycle says.
-    private let refusal = Mutex<ReplayError?>(nil)
+    /// The machine's next deadline on the monotonic clock, for the ticker.
+    private let deadline = Mutex<Int64>(0)
+    private let clockOrigin = ContinuousClock.now
     public let instance = UUID().uuidString.lowercased()
 
     /// Opens (or creates) the log in the data directory and folds it with the host audit key
@@ -53,65 +53,120 @@ public final class NexusNode: Sendable {
         initialProjection = projections.lifecycle
         store = NexusStore(log: log, projection: projections.data, unverified: projections.unverified,
                            versionKeys: try log.keyTable(), maxVersions: configuration.maxSecretVersions)
-        if let genesis = initialProjection.genesis {
-            log.setRecipients([LogRecipient(auditKey.publicKey), LogRecipient(try genesis.logRecipientKey())], epoch: genesis.epoch)
-        } else {
-            log.setRecipients([LogRecipient(auditKey.publicKey)], epoch: 0)
-        }
+        // Until the lifecycle names an epoch (`useEpoch`), new segments are sealed to the audit key.
+        log.setRecipients([LogRecipient(auditKey.publicKey)], epoch: 0)
         (stream, inputs) = AsyncStream.makeStream(of: Input.self)
     }
 
     public var status: NexusStatus { snapshot.withLock { $0 } }
     public var metrics: NexusMetrics { counters.withLock { $0 } }
 
+    /// The clocks, as the core takes them.
+    private func now() -> NexusTime {
+        NexusTime(wall: Int64(Date().timeIntervalSince1970 * 1000),
+                  monotonic: Int64((ContinuousClock.now - clockOrigin) / .milliseconds(1)))
+    }
+
     /// Runs the lifecycle until `stop`. Throws if the log refuses the start record.
     public func run() async throws {
-        var machine = NexusLifecycle(
+        var driver = NexusDriver(NexusLifecycle(
             configuration: .init(keepers: configuration.keepers, threshold: configuration.threshold,
                                  pollIntervalMillis: Int64(configuration.pollInterval / .milliseconds(1)),
                                  nexusID: nexusID, instance: instance, version: NexusNode.version),
-            projection: initialProjection)
-        try await perform(machine.start(now: Self.now()), on: &machine, fatal: true)
-        publish(machine)
-        let inputs = self.inputs
-        let ticker = Task {
+            projection: initialProjection))
+        try driver.handle(.start, at: now())
+        try await drain(&driver)
+        let ticker = Task { [self] in
+            // Sleeps to the machine's next deadline (at most a quarter second, so that a deadline
+            // brought forward by an input is not missed for long). A cancelled sleep ends the loop.
             while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(200))
-                inputs.yield(.tick)
+                let wait = min(max(deadline.withLock { $0 } - now().monotonic, 5), 250)
+                do { try await Task.sleep(for: .milliseconds(wait)) } catch { return }
+                inputs.yield(.driver(.tick))
             }
         }
         defer { ticker.cancel() }
         for await input in stream {
-            let now = Self.now()
             switch input {
-            case .tick:
-                try? await perform(machine.tick(now: now), on: &machine)
-            case .pollCompleted(let keeper, let result, let latency):
-                counters.withLock { $0.polls[PollKey(keeper: keeper, outcome: result.outcome), default: 0] += 1 }
-                try? await perform(machine.pollCompleted(keeper: keeper, result: result, latencyMillis: latency, now: now), on: &machine)
-            case .contributeCompleted(let keeper, let rehydration, let succeeded):
-                if succeeded, rehydration != nil { counters.withLock { $0.rehydrations[keeper, default: 0] += 1 } }
-                try? await perform(machine.contributeCompleted(keeper: keeper, rehydration: rehydration, succeeded: succeeded), on: &machine)
+            case .driver(let input):
+                if case .pollCompleted(let keeper, let result, _) = input {
+                    counters.withLock { $0.polls[PollKey(keeper: keeper, outcome: result.outcome), default: 0] += 1 }
+                }
+                if case .contributeCompleted(let keeper, let rehydration, true) = input, rehydration != nil {
+                    counters.withLock { $0.rehydrations[keeper, default: 0] += 1 }
+                }
+                try driver.handle(input, at: now())
+                try await drain(&driver)
             case .initialize(let genesis, let actor, let trail, let reply):
                 do {
-                    let actions = try machine.initialize(genesis, actor: actor, trail: trail)
-                    try await perform(actions, on: &machine, fatal: true)
-                    // Ready (and the store unlocked) before the caller hears so.
-                    publish(machine)
-                    reply(.success(()))
-                } catch let error as LifecycleError {
-                    reply(.failure(error == .alreadyInitialized ? .alreadyInitialized : .refused("\(error)")))
+                    try driver.handle(.initialize(genesis, actor: actor, trail: trail), at: now())
                 } catch {
-                    reply(.failure(.logFailed("\(error)")))
+                    reply(.failure(error == .alreadyInitialized ? .alreadyInitialized : .refused("\(error)")))
+                    continue
+                }
+                try await drain(&driver)
+                // Ready (and the store unlocked) before the caller hears so.
+                if let failure = driver.machine.initializationFailure {
+                    reply(.failure(.logFailed(failure)))
+                } else {
+                    reply(.success(()))
                 }
             case .stop(let reason, let reply):
-                try? await perform(machine.stop(now: now, reason: reason), on: &machine)
-                publish(machine)
+                try driver.handle(.stop(reason: reason), at: now())
+                try await drain(&driver)
                 reply()
                 return
             }
-            publish(machine)
         }
+    }
+
+    /// Carries out every effect the driver has, in order, and publishes the new status.
+    private func drain(_ driver: inout NexusDriver) async throws {
+        while let effect = driver.nextEffect() {
+            switch effect {
+            case .append(let events):
+                do {
+                    let range = try await log.append(events.map { NewEvent(kind: $0.kind.number, body: $0.encoded()) })
+                    driver.appendSucceeded(first: range.lowerBound, at: now())
+                } catch {
+                    FileHandle.standardError.write(Data("spike nexus: the log refused \(events.map(\.kind.name)): \(error)\n".utf8))
+                    driver.appendFailed("\(error)", at: now())
+                }
+            case .poll(let keeper):
+                let url = configuration.keepers[keeper - 1]
+                let (poller, inputs) = (self.poller, self.inputs)
+                Task {
+                    let started = ContinuousClock.now
+                    let result = await poller.poll(url)
+                    let latency = Int64((ContinuousClock.now - started) / .milliseconds(1))
+                    inputs.yield(.driver(.pollCompleted(keeper: keeper, result: result, latencyMillis: latency)))
+                }
+            case .contribute(let keeper, let share, let rehydration):
+                let url = configuration.keepers[keeper - 1]
+                let (poller, inputs) = (self.poller, self.inputs)
+                Task {
+                    let succeeded = await poller.contribute(share.value, to: url)
+                    inputs.yield(.driver(.contributeCompleted(keeper: keeper, rehydration: rehydration, succeeded: succeeded)))
+                }
+            case .useEpoch(let genesis):
+                // A genesis whose epoch key does not decode cannot be written to: nothing else to do.
+                log.setRecipients([LogRecipient(auditKey.publicKey), LogRecipient(try genesis.logRecipientKey())], epoch: genesis.epoch)
+            case .unlockData(let rootKey, let epoch):
+                do {
+                    try store.unlock(rootKey: rootKey, epoch: epoch)
+                } catch {
+                    FileHandle.standardError.write(Data("spike nexus: refusing to serve: \(error)\n".utf8))
+                    try driver.handle(.dataRefused("\(error)"), at: now())
+                }
+            case .lockData:
+                store.lock()
+            case .exit(let reason):
+                throw NexusError.logFailed(reason)
+            }
+        }
+        deadline.withLock { $0 = driver.machine.nextDeadline() }
+        let status = NexusStatus(driver.machine, keeperURLs: configuration.keepers)
+        snapshot.withLock { $0 = status }
     }
 
     /// Initializes the system with the admin's password (the superuser's `spike init`): a new
@@ -125,7 +180,7 @@ public final class NexusNode: Sendable {
             // scrypt takes a quarter second and 128 MiB: not on the loop.
             genesis = try await Task.detached {
                 var generator = SystemRandomNumberGenerator()
-                return try EpochGenesis.create(epoch: 1, keepers: configuration.keepers, threshold: configuration.threshold,
+                return try EpochGenesis.create(epoch: epoch, keepers: configuration.keepers, threshold: configuration.threshold,
                                                password: password, admin: actor, cost: cost, using: &generator)
             }.value
         } catch let error as KeyError {
@@ -148,67 +203,6 @@ public final class NexusNode: Sendable {
         inputs.finish()
         log.close()
     }
-
-    // MARK: - Carrying out actions
-
-    private func perform(_ actions: [NexusLifecycle.Action], on machine: inout NexusLifecycle, fatal: Bool = false) async throws {
-        for action in actions {
-            switch action {
-            case .append(let events):
-                let range: ClosedRange<UInt64>
-                do {
-                    for event in events {
-                        if let genesis = event.payload as? EpochStarted {
-                            log.setRecipients([LogRecipient(auditKey.publicKey), LogRecipient(try genesis.logRecipientKey())], epoch: genesis.epoch)
-                        }
-                    }
-                    range = try await log.append(events.map { NewEvent(kind: $0.kind.number, body: $0.encoded()) })
-                } catch {
-                    machine.appendFailed(events)
-                    FileHandle.standardError.write(Data("spike nexus: the log refused \(events.map(\.kind.name)): \(error)\n".utf8))
-                    if fatal { throw error }
-                    continue
-                }
-                try await perform(machine.appended(events, first: range.lowerBound, now: Self.now()), on: &machine, fatal: fatal)
-            case .poll(let keeper):
-                let url = configuration.keepers[keeper - 1]
-                let (poller, inputs) = (self.poller, self.inputs)
-                Task {
-                    let started = ContinuousClock.now
-                    let result = await poller.poll(url)
-                    let latency = Int64((ContinuousClock.now - started) / .milliseconds(1))
-                    inputs.yield(.pollCompleted(keeper: keeper, result: result, latencyMillis: latency))
-                }
-            case .contribute(let keeper, let share, let rehydration):
-                let url = configuration.keepers[keeper - 1]
-                let (poller, inputs) = (self.poller, self.inputs)
-                Task {
-                    let succeeded = await poller.contribute(share.value, to: url)
-                    inputs.yield(.contributeCompleted(keeper: keeper, rehydration: rehydration, succeeded: succeeded))
-                }
-            }
-        }
-    }
-
-    private func publish(_ machine: NexusLifecycle) {
-        if !store.isUnlocked, refusal.withLock({ $0 == nil }),
-           let rootKey = machine.currentRootKey, let epoch = machine.projection.genesis?.epoch {
-            do {
-                try store.unlock(rootKey: rootKey, epoch: epoch)
-            } catch {
-                refusal.withLock { $0 = error }
-                FileHandle.standardError.write(Data("spike nexus: refusing to serve: \(error)\n".utf8))
-            }
-        }
-        var status = NexusStatus(machine, keeperURLs: configuration.keepers)
-        if let refused = refusal.withLock({ $0 }) {
-            status.ready = false
-            status.reason = "refused: \(refused)"
-        }
-        snapshot.withLock { $0 = status }
-    }
-
-    static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
     public static let version = "0.1.0"
 }

@@ -1,6 +1,7 @@
 import EventLog
 import Foundation
 import NIOHTTP1
+import NexusCore
 import Projections
 import SPIFFE
 

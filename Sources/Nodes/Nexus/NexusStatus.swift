@@ -1,4 +1,5 @@
 import Foundation
+import NexusCore
 import Projections
 
 /// What `/readyz` shows: the phase, the shares in hand against the threshold, each Keeper's
@@ -25,7 +26,7 @@ public struct NexusStatus: Codable, Equatable, Sendable {
 
     init(_ machine: NexusLifecycle, keeperURLs: [String]) {
         state = machine.phase
-        ready = machine.phase == .ready
+        ready = machine.isServing
         epoch = machine.projection.epoch
         sharesInHand = machine.sharesInHand
         threshold = machine.threshold
@@ -43,7 +44,7 @@ public struct NexusStatus: Codable, Equatable, Sendable {
             reason = "sealed: \(sharesInHand) of \(threshold) shares in hand"
                 + (missing.isEmpty ? "" : " (\(missing.joined(separator: ", ")))")
         case .ready:
-            reason = nil
+            reason = machine.refusal.map { "refused: \($0)" }
         }
     }
 

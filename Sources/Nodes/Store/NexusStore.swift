@@ -1,31 +1,19 @@
 import Crypto
 import EventLog
 import Foundation
+import NexusCore
 import Projections
 import Synchronization
 
-/// The Nexus' secrets and policies: the data projection in memory, written only through the
-/// log. Writes queue up; one loop takes everything queued, decides it against the projection
-/// (`DataBatch`), appends the resulting events and key-table changes in one transaction (group
-/// commit: one fsync for all of them), and only then applies them and answers. Reads take the
-/// lock for a lookup, never wait for a write, and open sealed values outside the lock.
+/// The Nexus' secrets and policies: a `DataPlane` in memory, written only through the log.
+/// Writes queue up; one loop takes everything queued, decides it on a snapshot of the plane,
+/// appends the resulting events and key-table changes in one transaction (group commit: one
+/// fsync for all of them), and only then applies them and answers. Reads take the lock for a
+/// lookup, never wait for a write, and open sealed values outside the lock.
 public final class NexusStore: Sendable {
-    /// The keys derived from the root key once it is in memory.
-    struct Keys: Sendable {
-        var epoch: UInt32
-        var data: SymmetricKey
-        var cipher: SymmetricKey
-        /// R itself, for SPIKE Bootstrap's proof (it encrypts with R).
-        var root: SymmetricKey
-        /// Authenticates the data events this store appends (`EventKind.authenticated`).
-        var eventAuthentication: SymmetricKey
-    }
-
     private struct State: Sendable {
-        var data: DataProjection
-        /// The key table (version keys, wrapped under the data key), mirrored from the log.
-        var versionKeys: [[UInt8]: [UInt8]]
-        var keys: Keys?
+        var plane: DataPlane
+        var keys: DataKeys?
         /// The folded events whose authenticators wait for the root key.
         var unverified: UnverifiedEvents
     }
@@ -62,7 +50,8 @@ public final class NexusStore: Sendable {
     /// the events it was folded from.
     public init(log: EventLog, projection: DataProjection, unverified: UnverifiedEvents, versionKeys: [[UInt8]: [UInt8]], maxVersions: Int) {
         let core = Core(log: log, maxVersions: maxVersions,
-                        state: State(data: projection, versionKeys: versionKeys, keys: nil, unverified: unverified))
+                        state: State(plane: DataPlane(projection: projection, versionKeys: versionKeys, maxVersions: maxVersions),
+                                     keys: nil, unverified: unverified))
         self.core = core
         let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         wakeups = continuation
@@ -89,14 +78,16 @@ public final class NexusStore: Sendable {
     /// granted is served.
     public func unlock(rootKey: RootKey, epoch: UInt32) throws(ReplayError) {
         try core.state.withLock { $0.unverified }.authenticate(with: rootKey)
-        var root = rootKey.copyBytes()
-        defer { root.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
-        let keys = Keys(epoch: epoch, data: rootKey.dataKey(epoch: epoch), cipher: rootKey.cipherKey(epoch: epoch),
-                        root: SymmetricKey(data: root), eventAuthentication: rootKey.eventAuthenticationKey(epoch: epoch))
+        let keys = DataKeys(rootKey: rootKey, epoch: epoch)
         core.state.withLock {
             $0.keys = keys
             $0.unverified = UnverifiedEvents()
         }
+    }
+
+    /// Forgets the keys: reads and writes answer not-ready again.
+    public func lock() {
+        core.state.withLock { $0.keys = nil }
     }
 
     public var isUnlocked: Bool { core.state.withLock { $0.keys != nil } }
@@ -158,12 +149,12 @@ public final class NexusStore: Sendable {
 
     /// The values of `path` at `version` (0 = current) as a JSON object, opened now.
     public func secretJSON(_ path: String, version: Int) -> SecretJSONRead {
-        let found = core.state.withLock { state -> Result<(SecretVersion, [UInt8]?, Keys), SecretLookupMiss> in
+        let found = core.state.withLock { state -> Result<(SecretVersion, [UInt8]?, DataKeys), SecretLookupMiss> in
             guard let keys = state.keys else { return .failure(.notReady) }
-            guard let version = state.data.secrets[path]?.readable(version) else { return .failure(.notFound) }
-            return .success((version, state.versionKeys[version.keyID], keys))
+            guard let version = state.plane.projection.secrets[path]?.readable(version) else { return .failure(.notFound) }
+            return .success((version, state.plane.versionKeys[version.keyID], keys))
         }
-        let version: SecretVersion, wrappedKey: [UInt8]?, keys: Keys
+        let version: SecretVersion, wrappedKey: [UInt8]?, keys: DataKeys
         switch found {
         case .success(let hit): (version, wrappedKey, keys) = hit
         case .failure(.notReady): return .notReady
@@ -180,29 +171,27 @@ public final class NexusStore: Sendable {
     /// The entry of `path` when `version` (0 = current) is readable: SPIKE's metadata gate.
     public func metadata(_ path: String, version: Int) -> SecretEntry? {
         core.state.withLock { state in
-            guard let entry = state.data.secrets[path], entry.readable(version) != nil else { return nil }
+            guard let entry = state.plane.projection.secrets[path], entry.readable(version) != nil else { return nil }
             return entry
         }
     }
 
     /// Every stored path, sorted.
     public func secretPaths() -> [String] {
-        core.state.withLock { Array($0.data.secrets.keys) }.sorted()
+        core.state.withLock { Array($0.plane.projection.secrets.keys) }.sorted()
     }
 
     public func policy(named name: String) -> Policy? {
-        core.state.withLock { $0.data.policies[name] }
+        core.state.withLock { $0.plane.projection.policies[name] }
     }
 
     public func policies() -> [Policy] {
-        core.state.withLock { Array($0.data.policies.values) }.sorted { $0.name < $1.name }
+        core.state.withLock { Array($0.plane.projection.policies.values) }.sorted { $0.name < $1.name }
     }
 
-    /// Matches outside the lock: policy patterns are regular expressions.
-    public func allows(peer: String, path: String, wants: Set<Permission>) -> Bool {
-        let policies = core.state.withLock { Array($0.data.policies.values) }
-        return policies.contains { $0.grants(peer: peer, path: path, wants: wants) }
-    }
+    /// The projection as of the last commit (a copy-on-write snapshot: taking it copies
+    /// nothing), for decisions that run outside the lock, such as policy matching.
+    public var projection: DataProjection { core.state.withLock { $0.plane.projection } }
 
     /// The cipher key, once unlocked.
     public var cipherKey: SymmetricKey? { core.state.withLock { $0.keys?.cipher } }
@@ -211,38 +200,27 @@ public final class NexusStore: Sendable {
     var rootCipherKey: SymmetricKey? { core.state.withLock { $0.keys?.root } }
 
     public var counts: (secrets: Int, policies: Int, denials: Int) {
-        core.state.withLock { ($0.data.secrets.count, $0.data.policies.count, $0.data.accessDenials) }
+        core.state.withLock { ($0.plane.projection.secrets.count, $0.plane.projection.policies.count, $0.plane.projection.accessDenials) }
     }
 
     // MARK: - Group commit
 
     private static func commit(_ batch: [Pending], core: Core) async {
-        guard let keys = core.state.withLock({ $0.keys }) else {
+        // Only this loop changes the plane, so the snapshot stays current until it applies.
+        guard let (plane, keys) = core.state.withLock({ state in state.keys.map { (state.plane, $0) } }) else {
             for pending in batch { pending.reply(.notReady) }
             return
         }
-        var decisions = DataBatch(
-            keys: keys, maxVersions: core.maxVersions,
-            storedSecret: { path in core.state.withLock { $0.data.secrets[path] } },
-            storedPolicy: { name in core.state.withLock { $0.data.policies[name] } })
         let now = Int64(Date().timeIntervalSince1970 * 1000)
-        var outcomes = batch.map { decisions.decide($0.command, .init(actor: $0.actor, trail: $0.trail, now: now)) }
-        if !decisions.events.isEmpty {
+        let decision = plane.decide(batch.map { ($0.command, DataContext(actor: $0.actor, trail: $0.trail, now: now)) }, keys: keys)
+        var outcomes = decision.outcomes
+        if !decision.events.isEmpty {
             do {
-                try await core.log.append(
-                    decisions.events.map {
-                        NewEvent(kind: $0.kind.number, body: $0.encoded(), authenticationKey: $0.kind.authenticated ? keys.eventAuthentication : nil)
-                    },
-                    keyChanges: decisions.keyChanges)
-                core.state.withLock { state in
-                    for event in decisions.events { state.data.apply(event) }
-                    for entry in decisions.keyChanges.puts { state.versionKeys[entry.id] = entry.value }
-                    for id in decisions.keyChanges.deletes { state.versionKeys[id] = nil }
-                }
+                try await core.log.append(decision.newEvents(keys: keys), keyChanges: decision.keyChanges)
+                core.state.withLock { $0.plane.apply(decision) }
             } catch {
-                FileHandle.standardError.write(Data("spike nexus: the log refused \(decisions.events.count) data events: \(error)\n".utf8))
-                // Every outcome of the batch was decided on top of events that are not written.
-                outcomes = batch.map { _ in .failed("\(error)") }
+                FileHandle.standardError.write(Data("spike nexus: the log refused \(decision.events.count) data events: \(error)\n".utf8))
+                outcomes = DataPlane.failed(decision, reason: "\(error)")
             }
         }
         for (pending, outcome) in zip(batch, outcomes) { pending.reply(outcome) }

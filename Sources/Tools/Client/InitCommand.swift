@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NexusCore
 import NIOHTTP1
 import Nodes
 import Projections

@@ -1,5 +1,6 @@
 import Foundation
 import NIOHTTP1
+import NexusCore
 import Nodes
 import SPIFFE
 import SPIFFETLS

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NexusCore
 import Nodes
 import Projections
 import SPIFFEWorkloadAPI

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NexusCore
 import Nodes
 import SPIFFETLS
 import SPIFFEWorkloadAPI

@@ -1,6 +1,9 @@
 import ArgumentParser
+import EventLog
 import Foundation
+import NexusCore
 import Nodes
+import Projections
 import SPIFFE
 import SPIFFETLS
 import SPIFFEWorkloadAPI
@@ -42,34 +45,28 @@ struct NexusCommand: AsyncParsableCommand {
         let source = try await Workload.source()
         defer { source.close() }
         let id = try Workload.identity(of: source, as: .nexus, roles: roles)
-        let pollTimeout = min(Duration.seconds(3), configuration.pollInterval * 0.8)
-        let poller = KeeperPoller(client: HTTPClient(tls: SPIFFETLS(role: .client, source: source, authorizer: roles.authorizer(.keeper)),
-                                                     timeout: pollTimeout))
-        let node: NexusNode
+        let nexus: NexusServer
         do {
-            node = try NexusNode(configuration: configuration, nexusID: id.description, poller: poller)
-        } catch {
+            nexus = try await NexusServer.start(configuration: configuration, source: source, roles: roles, nexusID: id.description)
+        } catch let error as LogError {
             throw CommandFailure("cannot open the log in \(configuration.dataDirectory): \(error)")
+        } catch let error as ReplayError {
+            throw CommandFailure("refusing the log in \(configuration.dataDirectory): \(error)")
+        } catch {
+            throw CommandFailure("cannot start the Nexus: \(error)")
         }
-        let service = NexusService(node: node, roles: roles)
-        // Any SVID the trust bundles validate may connect; each route checks the caller's role.
-        // Bodies up to 1 MiB, or more when the cipher limit needs it (base64 in JSON: 4/3).
-        let maxBodySize = max(1 << 20, configuration.maxCipherSize / 3 * 4 + 4096)
-        let server = try await HTTPServer(host: configuration.listen.host, port: configuration.listen.port,
-                                          tls: SPIFFETLS(role: .server, source: source, authorizer: .any),
-                                          maxBodySize: maxBodySize) { await service.handle($0) }
-        try Workload.writeAddress("\(configuration.listen.host):\(server.port)", to: addressFile)
-        FileHandle.standardOutput.write(Data("spike nexus \(id) listening on https://\(configuration.listen.host):\(server.port), log in \(configuration.dataDirectory)\n".utf8))
+        try Workload.writeAddress("\(configuration.listen.host):\(nexus.port)", to: addressFile)
+        FileHandle.standardOutput.write(Data("spike nexus \(id) listening on https://\(configuration.listen.host):\(nexus.port), log in \(configuration.dataDirectory)\n".utf8))
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await node.run() }
+            group.addTask { try await nexus.running.value }
             group.addTask {
                 let signal = await Termination.wait()
-                await node.stop(reason: "signal \(signal)")
+                await nexus.node.stop(reason: "signal \(signal)")
             }
             try await group.next()
             group.cancelAll()
         }
-        await server.shutdown()
+        await nexus.server.shutdown()
         FileHandle.standardOutput.write(Data("spike nexus stopped\n".utf8))
     }
 }

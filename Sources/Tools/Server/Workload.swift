@@ -1,4 +1,5 @@
 import Foundation
+import NexusCore
 import Nodes
 import SPIFFE
 import SPIFFEWorkloadAPI

@@ -2,9 +2,10 @@ import Projections
 import SecretSharing
 
 /// The decisions of the Nexus' root-key lifecycle, with no I/O (DESIGN §2, §6): it is told what
-/// happened (a start, a command, a poll answer, a clock tick, an append that became durable)
-/// and answers with what to do (events to append, requests to send). The same value runs in
-/// `spike nexus` behind thin adapters and in the deterministic simulator.
+/// happened (a start, a command, a poll answer, a clock reading, an append that became durable or
+/// failed, the data refusing the log) and answers with everything to do (events to append,
+/// requests to send, the log's epoch, the data to unlock or lock, the process to stop). The same
+/// value runs in `spike nexus` and in the deterministic simulator, through one `NexusDriver`.
 ///
 /// Phases: `uninitialized` until `spike init`; `sealed` after a start until `threshold` Keepers
 /// gave shares whose combination matches the genesis' key check value; `ready` after that.
@@ -79,6 +80,16 @@ public struct NexusLifecycle: Sendable {
         case poll(keeper: Int)
         /// POST the share to the Keeper's `/v1/store/contribute`, then report `contributeCompleted`.
         case contribute(keeper: Int, share: Shamir.Share, rehydration: Rehydration?)
+        /// Seal the log's new segments to this epoch's public key (besides the audit keys), and
+        /// write its records under its number, from the next append on.
+        case useEpoch(EpochStarted)
+        /// The root key is in memory: check the data's authenticators and open it under the
+        /// keys of `epoch`; report `dataRefused` if the log does not authenticate.
+        case unlockData(rootKey: RootKey, epoch: UInt32)
+        /// Forget the data's keys (the process is stopping).
+        case lockData
+        /// The process cannot go on (its start could not be recorded): end it with this reason.
+        case exit(String)
     }
 
     public let configuration: Configuration
@@ -92,11 +103,23 @@ public struct NexusLifecycle: Sendable {
     private var openedShares: [Int: (UInt64, Shamir.Share)] = [:]
     private var lastFailedCombination: [Int]?
     private var pendingGenesis: EpochGenesis?
+    /// Events whose append failed, to be appended again at `retryAt` (monotonic).
+    private var unwritten: [DomainEvent] = []
+    private var retryAt: Int64 = 0
+    /// How long a refused append waits before it is tried again: a full disk is not retried in
+    /// a busy loop.
+    public static let appendRetryMillis: Int64 = 1000
     private var polling: Set<Int> = []
     private var sending: Set<Int> = []
+    /// On the monotonic clock.
     private var nextPollAt: Int64 = .max
     /// Set once `stop` ran: nothing more is decided.
     private var stopped = false
+    /// Why the data refused the log it was folded from, once it did: the Nexus then serves
+    /// nothing, whatever its phase (the root key is right; the log is not).
+    public private(set) var refusal: String?
+    /// Why the last `initialize` did not take (its genesis could not be appended).
+    public private(set) var initializationFailure: String?
 
     /// A Nexus whose log folds to `projection`.
     public init(configuration: Configuration, projection: LifecycleProjection) {
@@ -117,12 +140,19 @@ public struct NexusLifecycle: Sendable {
 
     // MARK: - Inputs
 
+    /// Whether the Nexus serves: the root key is in memory and the log authenticated.
+    public var isServing: Bool { phase == .ready && refusal == nil }
+
     /// The process started: record it (and the crash of the previous one, if it never stopped).
-    public mutating func start(now: Int64) -> [Action] {
+    public mutating func start(at time: NexusTime) -> [Action] {
         let started = NexusStarted(instance: configuration.instance, version: configuration.version,
                                    previousStartCrashed: projection.runningSince)
-        if projection.isInitialized { nextPollAt = now }
-        return [.append([event(started)])] + tick(now: now)
+        var actions: [Action] = []
+        if let genesis = projection.genesis {
+            nextPollAt = time.monotonic
+            actions.append(.useEpoch(genesis))
+        }
+        return actions + [.append([event(started)])] + tick(at: time)
     }
 
     /// `spike init`: the genesis made from the admin's password. Refused unless uninitialized.
@@ -132,14 +162,15 @@ public struct NexusLifecycle: Sendable {
             throw .keeperCountMismatch(configured: configuration.keepers.count, genesis: genesis.event.keepers.count)
         }
         pendingGenesis = genesis
+        initializationFailure = nil
         let events = [DomainEvent(actor: actor, trail: trail, genesis.event)]
             + genesis.distributions.map { DomainEvent(actor: actor, trail: trail, $0) }
-        return [.append(events)]
+        return [.useEpoch(genesis.event), .append(events)]
     }
 
     /// Events from an `.append` are durable at sequences `first…`: fold them, and act on a
     /// genesis that is now in the log.
-    public mutating func appended(_ events: [DomainEvent], first: UInt64, now: Int64) -> [Action] {
+    public mutating func appended(_ events: [DomainEvent], first: UInt64, at time: NexusTime) -> [Action] {
         for (offset, event) in events.enumerated() {
             projection.apply(event, sequence: first + UInt64(offset))
         }
@@ -149,49 +180,78 @@ public struct NexusLifecycle: Sendable {
         pendingGenesis = nil
         rootKey = genesis.rootKey
         phase = .ready
-        nextPollAt = now + configuration.pollIntervalMillis
-        return genesis.shares.keys.sorted().map { keeper in
+        nextPollAt = time.monotonic + configuration.pollIntervalMillis
+        return [.unlockData(rootKey: genesis.rootKey, epoch: genesis.event.epoch)] + genesis.shares.keys.sorted().map { keeper in
             sending.insert(keeper)
             return .contribute(keeper: keeper, share: genesis.shares[keeper]!, rehydration: nil)
         }
     }
 
-    /// An `.append` failed: nothing of it is in the log. A genesis that failed is forgotten,
-    /// and `spike init` may be tried again.
-    public mutating func appendFailed(_ events: [DomainEvent]) {
+    /// An `.append` failed: nothing of it is in the log. A start that cannot be recorded ends the
+    /// process (a Nexus whose starts are not in the log would make its crashes invisible); a
+    /// genesis that failed is forgotten, and `spike init` may be tried again; anything else is
+    /// kept and appended again a little later, so that the log still accounts for every poll,
+    /// restore and rehydration.
+    public mutating func appendFailed(_ events: [DomainEvent], reason: String, at time: NexusTime) -> [Action] {
+        if events.contains(where: { $0.payload is NexusStarted }) {
+            return [.exit("the log refused this start's NexusStarted record: \(reason)")]
+        }
         if events.contains(where: { $0.payload is EpochStarted }) {
             pendingGenesis = nil
+            initializationFailure = reason
+            return []
         }
+        if !stopped {
+            unwritten += events
+            retryAt = time.monotonic + Self.appendRetryMillis
+        }
+        return []
     }
 
-    /// The clock moved: poll the Keepers when due, write the poll summaries that are due.
-    public mutating func tick(now: Int64) -> [Action] {
+    /// The data refused the log when the root key came back (an event it was folded from is not
+    /// authentic): the Nexus goes on polling and repairing its Keepers, and serves nothing.
+    public mutating func dataRefused(_ reason: String) {
+        refusal = reason
+    }
+
+    /// The clock moved: poll the Keepers when due, write the poll summaries that are due and what
+    /// failed to be appended before.
+    public mutating func tick(at time: NexusTime) -> [Action] {
         guard !stopped else { return [] }
         var actions: [Action] = []
-        if phase != .uninitialized, now >= nextPollAt {
+        if phase != .uninitialized, time.monotonic >= nextPollAt {
             for keeper in 1...keeperCount where !polling.contains(keeper) {
                 polling.insert(keeper)
                 actions.append(.poll(keeper: keeper))
             }
-            nextPollAt = now + configuration.pollIntervalMillis
+            nextPollAt = time.monotonic + configuration.pollIntervalMillis
         }
-        let due = ledger.due(now: now)
-        if !due.isEmpty { actions.insert(.append(due.map { event($0) }), at: 0) }
+        var due = ledger.due(at: time).map { event($0) }
+        if !unwritten.isEmpty, time.monotonic >= retryAt {
+            due = unwritten + due
+            unwritten = []
+        }
+        if !due.isEmpty { actions.insert(.append(due), at: 0) }
         return actions
     }
 
-    /// The next time `tick` has something to do.
+    /// The next monotonic time at which `tick` has something to do.
     public func nextDeadline() -> Int64 {
-        let summary = ledger.runs.values.filter { $0.pending > 0 }.map { $0.lastWrittenAt + ledger.summaryInterval }.min() ?? .max
-        return min(nextPollAt, summary)
+        min(nextPollAt, ledger.nextSummaryAt ?? .max, unwritten.isEmpty ? .max : retryAt)
+    }
+
+    /// Polls recorded and not yet in the log: pending in the ledger, or in summaries whose append
+    /// failed and waits to be retried.
+    public var pollsNotInLog: Int {
+        ledger.pending + unwritten.reduce(0) { $0 + (($1.payload as? KeeperPolled)?.count ?? 0) }
     }
 
     /// A poll of Keeper `keeper` came back.
-    public mutating func pollCompleted(keeper: Int, result: PollResult, latencyMillis: Int64, now: Int64) -> [Action] {
+    public mutating func pollCompleted(keeper: Int, result: PollResult, latencyMillis: Int64, at time: NexusTime) -> [Action] {
         polling.remove(keeper)
         guard !stopped, (1...keeperCount).contains(keeper) else { return [] }
         var actions: [Action] = []
-        let polled = ledger.record(keeper: keeper, outcome: result.outcome, latencyMillis: latencyMillis, detail: result.detail, now: now)
+        let polled = ledger.record(keeper: keeper, outcome: result.outcome, latencyMillis: latencyMillis, detail: result.detail, at: time)
         if !polled.isEmpty { actions.append(.append(polled.map { event($0) })) }
         switch phase {
         case .uninitialized:
@@ -199,7 +259,7 @@ public struct NexusLifecycle: Sendable {
         case .sealed:
             if case .shard(let value) = result {
                 collected[keeper] = Shamir.Share(index: UInt8(keeper), value: value)
-                actions += tryToRestore(now: now)
+                actions += tryToRestore()
             }
         case .ready:
             actions += repair(keeper: keeper, result: result)
@@ -217,22 +277,23 @@ public struct NexusLifecycle: Sendable {
     }
 
     /// A clean stop: the pending poll summaries and `NexusStopped`. The root key is dropped.
-    public mutating func stop(now: Int64, reason: String) -> [Action] {
+    public mutating func stop(at time: NexusTime, reason: String) -> [Action] {
         guard !stopped else { return [] }
         stopped = true
         forgetShares()
         for key in openedShares.keys { Shamir.zero(&openedShares[key]!.1.value) }
         openedShares.removeAll()
         rootKey = nil
-        let summaries = ledger.flush(now: now).map { event($0) }
-        return [.append(summaries + [event(NexusStopped(instance: configuration.instance, reason: reason))])]
+        let summaries = unwritten + ledger.flush(at: time).map { event($0) }
+        unwritten = []
+        return [.append(summaries + [event(NexusStopped(instance: configuration.instance, reason: reason))]), .lockData]
     }
 
     // MARK: - Decisions
 
     /// With `threshold` shares in hand, tries every combination of them (smallest indices
     /// first) against the key check value; a match makes the Nexus ready.
-    private mutating func tryToRestore(now: Int64) -> [Action] {
+    private mutating func tryToRestore() -> [Action] {
         guard let genesis = projection.genesis, collected.count >= genesis.threshold else { return [] }
         let indices = collected.keys.sorted()
         for subset in Self.combinations(of: indices, size: genesis.threshold) {
@@ -241,7 +302,8 @@ public struct NexusLifecycle: Sendable {
                                                  keyCheckValue: Array(genesis.keyCheckValue)) else { continue }
             rootKey = key
             phase = .ready
-            var actions: [Action] = [.append([event(RootKeyRestored(source: .keepers, shareIndices: subset))])]
+            var actions: [Action] = [.append([event(RootKeyRestored(source: .keepers, shareIndices: subset))]),
+                                     .unlockData(rootKey: key, epoch: genesis.epoch)]
             // Keepers already seen empty or holding another share are repaired now, not one
             // interval later.
             for keeper in 1...keeperCount {

@@ -30,34 +30,39 @@ public enum DataOutcome: Equatable, Sendable {
     case failed(String)
 }
 
-/// The decisions of one group commit: each command is decided against the stored projection
-/// overlaid with the effects of the commands before it in the batch, and becomes zero or one
-/// event plus the key-table changes that go with it. Pure: no I/O, no clock.
-struct DataBatch {
-    struct Context {
-        var actor: String
-        var trail: String
-        var now: Int64
-    }
+/// Who asked for a command, and when (the wall clock, in milliseconds since the Unix epoch).
+public struct DataContext: Sendable {
+    public var actor: String
+    public var trail: String
+    public var now: Int64
 
+    public init(actor: String, trail: String, now: Int64) {
+        self.actor = actor
+        self.trail = trail
+        self.now = now
+    }
+}
+
+/// The decisions of one group commit: each command is decided against a snapshot of the
+/// projection overlaid with the effects of the commands before it in the batch, and becomes zero
+/// or one event plus the key-table changes that go with it. Pure: no I/O, no clock, no lock.
+struct DataBatch {
     private var secrets: [String: SecretEntry] = [:]
     private var policies: [String: Policy?] = [:]
     private(set) var events: [DomainEvent] = []
     private(set) var keyChanges = KeyTableChanges()
 
-    let keys: NexusStore.Keys
+    let keys: DataKeys
     let maxVersions: Int
-    let storedSecret: (String) -> SecretEntry?
-    let storedPolicy: (String) -> Policy?
+    let base: DataProjection
 
-    init(keys: NexusStore.Keys, maxVersions: Int, storedSecret: @escaping (String) -> SecretEntry?, storedPolicy: @escaping (String) -> Policy?) {
+    init(keys: DataKeys, maxVersions: Int, base: DataProjection) {
         self.keys = keys
         self.maxVersions = maxVersions
-        self.storedSecret = storedSecret
-        self.storedPolicy = storedPolicy
+        self.base = base
     }
 
-    mutating func decide(_ command: DataCommand, _ context: Context) -> DataOutcome {
+    mutating func decide(_ command: DataCommand, _ context: DataContext) -> DataOutcome {
         switch command {
         case .putSecret(let path, let sealed, let cas):
             let entry = secret(path)
@@ -107,7 +112,7 @@ struct DataBatch {
     /// Delete, undelete and destroy: resolve the versions the command names against the entry,
     /// then record the change; a destroy also deletes the versions' keys from the key table.
     private mutating func changeVersions<Change>(
-        _ path: String, _ context: Context, nothingToChange: DataOutcome,
+        _ path: String, _ context: DataContext, nothingToChange: DataOutcome,
         resolve: (SecretEntry) -> [Int], as _: SecretVersionsChanged<Change>.Type
     ) -> DataOutcome {
         guard var entry = secret(path) else { return .notFound }
@@ -123,15 +128,15 @@ struct DataBatch {
 
     private func secret(_ path: String) -> SecretEntry? {
         if let overlaid = secrets[path] { return overlaid }
-        return storedSecret(path)
+        return base.secrets[path]
     }
 
     private func policy(_ name: String) -> Policy? {
         if let overlaid = policies[name] { return overlaid }
-        return storedPolicy(name)
+        return base.policies[name]
     }
 
-    private mutating func record(_ payload: any EventPayload, _ context: Context) {
+    private mutating func record(_ payload: any EventPayload, _ context: DataContext) {
         events.append(DomainEvent(actor: context.actor, trail: context.trail, payload))
     }
 }

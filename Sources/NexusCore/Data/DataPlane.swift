@@ -1,0 +1,52 @@
+import EventLog
+import Projections
+
+/// The Nexus' secrets and policies as a value: the projection, the key table it relies on, and
+/// the decisions of a group commit over a snapshot of both. The store (and the simulator) hold
+/// one, decide a batch on a copy (copy-on-write: nothing is copied unless written), append what
+/// it decided, and `apply` it once durable. Pure.
+public struct DataPlane: Sendable {
+    public private(set) var projection: DataProjection
+    /// Version keys (wrapped under the data key), mirrored from the log's key table.
+    public private(set) var versionKeys: [[UInt8]: [UInt8]]
+    public let maxVersions: Int
+
+    public init(projection: DataProjection, versionKeys: [[UInt8]: [UInt8]], maxVersions: Int) {
+        self.projection = projection
+        self.versionKeys = versionKeys
+        self.maxVersions = maxVersions
+    }
+
+    /// What a batch of commands comes to: the events and key-table changes to append in one
+    /// transaction, and each command's outcome once they are durable.
+    public struct Decision: Sendable {
+        public var events: [DomainEvent]
+        public var keyChanges: KeyTableChanges
+        public var outcomes: [DataOutcome]
+
+        /// The records to append: authenticated kinds under the epoch's event key.
+        public func newEvents(keys: DataKeys) -> [NewEvent] {
+            events.map { NewEvent(kind: $0.kind.number, body: $0.encoded(), authenticationKey: $0.kind.authenticated ? keys.eventAuthentication : nil) }
+        }
+    }
+
+    /// Decides `commands` in order, each on top of the ones before it.
+    public func decide(_ commands: [(DataCommand, DataContext)], keys: DataKeys) -> Decision {
+        var batch = DataBatch(keys: keys, maxVersions: maxVersions, base: projection)
+        let outcomes = commands.map { batch.decide($0.0, $0.1) }
+        return Decision(events: batch.events, keyChanges: batch.keyChanges, outcomes: outcomes)
+    }
+
+    /// Folds a decision whose events are durable.
+    public mutating func apply(_ decision: Decision) {
+        for event in decision.events { projection.apply(event) }
+        for entry in decision.keyChanges.puts { versionKeys[entry.id] = entry.value }
+        for id in decision.keyChanges.deletes { versionKeys[id] = nil }
+    }
+
+    /// What a decision's outcomes become when its append failed: nothing of it was written,
+    /// and every outcome was decided on top of events that are not in the log.
+    public static func failed(_ decision: Decision, reason: String) -> [DataOutcome] {
+        decision.outcomes.map { _ in .failed(reason) }
+    }
+}

@@ -1,0 +1,78 @@
+import Projections
+
+/// Runs a `NexusLifecycle` against effects it does not carry out itself: the one sequencing of
+/// inputs, actions and their results that `spike nexus` and the simulator share, so that neither
+/// re-implements what follows an append, what a failed one means, or in which order actions run.
+///
+/// An adapter feeds an input with `handle`, then carries out every effect `nextEffect` gives, in
+/// order, until it gives nil, before it feeds the next input. An `.append` must be reported
+/// (`appendSucceeded` or `appendFailed`) before `nextEffect` gives anything more: what the
+/// machine decides on a durable append runs before the actions that came after it. `.poll` and
+/// `.contribute` are sent and come back later as inputs; `.unlockData` is reported only if it
+/// fails (`dataRefused`). A value type with no I/O.
+public struct NexusDriver: Sendable {
+    public enum Input: Sendable {
+        case start
+        case tick
+        case pollCompleted(keeper: Int, result: NexusLifecycle.PollResult, latencyMillis: Int64)
+        case contributeCompleted(keeper: Int, rehydration: NexusLifecycle.Rehydration?, succeeded: Bool)
+        case initialize(EpochGenesis, actor: String, trail: String)
+        case dataRefused(String)
+        case stop(reason: String)
+    }
+
+    public private(set) var machine: NexusLifecycle
+    private var queue: [NexusLifecycle.Action] = []
+    private var inFlight: [DomainEvent]?
+
+    public init(_ machine: NexusLifecycle) {
+        self.machine = machine
+    }
+
+    /// Feeds one input. Throws what the machine refuses outright (an `initialize` when the
+    /// system is initialized already); nothing is queued then.
+    public mutating func handle(_ input: Input, at time: NexusTime) throws(LifecycleError) {
+        precondition(inFlight == nil, "an input arrived while an append was in flight: report the append first")
+        let actions: [NexusLifecycle.Action]
+        switch input {
+        case .start: actions = machine.start(at: time)
+        case .tick: actions = machine.tick(at: time)
+        case .pollCompleted(let keeper, let result, let latency):
+            actions = machine.pollCompleted(keeper: keeper, result: result, latencyMillis: latency, at: time)
+        case .contributeCompleted(let keeper, let rehydration, let succeeded):
+            actions = machine.contributeCompleted(keeper: keeper, rehydration: rehydration, succeeded: succeeded)
+        case .initialize(let genesis, let actor, let trail):
+            actions = try machine.initialize(genesis, actor: actor, trail: trail)
+        case .dataRefused(let reason):
+            machine.dataRefused(reason)
+            actions = []
+        case .stop(let reason): actions = machine.stop(at: time, reason: reason)
+        }
+        queue += actions
+    }
+
+    /// The next effect to carry out, or nil: nothing left, or an append not yet reported.
+    public mutating func nextEffect() -> NexusLifecycle.Action? {
+        guard inFlight == nil, !queue.isEmpty else { return nil }
+        let action = queue.removeFirst()
+        if case .append(let events) = action { inFlight = events }
+        return action
+    }
+
+    /// The append in flight is durable from sequence `first` on.
+    public mutating func appendSucceeded(first: UInt64, at time: NexusTime) {
+        guard let events = inFlight else { preconditionFailure("no append in flight") }
+        inFlight = nil
+        queue.insert(contentsOf: machine.appended(events, first: first, at: time), at: 0)
+    }
+
+    /// The append in flight was refused; nothing of it is in the log.
+    public mutating func appendFailed(_ reason: String, at time: NexusTime) {
+        guard let events = inFlight else { preconditionFailure("no append in flight") }
+        inFlight = nil
+        queue.insert(contentsOf: machine.appendFailed(events, reason: reason, at: time), at: 0)
+    }
+
+    /// Whether every effect has been carried out.
+    public var isIdle: Bool { inFlight == nil && queue.isEmpty }
+}
