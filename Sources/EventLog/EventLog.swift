@@ -1,13 +1,14 @@
 import Foundation
 import Synchronization
 
-/// The append-only, encrypted event log in one LMDB environment (one data directory).
+/// The append-only, encrypted event log in one LMDB environment (one data directory): the
+/// embedded `EventStore`.
 ///
 /// Appends are durable when `append` returns; concurrent appends share one transaction and one
 /// fsync. Event bodies are encrypted with segment keys that are sealed to the configured
 /// recipients, so writing needs public keys only and reading needs one private key
 /// (`reader(keyring:)`). Nothing in `events` is ever overwritten or deleted.
-public final class EventLog: Sendable {
+public final class EventLog: EventStore {
     public struct Options: Sendable {
         /// The map size to start with; the map doubles whenever it is full.
         public var initialMapSize: Int = 64 << 20
@@ -95,23 +96,19 @@ public final class EventLog: Sendable {
         writer?.setRecipients(recipients, epoch: epoch)
     }
 
-    /// Appends one event; returns its sequence once it is durable.
-    @discardableResult
-    public func append(kind: UInt16, body: [UInt8]) async throws -> UInt64 {
-        try await append([NewEvent(kind: kind, body: body)]).lowerBound
-    }
-
     /// Appends events contiguously in one transaction; returns their sequences once durable.
     /// `keyChanges` are written to the key table in that same transaction: the events say why.
+    /// With `expectedHead`, the append goes through only if the log's last record is still that
+    /// sequence (`LogError.headMoved` otherwise, and nothing is written).
     @discardableResult
-    public func append(_ events: [NewEvent], keyChanges: KeyTableChanges = KeyTableChanges()) async throws -> ClosedRange<UInt64> {
+    public func append(_ events: [NewEvent], keyChanges: KeyTableChanges, expectedHead: UInt64?) async throws -> ClosedRange<UInt64> {
         guard let writer else { throw LogError.readOnly }
         guard !events.isEmpty else { throw LogError.noEvents }
         for event in events where event.body.count > options.maxEventSize {
             throw LogError.eventTooLarge(size: event.body.count, limit: options.maxEventSize)
         }
         try keyChanges.validate()
-        return try await writer.append(events, keyChanges: keyChanges)
+        return try await writer.append(events, keyChanges: keyChanges, expectedHead: expectedHead)
     }
 
     /// Every entry of the key table (ids to values), as of the last commit.
@@ -168,6 +165,21 @@ public final class EventLog: Sendable {
     }
 
     public var mapSize: Int { environment.mapSize }
+
+    /// The bytes the log takes on disk (LMDB's data file).
+    public var storedBytes: Int64 {
+        let file = (directory as NSString).appendingPathComponent("data.mdb")
+        return (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.int64Value ?? 0
+    }
+
+    public func replay(from start: UInt64, through end: UInt64?, keyring: LogKeyring, _ body: (EventView) throws -> Void) throws -> UInt64 {
+        try reader(keyring: keyring).replay(from: start, through: end, body)
+    }
+
+    public func tail(from start: UInt64, keyring: LogKeyring) -> AsyncThrowingStream<EventRecord, any Error> {
+        var iterator = reader(keyring: keyring).tail(from: start).makeAsyncIterator()
+        return AsyncThrowingStream(unfolding: { try await iterator.next() })
+    }
 
     /// What the writer has committed since the log was opened.
     public var statistics: LogStatistics { writer?.statistics.withLock { $0 } ?? LogStatistics() }

@@ -1,5 +1,5 @@
 /// Everything the event log can refuse, each saying what went wrong and what to do.
-public enum LogError: Error, CustomStringConvertible {
+public enum LogError: Error, Equatable, CustomStringConvertible {
     /// `meta` records a format this build does not read.
     case unsupportedFormat(found: UInt32, supported: UInt32)
     /// A `meta` entry is missing or malformed.
@@ -21,6 +21,9 @@ public enum LogError: Error, CustomStringConvertible {
     case noEvents
     /// Another process appended to the log since this writer last did.
     case concurrentWriter(expected: UInt64, found: UInt64)
+    /// An append that expected the log's head at `expected` found it at `found`: someone appended
+    /// in between. Nothing of it was written; decide again on the newer state.
+    case headMoved(expected: UInt64, found: UInt64)
     /// Another process (or another open in this one) holds the log open for writing.
     case writerLocked(directory: String)
     case invalidKeyFile(String)
@@ -60,6 +63,8 @@ public enum LogError: Error, CustomStringConvertible {
         case .concurrentWriter(let expected, let found):
             return "another process appended to this log (head \(found), expected \(expected)): only one process may "
                 + "write a log; nothing was written, retry after stopping the other writer"
+        case .headMoved(let expected, let found):
+            return "the log's head moved from \(expected) to \(found) before this append: nothing was written; decide again on the newer state"
         case .writerLocked(let directory):
             return "the log in \(directory) is open for writing by another process (a running `spike nexus`?): "
                 + "stop it first, or open the log read-only"

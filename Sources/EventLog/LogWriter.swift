@@ -44,6 +44,8 @@ final class LogWriter: @unchecked Sendable {
     private struct PendingAppend {
         var events: [NewEvent]
         var keyChanges: KeyTableChanges
+        /// The head the appender decided on: the append goes through only right after it.
+        var expectedHead: UInt64?
         var continuation: CheckedContinuation<ClosedRange<UInt64>, any Error>
     }
 
@@ -98,7 +100,7 @@ final class LogWriter: @unchecked Sendable {
         condition.unlock()
     }
 
-    func append(_ events: [NewEvent], keyChanges: KeyTableChanges) async throws -> ClosedRange<UInt64> {
+    func append(_ events: [NewEvent], keyChanges: KeyTableChanges, expectedHead: UInt64?) async throws -> ClosedRange<UInt64> {
         try await withCheckedThrowingContinuation { continuation in
             condition.lock()
             defer { condition.unlock() }
@@ -106,7 +108,7 @@ final class LogWriter: @unchecked Sendable {
                 continuation.resume(throwing: LogError.closed)
                 return
             }
-            queue.append(PendingAppend(events: events, keyChanges: keyChanges, continuation: continuation))
+            queue.append(PendingAppend(events: events, keyChanges: keyChanges, expectedHead: expectedHead, continuation: continuation))
             condition.signal()
         }
     }
@@ -186,19 +188,31 @@ final class LogWriter: @unchecked Sendable {
 
     /// Assigns sequences after `lastSequence` (nil: after the stored head), opens a segment if
     /// one is due, and starts sealing. Answers the appenders and returns nil if it cannot.
-    private func prepare(_ batch: [PendingAppend], recipients: [LogRecipient], epoch: UInt32, after lastSequence: UInt64?) -> PreparedBatch? {
+    private func prepare(_ queued: [PendingAppend], recipients: [LogRecipient], epoch: UInt32, after lastSequence: UInt64?) -> PreparedBatch? {
         let now = ContinuousClock.now
         if let open = segment,
            open.records >= options.segmentMaxRecords || open.openedAt.duration(to: now) >= options.segmentMaxAge {
             segment = nil
         }
         if segment == nil && recipients.isEmpty {
-            for pending in batch { pending.continuation.resume(throwing: LogError.noRecipients) }
+            for pending in queued { pending.continuation.resume(throwing: LogError.noRecipients) }
             return nil
         }
+        var batch: [PendingAppend] = []
         do {
             let first = try lastSequence.map { $0 + 1 }
                 ?? (committedHead ?? environment.read { try LogMeta.read($0)?.head } ?? .empty(logID)).sequence + 1
+            // The optimistic check: an append that expected another head is refused, alone.
+            var headBefore = first - 1
+            for pending in queued {
+                if let expected = pending.expectedHead, expected != headBefore {
+                    pending.continuation.resume(throwing: LogError.headMoved(expected: expected, found: headBefore))
+                    continue
+                }
+                headBefore += UInt64(pending.events.count) + (batch.isEmpty && segment == nil ? 1 : 0)
+                batch.append(pending)
+            }
+            guard !batch.isEmpty else { return nil }
             let time = Int64(Date().timeIntervalSince1970 * 1_000_000_000)
             var next = first
             var chunks: [BackgroundResult<SealedChunk>] = []
@@ -232,7 +246,8 @@ final class LogWriter: @unchecked Sendable {
             return PreparedBatch(batch: batch, recipients: recipients, epoch: epoch, firstSequence: first,
                                  ranges: ranges, chunks: chunks, eventCount: events.count)
         } catch {
-            fail(batch, error)
+            // Before the check nothing was answered; after it, only the refused appends were.
+            fail(batch.isEmpty ? queued : batch, error)
             return nil
         }
     }

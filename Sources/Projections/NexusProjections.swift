@@ -27,12 +27,12 @@ public struct NexusProjections: Sendable {
         if event.payload is EpochStarted || event.payload is SystemReset { unverified = UnverifiedEvents() }
     }
 
-    /// Folds every event of `reader`'s log. Throws at the first record that cannot be folded: a
+    /// Folds every event of the log in `store`, opened with `keyring`. Throws at the first record that cannot be folded: a
     /// body that does not decode, a kind this build does not know that changes state (a newer
     /// writer, or damage), an event that must be authenticated and is not.
-    public static func replay(_ reader: LogReader) throws -> NexusProjections {
+    public static func replay(_ store: some EventStore, keyring: LogKeyring) throws -> NexusProjections {
         var projections = NexusProjections()
-        try reader.replay { view in
+        try store.replay(from: 1, through: nil, keyring: keyring) { view in
             let event: DomainEvent?
             do {
                 event = try DomainEvent.decode(kind: view.kind, body: view.body)

@@ -194,7 +194,7 @@ import Testing
         let admin = try nexus.client(Self.superuser)
         #expect(try await nexus.post(admin, "/v1/store/secrets", #"{"path":"kept","values":{"k":"v"}}"#).0 == 200)
         #expect(try await nexus.post(admin, "/v1/acl/policy", #"{"name":"p","spiffeidPattern":"^spiffe://x/y$","pathPattern":"^kept$","permissions":["read"]}"#).0 == 200)
-        let projections = try NexusProjections.replay(nexus.node.log.reader(keyring: .init([LogKeyFile.readPrivateKey(at: nexus.directory + "/audit-key.pem")])))
+        let projections = try NexusProjections.replay(nexus.node.log, keyring: .init([LogKeyFile.readPrivateKey(at: nexus.directory + "/audit-key.pem")]))
         #expect(projections.data.secrets["kept"]?.currentVersion == 1 && projections.data.policies["p"] != nil)
     }
 }

@@ -58,7 +58,7 @@ import Testing
         let key = try LogKeyFile.readPrivateKey(at: nexus.directory + "/audit-key.pem")
         let report = nexus.node.log.verify(keyring: LogKeyring([key]))
         #expect(report.isIntact, "\(report)")
-        let replayed = try NexusProjections.replay(nexus.node.log.reader(keyring: LogKeyring([key]))).data
+        let replayed = try NexusProjections.replay(nexus.node.log, keyring: LogKeyring([key])).data
         let counts = nexus.node.store.counts
         #expect(replayed.secrets.count == counts.secrets && replayed.policies.count == counts.policies && replayed.accessDenials == counts.denials)
         #expect(replayed.secrets.keys.sorted() == nexus.node.store.secretPaths())

@@ -21,7 +21,7 @@ import Testing
         let auditKey = try LogKeyFile.readPrivateKey(at: directory + "/audit-key.pem")
         let log = try EventLog.open(directory: directory)
         defer { log.close() }
-        let genesis = try #require(try NexusProjections.replay(log.reader(keyring: LogKeyring([auditKey]))).lifecycle.genesis)
+        let genesis = try #require(try NexusProjections.replay(log, keyring: LogKeyring([auditKey])).lifecycle.genesis)
         log.setRecipients([LogRecipient(auditKey.publicKey), LogRecipient(try genesis.logRecipientKey())], epoch: genesis.epoch)
         let event = DomainEvent(actor: "spiffe://spike.ist" + superuser, trail: "intruder", payload)
         return try await log.append([NewEvent(kind: event.kind.number, body: event.encoded(), authenticationKey: authenticationKey)]).lowerBound

@@ -89,7 +89,7 @@ final class NexusHarness: Sendable {
     /// The root key, as an admin gets it back: the genesis in the log, opened with the password.
     func rootKey() throws -> RootKey {
         let key = try LogKeyFile.readPrivateKey(at: directory + "/audit-key.pem")
-        let genesis = try #require(try NexusProjections.replay(node.log.reader(keyring: LogKeyring([key]))).lifecycle.genesis)
+        let genesis = try #require(try NexusProjections.replay(node.log, keyring: LogKeyring([key])).lifecycle.genesis)
         return try genesis.passwordWraps[0].unwrap(password: Self.password, epoch: genesis.epoch)
     }
 
@@ -103,7 +103,7 @@ final class NexusHarness: Sendable {
     func events() throws -> [DomainEvent] {
         let key = try LogKeyFile.readPrivateKey(at: directory + "/audit-key.pem")
         var events: [DomainEvent] = []
-        _ = try node.log.reader(keyring: LogKeyring([key])).replay { view in
+        _ = try node.log.replay(from: 1, through: nil, keyring: LogKeyring([key])) { view in
             if let event = try DomainEvent.decode(kind: view.kind, body: view.body) { events.append(event) }
         }
         return events

@@ -58,7 +58,7 @@ final class StoreHarness: @unchecked Sendable {
         log.close()
         log = try EventLog.open(directory: directory)
         log.setRecipients([LogRecipient(auditKey.publicKey)], epoch: 1)
-        let projections = try NexusProjections.replay(log.reader(keyring: LogKeyring([auditKey])))
+        let projections = try NexusProjections.replay(log, keyring: LogKeyring([auditKey]))
         store = NexusStore(log: log, projection: projections.data, unverified: projections.unverified, versionKeys: try log.keyTable(), maxVersions: maxVersions)
         try store.unlock(rootKey: rootKey, epoch: 1)
         return projections

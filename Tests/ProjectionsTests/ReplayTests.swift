@@ -27,7 +27,7 @@ import Testing
             return try await log.append([NewEvent(kind: event.kind.number, body: event.encoded(), authenticationKey: key)]).lowerBound
         }
 
-        func replay() throws -> NexusProjections { try NexusProjections.replay(log.reader(keyring: LogKeyring([key]))) }
+        func replay() throws -> NexusProjections { try NexusProjections.replay(log, keyring: LogKeyring([key])) }
     }
 
     static let policy = PolicyPut(name: "p", spiffeidPattern: "^spiffe://spike\\.ist/workload/web$", pathPattern: "^apps/web/",

@@ -91,7 +91,7 @@ import Testing
         // The log tells the story: two crashes, restores from the Keepers, a rehydration, a clean stop.
         let log = try EventLog.open(directory: dir + "/nexus", options: { var o = EventLog.Options(); o.readOnly = true; return o }())
         let key = try LogKeyFile.readPrivateKey(at: dir + "/nexus/audit-key.pem")
-        let projection = try NexusProjections.replay(log.reader(keyring: LogKeyring([key]))).lifecycle
+        let projection = try NexusProjections.replay(log, keyring: LogKeyring([key])).lifecycle
         #expect(projection.genesis?.threshold == 2 && projection.genesis?.shares == 3)
         #expect(projection.crashes == 2, "two SIGKILLs of the Nexus are two crashes in the log")
         #expect(projection.restores >= 1)

@@ -20,7 +20,8 @@ public final class NexusNode: Sendable {
     }
 
     public let configuration: NexusConfiguration
-    public let log: EventLog
+    /// The log (LMDB, in the data directory).
+    public let log: any EventStore
     public let nexusID: String
     private let auditKey: Curve25519.KeyAgreement.PrivateKey
     private let poller: KeeperPoller
@@ -48,8 +49,9 @@ public final class NexusNode: Sendable {
         let keyPath = (configuration.dataDirectory as NSString).appendingPathComponent("audit-key.pem")
         auditKey = FileManager.default.fileExists(atPath: keyPath)
             ? try LogKeyFile.readPrivateKey(at: keyPath) : try LogKeyFile.create(at: keyPath)
-        log = try EventLog.open(directory: configuration.dataDirectory)
-        let projections = try NexusProjections.replay(log.reader(keyring: LogKeyring([auditKey])))
+        let log = try EventLog.open(directory: configuration.dataDirectory)
+        self.log = log
+        let projections = try NexusProjections.replay(log, keyring: LogKeyring([auditKey]))
         initialProjection = projections.lifecycle
         store = NexusStore(log: log, projection: projections.data, unverified: projections.unverified,
                            versionKeys: try log.keyTable(), maxVersions: configuration.maxSecretVersions)

@@ -104,11 +104,9 @@ public struct NexusService: Sendable {
         lines.append("# HELP spike_log_events_written_total Events this process appended.")
         lines.append("# TYPE spike_log_events_written_total counter")
         lines.append("spike_log_events_written_total \(node.log.statistics.events)")
-        let file = (node.configuration.dataDirectory as NSString).appendingPathComponent("data.mdb")
-        let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.int64Value ?? 0
         lines.append("# HELP spike_log_file_bytes Size of the log's LMDB data file.")
         lines.append("# TYPE spike_log_file_bytes gauge")
-        lines.append("spike_log_file_bytes \(size)")
+        lines.append("spike_log_file_bytes \(node.log.storedBytes)")
         return lines.joined(separator: "\n") + "\n"
     }
 

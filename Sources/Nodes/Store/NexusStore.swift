@@ -27,12 +27,12 @@ public final class NexusStore: Sendable {
 
     /// What the write loop shares with the handlers (the loop holds this, not the store).
     private final class Core: Sendable {
-        let log: EventLog
+        let log: any EventStore
         let maxVersions: Int
         let state: Mutex<State>
         let queue = Mutex<(pending: [Pending], stopped: Bool)>(([], false))
 
-        init(log: EventLog, maxVersions: Int, state: State) {
+        init(log: any EventStore, maxVersions: Int, state: State) {
             self.log = log
             self.maxVersions = maxVersions
             self.state = Mutex(state)
@@ -48,7 +48,7 @@ public final class NexusStore: Sendable {
 
     /// A store serving `projection` once `unlock` has checked the authenticators of `unverified`,
     /// the events it was folded from.
-    public init(log: EventLog, projection: DataProjection, unverified: UnverifiedEvents, versionKeys: [[UInt8]: [UInt8]], maxVersions: Int) {
+    public init(log: any EventStore, projection: DataProjection, unverified: UnverifiedEvents, versionKeys: [[UInt8]: [UInt8]], maxVersions: Int) {
         let core = Core(log: log, maxVersions: maxVersions,
                         state: State(plane: DataPlane(projection: projection, versionKeys: versionKeys, maxVersions: maxVersions),
                                      keys: nil, unverified: unverified))

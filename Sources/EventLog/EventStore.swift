@@ -1,0 +1,54 @@
+/// What the Nexus, its data store and the log tools need of an event log, whichever database
+/// keeps it (DESIGN §3, §7): the same records, chain and key table behind one seam. `EventLog`
+/// (LMDB, one process writes) is the first implementation; a PostgreSQL one, for several Nexus
+/// replicas, builds on the optimistic head check of `append`.
+public protocol EventStore: AnyObject, Sendable {
+    var logID: LogID { get }
+
+    /// The last committed record, or nil for an empty log.
+    func head() throws -> ChainHead?
+
+    /// The keys new segment keys are sealed to, and the epoch of new records.
+    func setRecipients(_ recipients: [LogRecipient], epoch: UInt32)
+
+    /// Appends `events` contiguously in one transaction with `keyChanges`, durable when it
+    /// returns. With `expectedHead`, only if the last record is still that sequence
+    /// (`LogError.headMoved` otherwise: nothing is written, and the caller decides again).
+    func append(_ events: [NewEvent], keyChanges: KeyTableChanges, expectedHead: UInt64?) async throws -> ClosedRange<UInt64>
+
+    /// The key table (ids to values) as of the last commit.
+    func keyTable() throws -> [[UInt8]: [UInt8]]
+
+    /// Calls `body` with every event from `start` through `end` (nil: the head when the call
+    /// began), decrypted with `keyring`, checking the chain; returns how many it delivered.
+    func replay(from start: UInt64, through end: UInt64?, keyring: LogKeyring, _ body: (EventView) throws -> Void) throws -> UInt64
+
+    /// Every event from `start` on, then each new one as it is committed, until the store is
+    /// closed or the consumer stops (pull-based: a slow consumer holds reading back).
+    func tail(from start: UInt64, keyring: LogKeyring) -> AsyncThrowingStream<EventRecord, any Error>
+
+    /// Walks the whole log; with a keyring, also opens every segment key and body.
+    func verify(keyring: LogKeyring?) -> VerificationReport
+
+    /// What this process committed since it opened the store.
+    var statistics: LogStatistics { get }
+
+    /// The bytes the log takes in its database.
+    var storedBytes: Int64 { get }
+
+    /// Writes what is queued, then stops accepting appends. Reads keep working.
+    func close()
+}
+
+extension EventStore {
+    /// Appends one event; returns its sequence once it is durable.
+    @discardableResult
+    public func append(kind: UInt16, body: [UInt8]) async throws -> UInt64 {
+        try await append([NewEvent(kind: kind, body: body)], keyChanges: KeyTableChanges(), expectedHead: nil).lowerBound
+    }
+
+    @discardableResult
+    public func append(_ events: [NewEvent], keyChanges: KeyTableChanges = KeyTableChanges()) async throws -> ClosedRange<UInt64> {
+        try await append(events, keyChanges: keyChanges, expectedHead: nil)
+    }
+}
