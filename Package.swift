@@ -98,6 +98,12 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The wire contract shared by the server and the `spike` client: routes, request and
+        // response bodies, error codes. Depends on nothing of ours.
+        .target(
+            name: "SpikeAPI",
+            swiftSettings: strictSettings
+        ),
         // Every decision of the Nexus, with no NIO, no LMDB and no clock of its own: the
         // lifecycle machine and its driver, the data plane's decisions, authorization, the
         // classification of Keeper answers.
@@ -118,6 +124,7 @@ let package = Package(
             name: "Nodes",
             dependencies: [
                 "NexusCore",
+                "SpikeAPI",
                 "Projections",
                 "EventLog",
                 "SecretSharing",
@@ -140,6 +147,7 @@ let package = Package(
                 "SPIFFEWorkloadAPI",
                 "Projections",
                 "NexusCore",
+                "SpikeAPI",
                 "Nodes",
                 "SecretSharing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -228,7 +236,7 @@ let package = Package(
         .testTarget(
             name: "NodesTests",
             dependencies: [
-                "Nodes", "NexusCore", "Projections", "EventLog", "SecretSharing", "SPIFFE", "SPIFFETLS",
+                "Nodes", "NexusCore", "SpikeAPI", "Projections", "EventLog", "SecretSharing", "SPIFFE", "SPIFFETLS",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),

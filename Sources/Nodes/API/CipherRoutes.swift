@@ -5,6 +5,7 @@ import NIOHTTP1
 import NexusCore
 import Projections
 import SPIFFE
+import SpikeAPI
 
 /// Encryption as a service (reference §8): AES-256-GCM under HKDF(R, "cipher", epoch), SPIKE's
 /// JSON mode and its stream mode (`Content-Type: application/octet-stream`, bytes
@@ -33,7 +34,7 @@ extension DataAPI {
         do {
             sealed = try AES.GCM.seal(plaintext, using: key)
         } catch {
-            return .error("api_internal_error", status: .internalServerError)
+            return .error(.internalError, status: .internalServerError)
         }
         let nonce = Data(sealed.nonce)
         let ciphertext = sealed.ciphertext + sealed.tag
@@ -56,7 +57,7 @@ extension DataAPI {
         }
         guard let key = store.cipherKey else { return Self.notReady }
         guard let plaintext = open(nonce: body.nonce, ciphertext: body.ciphertext, key: key) else {
-            return .error("api_internal_error", status: .internalServerError)
+            return .error(.internalError, status: .internalServerError)
         }
         return .json(CipherDecryptResponse(plaintext: plaintext))
     }
@@ -83,14 +84,14 @@ extension DataAPI {
     func verifyBootstrap(_ request: HTTPRequest, trail: String) async -> HTTPResponse {
         guard let body = request.decodeJSON(BootstrapVerifyRequest.self) else { return Self.badRequest }
         guard roles.has(request.peer, .bootstrap) else {
-            _ = await store.write(.denyAccess(operation: Route.bootstrapVerify.operation, path: Route.bootstrapVerify.path, wants: []),
+            _ = await store.write(.denyAccess(operation: APIRoute.bootstrapVerify.operation, path: APIRoute.bootstrapVerify.path, wants: []),
                                   actor: request.peer.description, trail: trail)
             return Self.unauthorized
         }
         guard body.nonce.count == Self.nonceSize, body.ciphertext.count <= maxCipherSize else { return Self.badRequest }
         guard let key = store.rootCipherKey else { return Self.notReady }
         guard let plaintext = open(nonce: body.nonce, ciphertext: body.ciphertext, key: key) else {
-            return .error("api_internal_error", status: .internalServerError)
+            return .error(.internalError, status: .internalServerError)
         }
         return .json(BootstrapVerifyResponse(hash: SHA256.hash(data: plaintext).map { String(format: "%02x", $0) }.joined()))
     }

@@ -3,6 +3,7 @@ import NIOHTTP1
 import NexusCore
 import Projections
 import SPIFFE
+import SpikeAPI
 
 /// SPIKE's data API (reference §2): secrets, policies and encryption as a service, served once
 /// the Nexus is ready. Routes are `POST` + `?action=`; everything else is 400 `api_bad_request`.
@@ -19,53 +20,13 @@ public struct DataAPI: Sendable {
         self.maxCipherSize = maxCipherSize
     }
 
-    /// One route of the API: its path and `action`.
-    enum Route: String, CaseIterable {
-        case secretPut = "/v1/store/secrets?"
-        case secretGet = "/v1/store/secrets?get"
-        case secretDelete = "/v1/store/secrets?delete"
-        case secretUndelete = "/v1/store/secrets?undelete"
-        case secretDestroy = "/v1/store/secrets?destroy"
-        case secretList = "/v1/store/secrets?list"
-        case secretMetadata = "/v1/store/secrets/metadata?get"
-        case policyPut = "/v1/acl/policy?"
-        case policyGet = "/v1/acl/policy?get"
-        case policyDelete = "/v1/acl/policy?delete"
-        case policyList = "/v1/acl/policy?list"
-        case encrypt = "/v1/cipher/encrypt?"
-        case decrypt = "/v1/cipher/decrypt?"
-        case bootstrapVerify = "/v1/bootstrap/verify?"
-
-        var path: String { String(rawValue.prefix { $0 != "?" }) }
-        var action: String { String(rawValue.drop { $0 != "?" }.dropFirst()) }
-        /// The name in `AccessDenied` events.
-        var operation: String {
-            switch self {
-            case .secretPut: "secret.put"
-            case .secretGet: "secret.get"
-            case .secretDelete: "secret.delete"
-            case .secretUndelete: "secret.undelete"
-            case .secretDestroy: "secret.destroy"
-            case .secretList: "secret.list"
-            case .secretMetadata: "secret.metadata"
-            case .policyPut: "policy.put"
-            case .policyGet: "policy.get"
-            case .policyDelete: "policy.delete"
-            case .policyList: "policy.list"
-            case .encrypt: "cipher.encrypt"
-            case .decrypt: "cipher.decrypt"
-            case .bootstrapVerify: "bootstrap.verify"
-            }
-        }
-    }
-
     /// Every route as (path, action); the OpenAPI document must list exactly these.
-    public static var routes: [(path: String, action: String)] { Route.allCases.map { ($0.path, $0.action) } }
+    public static var routes: [(path: String, action: String)] { APIRoute.data.map { ($0.path, $0.action) } }
 
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {
         guard request.method == .POST,
-              let route = Route(rawValue: request.path + "?" + (request.query["action"] ?? ""))
-        else { return .error("api_bad_request", status: .badRequest) }
+              let route = APIRoute(path: request.path, action: request.query["action"]), !route.isLifecycle
+        else { return .error(.badRequest, status: .badRequest) }
         let trail = NexusService.trailID()
         switch route {
         case .secretPut: return await putSecret(request, trail: trail)
@@ -80,6 +41,9 @@ public struct DataAPI: Sendable {
         case .encrypt: return await encrypt(request, trail: trail)
         case .decrypt: return await decrypt(request, trail: trail)
         case .bootstrapVerify: return await verifyBootstrap(request, trail: trail)
+        case .initialize, .initializationCheck, .operatorRecover, .operatorRestore:
+            // Lifecycle routes: `NexusService` serves them, in any state.
+            return .error(.badRequest, status: .badRequest)
         }
     }
 
@@ -87,9 +51,9 @@ public struct DataAPI: Sendable {
 
     /// Superusers may do anything; lite workloads may use the cipher only; anyone else needs one
     /// policy granting every permission in `wants` on `path`. A refusal is recorded.
-    func authorize(_ request: HTTPRequest, _ route: Route, path: String, wants: Set<Permission>, trail: String) async -> Bool {
+    func authorize(_ request: HTTPRequest, _ route: APIRoute, path: String, wants: Set<Permission>, trail: String) async -> Bool {
         let peer = request.peer
-        let allowed = Authorization(roles: roles).allows(peer, isCipher: route == .encrypt || route == .decrypt, path: path, wants: wants,
+        let allowed = Authorization(roles: roles).allows(peer, isCipher: route.isCipher, path: path, wants: wants,
                                                          policies: store.projection)
         if !allowed {
             _ = await store.write(.denyAccess(operation: route.operation, path: Self.boundedPath(path), wants: wants.sorted()),
@@ -112,10 +76,10 @@ public struct DataAPI: Sendable {
     }
 
     static let maxDeniedPathBytes = 512
-    static let unauthorized = HTTPResponse.error("access_unauthorized", status: .unauthorized)
-    static let badRequest = HTTPResponse.error("api_bad_request", status: .badRequest)
-    static let notFound = HTTPResponse.error("api_not_found", status: .notFound)
-    static let notReady = HTTPResponse.error("state_not_ready", status: .serviceUnavailable)
+    static let unauthorized = HTTPResponse.error(.unauthorized, status: .unauthorized)
+    static let badRequest = HTTPResponse.error(.badRequest, status: .badRequest)
+    static let notFound = HTTPResponse.error(.notFound, status: .notFound)
+    static let notReady = HTTPResponse.error(.notReady, status: .serviceUnavailable)
     static let ok = HTTPResponse.json([String: String]())
 
     /// The answer to a write's outcome.
@@ -123,10 +87,10 @@ public struct DataAPI: Sendable {
         switch outcome {
         case .done: ok
         case .notFound: notFound
-        case .versionMismatch: .error("entity_version_mismatch", status: .conflict)
-        case .invalid: .error("entity_invalid", status: .badRequest)
+        case .versionMismatch: .error(.versionMismatch, status: .conflict)
+        case .invalid: .error(.entityInvalid, status: .badRequest)
         case .notReady: notReady
-        case .failed: .error("api_internal_error", status: .internalServerError)
+        case .failed: .error(.internalError, status: .internalServerError)
         }
     }
 

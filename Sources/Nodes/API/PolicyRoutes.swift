@@ -2,6 +2,7 @@ import NIOHTTP1
 import NexusCore
 import Projections
 import SPIFFE
+import SpikeAPI
 
 /// The policy routes (reference §2.3–2.4, §4.2). A missing policy is 404 (SPIKE answers 500).
 extension DataAPI {

@@ -3,6 +3,7 @@ import NIOHTTP1
 import NexusCore
 import Projections
 import SPIFFE
+import SpikeAPI
 
 /// The secret routes (reference §2.3–2.4, §4.1).
 extension DataAPI {
@@ -34,12 +35,12 @@ extension DataAPI {
             body.writeBytes(values)
             body.writeString("}")
             return .json(body: body)
-        case .notFound: return .json(SecretGetResponse(data: nil, err: "api_not_found"), status: .notFound)
+        case .notFound: return .json(SecretGetResponse(data: nil, err: APIErrorCode.notFound.rawValue), status: .notFound)
         case .notReady: return Self.notReady
         }
     }
 
-    func changeVersions(_ route: Route, _ request: HTTPRequest, trail: String) async -> HTTPResponse {
+    func changeVersions(_ route: APIRoute, _ request: HTTPRequest, trail: String) async -> HTTPResponse {
         guard let body = request.decodeJSON(SecretVersionsRequest.self) else { return Self.badRequest }
         guard await authorize(request, route, path: body.path, wants: [.write], trail: trail) else { return Self.unauthorized }
         guard Validation.isValidSecretPath(body.path) else { return Self.badRequest }

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOHTTP1
+import SpikeAPI
 import SPIFFE
 
 /// A whole request as a route sees it: the body is read (up to the server's limit) and the
@@ -80,8 +81,8 @@ public struct HTTPResponse: Sendable {
     ]
 
     /// SPIKE's codes-only error body, `{"err":"code"}` (ADR-0030).
-    public static func error(_ code: String, status: HTTPResponseStatus) -> HTTPResponse {
-        json(["err": code], status: status)
+    public static func error(_ code: APIErrorCode, status: HTTPResponseStatus) -> HTTPResponse {
+        json(APIErrorBody(code), status: status)
     }
 
     public static func text(_ text: String, status: HTTPResponseStatus = .ok, contentType: String = "text/plain; charset=utf-8") -> HTTPResponse {

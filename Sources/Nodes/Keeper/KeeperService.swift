@@ -2,6 +2,7 @@ import NIOHTTP1
 import NexusCore
 import SecretSharing
 import SPIFFE
+import SpikeAPI
 import Synchronization
 
 /// A Keeper (reference §2.5, ADR-0021): one share in memory, nothing on disk, no configuration
@@ -35,15 +36,15 @@ public final class KeeperService: Sendable {
     }
 
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
-        guard request.method == .POST else { return .error("api_bad_request", status: .badRequest) }
+        guard request.method == .POST else { return .error(.badRequest, status: .badRequest) }
         switch request.path {
         case "/v1/store/contribute":
             guard roles.has(request.peer, .nexus) || roles.has(request.peer, .bootstrap) else {
-                return .error("access_unauthorized", status: .unauthorized)
+                return .error(.unauthorized, status: .unauthorized)
             }
             guard let value = request.decodeJSON(ContributeRequest.self)?.shard,
                   value.count == Shamir.secretLength, value.contains(where: { $0 != 0 }) else {
-                return .error("api_bad_request", status: .badRequest)
+                return .error(.badRequest, status: .badRequest)
             }
             share.withLock { stored in
                 // The replaced share's buffer is owned here alone: zeroing it overwrites it.
@@ -60,7 +61,7 @@ public final class KeeperService: Sendable {
             }
             return .json(ShardResponse(shard: value, Err: ""))
         default:
-            return .error("api_bad_request", status: .badRequest)
+            return .error(.badRequest, status: .badRequest)
         }
     }
 }

@@ -4,6 +4,7 @@ import NIOHTTP1
 import NexusCore
 import Projections
 import SPIFFE
+import SpikeAPI
 
 /// The Nexus' HTTP routes: health, readiness, metrics and initialization; every other route
 /// answers 503 `state_not_ready` until the root key is in memory (reference §2.1), then goes to
@@ -20,8 +21,6 @@ public struct NexusService: Sendable {
         data = DataAPI(store: node.store, roles: roles, maxCipherSize: node.configuration.maxCipherSize)
     }
 
-    struct InitializationRequest: Decodable { var password: String }
-
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {
         switch (request.method, request.path) {
         case (.GET, "/healthz"):
@@ -31,36 +30,37 @@ public struct NexusService: Sendable {
             return .json(status, status: status.ready ? .ok : .serviceUnavailable)
         case (.GET, "/metrics"):
             return .text(metricsText(), contentType: "text/plain; version=0.0.4; charset=utf-8")
-        case (.POST, "/v1/auth/initialization"):
+        case (.POST, APIRoute.initialize.path):
             return await initialization(request)
-        case (.POST, "/v1/operator/recover"), (.POST, "/v1/operator/restore"):
+        case (.POST, APIRoute.operatorRecover.path), (.POST, APIRoute.operatorRestore.path):
             // Served in any state by SPIKE; their implementation comes with the recovery work.
-            return .error("api_bad_request", status: .badRequest)
+            return .error(.badRequest, status: .badRequest)
         case (.POST, _) where !node.status.ready:
-            return .error("state_not_ready", status: .serviceUnavailable)
+            return .error(.notReady, status: .serviceUnavailable)
         default:
             return await data.handle(request)
         }
     }
 
     private func initialization(_ request: HTTPRequest) async -> HTTPResponse {
-        guard roles.has(request.peer, .superuser) else { return .error("access_unauthorized", status: .unauthorized) }
-        if request.query["action"] == "check" {
-            return .json(["state": node.status.state.rawValue])
+        guard roles.has(request.peer, .superuser) else { return .error(.unauthorized, status: .unauthorized) }
+        switch APIRoute(path: request.path, action: request.query["action"]) {
+        case .initializationCheck: return .json(["state": node.status.state.rawValue])
+        case .initialize: break
+        default: return .error(.badRequest, status: .badRequest)
         }
-        guard request.query["action"] == nil || request.query["action"] == "" else { return .error("api_bad_request", status: .badRequest) }
-        guard let body = request.decodeJSON(InitializationRequest.self) else { return .error("api_bad_request", status: .badRequest) }
+        guard let body = request.decodeJSON(InitializationRequest.self) else { return .error(.badRequest, status: .badRequest) }
         guard body.password.utf8.count >= PasswordWrap.minimumPasswordLength else {
-            return .error("password_too_weak", status: .badRequest)
+            return .error(.passwordTooWeak, status: .badRequest)
         }
         do {
             try await node.initialize(password: body.password, actor: request.peer.description, trail: Self.trailID())
             return .json([String: String]())
         } catch .alreadyInitialized {
-            return .error("state_already_initialized", status: .conflict)
+            return .error(.alreadyInitialized, status: .conflict)
         } catch {
             FileHandle.standardError.write(Data("spike nexus: initialization failed: \(error)\n".utf8))
-            return .error("api_internal_error", status: .internalServerError)
+            return .error(.internalError, status: .internalServerError)
         }
     }
 

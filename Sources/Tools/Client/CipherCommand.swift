@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NIOHTTP1
 import Nodes
+import SpikeAPI
 
 struct CipherCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -31,12 +32,12 @@ struct CipherCommand: AsyncParsableCommand {
         }
     }
 
-    static func stream(_ route: String, _ data: Data) async throws -> Data {
+    static func stream(_ route: APIRoute, _ data: Data) async throws -> Data {
         let response = try await NexusAPI.using { try await $0.post(route, bytes: Array(data), contentType: "application/octet-stream") }
         guard response.status == .ok else {
             let text = String(decoding: response.body, as: UTF8.self)
             if response.status == .badRequest, !text.hasPrefix("{") {
-                throw CommandFailure(route.hasSuffix("decrypt") ? "Decryption operation failed: \(text)" : "Encryption operation failed: \(text)")
+                throw CommandFailure(route == .decrypt ? "Decryption operation failed: \(text)" : "Encryption operation failed: \(text)")
             }
             throw APIFailure.failure(response)
         }
@@ -68,11 +69,11 @@ struct CipherEncrypt: AsyncParsableCommand {
         if let plaintext {
             guard let bytes = Data(base64Encoded: plaintext) else { throw CommandFailure("--plaintext is not base64") }
             let sealed = try await NexusAPI.using {
-                try await $0.call("/v1/cipher/encrypt", CipherEncryptRequest(plaintext: bytes), as: CipherEncryptResponse.self)
+                try await $0.call(.encrypt, CipherEncryptRequest(plaintext: bytes), as: CipherEncryptResponse.self)
             }
             try CipherCommand.output(Data((try OutputFormat.json.render(sealed) ?? "") .utf8) + Data("\n".utf8), to: out)
         } else {
-            try CipherCommand.output(try await CipherCommand.stream("/v1/cipher/encrypt", try CipherCommand.input(file)), to: out)
+            try CipherCommand.output(try await CipherCommand.stream(.encrypt, try CipherCommand.input(file)), to: out)
         }
     }
 }
@@ -102,7 +103,7 @@ struct CipherDecrypt: AsyncParsableCommand {
 
     func run() async throws {
         guard version != nil || nonce != nil || ciphertext != nil else {
-            try CipherCommand.output(try await CipherCommand.stream("/v1/cipher/decrypt", try CipherCommand.input(file)), to: out)
+            try CipherCommand.output(try await CipherCommand.stream(.decrypt, try CipherCommand.input(file)), to: out)
             return
         }
         guard let nonce = Data(base64Encoded: nonce ?? ""), let ciphertext = Data(base64Encoded: ciphertext ?? "") else {
@@ -110,7 +111,7 @@ struct CipherDecrypt: AsyncParsableCommand {
         }
         let request = CipherDecryptRequest(version: version ?? 1, nonce: nonce, ciphertext: ciphertext)
         let response = try await NexusAPI.using { api in
-            let response = try await api.post("/v1/cipher/decrypt", request)
+            let response = try await api.post(.decrypt, request)
             guard response.status == .ok else {
                 throw response.status == .internalServerError ? CommandFailure("Decryption operation failed.") : APIFailure.failure(response)
             }

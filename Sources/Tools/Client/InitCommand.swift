@@ -5,6 +5,7 @@ import NIOHTTP1
 import Nodes
 import Projections
 import SPIFFEWorkloadAPI
+import SpikeAPI
 
 struct InitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -34,14 +35,14 @@ struct InitCommand: AsyncParsableCommand {
     }
 
     static func initialize(_ api: NexusAPI, password: String) async throws {
-        let response = try await api.post("/v1/auth/initialization", ["password": password])
+        let response = try await api.post(.initialize, InitializationRequest(password: password))
         switch (response.status.code, NexusAPI.errorCode(response)) {
         case (200, _): return
-        case (_, "state_already_initialized"): throw CommandFailure("the system is already initialized")
-        case (_, "password_too_weak"):
+        case (_, .alreadyInitialized): throw CommandFailure("the system is already initialized")
+        case (_, .passwordTooWeak):
             throw CommandFailure("the password is refused: it needs at least \(PasswordWrap.minimumPasswordLength) characters")
         case (401, _): throw CommandFailure("the Nexus refused \(api.caller): initialization needs the superuser role")
-        case (let code, let error): throw CommandFailure("the Nexus answered \(code) \(error ?? "")")
+        case (let code, let error): throw CommandFailure("the Nexus answered \(code) \(error?.rawValue ?? "")")
         }
     }
 

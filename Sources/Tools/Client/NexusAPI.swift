@@ -5,6 +5,7 @@ import Nodes
 import SPIFFE
 import SPIFFETLS
 import SPIFFEWorkloadAPI
+import SpikeAPI
 
 /// The client side of the Nexus API for `spike` commands: the caller's identity (`Workload`),
 /// the Nexus at `SPIKE_NEXUS_API_URL` (default https://localhost:8553), whose SPIFFE ID must have
@@ -49,13 +50,13 @@ struct NexusAPI {
         return try await body(api)
     }
 
-    func post(_ path: String, _ body: some Encodable) async throws -> HTTPClientResponse {
-        try await post(path, bytes: Array(try JSONEncoder().encode(body)))
+    func post(_ route: APIRoute, _ body: some Encodable) async throws -> HTTPClientResponse {
+        try await post(route, bytes: Array(try JSONEncoder().encode(body)))
     }
 
-    func post(_ path: String, bytes: [UInt8], contentType: String = "application/json") async throws -> HTTPClientResponse {
+    func post(_ route: APIRoute, bytes: [UInt8], contentType: String = "application/json") async throws -> HTTPClientResponse {
         do {
-            return try await client.post(url, path: path, body: bytes, contentType: contentType)
+            return try await client.post(url, path: route.target, body: bytes, contentType: contentType)
         } catch {
             throw connectionFailure(error)
         }
@@ -77,8 +78,8 @@ struct NexusAPI {
 
     /// Posts a JSON request and decodes the 200 answer; any other answer is the failure SPIKE's
     /// CLI would print (`APIFailure`).
-    func call<Response: Decodable>(_ path: String, _ body: some Encodable, as type: Response.Type, notFound: String = APIFailure.notFound) async throws -> Response {
-        let response = try await post(path, body)
+    func call<Response: Decodable>(_ route: APIRoute, _ body: some Encodable, as type: Response.Type, notFound: String = APIFailure.notFound) async throws -> Response {
+        let response = try await post(route, body)
         guard response.status == .ok else { throw APIFailure.failure(response, notFound: notFound) }
         guard let decoded = try? JSONDecoder().decode(Response.self, from: Data(response.body)) else {
             throw CommandFailure("Failed to parse API response.")
@@ -87,8 +88,8 @@ struct NexusAPI {
     }
 
     /// The `err` code of a JSON error body, if there is one.
-    static func errorCode(_ response: HTTPClientResponse) -> String? {
-        (try? JSONDecoder().decode([String: String?].self, from: Data(response.body)))?["err"] ?? nil
+    static func errorCode(_ response: HTTPClientResponse) -> APIErrorCode? {
+        (try? JSONDecoder().decode(APIErrorBody.self, from: Data(response.body)))?.code
     }
 
     func status() async throws -> NexusStatus? {
@@ -108,16 +109,16 @@ enum APIFailure {
     static func failure(_ response: HTTPClientResponse, notFound: String = notFound) -> CommandFailure {
         let code = NexusAPI.errorCode(response)
         switch (response.status.code, code) {
-        case (503, _), (_, "state_not_ready"): return CommandFailure(notReady)
-        case (401, _), (_, "access_unauthorized"): return CommandFailure("Unauthorized access.")
-        case (404, _), (_, "api_not_found"), (_, "entity_not_found"): return CommandFailure(notFound)
-        case (_, "entity_invalid"): return CommandFailure("Invalid entity.")
-        case (_, "entity_version_mismatch"):
+        case (503, _), (_, .notReady): return CommandFailure(notReady)
+        case (401, _), (_, .unauthorized): return CommandFailure("Unauthorized access.")
+        case (404, _), (_, .notFound), (_, .entityNotFound): return CommandFailure(notFound)
+        case (_, .entityInvalid): return CommandFailure("Invalid entity.")
+        case (_, .versionMismatch):
             return CommandFailure("Version mismatch: the current version is not the one given with --cas.")
         case (413, _): return CommandFailure("Invalid request: the request body is too large.")
         case (400, _): return CommandFailure("Invalid request.")
         case (500, _): return CommandFailure("Operation failed.")
-        case (let status, let code): return CommandFailure("the Nexus answered \(status)\(code.map { " \($0)" } ?? "")")
+        case (let status, let code): return CommandFailure("the Nexus answered \(status)\(code.map { " \($0.rawValue)" } ?? "")")
         }
     }
 }

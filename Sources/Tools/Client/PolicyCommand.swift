@@ -3,6 +3,7 @@ import Foundation
 import NIOHTTP1
 import Nodes
 import Projections
+import SpikeAPI
 import Yams
 
 struct PolicyCommand: AsyncParsableCommand {
@@ -19,7 +20,7 @@ struct PolicyCommand: AsyncParsableCommand {
     )
 
     static func put(_ request: PolicyPutRequest) async throws {
-        _ = try await NexusAPI.using { try await $0.call("/v1/acl/policy", request, as: EmptyRequest.self) }
+        _ = try await NexusAPI.using { try await $0.call(.policyPut, request, as: EmptyRequest.self) }
     }
 
     /// The four flags of `create` and `apply`: all needed, permissions checked here first.
@@ -56,9 +57,9 @@ struct PolicyCreate: AsyncParsableCommand {
         let request = try PolicyCommand.request(name: name, spiffeidPattern: spiffeidPattern, pathPattern: pathPattern,
                                                 permissions: permissions, allRequired: "All flags are required.")
         try await NexusAPI.using { api in
-            let existing = try await api.post("/v1/acl/policy?action=get", PolicyNameRequest(id: request.name))
+            let existing = try await api.post(.policyGet, PolicyNameRequest(id: request.name))
             if existing.status == .ok { throw CommandFailure("Policy '\(request.name)' already exists.") }
-            _ = try await api.call("/v1/acl/policy", request, as: EmptyRequest.self)
+            _ = try await api.call(.policyPut, request, as: EmptyRequest.self)
         }
         print("Policy created successfully.")
     }
@@ -98,33 +99,32 @@ struct PolicyApply: AsyncParsableCommand {
         print("Policy '\(request.name)' applied successfully")
     }
 
+    /// SPIKE's YAML policy file; every key optional here, so that a missing one gets SPIKE's
+    /// message rather than a decoding error.
+    struct PolicyFile: Decodable {
+        var name: String?
+        var spiffeidPattern: String?
+        var pathPattern: String?
+        var permissions: [String]?
+    }
+
     /// A policy from SPIKE's YAML format.
     static func read(file: String) throws -> PolicyPutRequest {
         guard FileManager.default.fileExists(atPath: file) else { throw CommandFailure("file \(file) does not exist") }
         guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw CommandFailure("cannot read \(file)") }
-        let document: [String: Any]
+        let document: PolicyFile
         do {
-            guard let loaded = try Yams.load(yaml: text) as? [String: Any] else { throw CommandFailure("failed to parse YAML file \(file): not a mapping") }
-            document = loaded
-        } catch let failure as CommandFailure {
-            throw failure
+            document = try YAMLDecoder().decode(PolicyFile.self, from: text)
         } catch {
             throw CommandFailure("failed to parse YAML file \(file): \(error)")
         }
-        func string(_ key: String) -> String? {
-            switch document[key] {
-            case let text as String where !text.isEmpty: text
-            case let number as Int: String(number)
-            default: nil
-            }
-        }
-        guard let name = string("name") else { throw CommandFailure("policy name is required") }
-        guard let spiffeidPattern = string("spiffeidPattern") else { throw CommandFailure("spiffeidPattern is required") }
-        guard let pathPattern = string("pathPattern") else { throw CommandFailure("pathPattern is required") }
-        guard let permissions = document["permissions"] as? [Any], !permissions.isEmpty else { throw CommandFailure("permissions are required") }
-        let names = permissions.map { "\($0)" }
-        do { _ = try Validation.parsePermissions(names.joined(separator: ",")) } catch { throw CommandFailure(error.description) }
-        return PolicyPutRequest(name: name, spiffeidPattern: spiffeidPattern, pathPattern: pathPattern, permissions: names)
+        func nonEmpty(_ value: String?) -> String? { value.flatMap { $0.isEmpty ? nil : $0 } }
+        guard let name = nonEmpty(document.name) else { throw CommandFailure("policy name is required") }
+        guard let spiffeidPattern = nonEmpty(document.spiffeidPattern) else { throw CommandFailure("spiffeidPattern is required") }
+        guard let pathPattern = nonEmpty(document.pathPattern) else { throw CommandFailure("pathPattern is required") }
+        guard let permissions = document.permissions, !permissions.isEmpty else { throw CommandFailure("permissions are required") }
+        do { _ = try Validation.parsePermissions(permissions.joined(separator: ",")) } catch { throw CommandFailure(error.description) }
+        return PolicyPutRequest(name: name, spiffeidPattern: spiffeidPattern, pathPattern: pathPattern, permissions: permissions)
     }
 }
 
@@ -147,7 +147,7 @@ struct PolicyGet: AsyncParsableCommand {
         let format = try OutputFormat(parsing: format)
         guard let name = name ?? positionalName else { throw CommandFailure("give the policy's name (an argument or --name)") }
         let policy = try await NexusAPI.using {
-            try await $0.call("/v1/acl/policy?action=get", PolicyNameRequest(id: name), as: PolicyResponse.self, notFound: "Entity not found.")
+            try await $0.call(.policyGet, PolicyNameRequest(id: name), as: PolicyResponse.self, notFound: "Entity not found.")
         }
         print(try format.render(policy) ?? Self.human(policy))
     }
@@ -189,7 +189,7 @@ struct PolicyList: AsyncParsableCommand {
     func run() async throws {
         let format = try OutputFormat(parsing: format)
         let request = PolicyListRequest(spiffeidPattern: spiffeidPattern, pathPattern: pathPattern)
-        let policies = try await NexusAPI.using { try await $0.call("/v1/acl/policy?action=list", request, as: PolicyListResponse.self) }.policies
+        let policies = try await NexusAPI.using { try await $0.call(.policyList, request, as: PolicyListResponse.self) }.policies
         if let rendered = try format.render(policies) {
             print(rendered)
         } else if policies.isEmpty {
@@ -226,7 +226,7 @@ struct PolicyDelete: AsyncParsableCommand {
             }
         }
         _ = try await NexusAPI.using {
-            try await $0.call("/v1/acl/policy?action=delete", PolicyNameRequest(id: name), as: EmptyRequest.self, notFound: "Entity not found.")
+            try await $0.call(.policyDelete, PolicyNameRequest(id: name), as: EmptyRequest.self, notFound: "Entity not found.")
         }
         print("Policy deleted successfully.")
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Nodes
 import Projections
+import SpikeAPI
 
 struct SecretCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -80,7 +81,7 @@ struct SecretPut: AsyncParsableCommand {
             }
         }
         let request = SecretPutRequest(path: path, values: values, cas: cas)
-        _ = try await NexusAPI.using { try await $0.call("/v1/store/secrets", request, as: EmptyRequest.self) }
+        _ = try await NexusAPI.using { try await $0.call(.secretPut, request, as: EmptyRequest.self) }
         print("OK")
     }
 }
@@ -116,7 +117,7 @@ struct SecretGet: AsyncParsableCommand {
         try SecretCommand.checkPath(path)
         guard version >= 0 else { throw CommandFailure("Invalid version number: \(version)") }
         let response = try await NexusAPI.using {
-            try await $0.call("/v1/store/secrets?action=get", SecretReadRequest(path: path, version: version), as: SecretGetResponse.self)
+            try await $0.call(.secretGet, SecretReadRequest(path: path, version: version), as: SecretGetResponse.self)
         }
         let data = response.data ?? [:]
         if let key {
@@ -144,7 +145,7 @@ struct SecretList: AsyncParsableCommand {
 
     func run() async throws {
         let format = try OutputFormat(parsing: format)
-        let keys = try await NexusAPI.using { try await $0.call("/v1/store/secrets?action=list", EmptyRequest(), as: SecretListResponse.self) }.keys
+        let keys = try await NexusAPI.using { try await $0.call(.secretList, EmptyRequest(), as: SecretListResponse.self) }.keys
         if let rendered = try format.render(keys) {
             print(rendered)
         } else {
@@ -169,14 +170,14 @@ struct SecretDelete: AsyncParsableCommand {
     @Option(name: [.short, .long], help: "Comma-separated versions; 0 is the current one.") var versions = "0"
 
     func run() async throws {
-        try await SecretDelete.change(path, versions, action: "delete")
+        try await SecretDelete.change(path, versions, route: .secretDelete)
         print("OK")
     }
 
-    static func change(_ path: String, _ versions: String, action: String) async throws {
+    static func change(_ path: String, _ versions: String, route: APIRoute) async throws {
         try SecretCommand.checkPath(path)
         let request = SecretVersionsRequest(path: path, versions: try SecretCommand.versions(versions))
-        _ = try await NexusAPI.using { try await $0.call("/v1/store/secrets?action=\(action)", request, as: EmptyRequest.self) }
+        _ = try await NexusAPI.using { try await $0.call(route, request, as: EmptyRequest.self) }
     }
 }
 
@@ -197,7 +198,7 @@ struct SecretUndelete: AsyncParsableCommand {
     @Option(name: [.short, .long], help: "Comma-separated versions (default: the newest deleted one).") var versions = ""
 
     func run() async throws {
-        try await SecretDelete.change(path, versions, action: "undelete")
+        try await SecretDelete.change(path, versions, route: .secretUndelete)
         print("OK")
     }
 }
@@ -218,7 +219,7 @@ struct SecretDestroy: AsyncParsableCommand {
     @Option(name: [.short, .long], help: "Comma-separated versions; 0 is the current one.") var versions = "0"
 
     func run() async throws {
-        try await SecretDelete.change(path, versions, action: "destroy")
+        try await SecretDelete.change(path, versions, route: .secretDestroy)
         print("OK")
     }
 }
@@ -250,7 +251,7 @@ struct SecretMetadataGet: AsyncParsableCommand {
         let format = try OutputFormat(parsing: format)
         try SecretCommand.checkPath(path)
         let metadata = try await NexusAPI.using {
-            try await $0.call("/v1/store/secrets/metadata?action=get", SecretReadRequest(path: path, version: version), as: SecretMetadataResponse.self)
+            try await $0.call(.secretMetadata, SecretReadRequest(path: path, version: version), as: SecretMetadataResponse.self)
         }
         print(try format.render(metadata) ?? Self.human(metadata))
     }

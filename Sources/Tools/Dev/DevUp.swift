@@ -3,6 +3,7 @@ import Foundation
 import NexusCore
 import Nodes
 import SPIFFE
+import SpikeAPI
 import SPIFFEWorkloadAPI
 
 struct DevUp: AsyncParsableCommand {
@@ -109,7 +110,7 @@ struct DevUp: AsyncParsableCommand {
         let source = try await WorkloadAPIX509Source(endpoint: endpoint, firstSVIDTimeout: .seconds(10))
         defer { source.close() }
         let api = try await NexusAPI.connect(as: .superuser, url: nexusURL, source: source)
-        let check = try await api.post("/v1/auth/initialization?action=check", [String: String]())
+        let check = try await api.post(.initializationCheck, [String: String]())
         if (try? JSONDecoder().decode([String: String].self, from: Data(check.body)))?["state"] == "uninitialized" {
             let password: String
             if let adminPasswordFile {

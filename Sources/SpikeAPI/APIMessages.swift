@@ -1,8 +1,16 @@
 import Foundation
-import Projections
 
 // SPIKE's request and response bodies (reference §2.3), field names as on the wire; the
-// server and the `spike` client share them.
+// server and the `spike` client share them. Conversions from the domain live with the server.
+
+/// `spike init`'s request: the admin password the root key is wrapped under.
+public struct InitializationRequest: Codable, Sendable {
+    public var password: String
+
+    public init(password: String) {
+        self.password = password
+    }
+}
 
 public struct SecretPutRequest: Codable, Sendable {
     public var path: String
@@ -46,6 +54,11 @@ public struct SecretGetResponse: Codable, Sendable {
     public var data: [String: String]?
     public var err: String?
 
+    public init(data: [String: String]?, err: String?) {
+        self.data = data
+        self.err = err
+    }
+
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(data, forKey: .data)
@@ -57,6 +70,10 @@ public struct SecretGetResponse: Codable, Sendable {
 
 public struct SecretListResponse: Codable, Sendable {
     public var keys: [String]
+
+    public init(keys: [String]) {
+        self.keys = keys
+    }
 }
 
 public struct SecretMetadataResponse: Codable, Sendable {
@@ -66,6 +83,13 @@ public struct SecretMetadataResponse: Codable, Sendable {
         public var deletedTime: String?
         /// Not in SPIKE: the version's data was destroyed for good.
         public var destroyed: Bool?
+
+        public init(createdTime: String, version: Int, deletedTime: String?, destroyed: Bool?) {
+            self.createdTime = createdTime
+            self.version = version
+            self.deletedTime = deletedTime
+            self.destroyed = destroyed
+        }
 
         public func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
@@ -84,19 +108,22 @@ public struct SecretMetadataResponse: Codable, Sendable {
         public var createdTime: String
         public var updatedTime: String
         public var maxVersions: Int
+
+        public init(currentVersion: Int, oldestVersion: Int, createdTime: String, updatedTime: String, maxVersions: Int) {
+            self.currentVersion = currentVersion
+            self.oldestVersion = oldestVersion
+            self.createdTime = createdTime
+            self.updatedTime = updatedTime
+            self.maxVersions = maxVersions
+        }
     }
 
     public var versions: [String: Version]
     public var metadata: Metadata
 
-    init(_ entry: SecretEntry) {
-        versions = Dictionary(uniqueKeysWithValues: entry.versions.values.map {
-            (String($0.version), Version(createdTime: APITime.format($0.createdAt), version: $0.version,
-                                         deletedTime: $0.deletedAt.map(APITime.format), destroyed: $0.destroyed))
-        })
-        metadata = Metadata(currentVersion: entry.currentVersion, oldestVersion: entry.oldestVersion,
-                            createdTime: APITime.format(entry.createdAt), updatedTime: APITime.format(entry.updatedAt),
-                            maxVersions: entry.maxVersions)
+    public init(versions: [String: Version], metadata: Metadata) {
+        self.versions = versions
+        self.metadata = metadata
     }
 }
 
@@ -145,19 +172,23 @@ public struct PolicyResponse: Codable, Sendable {
     public var createdAt: String
     public var updatedAt: String
 
-    init(_ policy: Policy) {
-        name = policy.name
-        spiffiedPattern = policy.spiffeidPattern
-        spiffeidPattern = policy.spiffeidPattern
-        pathPattern = policy.pathPattern
-        permissions = policy.permissions.map(\.rawValue)
-        createdAt = APITime.format(policy.createdAt)
-        updatedAt = APITime.format(policy.updatedAt)
+    public init(name: String, spiffiedPattern: String, spiffeidPattern: String?, pathPattern: String, permissions: [String], createdAt: String, updatedAt: String) {
+        self.name = name
+        self.spiffiedPattern = spiffiedPattern
+        self.spiffeidPattern = spiffeidPattern
+        self.pathPattern = pathPattern
+        self.permissions = permissions
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
     }
 }
 
 public struct PolicyListResponse: Codable, Sendable {
     public var policies: [PolicyResponse]
+
+    public init(policies: [PolicyResponse]) {
+        self.policies = policies
+    }
 }
 
 public struct CipherEncryptRequest: Codable, Sendable {
@@ -173,6 +204,12 @@ public struct CipherEncryptResponse: Codable, Sendable {
     public var version: UInt8
     public var nonce: Data
     public var ciphertext: Data
+
+    public init(version: UInt8, nonce: Data, ciphertext: Data) {
+        self.version = version
+        self.nonce = nonce
+        self.ciphertext = ciphertext
+    }
 }
 
 public struct CipherDecryptRequest: Codable, Sendable {
@@ -190,6 +227,10 @@ public struct CipherDecryptRequest: Codable, Sendable {
 
 public struct CipherDecryptResponse: Codable, Sendable {
     public var plaintext: Data
+
+    public init(plaintext: Data) {
+        self.plaintext = plaintext
+    }
 }
 
 public struct BootstrapVerifyRequest: Codable, Sendable {
@@ -205,24 +246,8 @@ public struct BootstrapVerifyRequest: Codable, Sendable {
 public struct BootstrapVerifyResponse: Codable, Sendable {
     /// Hex SHA-256 of the plaintext.
     public var hash: String
-}
 
-/// Times as Go's `encoding/json` writes them (RFC 3339 with trailing zeros of the fraction
-/// dropped), in UTC.
-enum APITime {
-    static func format(_ milliseconds: Int64) -> String {
-        let seconds = Int64((Double(milliseconds) / 1000).rounded(.down))
-        let fraction = milliseconds - seconds * 1000
-        var time = time_t(seconds)
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        var text = String(format: "%04d-%02d-%02dT%02d:%02d:%02d", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
-                          parts.tm_hour, parts.tm_min, parts.tm_sec)
-        if fraction != 0 {
-            var digits = String(String(fraction + 1000).dropFirst())
-            while digits.hasSuffix("0") { digits.removeLast() }
-            text += "." + digits
-        }
-        return text + "Z"
+    public init(hash: String) {
+        self.hash = hash
     }
 }

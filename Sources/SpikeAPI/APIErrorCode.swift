@@ -1,0 +1,26 @@
+/// SPIKE's codes-only errors (reference §2, ADR-0030): the `err` of an error body, the one
+/// thing a client may branch on. The server answers them and the client reads them, as types.
+public enum APIErrorCode: String, Codable, CaseIterable, Sendable {
+    case badRequest = "api_bad_request"
+    case internalError = "api_internal_error"
+    case notFound = "api_not_found"
+    case unauthorized = "access_unauthorized"
+    case entityInvalid = "entity_invalid"
+    case entityNotFound = "entity_not_found"
+    case versionMismatch = "entity_version_mismatch"
+    case passwordTooWeak = "password_too_weak"
+    case alreadyInitialized = "state_already_initialized"
+    case notReady = "state_not_ready"
+}
+
+/// An error body, `{"err":"code"}`; SPIKE's secret reads add `"data":null`.
+public struct APIErrorBody: Codable, Sendable {
+    public var err: String?
+
+    public init(_ code: APIErrorCode) {
+        err = code.rawValue
+    }
+
+    /// The code, when it is one this build knows.
+    public var code: APIErrorCode? { err.flatMap(APIErrorCode.init(rawValue:)) }
+}
