@@ -41,7 +41,7 @@ import SPIFFETLS
     @Test func unauthorizedClientIsRefusedAtTheHandshake() async throws {
         let (server, _) = try await server(authorizing: .exactly(serverID))  // not the client
         let client = try await LineClient(tls: SPIFFETLS(role: .client, source: source(clientID), authorizer: .any), port: server.port)
-        await #expect(throws: (any Error).self) { try await client.nextLine() }
+        await client.expectHandshakeRefused()
         await client.close()
         try await server.stop()
     }
@@ -51,7 +51,7 @@ import SPIFFETLS
         let client = try await LineClient(
             tls: SPIFFETLS(role: .client, source: source(clientID), authorizer: .exactly(try SPIFFEID(parsing: "spiffe://example.org/other"))),
             port: server.port)
-        await #expect(throws: (any Error).self) { try await client.nextLine() }
+        await client.expectHandshakeRefused()
         await client.close()
         try await server.stop()
     }
@@ -61,7 +61,7 @@ import SPIFFETLS
         let other = try DevelopmentCA(trustDomain: TrustDomain(parsing: "other.org"))
         let foreign = StaticX509Source(svid: try other.issue(SPIFFEID(parsing: "spiffe://other.org/x")), bundles: X509BundleSet([ca.bundle, other.bundle]))
         let client = try await LineClient(tls: SPIFFETLS(role: .client, source: foreign, authorizer: .any), port: server.port)
-        await #expect(throws: (any Error).self) { try await client.nextLine() }
+        await client.expectHandshakeRefused()
         await client.close()
         try await server.stop()
     }
@@ -75,7 +75,7 @@ import SPIFFETLS
         // Built without X509SVID's checks, which would refuse nothing here: expiry is the peer's problem.
         let expired = StaticX509Source(svid: try X509SVID(certificates: [certificate], privateKey: key), bundles: X509BundleSet([ca.bundle]))
         let client = try await LineClient(tls: SPIFFETLS(role: .client, source: expired, authorizer: .any), port: server.port)
-        await #expect(throws: (any Error).self) { try await client.nextLine() }
+        await client.expectHandshakeRefused()
         await client.close()
         try await server.stop()
     }
@@ -85,7 +85,7 @@ import SPIFFETLS
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.certificateVerification = .none
         let client = try await LineClient(tls: nil, port: server.port, plainTLS: try NIOSSLContext(configuration: configuration))
-        await #expect(throws: (any Error).self) { try await client.nextLine() }
+        await client.expectHandshakeRefused()
         await client.close()
         try await server.stop()
     }

@@ -5,6 +5,7 @@ import NIOSSL
 import NIOTLS
 import SPIFFE
 import SPIFFETLS
+import Testing
 
 /// A loopback server over SPIFFE mutual TLS on a port the kernel picks: it greets each client
 /// with `hello <client SPIFFE ID>` once the handshake has validated it, then echoes lines.
@@ -128,5 +129,21 @@ final class LineCollector: ChannelInboundHandler, @unchecked Sendable {
         if ended == nil { ended = error }
         for waiter in waiters { waiter.fail(error) }
         waiters.removeAll()
+    }
+}
+
+extension LineClient {
+    /// The next read fails because the TLS handshake was refused: a TLS error (an alert received,
+    /// or our own verification failing), not a timeout and not a plain close, which would pass
+    /// for a refusal while proving nothing.
+    func expectHandshakeRefused(sourceLocation: SourceLocation = #_sourceLocation) async {
+        do {
+            let line = try await nextLine()
+            Issue.record("the connection was accepted and answered \(line)", sourceLocation: sourceLocation)
+        } catch is NIOSSLError {
+        } catch is BoringSSLError {
+        } catch {
+            Issue.record("failed with \(type(of: error)) \(error), not a TLS refusal", sourceLocation: sourceLocation)
+        }
     }
 }
