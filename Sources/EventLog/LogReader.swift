@@ -231,7 +231,7 @@ public struct LogReader: Sendable {
             return EventAuthenticator.digest(header: UnsafeRawBufferPointer(header),
                                              body: UnsafeRawBufferPointer(rebasing: plaintext[..<bodyCount]))
         }
-        return EventAuthenticator(digest: digest, tag: Array(plaintext[bodyCount...]))
+        return EventAuthenticator(digest: digest, tag: Bytes32(UnsafeRawBufferPointer(rebasing: plaintext[bodyCount...])))
     }
 
     private func segmentKey(_ segment: UInt64, txn: LMDBTransaction) throws -> SymmetricKey {

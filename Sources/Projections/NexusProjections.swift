@@ -74,11 +74,11 @@ public struct UnverifiedEvents: Sendable {
     /// Checks every authenticator under HKDF(R, "event auth", epoch); throws for the first that
     /// fails: someone without the root key wrote that record.
     public func authenticate(with rootKey: RootKey) throws(ReplayError) {
-        var keys: [UInt32: SymmetricKey] = [:]
+        var checks: [UInt32: EventAuthenticatorCheck] = [:]
         for entry in entries {
-            let key = keys[entry.epoch] ?? rootKey.eventAuthenticationKey(epoch: entry.epoch)
-            keys[entry.epoch] = key
-            guard entry.authenticator.isValid(under: key) else {
+            let check = checks[entry.epoch] ?? EventAuthenticatorCheck(key: rootKey.eventAuthenticationKey(epoch: entry.epoch))
+            checks[entry.epoch] = check
+            guard check.isValid(entry.authenticator) else {
                 throw .forged(sequence: entry.sequence, kind: entry.kind)
             }
         }

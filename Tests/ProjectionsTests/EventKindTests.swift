@@ -79,7 +79,7 @@ import Testing
         ]
         for (offset, payload) in events.enumerated() {
             let event = DomainEvent(actor: admin, trail: "t", payload)
-            let authenticator: EventAuthenticator? = event.kind.authenticated ? EventAuthenticator(digest: [], tag: []) : nil
+            let authenticator: EventAuthenticator? = event.kind.authenticated ? EventAuthenticator(digest: .zero, tag: .zero) : nil
             try projections.apply(event, sequence: UInt64(offset + 1), epoch: 1, authenticator: authenticator)
         }
         #expect(!projections.lifecycle.isInitialized && projections.lifecycle.resets == 1)

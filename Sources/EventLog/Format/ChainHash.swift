@@ -5,21 +5,17 @@ import Crypto
 public struct ChainHash: Hashable, Sendable, CustomStringConvertible {
     public static let size = 32
     // Four words rather than an array: no allocation, cheap comparison on the replay path.
-    private var w0, w1, w2, w3: UInt64
+    private var value: Bytes32
 
     init(_ bytes: UnsafeRawBufferPointer) {
-        precondition(bytes.count >= Self.size)
-        w0 = bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self)
-        w1 = bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
-        w2 = bytes.loadUnaligned(fromByteOffset: 16, as: UInt64.self)
-        w3 = bytes.loadUnaligned(fromByteOffset: 24, as: UInt64.self)
+        value = Bytes32(bytes)
     }
 
     /// All zero: what a header holds in `previousHash` while its body is sealed (see RecordCrypto).
-    static let zero = ChainHash(words: (0, 0, 0, 0))
+    static let zero = ChainHash(value: .zero)
 
-    private init(words: (UInt64, UInt64, UInt64, UInt64)) {
-        (w0, w1, w2, w3) = words
+    private init(value: Bytes32) {
+        self.value = value
     }
 
     init(_ digest: SHA256Digest) {
@@ -35,14 +31,10 @@ public struct ChainHash: Hashable, Sendable, CustomStringConvertible {
         return ChainHash(hasher.finalize())
     }
 
-    var bytes: [UInt8] {
-        withUnsafeBytes(of: (w0, w1, w2, w3)) { Array($0) }
-    }
+    var bytes: [UInt8] { value.bytes }
 
     func write(to buffer: UnsafeMutableRawBufferPointer, at offset: Int) {
-        withUnsafeBytes(of: (w0, w1, w2, w3)) { source in
-            UnsafeMutableRawBufferPointer(rebasing: buffer[offset..<(offset + Self.size)]).copyMemory(from: source)
-        }
+        value.write(to: buffer, at: offset)
     }
 
     public var description: String { bytes.hexString }

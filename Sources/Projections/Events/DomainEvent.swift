@@ -45,12 +45,12 @@ private let envelopeEncoder: JSONEncoder = {
 }()
 
 extension EventPayload {
-    func envelope(actor: String, trail: String) -> [UInt8] {
+    public func envelope(actor: String, trail: String) -> [UInt8] {
         // Encoding plain structs of strings, numbers and Data cannot fail.
         Array(try! envelopeEncoder.encode(Envelope(actor: actor, trail: trail, data: self)))
     }
 
-    static func decodeEnvelope(_ data: Data) throws(EventDecodingError) -> DomainEvent {
+    public static func decodeEnvelope(_ data: Data) throws(EventDecodingError) -> DomainEvent {
         do {
             let envelope = try JSONDecoder().decode(Envelope<Self>.self, from: data)
             return DomainEvent(actor: envelope.actor, trail: envelope.trail, envelope.data)
@@ -59,7 +59,7 @@ extension EventPayload {
         }
     }
 
-    func isEqual(to other: any EventPayload) -> Bool {
+    public func isEqual(to other: any EventPayload) -> Bool {
         (other as? Self) == self
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What a kind of event does to the Nexus' state, which decides what a reader may do with a
 /// record of a kind it does not know.
 public enum EventEffect: String, Sendable {
@@ -45,6 +47,14 @@ public struct EventKind: Hashable, Sendable, CustomStringConvertible {
 /// to this and one line in `EventVocabulary.payloadTypes`.
 public protocol EventPayload: Codable, Equatable, Sendable {
     static var kind: EventKind { get }
+
+    // The body codec. Requirements (with default implementations in DomainEvent.swift) rather
+    // than extension methods, so that each event type's witness is specialized: decoding through
+    // an existential metatype would otherwise run the unspecialized generic Codable path, several
+    // times slower on a replay of the whole log.
+    func envelope(actor: String, trail: String) -> [UInt8]
+    static func decodeEnvelope(_ data: Data) throws(EventDecodingError) -> DomainEvent
+    func isEqual(to other: any EventPayload) -> Bool
 }
 
 /// The vocabulary of the system (DESIGN §5), in one place. Numbers retired or reserved for
