@@ -228,7 +228,7 @@ let package = Package(
         // The core's decisions, without I/O.
         .testTarget(
             name: "NexusCoreTests",
-            dependencies: ["NexusCore", "Projections", "EventLog", "SecretSharing", "SPIFFE"],
+            dependencies: ["NexusCore", "Projections", "EventLog", "SecretSharing", "SPIFFE", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
         // The deterministic simulator running the production driver; the adapters over real

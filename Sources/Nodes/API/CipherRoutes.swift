@@ -7,13 +7,10 @@ import Projections
 import SPIFFE
 import SpikeAPI
 
-/// Encryption as a service (reference §8): AES-256-GCM under HKDF(R, "cipher", epoch), SPIKE's
-/// JSON mode and its stream mode (`Content-Type: application/octet-stream`, bytes
-/// `0x01 ‖ nonce(12) ‖ ciphertext ‖ tag`), and its size limit on plaintext and ciphertext.
+/// Encryption as a service (reference §8) over HTTP: SPIKE's JSON mode and its stream mode
+/// (`Content-Type: application/octet-stream`), its size limit on plaintext and ciphertext; the
+/// formats and the crypto are `SpikeCipher`'s, under HKDF(R, "cipher", epoch).
 extension DataAPI {
-    static let cipherVersion: UInt8 = 1
-    static let nonceSize = 12
-
     private func isStream(_ request: HTTPRequest) -> Bool {
         request.headers.first(name: "Content-Type") == "application/octet-stream"
     }
@@ -30,33 +27,28 @@ extension DataAPI {
         guard await authorize(request, .encrypt, path: ReservedPaths.cipher, wants: [.execute], trail: trail) else { return Self.unauthorized }
         guard plaintext.count <= maxCipherSize else { return Self.badRequest }
         guard let key = store.cipherKey else { return Self.notReady }
-        let sealed: AES.GCM.SealedBox
+        let nonce: Data, ciphertext: Data
         do {
-            sealed = try AES.GCM.seal(plaintext, using: key)
+            (nonce, ciphertext) = try SpikeCipher.seal(plaintext, key: key)
         } catch {
             return .error(.internalError, status: .internalServerError)
         }
-        let nonce = Data(sealed.nonce)
-        let ciphertext = sealed.ciphertext + sealed.tag
         if stream {
-            var body = ByteBuffer()
-            body.writeInteger(Self.cipherVersion)
-            body.writeBytes(nonce)
-            body.writeBytes(ciphertext)
-            return HTTPResponse(status: .ok, headers: ["Content-Type": "application/octet-stream", "Cache-Control": "no-store"], body: body)
+            return HTTPResponse(status: .ok, headers: ["Content-Type": "application/octet-stream", "Cache-Control": "no-store"],
+                                body: ByteBuffer(bytes: SpikeCipher.streamFrame(nonce: nonce, ciphertext: ciphertext)))
         }
-        return .json(CipherEncryptResponse(version: Self.cipherVersion, nonce: nonce, ciphertext: ciphertext))
+        return .json(CipherEncryptResponse(version: SpikeCipher.version, nonce: nonce, ciphertext: ciphertext))
     }
 
     func decrypt(_ request: HTTPRequest, trail: String) async -> HTTPResponse {
         if isStream(request) { return await decryptStream(request, trail: trail) }
         guard let body = request.decodeJSON(CipherDecryptRequest.self) else { return Self.badRequest }
         guard await authorize(request, .decrypt, path: ReservedPaths.cipher, wants: [.execute], trail: trail) else { return Self.unauthorized }
-        guard body.version == Int(Self.cipherVersion), body.nonce.count == Self.nonceSize, body.ciphertext.count <= maxCipherSize else {
+        guard body.version == Int(SpikeCipher.version), body.nonce.count == SpikeCipher.nonceSize, body.ciphertext.count <= maxCipherSize else {
             return Self.badRequest
         }
         guard let key = store.cipherKey else { return Self.notReady }
-        guard let plaintext = open(nonce: body.nonce, ciphertext: body.ciphertext, key: key) else {
+        guard let plaintext = SpikeCipher.open(nonce: body.nonce, ciphertext: body.ciphertext, key: key) else {
             return .error(.internalError, status: .internalServerError)
         }
         return .json(CipherDecryptResponse(plaintext: plaintext))
@@ -64,14 +56,14 @@ extension DataAPI {
 
     private func decryptStream(_ request: HTTPRequest, trail: String) async -> HTTPResponse {
         guard await authorize(request, .decrypt, path: ReservedPaths.cipher, wants: [.execute], trail: trail) else { return Self.unauthorized }
-        let bytes = Array(request.body.readableBytesView)
-        guard let version = bytes.first else { return .text("crypto_failed_to_read_version", status: .badRequest) }
-        guard version == Self.cipherVersion else { return .text("crypto_unsupported_version", status: .badRequest) }
-        guard bytes.count >= 1 + Self.nonceSize else { return .text("crypto_failed_to_read_nonce", status: .badRequest) }
-        let ciphertext = Data(bytes[(1 + Self.nonceSize)...])
+        let nonce: Data, ciphertext: Data
+        switch SpikeCipher.parseStream(Array(request.body.readableBytesView)) {
+        case .success(let parsed): (nonce, ciphertext) = parsed
+        case .failure(let error): return .text(error.rawValue, status: .badRequest)
+        }
         guard ciphertext.count <= maxCipherSize else { return Self.badRequest }
         guard let key = store.cipherKey else { return Self.notReady }
-        guard let plaintext = open(nonce: Data(bytes[1..<(1 + Self.nonceSize)]), ciphertext: ciphertext, key: key) else {
+        guard let plaintext = SpikeCipher.open(nonce: nonce, ciphertext: ciphertext, key: key) else {
             return .text("decryption failed", status: .badRequest)
         }
         return HTTPResponse(status: .ok, headers: ["Content-Type": "application/octet-stream", "Cache-Control": "no-store"],
@@ -88,19 +80,11 @@ extension DataAPI {
                                   actor: request.peer.description, trail: trail)
             return Self.unauthorized
         }
-        guard body.nonce.count == Self.nonceSize, body.ciphertext.count <= maxCipherSize else { return Self.badRequest }
+        guard body.nonce.count == SpikeCipher.nonceSize, body.ciphertext.count <= maxCipherSize else { return Self.badRequest }
         guard let key = store.rootCipherKey else { return Self.notReady }
-        guard let plaintext = open(nonce: body.nonce, ciphertext: body.ciphertext, key: key) else {
+        guard let plaintext = SpikeCipher.open(nonce: body.nonce, ciphertext: body.ciphertext, key: key) else {
             return .error(.internalError, status: .internalServerError)
         }
         return .json(BootstrapVerifyResponse(hash: SHA256.hash(data: plaintext).map { String(format: "%02x", $0) }.joined()))
-    }
-
-    private func open(nonce: Data, ciphertext: Data, key: SymmetricKey) -> Data? {
-        guard ciphertext.count >= 16 else { return nil }
-        let tagStart = ciphertext.index(ciphertext.endIndex, offsetBy: -16)
-        guard let box = try? AES.GCM.SealedBox(nonce: AES.GCM.Nonce(data: nonce), ciphertext: ciphertext[..<tagStart], tag: ciphertext[tagStart...])
-        else { return nil }
-        return try? AES.GCM.open(box, using: key)
     }
 }
