@@ -16,7 +16,7 @@ public final class NexusNode: Sendable {
     enum Input: Sendable {
         case driver(NexusDriver.Input)
         case initialize(EpochGenesis, actor: String, trail: String, reply: @Sendable (Result<Void, NexusError>) -> Void)
-        case stop(reason: String, reply: @Sendable () -> Void)
+        case stop(reason: String)
     }
 
     public let configuration: NexusConfiguration
@@ -35,6 +35,8 @@ public final class NexusNode: Sendable {
     /// The machine's next deadline on the monotonic clock, for the ticker.
     private let deadline = Mutex<Int64>(0)
     private let clockOrigin = ContinuousClock.now
+    /// Whether `run` has returned, and who waits for it to (`stop`).
+    private let loop = Mutex<(ended: Bool, stopWaiters: [@Sendable () -> Void])>((false, []))
     public let instance = UUID().uuidString.lowercased()
 
     /// Opens (or creates) the log in the data directory and folds it with the host audit key
@@ -71,6 +73,15 @@ public final class NexusNode: Sendable {
 
     /// Runs the lifecycle until `stop`. Throws if the log refuses the start record.
     public func run() async throws {
+        // However the loop ends (a stop, or the log refusing the start), `stop` callers return.
+        defer {
+            let waiting = loop.withLock { loop in
+                loop.ended = true
+                defer { loop.stopWaiters = [] }
+                return loop.stopWaiters
+            }
+            for resume in waiting { resume() }
+        }
         var driver = NexusDriver(NexusLifecycle(
             configuration: .init(keepers: configuration.keepers, threshold: configuration.threshold,
                                  pollIntervalMillis: Int64(configuration.pollInterval / .milliseconds(1)),
@@ -113,10 +124,9 @@ public final class NexusNode: Sendable {
                 } else {
                     reply(.success(()))
                 }
-            case .stop(let reason, let reply):
+            case .stop(let reason):
                 try driver.handle(.stop(reason: reason), at: now())
                 try await drain(&driver)
-                reply()
                 return
             }
         }
@@ -199,8 +209,12 @@ public final class NexusNode: Sendable {
     /// Records a clean stop (pending poll summaries, `NexusStopped`) and ends `run`.
     public func stop(reason: String) async {
         await store.stop()
-        await withCheckedContinuation { continuation in
-            inputs.yield(.stop(reason: reason, reply: { continuation.resume() }))
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ended = loop.withLock { loop in
+                if !loop.ended { loop.stopWaiters.append { continuation.resume() } }
+                return loop.ended
+            }
+            if ended { continuation.resume() } else { inputs.yield(.stop(reason: reason)) }
         }
         inputs.finish()
         log.close()
