@@ -57,3 +57,18 @@ import Testing
         #expect(range == (head + 2)...(head + 2))  // head + 1 is the new segment record
     }
 }
+
+/// The store's live tail: what is there, then what is committed after.
+@Suite struct EventStoreTailTests {
+    @Test func theTailDeliversTheLogThenNewEvents() async throws {
+        let t = try TestLog()
+        let store: any EventStore = t.log
+        try await store.append(kind: 1, body: body("before"))
+        var iterator = store.tail(from: 1, keyring: t.keyring).makeAsyncIterator()
+        #expect(try await iterator.next().map { String(decoding: $0.body, as: UTF8.self) } == "before")
+        try await store.append(kind: 1, body: body("after"))
+        #expect(try await iterator.next().map { String(decoding: $0.body, as: UTF8.self) } == "after")
+        store.close()
+        #expect(try await iterator.next() == nil)
+    }
+}

@@ -1,10 +1,10 @@
 import CLibCrypto
 import Crypto
 
-/// Checks many `EventAuthenticator`s under one key through one reused OpenSSL HMAC context: the
-/// Nexus checks every data event of the log when its root key comes back, and swift-crypto's
-/// HMAC allocates and sets up its hashers on every call (a third of a second for 100,000
-/// events, against a few tens of milliseconds here). Not shared between threads.
+/// HMAC-SHA256 of `EventAuthenticator` digests under one key, through one reused OpenSSL HMAC
+/// context: the writer's tags and the Nexus' checks of every data event when its root key comes
+/// back (swift-crypto's HMAC allocates and sets up its hashers on every call: a third of a second
+/// for 100,000 events, against a few tens of milliseconds here). Not shared between threads.
 public final class EventAuthenticatorCheck {
     nonisolated(unsafe) private static let hmac = EVP_MAC_fetch(nil, "HMAC", nil)!
     private let context: OpaquePointer
@@ -28,19 +28,25 @@ public final class EventAuthenticatorCheck {
         EVP_MAC_CTX_free(context)
     }
 
-    /// Whether `authenticator.tag` is HMAC-SHA256(key, digest), compared in constant time.
-    public func isValid(_ authenticator: EventAuthenticator) -> Bool {
+    /// HMAC-SHA256(key, digest): the tag a writer stores.
+    func tag(for digest: Bytes32) -> Bytes32? {
         var mac = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
         var ok: Int32 = EVP_MAC_init(context, nil, 0, nil)  // the same key again
-        withUnsafeBytes(of: authenticator.digest) { digest in
+        withUnsafeBytes(of: digest) { digest in
             ok &= EVP_MAC_update(context, digest.baseAddress?.assumingMemoryBound(to: UInt8.self), 32)
         }
         var length = 0
         withUnsafeMutableBytes(of: &mac) { out in
             ok &= EVP_MAC_final(context, out.baseAddress?.assumingMemoryBound(to: UInt8.self), &length, 32)
         }
-        guard ok == 1, length == 32 else { return false }
-        return withUnsafeBytes(of: mac) { computed in
+        guard ok == 1, length == 32 else { return nil }
+        return withUnsafeBytes(of: mac) { Bytes32($0) }
+    }
+
+    /// Whether `authenticator.tag` is HMAC-SHA256(key, digest), compared in constant time.
+    public func isValid(_ authenticator: EventAuthenticator) -> Bool {
+        guard let computed = tag(for: authenticator.digest) else { return false }
+        return withUnsafeBytes(of: computed) { computed in
             withUnsafeBytes(of: authenticator.tag) { expected in
                 CRYPTO_memcmp(computed.baseAddress, expected.baseAddress, 32) == 0
             }

@@ -25,7 +25,7 @@ public struct DataAPI: Sendable {
 
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {
         guard request.method == .POST,
-              let route = APIRoute(path: request.path, action: request.query["action"]), !route.isLifecycle
+              let route = APIRoute(path: request.path, action: request.query["action"])
         else { return .error(.badRequest, status: .badRequest) }
         let trail = NexusService.trailID()
         switch route {

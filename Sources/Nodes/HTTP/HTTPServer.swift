@@ -52,9 +52,11 @@ public final class HTTPServer: Sendable {
     }
 
     /// Stops accepting and closes the listening socket; open connections end with their peers.
+    /// The accept loop is not cancelled: it ends by itself once the socket is closed, after
+    /// serving (and so closing) every connection already accepted. Cancelling it dropped those
+    /// unserved, and NIO traps on an async channel that is never finished.
     public func shutdown() async {
         try? await channel.channel.close()
-        serving.cancel()
     }
 
     private static func serve(_ connection: NIOAsyncChannel<NIOHTTPServerRequestFull, HTTPServerResponsePart>, handler: Handler) async {

@@ -35,6 +35,8 @@ public final class NexusNode: Sendable {
     /// The machine's next deadline on the monotonic clock, for the ticker.
     private let deadline = Mutex<Int64>(0)
     private let clockOrigin = ContinuousClock.now
+    /// Polls and contributions on their way: a stopped Nexus leaves none behind.
+    private let exchanges = KeeperExchanges()
     /// Whether `run` has returned, and who waits for it to (`stop`).
     private let loop = Mutex<(ended: Bool, stopWaiters: [@Sendable () -> Void])>((false, []))
     public let instance = UUID().uuidString.lowercased()
@@ -147,7 +149,7 @@ public final class NexusNode: Sendable {
             case .poll(let keeper):
                 let url = configuration.keepers[keeper - 1]
                 let (poller, inputs) = (self.poller, self.inputs)
-                Task {
+                exchanges.start {
                     let started = ContinuousClock.now
                     let result = await poller.poll(url)
                     let latency = Int64((ContinuousClock.now - started) / .milliseconds(1))
@@ -156,7 +158,7 @@ public final class NexusNode: Sendable {
             case .contribute(let keeper, let share, let rehydration):
                 let url = configuration.keepers[keeper - 1]
                 let (poller, inputs) = (self.poller, self.inputs)
-                Task {
+                exchanges.start {
                     let succeeded = await poller.contribute(share.value, to: url)
                     inputs.yield(.driver(.contributeCompleted(keeper: keeper, rehydration: rehydration, succeeded: succeeded)))
                 }
@@ -217,6 +219,8 @@ public final class NexusNode: Sendable {
             if ended { continuation.resume() } else { inputs.yield(.stop(reason: reason)) }
         }
         inputs.finish()
+        // Their answers no longer matter; they must not reach a Keeper after the stop.
+        await exchanges.cancelAndWait()
         log.close()
     }
 
@@ -235,6 +239,32 @@ public enum NexusError: Error, Equatable, Sendable, CustomStringConvertible {
         case .refused(let why): why
         case .logFailed(let why): "the log refused the write: \(why)"
         }
+    }
+}
+
+/// The Keeper requests a Nexus has in flight, each in a task of its own, so that a stop can
+/// cancel them and wait for them.
+final class KeeperExchanges: Sendable {
+    private let tasks = Mutex<(next: Int, running: [Int: Task<Void, Never>])>((0, [:]))
+
+    func start(_ exchange: @escaping @Sendable () async -> Void) {
+        tasks.withLock { state in
+            let id = state.next
+            state.next += 1
+            state.running[id] = Task { [self] in
+                await exchange()
+                _ = tasks.withLock { $0.running.removeValue(forKey: id) }
+            }
+        }
+    }
+
+    func cancelAndWait() async {
+        let running = tasks.withLock { state in
+            defer { state.running = [:] }
+            return Array(state.running.values)
+        }
+        for task in running { task.cancel() }
+        for task in running { await task.value }
     }
 }
 
