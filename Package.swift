@@ -26,6 +26,12 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.0.0"),
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.0.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        // The HTTP server; without its swift-configuration trait (nothing here reads it).
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.14.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.9.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
     ],
     targets: [
         // Debian's liblmdb-dev, found with pkg-config `lmdb`.
@@ -104,6 +110,21 @@ let package = Package(
             name: "SpikeAPI",
             swiftSettings: strictSettings
         ),
+        // The `spike` client's side of the API: HTTP/1.1 over SPIFFE mutual TLS and the typed
+        // calls of SPIKE's routes. Knows the wire contract, not the server.
+        .target(
+            name: "SpikeClient",
+            dependencies: [
+                "SpikeAPI",
+                "SPIFFE",
+                "SPIFFETLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // Every decision of the Nexus, with no NIO, no LMDB and no clock of its own: the
         // lifecycle machine and its driver, the data plane's decisions, authorization, the
         // classification of Keeper answers.
@@ -125,6 +146,7 @@ let package = Package(
             dependencies: [
                 "NexusCore",
                 "SpikeAPI",
+                "SpikeClient",
                 "Projections",
                 "EventLog",
                 "SecretSharing",
@@ -133,8 +155,14 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
@@ -148,6 +176,7 @@ let package = Package(
                 "Projections",
                 "NexusCore",
                 "SpikeAPI",
+                "SpikeClient",
                 "Nodes",
                 "SecretSharing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -170,7 +199,7 @@ let package = Package(
         // The load generator of `scripts/bench api`: keep-alive connections over SPIFFE mutual TLS.
         .executableTarget(
             name: "APIBench",
-            dependencies: ["Nodes", "NexusCore", "SPIFFE", "SPIFFETLS", .product(name: "NIOHTTP1", package: "swift-nio")],
+            dependencies: ["SpikeClient", "SPIFFE", "SPIFFETLS", .product(name: "NIOHTTP1", package: "swift-nio")],
             path: "Benchmarks/APIBench",
             swiftSettings: strictSettings
         ),
@@ -236,7 +265,7 @@ let package = Package(
         .testTarget(
             name: "NodesTests",
             dependencies: [
-                "Nodes", "NexusCore", "SpikeAPI", "Projections", "EventLog", "SecretSharing", "SPIFFE", "SPIFFETLS",
+                "Nodes", "NexusCore", "SpikeAPI", "SpikeClient", "Projections", "EventLog", "SecretSharing", "SPIFFE", "SPIFFETLS",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),

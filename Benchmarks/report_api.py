@@ -42,6 +42,12 @@ emit("nginx_static_p99")
 emit("nexus_read_throughput", "nginx_static_throughput", ">= 0.5 x nginx", lambda f: f["ratio"] >= 0.5)
 emit("nexus_read_p50", "nginx_static_p50")
 emit("nexus_read_p99", "nginx_static_p99")
+if "nexus_baseline_read_throughput" in figures:
+    # The same reads against the build named by SPIKE_BENCH_BASELINE_REF, in the same rounds.
+    emit("nexus_baseline_read_throughput")
+    emit("nexus_read_throughput", "nexus_baseline_read_throughput", ">= 0.9 x the baseline build",
+         lambda f: f["ratio"] >= 0.9)
+    emit("nexus_baseline_read_p99")
 emit("nexus_durable_write_throughput", target=">= 5000 requests/s", met=lambda f: f["value"] >= 5000)
 emit("nexus_durable_write_p50")
 emit("nexus_durable_write_p99")

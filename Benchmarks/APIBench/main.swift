@@ -1,8 +1,8 @@
 import Foundation
 import NIOHTTP1
-import Nodes
 import SPIFFE
 import SPIFFETLS
+import SpikeClient
 
 // The load generator of `scripts/bench api`: N keep-alive connections over SPIFFE mutual TLS,
 // each sending its requests one after the other for a while; prints JSON lines with the

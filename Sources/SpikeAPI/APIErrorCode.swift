@@ -24,3 +24,14 @@ public struct APIErrorBody: Codable, Sendable {
     /// The code, when it is one this build knows.
     public var code: APIErrorCode? { err.flatMap(APIErrorCode.init(rawValue:)) }
 }
+
+extension APIRoute {
+    /// The body of a failed answer on this route: `{"err":"code"}`; a secret read's carries
+    /// `"data":null` too, as SPIKE's does.
+    public func errorBody(_ code: APIErrorCode) -> any Encodable & Sendable {
+        switch self {
+        case .secretGet: SecretGetResponse(data: nil, err: code.rawValue)
+        default: APIErrorBody(code)
+        }
+    }
+}

@@ -3,6 +3,8 @@ import Foundation
 import NIOHTTP1
 import Nodes
 import Projections
+import SpikeAPI
+import SpikeClient
 import Testing
 
 /// Nothing a client sends crashes the Nexus or corrupts its log: seeded random requests (wrong
@@ -35,35 +37,36 @@ import Testing
 
     @Test func randomRequestsChangeNothingThatShouldNotChange() async throws {
         let nexus = try await NexusHarness()
-        defer { Task { await nexus.stop() } }
-        try await nexus.initialize()
-        let clients = [try nexus.client("/spike/pilot/role/superuser"), try nexus.client("/workload/stranger"), try nexus.client("/spike/workload/role/lite")]
-        var random = SplitMix64(seed: UInt64(ProcessInfo.processInfo.environment["SPIKE_HOSTILE_SEED"] ?? "") ?? 7)
-        let methods: [HTTPMethod] = [.POST, .POST, .POST, .GET, .PUT, .DELETE, .PATCH]
-        var statuses: [UInt: Int] = [:]
-        for _ in 0..<300 {
-            let route = Self.routes[Int(random.next() % UInt64(Self.routes.count))]
-            let method = methods[Int(random.next() % UInt64(methods.count))]
-            let contentType = random.next() % 4 == 0 ? "application/octet-stream" : "application/json"
-            let client = clients[Int(random.next() % UInt64(clients.count))]
-            let response = try await client.send(method, nexus.url, path: route, body: Self.body(&random), contentType: contentType)
-            statuses[response.status.code, default: 0] += 1
-            #expect([200, 400, 401, 404, 409, 413, 500].contains(response.status.code), "\(method) \(route) → \(response.status)")
-        }
-        #expect(statuses[400, default: 0] > 100, "\(statuses)")
-        // Still serving, and the log is whole and folds to what the Nexus holds.
-        let admin = clients[0]
-        #expect(try await nexus.post(admin, "/v1/store/secrets", #"{"path":"after/all","values":{"k":"v"}}"#) == (200, "{}"))
-        #expect(try await nexus.post(admin, "/v1/store/secrets?action=get", #"{"path":"after/all"}"#) == (200, #"{"data":{"k":"v"}}"#))
-        let key = try LogKeyFile.readPrivateKey(at: nexus.directory + "/audit-key.pem")
-        let report = nexus.node.log.verify(keyring: LogKeyring([key]))
-        #expect(report.isIntact, "\(report)")
-        let replayed = try NexusProjections.replay(nexus.node.log, keyring: LogKeyring([key])).data
-        let counts = nexus.node.store.counts
-        #expect(replayed.secrets.count == counts.secrets && replayed.policies.count == counts.policies && replayed.accessDenials == counts.denials)
-        #expect(replayed.secrets.keys.sorted() == nexus.node.store.secretPaths())
-        for path in replayed.secrets.keys {
-            if let held = nexus.node.store.metadata(path, version: 0) { #expect(replayed.secrets[path] == held, "\(path)") }
+        try await awaitingCleanup({ await nexus.stop() }) {
+            try await nexus.initialize()
+            let clients = [try nexus.client("/spike/pilot/role/superuser"), try nexus.client("/workload/stranger"), try nexus.client("/spike/workload/role/lite")]
+            var random = SplitMix64(seed: UInt64(ProcessInfo.processInfo.environment["SPIKE_HOSTILE_SEED"] ?? "") ?? 7)
+            let methods: [HTTPMethod] = [.POST, .POST, .POST, .GET, .PUT, .DELETE, .PATCH]
+            var statuses: [UInt: Int] = [:]
+            for _ in 0..<300 {
+                let route = Self.routes[Int(random.next() % UInt64(Self.routes.count))]
+                let method = methods[Int(random.next() % UInt64(methods.count))]
+                let contentType = random.next() % 4 == 0 ? "application/octet-stream" : "application/json"
+                let client = clients[Int(random.next() % UInt64(clients.count))]
+                let response = try await client.send(method, nexus.url, path: route, body: Self.body(&random), contentType: contentType)
+                statuses[response.status.code, default: 0] += 1
+                #expect([200, 400, 401, 404, 409, 413, 500].contains(response.status.code), "\(method) \(route) → \(response.status)")
+            }
+            #expect(statuses[400, default: 0] > 100, "\(statuses)")
+            // Still serving, and the log is whole and folds to what the Nexus holds.
+            let admin = clients[0]
+            #expect(try await nexus.post(admin, "/v1/store/secrets", #"{"path":"after/all","values":{"k":"v"}}"#) == (200, "{}"))
+            #expect(try await nexus.post(admin, "/v1/store/secrets?action=get", #"{"path":"after/all"}"#) == (200, #"{"data":{"k":"v"}}"#))
+            let key = try LogKeyFile.readPrivateKey(at: nexus.directory + "/audit-key.pem")
+            let report = nexus.node.log.verify(keyring: LogKeyring([key]))
+            #expect(report.isIntact, "\(report)")
+            let replayed = try NexusProjections.replay(nexus.node.log, keyring: LogKeyring([key])).data
+            let counts = nexus.node.store.counts
+            #expect(replayed.secrets.count == counts.secrets && replayed.policies.count == counts.policies && replayed.accessDenials == counts.denials)
+            #expect(replayed.secrets.keys.sorted() == nexus.node.store.secretPaths())
+            for path in replayed.secrets.keys {
+                if let held = nexus.node.store.metadata(path, version: 0) { #expect(replayed.secrets[path] == held, "\(path)") }
+            }
         }
     }
 }

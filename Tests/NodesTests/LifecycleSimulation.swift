@@ -4,6 +4,8 @@ import NexusCore
 import Nodes
 import Projections
 import SecretSharing
+import SpikeAPI
+import SpikeClient
 
 /// The Nexus under a virtual clock, network and log (DESIGN §8): the production `NexusDriver`
 /// and `DataPlane`, 3–5 Keepers, seeded random crashes and restarts of the Nexus and the

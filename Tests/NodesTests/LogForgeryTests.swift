@@ -4,6 +4,8 @@ import Foundation
 import NIOHTTP1
 import Nodes
 import Projections
+import SpikeAPI
+import SpikeClient
 import Testing
 
 /// An intruder with the Nexus' data directory (the log and the host audit key, not the root
@@ -38,21 +40,23 @@ import Testing
 
     @Test func whileTheNexusRunsTheIntruderCannotEvenOpenTheLogForWriting() async throws {
         let nexus = try await NexusHarness()
-        defer { Task { await nexus.stop() } }
-        try await nexus.initialize()
-        await #expect {
-            try await Self.appendAsIntruder(Self.backdoor, directory: nexus.directory, authenticationKey: nil)
-        } throws: { error in
-            if case LogError.writerLocked = error { true } else { false }
+        try await awaitingCleanup({ await nexus.stop() }) {
+            try await nexus.initialize()
+            await #expect {
+                try await Self.appendAsIntruder(Self.backdoor, directory: nexus.directory, authenticationKey: nil)
+            } throws: { error in
+                if case LogError.writerLocked = error { true } else { false }
+            }
         }
     }
 
     @Test func aPolicyAppendedWithoutAnAuthenticatorStopsTheNexusFromStarting() async throws {
         let first = try await Self.stoppedSystem()
-        defer { Task { await first.stop() } }
-        let forged = try await Self.appendAsIntruder(Self.backdoor, directory: first.directory, authenticationKey: nil)
-        await #expect(throws: ReplayError.unauthenticated(sequence: forged, kind: "PolicyPut")) {
-            _ = try await NexusHarness(continuing: first)
+        try await awaitingCleanup({ await first.stop() }) {
+            let forged = try await Self.appendAsIntruder(Self.backdoor, directory: first.directory, authenticationKey: nil)
+            await #expect(throws: ReplayError.unauthenticated(sequence: forged, kind: "PolicyPut")) {
+                _ = try await NexusHarness(continuing: first)
+            }
         }
     }
 
@@ -61,17 +65,18 @@ import Testing
         let forged = try await Self.appendAsIntruder(Self.backdoor, directory: first.directory,
                                                      authenticationKey: RootKey.generate().eventAuthenticationKey(epoch: 1))
         let restarted = try await NexusHarness(continuing: first)
-        defer { Task { await restarted.stop() } }
-        // The Keeper still holds its share: the root key comes back, and with it the check.
-        try await restarted.waitUntilUnsealed()
-        let status = restarted.node.status
-        #expect(!status.ready)
-        #expect(status.reason == "refused: \(ReplayError.forged(sequence: forged, kind: "PolicyPut"))")
-        // Nothing is served: not the intruder's read, not the superuser's.
-        let intruder = try restarted.client("/workload/intruder")
-        #expect(try await restarted.post(intruder, "/v1/store/secrets?action=get", #"{"path":"apps/db"}"#) == (503, #"{"err":"state_not_ready"}"#))
-        #expect(try await restarted.post(try restarted.client(Self.superuser), "/v1/store/secrets?action=get", #"{"path":"apps/db"}"#).0 == 503)
-        #expect(try await restarted.client("/spike/pilot/role/superuser").get(restarted.url, path: "/readyz").status.code == 503)
+        try await awaitingCleanup({ await restarted.stop() }) {
+            // The Keeper still holds its share: the root key comes back, and with it the check.
+            try await restarted.waitUntilUnsealed()
+            let status = restarted.node.status
+            #expect(!status.ready)
+            #expect(status.reason == "refused: \(ReplayError.forged(sequence: forged, kind: "PolicyPut"))")
+            // Nothing is served: not the intruder's read, not the superuser's.
+            let intruder = try restarted.client("/workload/intruder")
+            #expect(try await restarted.post(intruder, "/v1/store/secrets?action=get", #"{"path":"apps/db"}"#) == (503, #"{"err":"state_not_ready"}"#))
+            #expect(try await restarted.post(try restarted.client(Self.superuser), "/v1/store/secrets?action=get", #"{"path":"apps/db"}"#).0 == 503)
+            #expect(try await restarted.client("/spike/pilot/role/superuser").get(restarted.url, path: "/readyz").status.code == 503)
+        }
     }
 
     /// The control: the same restart without the intruder serves the data, policies included.
@@ -83,10 +88,11 @@ import Testing
         #expect(try await first.post(admin, "/v1/acl/policy", #"{"name":"web","spiffeidPattern":"^spiffe://spike\\.ist/workload/web$","pathPattern":"^apps/web/","permissions":["read"]}"#).0 == 200)
         await first.stopNexus()
         let restarted = try await NexusHarness(continuing: first)
-        defer { Task { await restarted.stop() } }
-        try await restarted.waitUntilUnsealed()
-        #expect(restarted.node.status.ready)
-        let web = try restarted.client("/workload/web")
-        #expect(try await restarted.post(web, "/v1/store/secrets?action=get", #"{"path":"apps/web/db"}"#) == (200, #"{"data":{"k":"v"}}"#))
+        try await awaitingCleanup({ await restarted.stop() }) {
+            try await restarted.waitUntilUnsealed()
+            #expect(restarted.node.status.ready)
+            let web = try restarted.client("/workload/web")
+            #expect(try await restarted.post(web, "/v1/store/secrets?action=get", #"{"path":"apps/web/db"}"#) == (200, #"{"data":{"k":"v"}}"#))
+        }
     }
 }

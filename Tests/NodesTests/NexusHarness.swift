@@ -1,12 +1,14 @@
 import Crypto
 import EventLog
 import Foundation
-import NIOHTTP1
 import NexusCore
+import NIOHTTP1
 import Nodes
 import Projections
 import SPIFFE
 import SPIFFETLS
+import SpikeAPI
+import SpikeClient
 import Synchronization
 import Testing
 
@@ -36,10 +38,10 @@ final class NexusHarness: Sendable {
             directory = previous.directory
         } else {
             let keeperService = KeeperService(roles: roles)
-            keeper = try await HTTPServer(host: "127.0.0.1", port: 0, tls: SPIFFETLS(role: .server, source: try source("/spike/keeper"),
-                                                                                   authorizer: keeperService.connectionAuthorizer)) {
-                keeperService.handle($0)
-            }
+            keeper = try await HTTPServer.start(host: "127.0.0.1", port: 0,
+                                                tls: SPIFFETLS(role: .server, source: try source("/spike/keeper"),
+                                                               authorizer: keeperService.connectionAuthorizer),
+                                                limits: KeeperService.limits, service: keeperService)
             directory = NSTemporaryDirectory() + "spike-nexus-\(UUID().uuidString)"
         }
         var configuration = NexusConfiguration(listen: ("127.0.0.1", 0), keepers: ["https://127.0.0.1:\(keeper.port)"], shares: 1,

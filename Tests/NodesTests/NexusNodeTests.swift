@@ -4,6 +4,8 @@ import NexusCore
 import Nodes
 import SPIFFE
 import SPIFFETLS
+import SpikeAPI
+import SpikeClient
 import Testing
 
 /// The node's loop around the driver: what happens when the machine ends the process.

@@ -1,10 +1,12 @@
 import Foundation
-import NIOHTTP1
 import NexusCore
+import NIOHTTP1
 import Nodes
 import Projections
 import SPIFFE
 import SPIFFETLS
+import SpikeAPI
+import SpikeClient
 import Testing
 
 /// The Keeper's and the Nexus' routes over real mutual TLS on loopback (port 0), with SVIDs
@@ -29,69 +31,74 @@ import Testing
 
     func startKeeper() async throws -> (HTTPServer, String) {
         let service = KeeperService(roles: roles)
-        let server = try await HTTPServer(host: "127.0.0.1", port: 0,
-                                          tls: SPIFFETLS(role: .server, source: try source("/spike/keeper"), authorizer: service.connectionAuthorizer)) {
-            service.handle($0)
-        }
+        let server = try await HTTPServer.start(host: "127.0.0.1", port: 0,
+                                                tls: SPIFFETLS(role: .server, source: try source("/spike/keeper"), authorizer: service.connectionAuthorizer),
+                                                limits: KeeperService.limits, service: service)
         return (server, "https://127.0.0.1:\(server.port)")
     }
 
     @Test func keeperHoldsOneShareAndServesTheNexusOnly() async throws {
         let (server, url) = try await startKeeper()
-        defer { Task { await server.shutdown() } }
-        let nexus = try client("/spike/nexus", server: .keeper)
-        let empty = try await nexus.post(url, path: "/v1/store/shard", body: Array("{}".utf8))
-        #expect(empty.status == .notFound && String(decoding: empty.body, as: UTF8.self) == #"{"Err":"api_not_found","shard":null}"#)
-        let share = (1...32).map(String.init).joined(separator: ",")
-        #expect(try await nexus.post(url, path: "/v1/store/contribute", body: Array(#"{"shard":[\#(share)]}"#.utf8)).status == .ok)
-        let held = try await nexus.post(url, path: "/v1/store/shard", body: Array("{}".utf8))
-        #expect(held.status == .ok && String(decoding: held.body, as: UTF8.self) == #"{"Err":"","shard":[\#(share)]}"#)
-        // Refused: all-zero, short, and malformed shares, unknown routes, other methods.
-        for body in [#"{"shard":[\#([String](repeating: "0", count: 32).joined(separator: ","))]}"#, #"{"shard":[1,2]}"#, "{", #"{"shard":null}"#] {
-            #expect(try await nexus.post(url, path: "/v1/store/contribute", body: Array(body.utf8)).status == .badRequest, "\(body)")
-        }
-        #expect(try await nexus.post(url, path: "/v1/store/other", body: []).status == .badRequest)
-        #expect(try await nexus.get(url, path: "/v1/store/shard").status == .badRequest)
-        // A poller sees the share; anyone but the Nexus (or Bootstrap) is refused at the handshake.
-        if case .shard(let value) = await KeeperPoller(client: nexus).poll(url) { #expect(value == Array(1...32)) } else { Issue.record("no share") }
-        for intruder in ["/spike/pilot/role/superuser", "/spike/keeper", "/workload/app"] {
-            await #expect(throws: HTTPClientError.self) {
-                try await client(intruder, server: .keeper).post(url, path: "/v1/store/shard", body: Array("{}".utf8))
+        try await awaitingCleanup({ await server.shutdown() }) {
+            let nexus = try client("/spike/nexus", server: .keeper)
+            let empty = try await nexus.post(url, path: "/v1/store/shard", body: Array("{}".utf8))
+            #expect(empty.status == .notFound && String(decoding: empty.body, as: UTF8.self) == #"{"Err":"api_not_found","shard":null}"#)
+            let share = (1...32).map(String.init).joined(separator: ",")
+            #expect(try await nexus.post(url, path: "/v1/store/contribute", body: Array(#"{"shard":[\#(share)]}"#.utf8)).status == .ok)
+            let held = try await nexus.post(url, path: "/v1/store/shard", body: Array("{}".utf8))
+            #expect(held.status == .ok && String(decoding: held.body, as: UTF8.self) == #"{"Err":"","shard":[\#(share)]}"#)
+            // Refused: all-zero, short, and malformed shares, unknown routes, other methods.
+            for body in [#"{"shard":[\#([String](repeating: "0", count: 32).joined(separator: ","))]}"#, #"{"shard":[1,2]}"#, "{", #"{"shard":null}"#] {
+                #expect(try await nexus.post(url, path: "/v1/store/contribute", body: Array(body.utf8)).status == .badRequest, "\(body)")
             }
-            if case .refused = await KeeperPoller(client: try client(intruder, server: .keeper)).poll(url) {} else {
-                Issue.record("\(intruder) was not refused")
+            #expect(try await nexus.post(url, path: "/v1/store/other", body: []).status == .badRequest)
+            #expect(try await nexus.get(url, path: "/v1/store/shard").status == .badRequest)
+            // A poller sees the share; anyone but the Nexus (or Bootstrap) is refused at the handshake.
+            if case .shard(let value) = await KeeperPoller(client: nexus).poll(url) { #expect(value == Array(1...32)) } else { Issue.record("no share") }
+            for intruder in ["/spike/pilot/role/superuser", "/spike/keeper", "/workload/app"] {
+                await #expect(throws: HTTPClientError.self) {
+                    try await client(intruder, server: .keeper).post(url, path: "/v1/store/shard", body: Array("{}".utf8))
+                }
+                if case .refused = await KeeperPoller(client: try client(intruder, server: .keeper)).poll(url) {} else {
+                    Issue.record("\(intruder) was not refused")
+                }
             }
+            // Bootstrap may contribute, not read.
+            let bootstrap = try client("/spike/bootstrap", server: .keeper)
+            #expect(try await bootstrap.post(url, path: "/v1/store/shard", body: Array("{}".utf8)).status == .unauthorized)
         }
-        // Bootstrap may contribute, not read.
-        let bootstrap = try client("/spike/bootstrap", server: .keeper)
-        #expect(try await bootstrap.post(url, path: "/v1/store/shard", body: Array("{}".utf8)).status == .unauthorized)
     }
 
     @Test func nexusGatesRoutesUntilReadyAndOnlyASuperuserInitializes() async throws {
         let nexus = try await NexusHarness()
-        defer { Task { await nexus.stop() } }
-        let (node, url) = (nexus.node, nexus.url)
-        try await nexus.waitUntilStarted()
-        let superuser = try nexus.client("/spike/pilot/role/superuser")
-        let workload = try nexus.client("/workload/app")
-        #expect(try await superuser.get(url, path: "/healthz").status == .ok)
-        #expect(try await superuser.get(url, path: "/readyz").status == .serviceUnavailable)
-        let gated = try await workload.post(url, path: "/v1/store/secrets?action=get", body: Array(#"{"path":"a"}"#.utf8))
-        #expect(gated.status == .serviceUnavailable && String(decoding: gated.body, as: UTF8.self) == #"{"err":"state_not_ready"}"#)
-        let password = Array(#"{"password":"correct horse battery"}"#.utf8)
-        #expect(try await workload.post(url, path: "/v1/auth/initialization", body: password).status == .unauthorized)
-        #expect(try await superuser.post(url, path: "/v1/auth/initialization", body: Array(#"{"password":"short"}"#.utf8)).status == .badRequest)
-        #expect(try await superuser.post(url, path: "/v1/auth/initialization", body: Array("not json".utf8)).status == .badRequest)
-        #expect(try await superuser.post(url, path: "/v1/auth/initialization", body: password).status == .ok)
-        #expect(try await superuser.post(url, path: "/v1/auth/initialization", body: password).status == .conflict)
-        #expect(node.status.ready)
-        let deadline = ContinuousClock.now + .seconds(10)
-        while node.status.keepers.first?.lastOutcome != .hasShard, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(100))
+        try await awaitingCleanup({ await nexus.stop() }) {
+            let (node, url) = (nexus.node, nexus.url)
+            try await nexus.waitUntilStarted()
+            let superuser = try nexus.client("/spike/pilot/role/superuser")
+            let workload = try nexus.client("/workload/app")
+            #expect(try await superuser.get(url, path: "/healthz").status == .ok)
+            #expect(try await superuser.get(url, path: "/readyz").status == .serviceUnavailable)
+            let gated = try await workload.post(url, path: "/v1/store/secrets?action=get", body: Array(#"{"path":"a"}"#.utf8))
+            #expect(gated.status == .serviceUnavailable && String(decoding: gated.body, as: UTF8.self) == #"{"err":"state_not_ready"}"#)
+            let password = Array(#"{"password":"correct horse battery"}"#.utf8)
+            #expect(try await workload.post(url, path: "/v1/auth/initialization", body: password).status == .unauthorized)
+            #expect(try await superuser.post(url, path: "/v1/auth/initialization", body: Array(#"{"password":"short"}"#.utf8)).status == .badRequest)
+            #expect(try await superuser.post(url, path: "/v1/auth/initialization", body: Array("not json".utf8)).status == .badRequest)
+            #expect(try await superuser.post(url, path: "/v1/auth/initialization", body: password).status == .ok)
+            #expect(try await superuser.post(url, path: "/v1/auth/initialization", body: password).status == .conflict)
+            #expect(node.status.ready)
+            let deadline = ContinuousClock.now + .seconds(10)
+            while node.status.keepers.first?.lastOutcome != KeeperPollOutcome.hasShard.rawValue, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(node.status.keepers.first?.lastOutcome == KeeperPollOutcome.hasShard.rawValue, "the Keeper got its share and a poll found it")
+            let metrics = String(decoding: try await superuser.get(url, path: "/metrics").body, as: UTF8.self)
+            let samples = try #require(prometheusSamples(metrics))
+            #expect(samples["spike_nexus_ready"] == 1 && samples["spike_nexus_shares_in_hand"] == 1)
+            #expect((samples[#"spike_keeper_polls_total{keeper="1",outcome="has-shard"}"#] ?? 0) >= 1)
+            #expect(samples[#"spike_keeper_polls_total{keeper="1",outcome="refused"}"#] == 0, "every outcome is a series from the start")
+            #expect((samples["spike_log_events_written_total"] ?? 0) >= 3 && (samples["spike_log_head_sequence"] ?? 0) >= 3)
+            #expect(!metrics.contains("correct horse"))
         }
-        #expect(node.status.keepers.first?.lastOutcome == .hasShard, "the Keeper got its share and a poll found it")
-        let metrics = String(decoding: try await superuser.get(url, path: "/metrics").body, as: UTF8.self)
-        #expect(metrics.contains("spike_nexus_ready 1") && metrics.contains(#"spike_keeper_polls_total{keeper="1",outcome="has-shard"}"#))
-        #expect(!metrics.contains("correct horse"))
     }
 }

@@ -40,33 +40,34 @@ import Yams
     @Test func everyAnswerMatchesItsSchema() async throws {
         #expect(Set(Self.sequence) == Set(Self.actions.keys), "the test must exercise every documented route")
         let nexus = try await NexusHarness()
-        defer { Task { await nexus.stop() } }
-        try await nexus.initialize()
-        let admin = try nexus.client("/spike/pilot/role/superuser")
-        let bootstrap = try nexus.client("/spike/bootstrap")
-        let stranger = try nexus.client("/workload/stranger")
-        var lastEncrypted: String?
-        for route in Self.sequence {
-            let entry = try #require(Self.actions[route])
-            let path = String(route.prefix { $0 != "?" })
-            let action = String(route.drop { $0 != "?" }.dropFirst())
-            let uri = action.isEmpty ? path : path + "?action=" + action
-            var body = String(decoding: try JSONSerialization.data(withJSONObject: entry["example"] ?? [:]), as: UTF8.self)
-            if route == "/v1/cipher/decrypt?", let lastEncrypted { body = lastEncrypted }
-            if route == "/v1/bootstrap/verify?" { body = try nexus.bootstrapProof(Data("hello".utf8)) }
-            let responses = try #require(entry["responses"] as? [String: Any])
-            // Bootstrap verification is Bootstrap's alone; everything else the superuser may do.
-            let caller = route == "/v1/bootstrap/verify?" ? bootstrap : admin
-            for (client, request, status) in [(caller, body, 200), (caller, "{", 400), (stranger, body, 401)] {
-                let (code, answer) = try await nexus.post(client, uri, request)
-                #expect(code == status, "\(route) \(request) → \(code) \(answer)")
-                let schema = try #require(responses[String(status)] as? [String: Any], "\(route) documents no \(status)")
-                let problems = SchemaCheck(root: Self.document).problems(try JSONDecoder().decode(JSONValue.self, from: Data(answer.utf8)), schema)
-                #expect(problems.isEmpty, "\(route) \(status): \(problems) in \(answer)")
+        try await awaitingCleanup({ await nexus.stop() }) {
+            try await nexus.initialize()
+            let admin = try nexus.client("/spike/pilot/role/superuser")
+            let bootstrap = try nexus.client("/spike/bootstrap")
+            let stranger = try nexus.client("/workload/stranger")
+            var lastEncrypted: String?
+            for route in Self.sequence {
+                let entry = try #require(Self.actions[route])
+                let path = String(route.prefix { $0 != "?" })
+                let action = String(route.drop { $0 != "?" }.dropFirst())
+                let uri = action.isEmpty ? path : path + "?action=" + action
+                var body = String(decoding: try JSONSerialization.data(withJSONObject: entry["example"] ?? [:]), as: UTF8.self)
+                if route == "/v1/cipher/decrypt?", let lastEncrypted { body = lastEncrypted }
+                if route == "/v1/bootstrap/verify?" { body = try nexus.bootstrapProof(Data("hello".utf8)) }
+                let responses = try #require(entry["responses"] as? [String: Any])
+                // Bootstrap verification is Bootstrap's alone; everything else the superuser may do.
+                let caller = route == "/v1/bootstrap/verify?" ? bootstrap : admin
+                for (client, request, status) in [(caller, body, 200), (caller, "{", 400), (stranger, body, 401)] {
+                    let (code, answer) = try await nexus.post(client, uri, request)
+                    #expect(code == status, "\(route) \(request) → \(code) \(answer)")
+                    let schema = try #require(responses[String(status)] as? [String: Any], "\(route) documents no \(status)")
+                    let problems = SchemaCheck(root: Self.document).problems(try JSONDecoder().decode(JSONValue.self, from: Data(answer.utf8)), schema)
+                    #expect(problems.isEmpty, "\(route) \(status): \(problems) in \(answer)")
+                }
+                if route == "/v1/cipher/encrypt?" { lastEncrypted = try await nexus.post(admin, uri, body).1 }
             }
-            if route == "/v1/cipher/encrypt?" { lastEncrypted = try await nexus.post(admin, uri, body).1 }
+            #expect(try await nexus.post(admin, "/v1/store/secrets?action=bogus", "{}") == (400, #"{"err":"api_bad_request"}"#))
         }
-        #expect(try await nexus.post(admin, "/v1/store/secrets?action=bogus", "{}") == (400, #"{"err":"api_bad_request"}"#))
     }
 }
 

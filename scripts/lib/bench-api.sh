@@ -4,6 +4,9 @@
 # development CA; the same load generator (Benchmarks/APIBench, 64 keep-alive connections)
 # against both. Then 100,000 secrets written and the Nexus' resident memory read from /proc,
 # also after a restart (the fold of the whole log).
+# SPIKE_BENCH_BASELINE_REF=<commit> also builds that commit's `spike` (in .build-baseline) and
+# runs its cluster beside this one: its reads take turns with this build's, as the baseline of
+# `nexus_read_throughput` (how ADR-0007 measured the move to Hummingbird).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -13,15 +16,33 @@ secrets="${SPIKE_BENCH_SECRETS:-100000}"
 work="$(mktemp -d /tmp/spike-bench-api-XXXXXX)"
 bin=.build/release
 cluster="$work/cluster"
+baseline_ref="${SPIKE_BENCH_BASELINE_REF:-}"
+baseline_bin=.build-baseline/release/spike
+baseline_cluster="$work/baseline-cluster"
 cleanup() {
   [ -f "$work/nginx/nginx.pid" ] && kill "$(cat "$work/nginx/nginx.pid")" 2>/dev/null || true
   "$bin/spike" dev down --dir "$cluster" >/dev/null 2>&1 || true
+  [ -d "$baseline_cluster" ] && "$baseline_bin" dev down --dir "$baseline_cluster" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 swift build -c release --product spike >&2
 swift build -c release --product APIBench >&2
+if [ -n "$baseline_ref" ]; then
+  mkdir -p "$work/baseline-src"
+  git archive "$baseline_ref" | tar -x -C "$work/baseline-src"
+  swift build -c release --product spike --package-path "$work/baseline-src" --scratch-path .build-baseline >&2
+  "$baseline_bin" dev up --dir "$baseline_cluster" >/dev/null
+  baseline_url="$(. "$baseline_cluster/env" && echo "$SPIKE_NEXUS_API_URL")"
+  "$baseline_bin" dev ca issue --dir "$baseline_cluster/ca" --id spiffe://spike.ist/spike/pilot/role/superuser --out "$work/baseline-superuser" >/dev/null
+  (. "$baseline_cluster/env" && "$baseline_bin" secret put bench/read username=bench password=0123456789abcdef0123456789abcdef >/dev/null)
+fi
+baseline_read() {
+  SPIKE_SVID_CERT_FILE="$work/baseline-superuser.pem" SPIKE_SVID_KEY_FILE="$work/baseline-superuser.key" \
+    SPIKE_TRUST_BUNDLE_FILE="$baseline_cluster/ca/bundle.pem" \
+    .build/release/APIBench run "nexus_baseline_read@$1" "$baseline_url" read "$connections" "$seconds"
+}
 
 "$bin/spike" dev up --dir "$cluster" >/dev/null
 # shellcheck disable=SC1091
@@ -69,8 +90,10 @@ nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" -e "$work/nginx/error.log"
   for round in 1 2 3; do
     .build/release/APIBench run "nginx_static@$round" "https://127.0.0.1:$port" static "$connections" "$seconds"
     .build/release/APIBench run "nexus_read@$round" "$SPIKE_NEXUS_API_URL" read "$connections" "$seconds"
+    if [ -n "$baseline_ref" ]; then baseline_read "$round"; fi
     .build/release/APIBench run "nexus_durable_write@$round" "$SPIKE_NEXUS_API_URL" write "$connections" "$seconds"
   done
+  if [ -n "$baseline_ref" ]; then "$baseline_bin" dev down --dir "$baseline_cluster" >/dev/null; fi
   echo "{\"name\": \"nexus_rss_before_populate\", \"value\": $(rss_mb), \"unit\": \"MB\"}"
   .build/release/APIBench populate "$SPIKE_NEXUS_API_URL" "$secrets" "$connections"
   held="$("$bin/spike" secret list -f json | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')"

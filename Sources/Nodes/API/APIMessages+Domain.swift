@@ -1,4 +1,5 @@
 import Foundation
+import NexusCore
 import Projections
 import SpikeAPI
 
@@ -22,6 +23,40 @@ extension PolicyResponse {
         self.init(name: policy.name, spiffiedPattern: policy.spiffeidPattern, spiffeidPattern: policy.spiffeidPattern,
                   pathPattern: policy.pathPattern, permissions: policy.permissions.map(\.rawValue),
                   createdAt: APITime.format(policy.createdAt), updatedAt: APITime.format(policy.updatedAt))
+    }
+}
+
+extension NexusStatus {
+    init(_ machine: NexusLifecycle, keeperURLs: [String]) {
+        let keepers = keeperURLs.enumerated().map { offset, url in
+            let run = machine.ledger.runs[offset + 1]
+            return Keeper(index: offset + 1, url: url, lastOutcome: run?.outcome.rawValue,
+                          lastPolledAt: run.map { APITime.format($0.lastAt) }, detail: run?.detail)
+        }
+        let reason: String? = switch machine.phase {
+        case .uninitialized:
+            "not initialized: run `spike init` with the superuser identity"
+        case .sealed:
+            "sealed: \(machine.sharesInHand) of \(machine.threshold) shares in hand" + {
+                let missing = keepers.filter { $0.lastOutcome != KeeperPollOutcome.hasShard.rawValue }
+                    .map { "Keeper \($0.index) \($0.lastOutcome ?? "not polled yet")" }
+                return missing.isEmpty ? "" : " (\(missing.joined(separator: ", ")))"
+            }()
+        case .ready:
+            machine.refusal.map { "refused: \($0)" }
+        }
+        self.init(state: State(machine.phase), ready: machine.isServing, epoch: machine.projection.epoch,
+                  sharesInHand: machine.sharesInHand, threshold: machine.threshold, keepers: keepers, reason: reason)
+    }
+}
+
+extension NexusStatus.State {
+    init(_ phase: NexusLifecycle.Phase) {
+        self = switch phase {
+        case .uninitialized: .uninitialized
+        case .sealed: .sealed
+        case .ready: .ready
+        }
     }
 }
 

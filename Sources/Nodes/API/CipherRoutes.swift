@@ -1,90 +1,73 @@
 import Crypto
 import Foundation
-import NIOCore
-import NIOHTTP1
+import Hummingbird
 import NexusCore
+import NIOCore
 import Projections
-import SPIFFE
 import SpikeAPI
 
 /// Encryption as a service (reference §8) over HTTP: SPIKE's JSON mode and its stream mode
 /// (`Content-Type: application/octet-stream`), its size limit on plaintext and ciphertext; the
 /// formats and the crypto are `SpikeCipher`'s, under HKDF(R, "cipher", epoch).
 extension DataAPI {
-    private func isStream(_ request: HTTPRequest) -> Bool {
-        request.headers.first(name: "Content-Type") == "application/octet-stream"
+    private func isStream(_ request: Request) -> Bool {
+        request.headers[.contentType] == "application/octet-stream"
     }
 
-    func encrypt(_ request: HTTPRequest, trail: String) async -> HTTPResponse {
+    func encrypt(_ request: Request, _ context: SPIFFERequestContext) async throws -> Response {
         let stream = isStream(request)
-        let plaintext: Data
-        if stream {
-            plaintext = Data(request.body.readableBytesView)
+        let plaintext: Data = if stream {
+            Data(try await request.bytes(context: context).readableBytesView)
         } else {
-            guard let body = request.decodeJSON(CipherEncryptRequest.self) else { return Self.badRequest }
-            plaintext = body.plaintext
+            try await request.decode(CipherEncryptRequest.self, for: .encrypt, context: context).plaintext
         }
-        guard await authorize(request, .encrypt, path: ReservedPaths.cipher, wants: [.execute], trail: trail) else { return Self.unauthorized }
-        guard plaintext.count <= maxCipherSize else { return Self.badRequest }
-        guard let key = store.cipherKey else { return Self.notReady }
-        let nonce: Data, ciphertext: Data
-        do {
-            (nonce, ciphertext) = try SpikeCipher.seal(plaintext, key: key)
-        } catch {
-            return .error(.internalError, status: .internalServerError)
-        }
-        if stream {
-            return HTTPResponse(status: .ok, headers: ["Content-Type": "application/octet-stream", "Cache-Control": "no-store"],
-                                body: ByteBuffer(bytes: SpikeCipher.streamFrame(nonce: nonce, ciphertext: ciphertext)))
-        }
+        try authorize(.encrypt, path: ReservedPaths.cipher, wants: [.execute], context)
+        guard plaintext.count <= maxCipherSize else { throw APIFailure.badRequest }
+        guard let key = store.cipherKey else { throw APIFailure.notReady }
+        let (nonce, ciphertext) = try SpikeCipher.seal(plaintext, key: key)
+        if stream { return .bytes(SpikeCipher.streamFrame(nonce: nonce, ciphertext: ciphertext), contentType: "application/octet-stream") }
         return .json(CipherEncryptResponse(version: SpikeCipher.version, nonce: nonce, ciphertext: ciphertext))
     }
 
-    func decrypt(_ request: HTTPRequest, trail: String) async -> HTTPResponse {
-        if isStream(request) { return await decryptStream(request, trail: trail) }
-        guard let body = request.decodeJSON(CipherDecryptRequest.self) else { return Self.badRequest }
-        guard await authorize(request, .decrypt, path: ReservedPaths.cipher, wants: [.execute], trail: trail) else { return Self.unauthorized }
+    func decrypt(_ request: Request, _ context: SPIFFERequestContext) async throws -> Response {
+        if isStream(request) { return try await decryptStream(request, context) }
+        let body = try await request.decode(CipherDecryptRequest.self, for: .decrypt, context: context)
+        try authorize(.decrypt, path: ReservedPaths.cipher, wants: [.execute], context)
         guard body.version == Int(SpikeCipher.version), body.nonce.count == SpikeCipher.nonceSize, body.ciphertext.count <= maxCipherSize else {
-            return Self.badRequest
+            throw APIFailure.badRequest
         }
-        guard let key = store.cipherKey else { return Self.notReady }
-        guard let plaintext = SpikeCipher.open(nonce: body.nonce, ciphertext: body.ciphertext, key: key) else {
-            return .error(.internalError, status: .internalServerError)
-        }
+        guard let key = store.cipherKey else { throw APIFailure.notReady }
+        guard let plaintext = SpikeCipher.open(nonce: body.nonce, ciphertext: body.ciphertext, key: key) else { throw APIFailure.internalError }
         return .json(CipherDecryptResponse(plaintext: plaintext))
     }
 
-    private func decryptStream(_ request: HTTPRequest, trail: String) async -> HTTPResponse {
-        guard await authorize(request, .decrypt, path: ReservedPaths.cipher, wants: [.execute], trail: trail) else { return Self.unauthorized }
+    private func decryptStream(_ request: Request, _ context: SPIFFERequestContext) async throws -> Response {
+        let bytes = try await request.bytes(context: context)
+        try authorize(.decrypt, path: ReservedPaths.cipher, wants: [.execute], context)
         let nonce: Data, ciphertext: Data
-        switch SpikeCipher.parseStream(Array(request.body.readableBytesView)) {
+        switch SpikeCipher.parseStream(Array(bytes.readableBytesView)) {
         case .success(let parsed): (nonce, ciphertext) = parsed
         case .failure(let error): return .text(error.rawValue, status: .badRequest)
         }
-        guard ciphertext.count <= maxCipherSize else { return Self.badRequest }
-        guard let key = store.cipherKey else { return Self.notReady }
+        guard ciphertext.count <= maxCipherSize else { throw APIFailure.badRequest }
+        guard let key = store.cipherKey else { throw APIFailure.notReady }
         guard let plaintext = SpikeCipher.open(nonce: nonce, ciphertext: ciphertext, key: key) else {
             return .text("decryption failed", status: .badRequest)
         }
-        return HTTPResponse(status: .ok, headers: ["Content-Type": "application/octet-stream", "Cache-Control": "no-store"],
-                            body: ByteBuffer(bytes: plaintext))
+        return .bytes(plaintext, contentType: "application/octet-stream")
     }
 
     /// Bootstrap's proof that the Nexus holds the root key it was given (reference §2.4): decrypt
     /// with R itself (SPIKE's Bootstrap encrypts with it) and answer the SHA-256 of the
     /// plaintext. The Bootstrap role only.
-    func verifyBootstrap(_ request: HTTPRequest, trail: String) async -> HTTPResponse {
-        guard let body = request.decodeJSON(BootstrapVerifyRequest.self) else { return Self.badRequest }
-        guard roles.has(request.peer, .bootstrap) else {
-            _ = await store.write(.denyAccess(operation: APIRoute.bootstrapVerify.operation, path: APIRoute.bootstrapVerify.path, wants: []),
-                                  actor: request.peer.description, trail: trail)
-            return Self.unauthorized
+    func verifyBootstrap(_ request: Request, _ context: SPIFFERequestContext) async throws -> Response {
+        let body = try await request.decode(BootstrapVerifyRequest.self, for: .bootstrapVerify, context: context)
+        guard roles.has(context.peer, .bootstrap) else {
+            throw APIFailure.denied(.bootstrapVerify, path: APIRoute.bootstrapVerify.path, wants: [])
         }
-        guard body.nonce.count == SpikeCipher.nonceSize, body.ciphertext.count <= maxCipherSize else { return Self.badRequest }
-        guard let key = store.rootCipherKey else { return Self.notReady }
-        guard let plaintext = SpikeCipher.open(nonce: body.nonce, ciphertext: body.ciphertext, key: key) else {
-            return .error(.internalError, status: .internalServerError)
-        }
+        guard body.nonce.count == SpikeCipher.nonceSize, body.ciphertext.count <= maxCipherSize else { throw APIFailure.badRequest }
+        guard let key = store.rootCipherKey else { throw APIFailure.notReady }
+        guard let plaintext = SpikeCipher.open(nonce: body.nonce, ciphertext: body.ciphertext, key: key) else { throw APIFailure.internalError }
         return .json(BootstrapVerifyResponse(hash: SHA256.hash(data: plaintext).map { String(format: "%02x", $0) }.joined()))
     }
 }

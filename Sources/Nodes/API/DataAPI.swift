@@ -1,14 +1,13 @@
-import Foundation
-import NIOHTTP1
+import Hummingbird
 import NexusCore
 import Projections
 import SPIFFE
 import SpikeAPI
 
 /// SPIKE's data API (reference §2): secrets, policies and encryption as a service, served once
-/// the Nexus is ready. Routes are `POST` + `?action=`; everything else is 400 `api_bad_request`.
-/// Every route authorizes first (401 `access_unauthorized`, recorded as an `AccessDenied`
-/// event), then validates (400), then acts.
+/// the Nexus is ready. Every route decodes its body (400), authorizes (401 `access_unauthorized`,
+/// recorded by `RefusalMiddleware` as an `AccessDenied` event), validates (400), then acts.
+/// Failures are thrown as `APIFailure`s; `APIErrorMiddleware` answers them.
 public struct DataAPI: Sendable {
     public let store: NexusStore
     public let roles: SpikeRoles
@@ -23,43 +22,50 @@ public struct DataAPI: Sendable {
     /// Every route as (path, action); the OpenAPI document must list exactly these.
     public static var routes: [(path: String, action: String)] { APIRoute.data.map { ($0.path, $0.action) } }
 
-    public func handle(_ request: HTTPRequest) async -> HTTPResponse {
-        guard request.method == .POST,
-              let route = APIRoute(path: request.path, action: request.query["action"])
-        else { return .error(.badRequest, status: .badRequest) }
-        let trail = NexusService.trailID()
+    /// Adds the data routes (one Hummingbird route per path, dispatched on `?action=`) behind
+    /// the readiness check and the recording of refusals.
+    func addRoutes(to group: RouterGroup<SPIFFERequestContext>) {
+        for path in Set(APIRoute.data.map(\.path)).sorted() {
+            group.post(RouterPath(path)) { request, context in
+                guard let route = request.route(at: path) else { throw APIFailure.badRequest }
+                do {
+                    return try await respond(route, request, context)
+                } catch let failure as APIFailure {
+                    throw failure.on(route)
+                }
+            }
+        }
+    }
+
+    func respond(_ route: APIRoute, _ request: Request, _ context: SPIFFERequestContext) async throws -> Response {
         switch route {
-        case .secretPut: return await putSecret(request, trail: trail)
-        case .secretGet: return await getSecret(request, trail: trail)
-        case .secretDelete, .secretUndelete, .secretDestroy: return await changeVersions(route, request, trail: trail)
-        case .secretList: return await listSecrets(request, trail: trail)
-        case .secretMetadata: return await secretMetadata(request, trail: trail)
-        case .policyPut: return await putPolicy(request, trail: trail)
-        case .policyGet: return await getPolicy(request, trail: trail)
-        case .policyDelete: return await deletePolicy(request, trail: trail)
-        case .policyList: return await listPolicies(request, trail: trail)
-        case .encrypt: return await encrypt(request, trail: trail)
-        case .decrypt: return await decrypt(request, trail: trail)
-        case .bootstrapVerify: return await verifyBootstrap(request, trail: trail)
+        case .secretPut: try await putSecret(request, context)
+        case .secretGet: try await getSecret(request, context)
+        case .secretDelete, .secretUndelete, .secretDestroy: try await changeVersions(route, request, context)
+        case .secretList: try await listSecrets(request, context)
+        case .secretMetadata: try await secretMetadata(request, context)
+        case .policyPut: try await putPolicy(request, context)
+        case .policyGet: try await getPolicy(request, context)
+        case .policyDelete: try await deletePolicy(request, context)
+        case .policyList: try await listPolicies(request, context)
+        case .encrypt: try await encrypt(request, context)
+        case .decrypt: try await decrypt(request, context)
+        case .bootstrapVerify: try await verifyBootstrap(request, context)
         case .initialize, .initializationCheck, .operatorRecover, .operatorRestore:
             // Lifecycle routes: `NexusService` serves them, in any state.
-            return .error(.badRequest, status: .badRequest)
+            throw APIFailure.badRequest
         }
     }
 
     // MARK: - Authorization (reference §2.2)
 
     /// Superusers may do anything; lite workloads may use the cipher only; anyone else needs one
-    /// policy granting every permission in `wants` on `path`. A refusal is recorded.
-    func authorize(_ request: HTTPRequest, _ route: APIRoute, path: String, wants: Set<Permission>, trail: String) async -> Bool {
-        let peer = request.peer
-        let allowed = Authorization(roles: roles).allows(peer, isCipher: route.isCipher, path: path, wants: wants,
+    /// policy granting every permission in `wants` on `path`. A refusal is thrown for
+    /// `RefusalMiddleware` to record.
+    func authorize(_ route: APIRoute, path: String, wants: Set<Permission>, _ context: SPIFFERequestContext) throws(APIFailure) {
+        let allowed = Authorization(roles: roles).allows(context.peer, isCipher: route.isCipher, path: path, wants: wants,
                                                          policies: store.projection)
-        if !allowed {
-            _ = await store.write(.denyAccess(operation: route.operation, path: Self.boundedPath(path), wants: wants.sorted()),
-                                  actor: peer.description, trail: trail)
-        }
-        return allowed
+        if !allowed { throw .denied(route, path: Self.boundedPath(path), wants: wants.sorted()) }
     }
 
     /// At most `maxDeniedPathBytes` of a refused request's path (whole characters), so that
@@ -76,22 +82,17 @@ public struct DataAPI: Sendable {
     }
 
     static let maxDeniedPathBytes = 512
-    static let unauthorized = HTTPResponse.error(.unauthorized, status: .unauthorized)
-    static let badRequest = HTTPResponse.error(.badRequest, status: .badRequest)
-    static let notFound = HTTPResponse.error(.notFound, status: .notFound)
-    static let notReady = HTTPResponse.error(.notReady, status: .serviceUnavailable)
-    static let ok = HTTPResponse.json([String: String]())
+    static let ok = Response.json([String: String]())
 
     /// The answer to a write's outcome.
-    static func response(_ outcome: DataOutcome) -> HTTPResponse {
+    static func response(_ outcome: DataOutcome) throws(APIFailure) -> Response {
         switch outcome {
-        case .done: ok
-        case .notFound: notFound
-        case .versionMismatch: .error(.versionMismatch, status: .conflict)
-        case .invalid: .error(.entityInvalid, status: .badRequest)
-        case .notReady: notReady
-        case .failed: .error(.internalError, status: .internalServerError)
+        case .done: return ok
+        case .notFound: throw .notFound
+        case .versionMismatch: throw APIFailure(.versionMismatch)
+        case .invalid: throw APIFailure(.entityInvalid)
+        case .notReady: throw .notReady
+        case .failed: throw .internalError
         }
     }
-
 }

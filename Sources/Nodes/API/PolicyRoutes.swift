@@ -1,4 +1,4 @@
-import NIOHTTP1
+import Hummingbird
 import NexusCore
 import Projections
 import SPIFFE
@@ -6,38 +6,38 @@ import SpikeAPI
 
 /// The policy routes (reference §2.3–2.4, §4.2). A missing policy is 404 (SPIKE answers 500).
 extension DataAPI {
-    func putPolicy(_ request: HTTPRequest, trail: String) async -> HTTPResponse {
-        guard let body = request.decodeJSON(PolicyPutRequest.self) else { return Self.badRequest }
-        guard await authorize(request, .policyPut, path: ReservedPaths.acl, wants: [.write], trail: trail) else { return Self.unauthorized }
+    func putPolicy(_ request: Request, _ context: SPIFFERequestContext) async throws -> Response {
+        let body = try await request.decode(PolicyPutRequest.self, for: .policyPut, context: context)
+        try authorize(.policyPut, path: ReservedPaths.acl, wants: [.write], context)
         let names = body.permissions ?? []
         let permissions = names.compactMap(Permission.init(rawValue:))
         guard Validation.isValidName(body.name), Validation.isValidSPIFFEIDPattern(body.spiffeidPattern),
               Validation.isValidPathPattern(body.pathPattern), !names.isEmpty, permissions.count == names.count
-        else { return Self.badRequest }
-        return Self.response(await store.write(
+        else { throw APIFailure.badRequest }
+        return try Self.response(await store.write(
             .putPolicy(name: body.name, spiffeidPattern: body.spiffeidPattern, pathPattern: body.pathPattern, permissions: permissions),
-            actor: request.peer.description, trail: trail))
+            actor: context.peer.description, trail: context.trail))
     }
 
-    func getPolicy(_ request: HTTPRequest, trail: String) async -> HTTPResponse {
-        guard let body = request.decodeJSON(PolicyNameRequest.self) else { return Self.badRequest }
-        guard await authorize(request, .policyGet, path: ReservedPaths.acl, wants: [.read], trail: trail) else { return Self.unauthorized }
-        guard Validation.isValidName(body.id) else { return Self.badRequest }
-        guard let policy = store.policy(named: body.id) else { return Self.notFound }
+    func getPolicy(_ request: Request, _ context: SPIFFERequestContext) async throws -> Response {
+        let body = try await request.decode(PolicyNameRequest.self, for: .policyGet, context: context)
+        try authorize(.policyGet, path: ReservedPaths.acl, wants: [.read], context)
+        guard Validation.isValidName(body.id) else { throw APIFailure.badRequest }
+        guard let policy = store.policy(named: body.id) else { throw APIFailure.notFound }
         return .json(PolicyResponse(policy))
     }
 
-    func deletePolicy(_ request: HTTPRequest, trail: String) async -> HTTPResponse {
-        guard let body = request.decodeJSON(PolicyNameRequest.self) else { return Self.badRequest }
-        guard await authorize(request, .policyDelete, path: ReservedPaths.acl, wants: [.write], trail: trail) else { return Self.unauthorized }
-        guard Validation.isValidName(body.id) else { return Self.badRequest }
-        return Self.response(await store.write(.deletePolicy(name: body.id), actor: request.peer.description, trail: trail))
+    func deletePolicy(_ request: Request, _ context: SPIFFERequestContext) async throws -> Response {
+        let body = try await request.decode(PolicyNameRequest.self, for: .policyDelete, context: context)
+        try authorize(.policyDelete, path: ReservedPaths.acl, wants: [.write], context)
+        guard Validation.isValidName(body.id) else { throw APIFailure.badRequest }
+        return try Self.response(await store.write(.deletePolicy(name: body.id), actor: context.peer.description, trail: context.trail))
     }
 
     /// Filters are exact string equality on the stored pattern; the SPIFFE ID filter wins.
-    func listPolicies(_ request: HTTPRequest, trail: String) async -> HTTPResponse {
-        guard let body = request.decodeJSON(PolicyListRequest.self) else { return Self.badRequest }
-        guard await authorize(request, .policyList, path: ReservedPaths.acl, wants: [.list], trail: trail) else { return Self.unauthorized }
+    func listPolicies(_ request: Request, _ context: SPIFFERequestContext) async throws -> Response {
+        let body = try await request.decode(PolicyListRequest.self, for: .policyList, context: context)
+        try authorize(.policyList, path: ReservedPaths.acl, wants: [.list], context)
         var policies = store.policies()
         if let pattern = body.spiffeidPattern, !pattern.isEmpty {
             policies = policies.filter { $0.spiffeidPattern == pattern }

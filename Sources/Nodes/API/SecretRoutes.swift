@@ -1,31 +1,27 @@
-import NIOCore
-import NIOHTTP1
+import Hummingbird
 import NexusCore
+import NIOCore
 import Projections
 import SPIFFE
 import SpikeAPI
 
 /// The secret routes (reference §2.3–2.4, §4.1).
 extension DataAPI {
-    func putSecret(_ request: HTTPRequest, trail: String) async -> HTTPResponse {
-        guard let body = request.decodeJSON(SecretPutRequest.self) else { return Self.badRequest }
-        guard await authorize(request, .secretPut, path: body.path, wants: [.write], trail: trail) else { return Self.unauthorized }
+    func putSecret(_ request: Request, _ context: SPIFFERequestContext) async throws -> Response {
+        let body = try await request.decode(SecretPutRequest.self, for: .secretPut, context: context)
+        try authorize(.secretPut, path: body.path, wants: [.write], context)
         let values = body.values ?? [:]
-        guard Validation.isValidSecretPath(body.path), values.keys.allSatisfy(Validation.isValidName) else { return Self.badRequest }
-        if let cas = body.cas, cas < 0 { return Self.badRequest }
-        let sealed: VersionSeal.Sealed?
-        do { sealed = try store.seal(values, path: body.path) } catch { return Self.response(.failed("\(error)")) }
-        guard let sealed else { return Self.notReady }
-        return Self.response(await store.write(.putSecret(path: body.path, sealed: sealed, cas: body.cas),
-                                               actor: request.peer.description, trail: trail))
+        guard Validation.isValidSecretPath(body.path), values.keys.allSatisfy(Validation.isValidName) else { throw APIFailure.badRequest }
+        if let cas = body.cas, cas < 0 { throw APIFailure.badRequest }
+        guard let sealed = try store.seal(values, path: body.path) else { throw APIFailure.notReady }
+        return try Self.response(await store.write(.putSecret(path: body.path, sealed: sealed, cas: body.cas),
+                                                   actor: context.peer.description, trail: context.trail))
     }
 
-    func getSecret(_ request: HTTPRequest, trail: String) async -> HTTPResponse {
-        guard let body = request.decodeJSON(SecretReadRequest.self) else { return .json(SecretGetResponse(data: nil, err: "api_bad_request"), status: .badRequest) }
-        guard await authorize(request, .secretGet, path: body.path, wants: [.read], trail: trail) else {
-            return .json(SecretGetResponse(data: nil, err: "access_unauthorized"), status: .unauthorized)
-        }
-        guard Validation.isValidSecretPath(body.path) else { return .json(SecretGetResponse(data: nil, err: "api_bad_request"), status: .badRequest) }
+    func getSecret(_ request: Request, _ context: SPIFFERequestContext) async throws -> Response {
+        let body = try await request.decode(SecretReadRequest.self, for: .secretGet, context: context)
+        try authorize(.secretGet, path: body.path, wants: [.read], context)
+        guard Validation.isValidSecretPath(body.path) else { throw APIFailure.badRequest }
         switch store.secretJSON(body.path, version: body.version ?? 0) {
         case .json(let values):
             // `{"data":` + the sealed JSON object + `}`: the value is never decoded here.
@@ -35,35 +31,35 @@ extension DataAPI {
             body.writeBytes(values)
             body.writeString("}")
             return .json(body: body)
-        case .notFound: return .json(SecretGetResponse(data: nil, err: APIErrorCode.notFound.rawValue), status: .notFound)
-        case .notReady: return Self.notReady
+        case .notFound: throw APIFailure.notFound
+        case .notReady: throw APIFailure.notReady
         }
     }
 
-    func changeVersions(_ route: APIRoute, _ request: HTTPRequest, trail: String) async -> HTTPResponse {
-        guard let body = request.decodeJSON(SecretVersionsRequest.self) else { return Self.badRequest }
-        guard await authorize(request, route, path: body.path, wants: [.write], trail: trail) else { return Self.unauthorized }
-        guard Validation.isValidSecretPath(body.path) else { return Self.badRequest }
+    func changeVersions(_ route: APIRoute, _ request: Request, _ context: SPIFFERequestContext) async throws -> Response {
+        let body = try await request.decode(SecretVersionsRequest.self, for: route, context: context)
+        try authorize(route, path: body.path, wants: [.write], context)
+        guard Validation.isValidSecretPath(body.path) else { throw APIFailure.badRequest }
         let versions = body.versions ?? []
         let command: DataCommand = switch route {
         case .secretDelete: .deleteSecret(path: body.path, versions: versions)
         case .secretUndelete: .undeleteSecret(path: body.path, versions: versions)
         default: .destroySecret(path: body.path, versions: versions)
         }
-        return Self.response(await store.write(command, actor: request.peer.description, trail: trail))
+        return try Self.response(await store.write(command, actor: context.peer.description, trail: context.trail))
     }
 
-    func listSecrets(_ request: HTTPRequest, trail: String) async -> HTTPResponse {
-        guard request.decodeJSON(EmptyRequest.self) != nil else { return Self.badRequest }
-        guard await authorize(request, .secretList, path: ReservedPaths.secretList, wants: [.list], trail: trail) else { return Self.unauthorized }
+    func listSecrets(_ request: Request, _ context: SPIFFERequestContext) async throws -> Response {
+        _ = try await request.decode(EmptyRequest.self, for: .secretList, context: context)
+        try authorize(.secretList, path: ReservedPaths.secretList, wants: [.list], context)
         return .json(SecretListResponse(keys: store.secretPaths()))
     }
 
-    func secretMetadata(_ request: HTTPRequest, trail: String) async -> HTTPResponse {
-        guard let body = request.decodeJSON(SecretReadRequest.self) else { return Self.badRequest }
-        guard await authorize(request, .secretMetadata, path: body.path, wants: [.read], trail: trail) else { return Self.unauthorized }
-        guard Validation.isValidSecretPath(body.path) else { return Self.badRequest }
-        guard let entry = store.metadata(body.path, version: body.version ?? 0) else { return Self.notFound }
+    func secretMetadata(_ request: Request, _ context: SPIFFERequestContext) async throws -> Response {
+        let body = try await request.decode(SecretReadRequest.self, for: .secretMetadata, context: context)
+        try authorize(.secretMetadata, path: body.path, wants: [.read], context)
+        guard Validation.isValidSecretPath(body.path) else { throw APIFailure.badRequest }
+        guard let entry = store.metadata(body.path, version: body.version ?? 0) else { throw APIFailure.notFound }
         return .json(SecretMetadataResponse(entry))
     }
 }

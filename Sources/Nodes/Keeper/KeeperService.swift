@@ -1,4 +1,4 @@
-import NIOHTTP1
+import Hummingbird
 import NexusCore
 import SecretSharing
 import SPIFFE
@@ -8,7 +8,7 @@ import Synchronization
 /// A Keeper (reference §2.5, ADR-0021): one share in memory, nothing on disk, no configuration
 /// beyond its address and trust roots. The Nexus contributes the share and asks for it back;
 /// an empty Keeper answers 404 (SPIKE's code answers 400; ADR-0022 and this project say 404).
-public final class KeeperService: Sendable {
+public final class KeeperService: HTTPService {
     private let share = Mutex<[UInt8]?>(nil)
     private let roles: SpikeRoles
 
@@ -18,6 +18,9 @@ public final class KeeperService: Sendable {
 
     /// Who may open a connection at all: the Nexus, or SPIKE's Bootstrap (contribute only).
     public var connectionAuthorizer: Authorizer { roles.authorizer(.nexus).or(roles.authorizer(.bootstrap)) }
+
+    /// A Keeper's requests are a share each: 64 KiB is plenty.
+    public static let limits = HTTPServerLimits(maxBodySize: 64 << 10)
 
     public var holdsShare: Bool { share.withLock { $0 != nil } }
 
@@ -35,33 +38,28 @@ public final class KeeperService: Sendable {
         }
     }
 
-    public func handle(_ request: HTTPRequest) -> HTTPResponse {
-        guard request.method == .POST else { return .error(.badRequest, status: .badRequest) }
-        switch request.path {
-        case "/v1/store/contribute":
-            guard roles.has(request.peer, .nexus) || roles.has(request.peer, .bootstrap) else {
-                return .error(.unauthorized, status: .unauthorized)
-            }
-            guard let value = request.decodeJSON(ContributeRequest.self)?.shard,
+    public func addRoutes(to router: Router<SPIFFERequestContext>) {
+        router.post("/v1/store/contribute") { [self] request, context in
+            guard roles.has(context.peer, .nexus) || roles.has(context.peer, .bootstrap) else { throw APIFailure(.unauthorized) }
+            guard let value = try await request.decode(ContributeRequest.self, context: context).shard,
                   value.count == Shamir.secretLength, value.contains(where: { $0 != 0 }) else {
-                return .error(.badRequest, status: .badRequest)
+                throw APIFailure.badRequest
             }
             share.withLock { stored in
                 // The replaced share's buffer is owned here alone: zeroing it overwrites it.
                 if stored != nil { Shamir.zero(&stored!) }
                 stored = value
             }
-            return .json([String: String]())
-        case "/v1/store/shard":
-            guard roles.has(request.peer, .nexus) else {
-                return .json(ShardResponse(shard: nil, Err: "access_unauthorized"), status: .unauthorized)
+            return Response.json([String: String]())
+        }
+        router.post("/v1/store/shard") { [self] _, context in
+            guard roles.has(context.peer, .nexus) else {
+                return Response.json(ShardResponse(shard: nil, Err: APIErrorCode.unauthorized.rawValue), status: .unauthorized)
             }
             guard let value = share.withLock({ $0 }) else {
-                return .json(ShardResponse(shard: nil, Err: "api_not_found"), status: .notFound)
+                return Response.json(ShardResponse(shard: nil, Err: APIErrorCode.notFound.rawValue), status: .notFound)
             }
-            return .json(ShardResponse(shard: value, Err: ""))
-        default:
-            return .error(.badRequest, status: .badRequest)
+            return Response.json(ShardResponse(shard: value, Err: ""))
         }
     }
 }

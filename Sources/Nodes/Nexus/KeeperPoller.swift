@@ -2,6 +2,7 @@ import Foundation
 import NexusCore
 import NIOHTTP1
 import SecretSharing
+import SpikeClient
 
 /// Asks Keepers for their shares and gives shares to them, over the Nexus' mutual-TLS client;
 /// `KeeperAnswer` sorts every answer into a `PollResult`.

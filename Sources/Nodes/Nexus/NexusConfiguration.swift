@@ -1,4 +1,5 @@
 import Foundation
+import SpikeAPI
 
 /// The Nexus' settings, from SPIKE's environment variables (reference §9) plus this project's
 /// `SPIKE_NEXUS_KEEPER_POLL_INTERVAL`. Every bad value is refused with the variable's name:
@@ -33,6 +34,16 @@ public struct NexusConfiguration: Sendable {
     /// The largest request body the API reads: 1 MiB, or more when the cipher limit needs it
     /// (base64 in JSON: 4/3).
     public var maxBodySize: Int { max(1 << 20, maxCipherSize / 3 * 4 + 4096) }
+
+    /// The server's limits: handshake and idle timeouts, connections at once
+    /// (`SPIKE_NEXUS_TLS_HANDSHAKE_TIMEOUT`, `SPIKE_NEXUS_IDLE_TIMEOUT`, `SPIKE_NEXUS_MAX_CONNECTIONS`).
+    public var handshakeTimeout: Duration = .seconds(10)
+    public var idleTimeout: Duration = .seconds(120)
+    public var maxConnections = 1024
+
+    public var serverLimits: HTTPServerLimits {
+        HTTPServerLimits(maxBodySize: maxBodySize, handshakeTimeout: handshakeTimeout, idleTimeout: idleTimeout, maxConnections: maxConnections)
+    }
 
     public static func fromEnvironment(_ environment: [String: String]) throws(ConfigurationError) -> NexusConfiguration {
         func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
@@ -73,7 +84,22 @@ public struct NexusConfiguration: Sendable {
         guard (1...(16 << 20)).contains(configuration.maxCipherSize) else {
             throw .invalid("SPIKE_NEXUS_CRYPTO_MAX_CIPHERTEXT_SIZE", "must be 1…16777216 bytes")
         }
+        configuration.handshakeTimeout = try duration(value("SPIKE_NEXUS_TLS_HANDSHAKE_TIMEOUT"), "SPIKE_NEXUS_TLS_HANDSHAKE_TIMEOUT",
+                                                      default: configuration.handshakeTimeout)
+        configuration.idleTimeout = try duration(value("SPIKE_NEXUS_IDLE_TIMEOUT"), "SPIKE_NEXUS_IDLE_TIMEOUT", default: configuration.idleTimeout)
+        configuration.maxConnections = try integer(value("SPIKE_NEXUS_MAX_CONNECTIONS"), "SPIKE_NEXUS_MAX_CONNECTIONS", default: 1024)
+        guard (1...1_000_000).contains(configuration.maxConnections) else {
+            throw .invalid("SPIKE_NEXUS_MAX_CONNECTIONS", "must be 1…1000000")
+        }
         return configuration
+    }
+
+    private static func duration(_ text: String?, _ name: String, default fallback: Duration) throws(ConfigurationError) -> Duration {
+        guard let text else { return fallback }
+        guard let parsed = GoDuration.parse(text), parsed >= .milliseconds(10) else {
+            throw .invalid(name, "is \"\(text)\"; use a duration of at least 10ms, e.g. 10s")
+        }
+        return parsed
     }
 
     private static func integer(_ text: String?, _ name: String, default fallback: Int) throws(ConfigurationError) -> Int {
@@ -103,24 +129,5 @@ public enum ListenAddress {
         var host = String(text[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         return (host.isEmpty ? "0.0.0.0" : host, port)
-    }
-}
-
-/// Go's `time.ParseDuration` for what configurations use: `500ms`, `5s`, `1m30s`, `2h`.
-public enum GoDuration {
-    public static func parse(_ text: String) -> Duration? {
-        let units: [(String, Double)] = [("ns", 1e-9), ("us", 1e-6), ("µs", 1e-6), ("ms", 1e-3), ("s", 1), ("m", 60), ("h", 3600)]
-        var rest = Substring(text)
-        var seconds = 0.0
-        guard !rest.isEmpty else { return nil }
-        while !rest.isEmpty {
-            let number = rest.prefix { $0.isNumber || $0 == "." }
-            guard let value = Double(number) else { return nil }
-            rest = rest.dropFirst(number.count)
-            guard let unit = units.filter({ rest.hasPrefix($0.0) }).max(by: { $0.0.count < $1.0.count }) else { return nil }
-            rest = rest.dropFirst(unit.0.count)
-            seconds += value * unit.1
-        }
-        return .nanoseconds(Int64((seconds * 1e9).rounded()))
     }
 }

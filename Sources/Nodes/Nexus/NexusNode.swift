@@ -4,6 +4,7 @@ import Foundation
 import NexusCore
 import Projections
 import SecretSharing
+import SpikeAPI
 import Synchronization
 
 /// The Nexus' lifecycle with its I/O attached: the log, the Keeper poller, the data store and
@@ -31,7 +32,8 @@ public final class NexusNode: Sendable {
     private let inputs: AsyncStream<Input>.Continuation
     private let stream: AsyncStream<Input>
     private let snapshot = Mutex<NexusStatus>(.starting)
-    private let counters = Mutex(NexusMetrics())
+    /// Counters and gauges for `/metrics`.
+    public let metrics: NexusMetrics
     /// The machine's next deadline on the monotonic clock, for the ticker.
     private let deadline = Mutex<Int64>(0)
     private let clockOrigin = ContinuousClock.now
@@ -48,6 +50,7 @@ public final class NexusNode: Sendable {
         self.configuration = configuration
         self.nexusID = nexusID
         self.poller = poller
+        metrics = NexusMetrics(keepers: configuration.keepers.count)
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         let keyPath = (configuration.dataDirectory as NSString).appendingPathComponent("audit-key.pem")
@@ -65,7 +68,6 @@ public final class NexusNode: Sendable {
     }
 
     public var status: NexusStatus { snapshot.withLock { $0 } }
-    public var metrics: NexusMetrics { counters.withLock { $0 } }
 
     /// The clocks, as the core takes them.
     private func now() -> NexusTime {
@@ -105,10 +107,10 @@ public final class NexusNode: Sendable {
             switch input {
             case .driver(let input):
                 if case .pollCompleted(let keeper, let result, _) = input {
-                    counters.withLock { $0.polls[PollKey(keeper: keeper, outcome: result.outcome), default: 0] += 1 }
+                    metrics.pollCompleted(keeper: keeper, outcome: result.outcome)
                 }
                 if case .contributeCompleted(let keeper, let rehydration, true) = input, rehydration != nil {
-                    counters.withLock { $0.rehydrations[keeper, default: 0] += 1 }
+                    metrics.rehydrated(keeper: keeper)
                 }
                 try driver.handle(input, at: now())
                 try await drain(&driver)
@@ -266,15 +268,4 @@ final class KeeperExchanges: Sendable {
         for task in running { task.cancel() }
         for task in running { await task.value }
     }
-}
-
-struct PollKey: Hashable, Sendable {
-    var keeper: Int
-    var outcome: KeeperPollOutcome
-}
-
-/// Counters since the process started, for `/metrics`.
-public struct NexusMetrics: Sendable {
-    var polls: [PollKey: Int] = [:]
-    var rehydrations: [Int: Int] = [:]
 }

@@ -2,6 +2,7 @@ import Foundation
 import NexusCore
 import SPIFFE
 import SPIFFETLS
+import SpikeClient
 
 /// A running Nexus, wired from its configuration: the node (log, lifecycle, store), the Keeper
 /// poller over the Nexus' SVID, and the HTTPS server of SPIKE's API. The one place this wiring
@@ -23,9 +24,9 @@ public struct NexusServer: Sendable {
         let node = try NexusNode(configuration: configuration, nexusID: nexusID, poller: poller)
         let service = NexusService(node: node, roles: roles)
         // Any SVID the trust bundles validate may connect; each route checks the caller's role.
-        let server = try await HTTPServer(host: configuration.listen.host, port: configuration.listen.port,
-                                          tls: SPIFFETLS(role: .server, source: source, authorizer: .any),
-                                          maxBodySize: configuration.maxBodySize) { await service.handle($0) }
+        let server = try await HTTPServer.start(host: configuration.listen.host, port: configuration.listen.port,
+                                                tls: SPIFFETLS(role: .server, source: source, authorizer: .any),
+                                                limits: configuration.serverLimits, service: service)
         return NexusServer(node: node, server: server, running: Task { try await node.run() })
     }
 

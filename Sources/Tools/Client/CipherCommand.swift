@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
 import NIOHTTP1
-import Nodes
 import SpikeAPI
+import SpikeClient
 
 struct CipherCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,10 +2,10 @@ import ArgumentParser
 import Foundation
 import NexusCore
 import NIOHTTP1
-import Nodes
 import Projections
 import SPIFFEWorkloadAPI
 import SpikeAPI
+import SpikeClient
 
 struct InitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

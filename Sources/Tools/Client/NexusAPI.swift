@@ -1,11 +1,11 @@
 import Foundation
-import NIOHTTP1
 import NexusCore
-import Nodes
+import NIOHTTP1
 import SPIFFE
 import SPIFFETLS
 import SPIFFEWorkloadAPI
 import SpikeAPI
+import SpikeClient
 
 /// The client side of the Nexus API for `spike` commands: the caller's identity (`Workload`),
 /// the Nexus at `SPIKE_NEXUS_API_URL` (default https://localhost:8553), whose SPIFFE ID must have

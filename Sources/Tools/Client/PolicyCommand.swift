@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
 import NIOHTTP1
-import Nodes
 import Projections
 import SpikeAPI
+import SpikeClient
 import Yams
 
 struct PolicyCommand: AsyncParsableCommand {

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
-import Nodes
 import Projections
 import SpikeAPI
+import SpikeClient
 
 struct SecretCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -4,6 +4,8 @@ import NexusCore
 import Nodes
 import Projections
 import SPIFFEWorkloadAPI
+import SpikeAPI
+import SpikeClient
 
 struct DevStatus: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -40,7 +42,7 @@ struct DevStatus: AsyncParsableCommand {
             if let status = try await api.status() {
                 print("nexus state      \(status.state.rawValue), \(status.sharesInHand) of \(status.threshold) shares\(status.reason.map { ": \($0)" } ?? "")")
                 for keeper in status.keepers {
-                    print("  keeper \(keeper.index)       \(keeper.lastOutcome?.rawValue ?? "not polled yet")\(keeper.lastPolledAt.map { " at \($0)" } ?? "")")
+                    print("  keeper \(keeper.index)       \(keeper.lastOutcome ?? "not polled yet")\(keeper.lastPolledAt.map { " at \($0)" } ?? "")")
                 }
                 healthy = healthy && status.ready
             } else {

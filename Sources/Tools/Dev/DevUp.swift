@@ -3,8 +3,9 @@ import Foundation
 import NexusCore
 import Nodes
 import SPIFFE
-import SpikeAPI
 import SPIFFEWorkloadAPI
+import SpikeAPI
+import SpikeClient
 
 struct DevUp: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

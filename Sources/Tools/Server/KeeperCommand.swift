@@ -35,9 +35,9 @@ struct KeeperCommand: AsyncParsableCommand {
         defer { source.close() }
         let id = try Workload.identity(of: source, as: .keeper, roles: roles)
         let service = KeeperService(roles: roles)
-        let server = try await HTTPServer(host: listen.host, port: listen.port,
-                                          tls: SPIFFETLS(role: .server, source: source, authorizer: service.connectionAuthorizer),
-                                          maxBodySize: 64 << 10) { service.handle($0) }
+        let server = try await HTTPServer.start(host: listen.host, port: listen.port,
+                                                tls: SPIFFETLS(role: .server, source: source, authorizer: service.connectionAuthorizer),
+                                                limits: KeeperService.limits, service: service)
         try Workload.writeAddress("\(listen.host):\(server.port)", to: addressFile)
         FileHandle.standardOutput.write(Data("spike keeper \(id) listening on https://\(listen.host):\(server.port)\n".utf8))
         let signal = await Termination.wait()

@@ -1,8 +1,8 @@
 import Foundation
 import NexusCore
-import Nodes
 import SPIFFE
 import SPIFFEWorkloadAPI
+import SpikeAPI
 
 /// How `spike` processes get their identity: the SPIFFE Workload API at
 /// `SPIFFE_ENDPOINT_SOCKET`, waiting at most `SPIKE_SPIFFE_SOURCE_TIMEOUT` (default 30s) for the

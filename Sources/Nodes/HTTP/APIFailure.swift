@@ -1,0 +1,58 @@
+import HTTPTypes
+import Projections
+import SpikeAPI
+
+/// A request that did not succeed, as a route throws it: SPIKE's error code and HTTP status,
+/// the route (its error body's shape), and, for a refused permission, what was refused
+/// (`RefusalMiddleware` records it as an `AccessDenied` event). `APIErrorMiddleware` turns it
+/// into the response.
+public struct APIFailure: Error, Sendable {
+    public var code: APIErrorCode
+    public var status: HTTPResponse.Status
+    public var route: APIRoute?
+    public var denial: Denial?
+
+    /// A permission the caller lacks on a path.
+    public struct Denial: Sendable {
+        public var operation: String
+        public var path: String
+        public var wants: [Permission]
+    }
+
+    public init(_ code: APIErrorCode, status: HTTPResponse.Status? = nil, route: APIRoute? = nil) {
+        self.code = code
+        self.status = status ?? Self.status(of: code)
+        self.route = route
+    }
+
+    /// A refusal to record: 401 `access_unauthorized`.
+    static func denied(_ route: APIRoute, path: String, wants: [Permission]) -> APIFailure {
+        var failure = APIFailure(.unauthorized, route: route)
+        failure.denial = Denial(operation: route.operation, path: path, wants: wants)
+        return failure
+    }
+
+    /// The status SPIKE answers each code with.
+    static func status(of code: APIErrorCode) -> HTTPResponse.Status {
+        switch code {
+        case .badRequest, .entityInvalid, .passwordTooWeak: .badRequest
+        case .unauthorized: .unauthorized
+        case .notFound, .entityNotFound: .notFound
+        case .versionMismatch, .alreadyInitialized: .conflict
+        case .notReady: .serviceUnavailable
+        case .internalError: .internalServerError
+        }
+    }
+
+    static let badRequest = APIFailure(.badRequest)
+    static let notFound = APIFailure(.notFound)
+    static let notReady = APIFailure(.notReady)
+    static let internalError = APIFailure(.internalError)
+
+    /// The same failure, answered in `route`'s error shape (unless one was given already).
+    func on(_ route: APIRoute) -> APIFailure {
+        var failure = self
+        if failure.route == nil { failure.route = route }
+        return failure
+    }
+}

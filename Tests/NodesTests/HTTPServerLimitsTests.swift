@@ -1,0 +1,165 @@
+import Foundation
+import NexusCore
+import NIOHTTP1
+import Nodes
+import SPIFFE
+import SPIFFETLS
+import SpikeClient
+import Testing
+
+/// The server's limits, as a misbehaving peer meets them over real sockets on loopback: a
+/// connection that never completes its TLS handshake is closed at the deadline, an idle one after
+/// the idle timeout, and connections beyond the limit wait unserved until one closes.
+@Suite struct HTTPServerLimitsTests {
+    let ca: DevelopmentCA
+    let roles: SpikeRoles
+
+    init() throws {
+        ca = try DevelopmentCA(trustDomain: TrustDomain(parsing: "spike.ist"))
+        roles = try SpikeRoles(environment: [:])
+    }
+
+    func source(_ path: String) throws -> StaticX509Source {
+        StaticX509Source(svid: try ca.issue(SPIFFEID(parsing: "spiffe://spike.ist" + path)), bundles: X509BundleSet([ca.bundle]))
+    }
+
+    /// A Keeper's server with `limits`, its URL, and a client with the Nexus' identity.
+    func withKeeper(_ limits: HTTPServerLimits, timeout: Duration = .seconds(10),
+                    _ body: (HTTPServer, String, HTTPClient) async throws -> Void) async throws {
+        let service = KeeperService(roles: roles)
+        let server = try await HTTPServer.start(host: "127.0.0.1", port: 0,
+                                                tls: SPIFFETLS(role: .server, source: try source("/spike/keeper"), authorizer: service.connectionAuthorizer),
+                                                limits: limits, service: service)
+        let client = HTTPClient(tls: SPIFFETLS(role: .client, source: try source("/spike/nexus"), authorizer: roles.authorizer(.keeper)),
+                                timeout: timeout)
+        try await awaitingCleanup({ await server.shutdown() }) {
+            try await body(server, "https://127.0.0.1:\(server.port)", client)
+        }
+    }
+
+    @Test func aConnectionThatNeverCompletesItsHandshakeIsClosedAtTheDeadline() async throws {
+        let limits = HTTPServerLimits(handshakeTimeout: .milliseconds(300), idleTimeout: .seconds(30))
+        try await withKeeper(limits) { server, url, client in
+            // The attacker: plain TCP, then nothing (or one byte of a ClientHello, then nothing).
+            for opening in [[UInt8](), [0x16]] {
+                let started = ContinuousClock.now
+                let outcome = try RawConnection.connectThenWait(port: server.port, send: opening, upTo: .seconds(5))
+                let waited = ContinuousClock.now - started
+                #expect(outcome == .closedByServer, "\(opening)")
+                #expect(waited >= .milliseconds(250) && waited < .seconds(4), "closed after \(waited), not at the handshake deadline")
+            }
+            // A peer that completes its handshake in time keeps its connection past the deadline.
+            let answers = try await client.withConnection(url) { session in
+                let first = try await session.post("/v1/store/shard", body: Array("{}".utf8))
+                try await Task.sleep(for: .milliseconds(700))
+                let second = try await session.post("/v1/store/shard", body: Array("{}".utf8))
+                return [first.status.code, second.status.code]
+            }
+            #expect(answers == [404, 404])
+        }
+    }
+
+    @Test func anIdleConnectionIsClosedAfterTheIdleTimeout() async throws {
+        try await withKeeper(HTTPServerLimits(idleTimeout: .seconds(1))) { _, url, client in
+            await #expect {
+                try await client.withConnection(url) { session in
+                    #expect(try await session.post("/v1/store/shard", body: Array("{}".utf8)).status.code == 404)
+                    try await Task.sleep(for: .seconds(3))
+                    _ = try await session.post("/v1/store/shard", body: Array("{}".utf8))
+                }
+            } throws: { error in
+                guard case .noResponse = error as? HTTPClientError else { return false }
+                return true
+            }
+            // Requests keep the connection busy: one every 250 ms outlives the idle timeout.
+            let statuses = try await client.withConnection(url) { session in
+                var statuses: [UInt] = []
+                for _ in 0..<8 {
+                    statuses.append(try await session.post("/v1/store/shard", body: Array("{}".utf8)).status.code)
+                    try await Task.sleep(for: .milliseconds(250))
+                }
+                return statuses
+            }
+            #expect(statuses == [UInt](repeating: 404, count: 8))
+        }
+    }
+
+    @Test func connectionsBeyondTheLimitWaitUntilOneCloses() async throws {
+        try await withKeeper(HTTPServerLimits(maxConnections: 2), timeout: .seconds(1)) { _, url, client in
+            // Two connections held open (each has had an answer, so each is being served).
+            let release = AsyncStream<Void>.makeStream()
+            let opened = AsyncStream<Void>.makeStream()
+            let holders = Task {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for _ in 0..<2 {
+                        group.addTask {
+                            try await client.withConnection(url) { session in
+                                _ = try await session.post("/v1/store/shard", body: Array("{}".utf8))
+                                opened.continuation.yield()
+                                for await _ in release.stream { break }
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            var count = 0
+            for await _ in opened.stream {
+                count += 1
+                if count == 2 { break }
+            }
+            // A third is accepted by the kernel but not served: no handshake, so no answer.
+            await #expect(throws: HTTPClientError.timedOut(.seconds(1))) {
+                try await client.post(url, path: "/v1/store/shard", body: Array("{}".utf8))
+            }
+            // One closes; the next connection is served.
+            release.continuation.yield()
+            var answered: UInt?
+            let deadline = ContinuousClock.now + .seconds(10)
+            while answered == nil, ContinuousClock.now < deadline {
+                answered = try? await client.post(url, path: "/v1/store/shard", body: Array("{}".utf8)).status.code
+            }
+            #expect(answered == 404)
+            release.continuation.finish()
+            try await holders.value
+        }
+    }
+}
+
+/// A plain TCP connection that sends some bytes and waits for the server to close it.
+enum RawConnection {
+    enum Outcome: Equatable { case closedByServer, stillOpen, dataReceived }
+
+    static func connectThenWait(port: Int, send bytes: [UInt8], upTo limit: Duration) throws -> Outcome {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EBADF) }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Foundation.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .ECONNREFUSED) }
+        if !bytes.isEmpty { _ = bytes.withUnsafeBytes { Foundation.send(fd, $0.baseAddress, $0.count, 0) } }
+        var timeout = timeval(tv_sec: Int(limit.components.seconds), tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let received = recv(fd, &buffer, buffer.count, 0)
+        if received == 0 || (received < 0 && errno == ECONNRESET) { return .closedByServer }
+        if received < 0 { return .stillOpen }
+        return .dataReceived
+    }
+}
+
+/// Runs `body`, then `cleanup`, awaited whether `body` returned or threw.
+func awaitingCleanup(_ cleanup: () async -> Void, _ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch {
+        await cleanup()
+        throw error
+    }
+    await cleanup()
+}
