@@ -194,9 +194,9 @@ public final class EventLog: EventStore {
         }
     }
 
-    /// Checks that the last record is the committed head and that it links to the one before.
+    /// Checks that the last record is the committed head and that it links to the one before
+    /// (the walk over the last two records; replays check the rest of the chain).
     private static func checkTail(_ environment: LMDBEnvironment, meta: LogMeta) throws {
-        let crypto = RecordCrypto()
         try environment.read { txn in
             guard let last = try txn.last(environment.events) else {
                 if let head = meta.head {
@@ -214,32 +214,17 @@ public final class EventLog: EventStore {
                 throw LogError.damagedTail(sequence: min(sequence, head.sequence),
                     reason: "the last record is \(sequence) but the committed head is \(head.sequence)")
             }
-            let header: RecordHeader
-            do { header = try RecordHeader.decode(record: last.value) } catch {
-                throw LogError.damagedTail(sequence: sequence, reason: "\(error)")
-            }
-            guard header.sequence == sequence else {
-                throw LogError.damagedTail(sequence: sequence, reason: "the record stored as \(sequence) says it is \(header.sequence)")
-            }
-            let link = crypto.link(header.previousHash, crypto.contentHash(last.value))
-            guard link == head.hash else {
-                throw LogError.damagedTail(sequence: sequence, reason: "its chain link differs from the committed head's")
-            }
-            guard sequence > 1 else {
-                guard header.previousHash == ChainHash.genesis(of: meta.logID) else {
-                    throw LogError.damagedTail(sequence: 1, reason: "it does not link to the log's genesis")
+            var walk = ChainWalk(from: sequence > 1 ? sequence - 1 : 1, logID: meta.logID, crypto: RecordCrypto())
+            try txn.forEach(environment.events, from: sequenceKey(walk.expected)) { key, value in
+                let step = walk.step(key: key, value: value)
+                if let finding = step.findings.first {
+                    let (sequence, reason) = finding.blame(at: step.sequence)
+                    throw LogError.damagedTail(sequence: sequence, reason: reason)
                 }
-                return
+                return true
             }
-            guard let value = try txn.get(environment.events, key: sequenceKey(sequence - 1)) else {
-                throw LogError.damagedTail(sequence: sequence - 1, reason: "record \(sequence - 1) is missing")
-            }
-            let previous: RecordHeader
-            do { previous = try RecordHeader.decode(record: value) } catch {
-                throw LogError.damagedTail(sequence: sequence - 1, reason: "\(error)")
-            }
-            guard crypto.link(previous.previousHash, crypto.contentHash(value)) == header.previousHash else {
-                throw LogError.damagedTail(sequence: sequence - 1, reason: "record \(sequence - 1) does not hash to what record \(sequence) links to")
+            guard walk.end(at: head) == .atHead else {
+                throw LogError.damagedTail(sequence: sequence, reason: "its chain link differs from the committed head's")
             }
         }
     }

@@ -141,35 +141,22 @@ public struct LogReader: Sendable {
         let logID = log.logID
         let crypto = RecordCrypto()
         return try environment.read { txn in
-            // The link before the chunk: the genesis for record 1, else the first record's own
-            // claim, which the delivering thread checks against the chunk before.
-            var previous: ChainHash? = range.lowerBound == 1 ? ChainHash.genesis(of: logID) : nil
+            // From record 1 the walk starts at the genesis; a chunk further on is anchored on its
+            // first record's claim, which the delivering thread checks against the chunk before.
+            var walk = ChainWalk(from: range.lowerBound, logID: logID, crypto: crypto)
             var chunk = DecodedChunk()
             chunk.headers.reserveCapacity(Int(range.count))
             chunk.bodySizes.reserveCapacity(Int(range.count))
             var records: [UnsafeRawBufferPointer] = []
             records.reserveCapacity(Int(range.count))
             var plaintextBytes = 0
-            var expected = range.lowerBound
             try txn.forEach(environment.events, from: sequenceKey(range.lowerBound)) { key, value in
-                guard let sequence = sequence(fromKey: key) else {
-                    throw LogError.corruptRecord(sequence: expected, reason: "a \(key.count)-byte key where an 8-byte sequence belongs")
+                let step = walk.step(key: key, value: value)
+                if let finding = step.findings.first {
+                    let (sequence, reason) = finding.blame(at: step.sequence)
+                    throw LogError.corruptRecord(sequence: sequence, reason: reason)
                 }
-                guard sequence == expected else {
-                    throw LogError.corruptRecord(sequence: expected, reason: "missing (the next stored record is \(sequence))")
-                }
-                let header: RecordHeader
-                do { header = try RecordHeader.decode(record: value) } catch {
-                    throw LogError.corruptRecord(sequence: sequence, reason: "\(error)")
-                }
-                guard header.sequence == sequence else {
-                    throw LogError.corruptRecord(sequence: sequence, reason: "stored as \(sequence) but its header says \(header.sequence)")
-                }
-                if sequence == range.lowerBound { chunk.anchor = header.previousHash }
-                guard header.previousHash == previous ?? header.previousHash else {
-                    throw LogError.corruptRecord(sequence: sequence - 1, reason: "it does not hash to what record \(sequence) links to")
-                }
-                previous = crypto.link(header.previousHash, crypto.contentHash(value))
+                let (sequence, header) = (step.sequence, step.header!)
                 chunk.bytes += value.count
                 if header.type.isEvent {
                     guard let count = RecordCrypto.plaintextCount(ofRecord: value) else {
@@ -185,13 +172,13 @@ public struct LogReader: Sendable {
                     records.append(value)
                     plaintextBytes += count
                 }
-                expected += 1
                 return sequence < range.upperBound
             }
-            guard expected > range.upperBound, let previous else {
-                throw LogError.corruptRecord(sequence: expected, reason: "missing")
+            guard walk.expected > range.upperBound, let anchor = walk.anchor, let link = walk.link else {
+                throw LogError.corruptRecord(sequence: walk.expected, reason: "missing")
             }
-            chunk.endLink = previous
+            chunk.anchor = anchor
+            chunk.endLink = link
             var failure: LogError?
             chunk.arena = [UInt8](unsafeUninitializedCapacity: plaintextBytes) { arena, initialized in
                 var offset = 0

@@ -56,9 +56,7 @@ struct LogVerifier {
         var scratch: [UInt8] = []
         defer { scratch.withUnsafeMutableBytes { _ = $0.initializeMemory(as: UInt8.self, repeating: 0) } }
         var segmentRecords: Set<UInt64> = []
-        var previous: ChainHash? = ChainHash.genesis(of: logID)  // nil after an unreadable record
-        var expected: UInt64 = 1
-        var lastSeen: UInt64 = 0
+        var walk = ChainWalk(from: 1, logID: logID, crypto: crypto)
         var done = false
 
         func record(_ sequence: UInt64, _ kind: LogProblem.Kind, _ detail: String) {
@@ -79,38 +77,25 @@ struct LogVerifier {
                 try environment.read { txn in
                     var inChunk: UInt64 = 0
                     done = true
-                    try txn.forEach(environment.events, from: sequenceKey(expected)) { key, value in
+                    try txn.forEach(environment.events, from: sequenceKey(walk.expected)) { key, value in
                         if inChunk == Self.chunkSize || problems.count >= Self.maxProblems {
                             done = false
                             return false
                         }
                         inChunk += 1
                         report.records += 1
-                        guard let sequence = sequence(fromKey: key) else {
-                            record(expected, .malformedRecord, "a \(key.count)-byte key where an 8-byte sequence belongs")
-                            return true
+                        let step = walk.step(key: key, value: value)
+                        for finding in step.findings {
+                            let (sequence, reason) = finding.blame(at: step.sequence)
+                            switch finding {
+                            case .missing: record(sequence, .missingRecord, reason)
+                            case .malformedKey, .malformedHeader: record(sequence, .malformedRecord, reason)
+                            case .misplaced: record(sequence, .misplacedRecord, reason)
+                            case .brokenLink: brokenLinks.append(step.sequence)
+                            }
                         }
-                        if sequence != expected {
-                            let gap = sequence - 1 == expected ? "record \(expected) is missing" : "records \(expected)…\(sequence - 1) are missing"
-                            record(expected, .missingRecord, gap)
-                        }
-                        let linked = sequence == expected
-                        expected = sequence + 1
-                        lastSeen = sequence
-                        let header: RecordHeader
-                        do { header = try RecordHeader.decode(record: value) } catch {
-                            record(sequence, .malformedRecord, "\(error)")
-                            previous = nil
-                            return true
-                        }
-                        if header.sequence != sequence {
-                            record(sequence, .misplacedRecord, "stored as \(sequence) but its header says \(header.sequence): records were moved or copied")
-                        }
-                        if linked, let previous, header.previousHash != previous {
-                            brokenLinks.append(sequence)
-                        }
-                        // Go on from what this record claims, so one damage is reported once.
-                        previous = crypto.link(header.previousHash, crypto.contentHash(value))
+                        guard let header = step.header else { return true }
+                        let sequence = step.sequence
                         switch header.type {
                         case .segment:
                             segmentRecords.insert(sequence)
@@ -157,22 +142,19 @@ struct LogVerifier {
                     }
                 }
             } catch {
-                record(expected, .malformedRecord, "reading failed: \(error)")
+                record(walk.expected, .malformedRecord, "reading failed: \(error)")
                 break
             }
         }
 
         // The end of the chain must be the committed head.
-        if let head = report.head {
-            if head.sequence > lastSeen {
-                record(lastSeen + 1, .missingRecord, "the committed head is record \(head.sequence) but the log ends at \(lastSeen)")
-            } else if head.sequence < lastSeen {
-                record(head.sequence + 1, .headMismatch, "records after the committed head \(head.sequence) exist")
-            } else if previous != head.hash {
-                brokenLinks.append(lastSeen + 1)
-            }
-        } else if lastSeen > 0 {
-            record(lastSeen, .headMismatch, "records exist but no head is committed")
+        let lastSeen = walk.lastSeen
+        switch walk.end(at: report.head) {
+        case .atHead: break
+        case .short(let head): record(lastSeen + 1, .missingRecord, "the committed head is record \(head) but the log ends at \(lastSeen)")
+        case .pastHead(let head): record(head + 1, .headMismatch, "records after the committed head \(head) exist")
+        case .noHead: record(lastSeen, .headMismatch, "records exist but no head is committed")
+        case .headLinkDiffers: brokenLinks.append(lastSeen + 1)
         }
 
         // A broken link n says record n-1 changed, unless link n+1 is broken too: then record n

@@ -18,6 +18,7 @@ final class NexusHarness: Sendable {
     let ca: DevelopmentCA
     let roles: SpikeRoles
     let keeper: HTTPServer
+    let keeperService: KeeperService
     let nexus: NexusServer
     var node: NexusNode { nexus.node }
     let directory: String
@@ -35,9 +36,11 @@ final class NexusHarness: Sendable {
         }
         if let previous {
             keeper = previous.keeper
+            keeperService = previous.keeperService
             directory = previous.directory
         } else {
             let keeperService = KeeperService(roles: roles)
+            self.keeperService = keeperService
             keeper = try await HTTPServer.start(host: "127.0.0.1", port: 0,
                                                 tls: SPIFFETLS(role: .server, source: try source("/spike/keeper"),
                                                                authorizer: keeperService.connectionAuthorizer),
@@ -80,6 +83,16 @@ final class NexusHarness: Sendable {
         try await node.initialize(password: Self.password, actor: "spiffe://spike.ist/spike/pilot/role/superuser",
                                   trail: "test", cost: .testing)
         #expect(node.status.ready)
+        // `spike init` answers before the Keeper has its share (issue 11 changes that); tests
+        // that stop the Nexus next need the share in place.
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !keeperService.holdsShare {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("the Keeper did not get its share in 20 s")
+                throw CancellationError()
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
     }
 
     /// POSTs `body` to `path` as `client`; returns the status code and the body as text.

@@ -13,34 +13,16 @@ import Testing
 /// from a development CA: who may connect, what an empty Keeper answers, the 503 gate, and who
 /// may initialize.
 @Suite struct NodeRoutesTests {
-    let ca: DevelopmentCA
-    let roles: SpikeRoles
+    let dev: DevIdentities
 
     init() throws {
-        ca = try DevelopmentCA(trustDomain: TrustDomain(parsing: "spike.ist"))
-        roles = try SpikeRoles(environment: [:])
-    }
-
-    func source(_ path: String) throws -> StaticX509Source {
-        StaticX509Source(svid: try ca.issue(SPIFFEID(parsing: "spiffe://spike.ist" + path)), bundles: X509BundleSet([ca.bundle]))
-    }
-
-    func client(_ path: String, server: SpikeRoles.Role) throws -> HTTPClient {
-        HTTPClient(tls: SPIFFETLS(role: .client, source: try source(path), authorizer: roles.authorizer(server)), timeout: .seconds(10))
-    }
-
-    func startKeeper() async throws -> (HTTPServer, String) {
-        let service = KeeperService(roles: roles)
-        let server = try await HTTPServer.start(host: "127.0.0.1", port: 0,
-                                                tls: SPIFFETLS(role: .server, source: try source("/spike/keeper"), authorizer: service.connectionAuthorizer),
-                                                limits: KeeperService.limits, service: service)
-        return (server, "https://127.0.0.1:\(server.port)")
+        dev = try DevIdentities()
     }
 
     @Test func keeperHoldsOneShareAndServesTheNexusOnly() async throws {
-        let (server, url) = try await startKeeper()
+        let (server, url) = try await dev.startKeeper()
         try await awaitingCleanup({ await server.shutdown() }) {
-            let nexus = try client("/spike/nexus", server: .keeper)
+            let nexus = try dev.client("/spike/nexus", server: .keeper)
             let empty = try await nexus.post(url, path: "/v1/store/shard", body: Array("{}".utf8))
             #expect(empty.status == .notFound && String(decoding: empty.body, as: UTF8.self) == #"{"Err":"api_not_found","shard":null}"#)
             let share = (1...32).map(String.init).joined(separator: ",")
@@ -57,14 +39,14 @@ import Testing
             if case .shard(let value) = await KeeperPoller(client: nexus).poll(url) { #expect(value == Array(1...32)) } else { Issue.record("no share") }
             for intruder in ["/spike/pilot/role/superuser", "/spike/keeper", "/workload/app"] {
                 await #expect(throws: HTTPClientError.self) {
-                    try await client(intruder, server: .keeper).post(url, path: "/v1/store/shard", body: Array("{}".utf8))
+                    try await dev.client(intruder, server: .keeper).post(url, path: "/v1/store/shard", body: Array("{}".utf8))
                 }
-                if case .refused = await KeeperPoller(client: try client(intruder, server: .keeper)).poll(url) {} else {
+                if case .refused = await KeeperPoller(client: try dev.client(intruder, server: .keeper)).poll(url) {} else {
                     Issue.record("\(intruder) was not refused")
                 }
             }
             // Bootstrap may contribute, not read.
-            let bootstrap = try client("/spike/bootstrap", server: .keeper)
+            let bootstrap = try dev.client("/spike/bootstrap", server: .keeper)
             #expect(try await bootstrap.post(url, path: "/v1/store/shard", body: Array("{}".utf8)).status == .unauthorized)
         }
     }

@@ -6,7 +6,7 @@
 # also after a restart (the fold of the whole log).
 # SPIKE_BENCH_BASELINE_REF=<commit> also builds that commit's `spike` (in .build-baseline) and
 # runs its cluster beside this one: its reads take turns with this build's, as the baseline of
-# `nexus_read_throughput` (how ADR-0007 measured the move to Hummingbird).
+# `nexus_read_throughput` (how ADR-0007 measured Hummingbird against our server).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 

@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-import Hummingbird
+import NIOHTTP1
 import NexusCore
 import NIOCore
 import Projections
@@ -10,18 +10,18 @@ import SpikeAPI
 /// (`Content-Type: application/octet-stream`), its size limit on plaintext and ciphertext; the
 /// formats and the crypto are `SpikeCipher`'s, under HKDF(R, "cipher", epoch).
 extension DataAPI {
-    private func isStream(_ request: Request) -> Bool {
-        request.headers[.contentType] == "application/octet-stream"
+    private func isStream(_ request: HTTPRequest) -> Bool {
+        request.headers.first(name: "Content-Type") == "application/octet-stream"
     }
 
-    func encrypt(_ request: Request, _ context: SPIFFERequestContext) async throws -> Response {
+    func encrypt(_ request: HTTPRequest) async throws -> HTTPResponse {
         let stream = isStream(request)
         let plaintext: Data = if stream {
-            Data(try await request.bytes(context: context).readableBytesView)
+            Data(request.body.readableBytesView)
         } else {
-            try await request.decode(CipherEncryptRequest.self, for: .encrypt, context: context).plaintext
+            try request.decode(CipherEncryptRequest.self, for: .encrypt).plaintext
         }
-        try authorize(.encrypt, path: ReservedPaths.cipher, wants: [.execute], context)
+        try authorize(.encrypt, path: ReservedPaths.cipher, wants: [.execute], request)
         guard plaintext.count <= maxCipherSize else { throw APIFailure.badRequest }
         guard let key = store.cipherKey else { throw APIFailure.notReady }
         let (nonce, ciphertext) = try SpikeCipher.seal(plaintext, key: key)
@@ -29,10 +29,10 @@ extension DataAPI {
         return .json(CipherEncryptResponse(version: SpikeCipher.version, nonce: nonce, ciphertext: ciphertext))
     }
 
-    func decrypt(_ request: Request, _ context: SPIFFERequestContext) async throws -> Response {
-        if isStream(request) { return try await decryptStream(request, context) }
-        let body = try await request.decode(CipherDecryptRequest.self, for: .decrypt, context: context)
-        try authorize(.decrypt, path: ReservedPaths.cipher, wants: [.execute], context)
+    func decrypt(_ request: HTTPRequest) async throws -> HTTPResponse {
+        if isStream(request) { return try await decryptStream(request) }
+        let body = try request.decode(CipherDecryptRequest.self, for: .decrypt)
+        try authorize(.decrypt, path: ReservedPaths.cipher, wants: [.execute], request)
         guard body.version == Int(SpikeCipher.version), body.nonce.count == SpikeCipher.nonceSize, body.ciphertext.count <= maxCipherSize else {
             throw APIFailure.badRequest
         }
@@ -41,9 +41,9 @@ extension DataAPI {
         return .json(CipherDecryptResponse(plaintext: plaintext))
     }
 
-    private func decryptStream(_ request: Request, _ context: SPIFFERequestContext) async throws -> Response {
-        let bytes = try await request.bytes(context: context)
-        try authorize(.decrypt, path: ReservedPaths.cipher, wants: [.execute], context)
+    private func decryptStream(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let bytes = request.body
+        try authorize(.decrypt, path: ReservedPaths.cipher, wants: [.execute], request)
         let nonce: Data, ciphertext: Data
         switch SpikeCipher.parseStream(Array(bytes.readableBytesView)) {
         case .success(let parsed): (nonce, ciphertext) = parsed
@@ -60,9 +60,9 @@ extension DataAPI {
     /// Bootstrap's proof that the Nexus holds the root key it was given (reference §2.4): decrypt
     /// with R itself (SPIKE's Bootstrap encrypts with it) and answer the SHA-256 of the
     /// plaintext. The Bootstrap role only.
-    func verifyBootstrap(_ request: Request, _ context: SPIFFERequestContext) async throws -> Response {
-        let body = try await request.decode(BootstrapVerifyRequest.self, for: .bootstrapVerify, context: context)
-        guard roles.has(context.peer, .bootstrap) else {
+    func verifyBootstrap(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let body = try request.decode(BootstrapVerifyRequest.self, for: .bootstrapVerify)
+        guard roles.has(request.peer, .bootstrap) else {
             throw APIFailure.denied(.bootstrapVerify, path: APIRoute.bootstrapVerify.path, wants: [])
         }
         guard body.nonce.count == SpikeCipher.nonceSize, body.ciphertext.count <= maxCipherSize else { throw APIFailure.badRequest }

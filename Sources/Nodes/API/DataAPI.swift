@@ -1,4 +1,4 @@
-import Hummingbird
+import NIOHTTP1
 import NexusCore
 import Projections
 import SPIFFE
@@ -7,7 +7,7 @@ import SpikeAPI
 /// SPIKE's data API (reference §2): secrets, policies and encryption as a service, served once
 /// the Nexus is ready. Every route decodes its body (400), authorizes (401 `access_unauthorized`,
 /// recorded by `RefusalMiddleware` as an `AccessDenied` event), validates (400), then acts.
-/// Failures are thrown as `APIFailure`s; `APIErrorMiddleware` answers them.
+/// Failures are thrown as `APIFailure`s; `HTTPRouter` answers them.
 public struct DataAPI: Sendable {
     public let store: NexusStore
     public let roles: SpikeRoles
@@ -22,14 +22,13 @@ public struct DataAPI: Sendable {
     /// Every route as (path, action); the OpenAPI document must list exactly these.
     public static var routes: [(path: String, action: String)] { APIRoute.data.map { ($0.path, $0.action) } }
 
-    /// Adds the data routes (one Hummingbird route per path, dispatched on `?action=`) behind
-    /// the readiness check and the recording of refusals.
-    func addRoutes(to group: RouterGroup<SPIFFERequestContext>) {
+    /// Adds the data routes (one route per path, dispatched on `?action=`) behind `middleware`.
+    func addRoutes(to router: inout HTTPRouter, through middleware: [any HTTPMiddleware]) {
         for path in Set(APIRoute.data.map(\.path)).sorted() {
-            group.post(RouterPath(path)) { request, context in
+            router.add(.POST, path, through: middleware) { request in
                 guard let route = request.route(at: path) else { throw APIFailure.badRequest }
                 do {
-                    return try await respond(route, request, context)
+                    return try await respond(route, request)
                 } catch let failure as APIFailure {
                     throw failure.on(route)
                 }
@@ -37,20 +36,20 @@ public struct DataAPI: Sendable {
         }
     }
 
-    func respond(_ route: APIRoute, _ request: Request, _ context: SPIFFERequestContext) async throws -> Response {
+    func respond(_ route: APIRoute, _ request: HTTPRequest) async throws -> HTTPResponse {
         switch route {
-        case .secretPut: try await putSecret(request, context)
-        case .secretGet: try await getSecret(request, context)
-        case .secretDelete, .secretUndelete, .secretDestroy: try await changeVersions(route, request, context)
-        case .secretList: try await listSecrets(request, context)
-        case .secretMetadata: try await secretMetadata(request, context)
-        case .policyPut: try await putPolicy(request, context)
-        case .policyGet: try await getPolicy(request, context)
-        case .policyDelete: try await deletePolicy(request, context)
-        case .policyList: try await listPolicies(request, context)
-        case .encrypt: try await encrypt(request, context)
-        case .decrypt: try await decrypt(request, context)
-        case .bootstrapVerify: try await verifyBootstrap(request, context)
+        case .secretPut: try await putSecret(request)
+        case .secretGet: try await getSecret(request)
+        case .secretDelete, .secretUndelete, .secretDestroy: try await changeVersions(route, request)
+        case .secretList: try await listSecrets(request)
+        case .secretMetadata: try await secretMetadata(request)
+        case .policyPut: try await putPolicy(request)
+        case .policyGet: try await getPolicy(request)
+        case .policyDelete: try await deletePolicy(request)
+        case .policyList: try await listPolicies(request)
+        case .encrypt: try await encrypt(request)
+        case .decrypt: try await decrypt(request)
+        case .bootstrapVerify: try await verifyBootstrap(request)
         case .initialize, .initializationCheck, .operatorRecover, .operatorRestore:
             // Lifecycle routes: `NexusService` serves them, in any state.
             throw APIFailure.badRequest
@@ -62,8 +61,8 @@ public struct DataAPI: Sendable {
     /// Superusers may do anything; lite workloads may use the cipher only; anyone else needs one
     /// policy granting every permission in `wants` on `path`. A refusal is thrown for
     /// `RefusalMiddleware` to record.
-    func authorize(_ route: APIRoute, path: String, wants: Set<Permission>, _ context: SPIFFERequestContext) throws(APIFailure) {
-        let allowed = Authorization(roles: roles).allows(context.peer, isCipher: route.isCipher, path: path, wants: wants,
+    func authorize(_ route: APIRoute, path: String, wants: Set<Permission>, _ request: HTTPRequest) throws(APIFailure) {
+        let allowed = Authorization(roles: roles).allows(request.peer, isCipher: route.isCipher, path: path, wants: wants,
                                                          policies: store.projection)
         if !allowed { throw .denied(route, path: Self.boundedPath(path), wants: wants.sorted()) }
     }
@@ -82,10 +81,10 @@ public struct DataAPI: Sendable {
     }
 
     static let maxDeniedPathBytes = 512
-    static let ok = Response.json([String: String]())
+    static let ok = HTTPResponse.json([String: String]())
 
     /// The answer to a write's outcome.
-    static func response(_ outcome: DataOutcome) throws(APIFailure) -> Response {
+    static func response(_ outcome: DataOutcome) throws(APIFailure) -> HTTPResponse {
         switch outcome {
         case .done: return ok
         case .notFound: throw .notFound

@@ -1,4 +1,4 @@
-import Hummingbird
+import NIOHTTP1
 import NexusCore
 import Projections
 import SPIFFE
@@ -6,9 +6,9 @@ import SpikeAPI
 
 /// The policy routes (reference §2.3–2.4, §4.2). A missing policy is 404 (SPIKE answers 500).
 extension DataAPI {
-    func putPolicy(_ request: Request, _ context: SPIFFERequestContext) async throws -> Response {
-        let body = try await request.decode(PolicyPutRequest.self, for: .policyPut, context: context)
-        try authorize(.policyPut, path: ReservedPaths.acl, wants: [.write], context)
+    func putPolicy(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let body = try request.decode(PolicyPutRequest.self, for: .policyPut)
+        try authorize(.policyPut, path: ReservedPaths.acl, wants: [.write], request)
         let names = body.permissions ?? []
         let permissions = names.compactMap(Permission.init(rawValue:))
         guard Validation.isValidName(body.name), Validation.isValidSPIFFEIDPattern(body.spiffeidPattern),
@@ -16,28 +16,28 @@ extension DataAPI {
         else { throw APIFailure.badRequest }
         return try Self.response(await store.write(
             .putPolicy(name: body.name, spiffeidPattern: body.spiffeidPattern, pathPattern: body.pathPattern, permissions: permissions),
-            actor: context.peer.description, trail: context.trail))
+            actor: request.peer.description, trail: request.trail))
     }
 
-    func getPolicy(_ request: Request, _ context: SPIFFERequestContext) async throws -> Response {
-        let body = try await request.decode(PolicyNameRequest.self, for: .policyGet, context: context)
-        try authorize(.policyGet, path: ReservedPaths.acl, wants: [.read], context)
+    func getPolicy(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let body = try request.decode(PolicyNameRequest.self, for: .policyGet)
+        try authorize(.policyGet, path: ReservedPaths.acl, wants: [.read], request)
         guard Validation.isValidName(body.id) else { throw APIFailure.badRequest }
         guard let policy = store.policy(named: body.id) else { throw APIFailure.notFound }
         return .json(PolicyResponse(policy))
     }
 
-    func deletePolicy(_ request: Request, _ context: SPIFFERequestContext) async throws -> Response {
-        let body = try await request.decode(PolicyNameRequest.self, for: .policyDelete, context: context)
-        try authorize(.policyDelete, path: ReservedPaths.acl, wants: [.write], context)
+    func deletePolicy(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let body = try request.decode(PolicyNameRequest.self, for: .policyDelete)
+        try authorize(.policyDelete, path: ReservedPaths.acl, wants: [.write], request)
         guard Validation.isValidName(body.id) else { throw APIFailure.badRequest }
-        return try Self.response(await store.write(.deletePolicy(name: body.id), actor: context.peer.description, trail: context.trail))
+        return try Self.response(await store.write(.deletePolicy(name: body.id), actor: request.peer.description, trail: request.trail))
     }
 
     /// Filters are exact string equality on the stored pattern; the SPIFFE ID filter wins.
-    func listPolicies(_ request: Request, _ context: SPIFFERequestContext) async throws -> Response {
-        let body = try await request.decode(PolicyListRequest.self, for: .policyList, context: context)
-        try authorize(.policyList, path: ReservedPaths.acl, wants: [.list], context)
+    func listPolicies(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let body = try request.decode(PolicyListRequest.self, for: .policyList)
+        try authorize(.policyList, path: ReservedPaths.acl, wants: [.list], request)
         var policies = store.policies()
         if let pattern = body.spiffeidPattern, !pattern.isEmpty {
             policies = policies.filter { $0.spiffeidPattern == pattern }

@@ -1,14 +1,14 @@
-import HTTPTypes
+import NIOHTTP1
 import Projections
 import SpikeAPI
 
 /// A request that did not succeed, as a route throws it: SPIKE's error code and HTTP status,
 /// the route (its error body's shape), and, for a refused permission, what was refused
-/// (`RefusalMiddleware` records it as an `AccessDenied` event). `APIErrorMiddleware` turns it
-/// into the response.
+/// (`RefusalMiddleware` records it as an `AccessDenied` event). `HTTPRouter` turns it into
+/// the response.
 public struct APIFailure: Error, Sendable {
     public var code: APIErrorCode
-    public var status: HTTPResponse.Status
+    public var status: HTTPResponseStatus
     public var route: APIRoute?
     public var denial: Denial?
 
@@ -19,7 +19,7 @@ public struct APIFailure: Error, Sendable {
         public var wants: [Permission]
     }
 
-    public init(_ code: APIErrorCode, status: HTTPResponse.Status? = nil, route: APIRoute? = nil) {
+    public init(_ code: APIErrorCode, status: HTTPResponseStatus? = nil, route: APIRoute? = nil) {
         self.code = code
         self.status = status ?? Self.status(of: code)
         self.route = route
@@ -33,7 +33,7 @@ public struct APIFailure: Error, Sendable {
     }
 
     /// The status SPIKE answers each code with.
-    static func status(of code: APIErrorCode) -> HTTPResponse.Status {
+    static func status(of code: APIErrorCode) -> HTTPResponseStatus {
         switch code {
         case .badRequest, .entityInvalid, .passwordTooWeak: .badRequest
         case .unauthorized: .unauthorized

@@ -1,4 +1,4 @@
-import Hummingbird
+import NIOHTTP1
 import NexusCore
 import SecretSharing
 import SPIFFE
@@ -38,10 +38,10 @@ public final class KeeperService: HTTPService {
         }
     }
 
-    public func addRoutes(to router: Router<SPIFFERequestContext>) {
-        router.post("/v1/store/contribute") { [self] request, context in
-            guard roles.has(context.peer, .nexus) || roles.has(context.peer, .bootstrap) else { throw APIFailure(.unauthorized) }
-            guard let value = try await request.decode(ContributeRequest.self, context: context).shard,
+    public func addRoutes(to router: inout HTTPRouter) {
+        router.add(.POST, "/v1/store/contribute") { [self] request in
+            guard roles.has(request.peer, .nexus) || roles.has(request.peer, .bootstrap) else { throw APIFailure(.unauthorized) }
+            guard let value = try request.decode(ContributeRequest.self).shard,
                   value.count == Shamir.secretLength, value.contains(where: { $0 != 0 }) else {
                 throw APIFailure.badRequest
             }
@@ -50,16 +50,16 @@ public final class KeeperService: HTTPService {
                 if stored != nil { Shamir.zero(&stored!) }
                 stored = value
             }
-            return Response.json([String: String]())
+            return HTTPResponse.json([String: String]())
         }
-        router.post("/v1/store/shard") { [self] _, context in
-            guard roles.has(context.peer, .nexus) else {
-                return Response.json(ShardResponse(shard: nil, Err: APIErrorCode.unauthorized.rawValue), status: .unauthorized)
+        router.add(.POST, "/v1/store/shard") { [self] request in
+            guard roles.has(request.peer, .nexus) else {
+                return HTTPResponse.json(ShardResponse(shard: nil, Err: APIErrorCode.unauthorized.rawValue), status: .unauthorized)
             }
             guard let value = share.withLock({ $0 }) else {
-                return Response.json(ShardResponse(shard: nil, Err: APIErrorCode.notFound.rawValue), status: .notFound)
+                return HTTPResponse.json(ShardResponse(shard: nil, Err: APIErrorCode.notFound.rawValue), status: .notFound)
             }
-            return Response.json(ShardResponse(shard: value, Err: ""))
+            return HTTPResponse.json(ShardResponse(shard: value, Err: ""))
         }
     }
 }

@@ -32,6 +32,8 @@ public final class NexusNode: Sendable {
     private let inputs: AsyncStream<Input>.Continuation
     private let stream: AsyncStream<Input>
     private let snapshot = Mutex<NexusStatus>(.starting)
+    /// `snapshot.ready`, apart: every data request reads it.
+    private let serving = Atomic<Bool>(false)
     /// Counters and gauges for `/metrics`.
     public let metrics: NexusMetrics
     /// The machine's next deadline on the monotonic clock, for the ticker.
@@ -68,6 +70,8 @@ public final class NexusNode: Sendable {
     }
 
     public var status: NexusStatus { snapshot.withLock { $0 } }
+    /// Whether the Nexus serves its data routes (the root key is in memory, the log authentic).
+    public var isServing: Bool { serving.load(ordering: .acquiring) }
 
     /// The clocks, as the core takes them.
     private func now() -> NexusTime {
@@ -183,6 +187,7 @@ public final class NexusNode: Sendable {
         deadline.withLock { $0 = driver.machine.nextDeadline() }
         let status = NexusStatus(driver.machine, keeperURLs: configuration.keepers)
         snapshot.withLock { $0 = status }
+        serving.store(status.ready, ordering: .releasing)
     }
 
     /// Initializes the system with the admin's password (the superuser's `spike init`): a new

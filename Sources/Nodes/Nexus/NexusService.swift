@@ -1,6 +1,6 @@
 import EventLog
 import Foundation
-import Hummingbird
+import NIOHTTP1
 import NexusCore
 import Projections
 import SPIFFE
@@ -21,40 +21,38 @@ public struct NexusService: HTTPService {
         data = DataAPI(store: node.store, roles: roles, maxCipherSize: node.configuration.maxCipherSize)
     }
 
-    public func addRoutes(to router: Router<SPIFFERequestContext>) {
-        router.get("/healthz") { _, _ in Response.json(["status": "ok"] as [String: String]) }
-        router.get("/readyz") { _, _ in
+    public func addRoutes(to router: inout HTTPRouter) {
+        router.add(.GET, "/healthz") { _ in .json(["status": "ok"]) }
+        router.add(.GET, "/readyz") { [node] _ in
             let status = node.status
-            return Response.json(status, status: status.ready ? .ok : .serviceUnavailable)
+            return .json(status, status: status.ready ? .ok : .serviceUnavailable)
         }
-        router.get("/metrics") { _, _ in
-            Response.text(metricsText(), contentType: "text/plain; version=0.0.4; charset=utf-8")
+        router.add(.GET, "/metrics") { _ in
+            .text(metricsText(), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
-        router.post(RouterPath(APIRoute.initialize.path)) { request, context in
+        router.add(.POST, APIRoute.initialize.path) { request in
             guard let route = request.route(at: APIRoute.initialize.path) else { throw APIFailure.badRequest }
-            return try await initialization(route, request, context)
+            return try await initialization(route, request)
         }
         for route in [APIRoute.operatorRecover, .operatorRestore] {
             // Served in any state by SPIKE; their implementation comes with the recovery work.
-            router.post(RouterPath(route.path)) { _, _ -> Response in throw APIFailure.badRequest }
+            router.add(.POST, route.path) { _ in throw APIFailure.badRequest }
         }
-        let guarded = router.group()
-            .add(middleware: ReadinessMiddleware(node: node))
-            .add(middleware: RefusalMiddleware(store: node.store, metrics: node.metrics))
-        data.addRoutes(to: guarded)
+        data.addRoutes(to: &router, through: [ReadinessMiddleware(node: node),
+                                              RefusalMiddleware(store: node.store, metrics: node.metrics)])
     }
 
-    private func initialization(_ route: APIRoute, _ request: Request, _ context: SPIFFERequestContext) async throws -> Response {
-        guard roles.has(context.peer, .superuser) else { throw APIFailure(.unauthorized) }
+    private func initialization(_ route: APIRoute, _ request: HTTPRequest) async throws -> HTTPResponse {
+        guard roles.has(request.peer, .superuser) else { throw APIFailure(.unauthorized) }
         switch route {
         case .initializationCheck: return .json(["state": node.status.state.rawValue] as [String: String])
         case .initialize: break
         default: throw APIFailure.badRequest
         }
-        let body = try await request.decode(InitializationRequest.self, for: route, context: context)
+        let body = try request.decode(InitializationRequest.self, for: route)
         guard body.password.utf8.count >= PasswordWrap.minimumPasswordLength else { throw APIFailure(.passwordTooWeak) }
         do {
-            try await node.initialize(password: body.password, actor: context.peer.description, trail: context.trail)
+            try await node.initialize(password: body.password, actor: request.peer.description, trail: request.trail)
             return .json([String: String]())
         } catch .alreadyInitialized {
             throw APIFailure(.alreadyInitialized)

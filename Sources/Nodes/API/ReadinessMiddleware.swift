@@ -1,0 +1,12 @@
+import NIOHTTP1
+
+/// Answers the data routes 503 `state_not_ready` until the Nexus serves (its root key is in
+/// memory and its log's data events are confirmed; reference §2.1).
+struct ReadinessMiddleware: HTTPMiddleware {
+    let node: NexusNode
+
+    func handle(_ request: HTTPRequest, next: HTTPHandler) async throws -> HTTPResponse {
+        guard node.isServing else { throw APIFailure.notReady }
+        return try await next(request)
+    }
+}

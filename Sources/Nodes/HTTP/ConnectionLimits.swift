@@ -1,0 +1,121 @@
+import NIOCore
+import NIOTLS
+import Synchronization
+
+/// The limits every server of ours runs with: a peer that does not finish its TLS handshake,
+/// sits idle, or opens connection after connection is cut off before it costs memory.
+public struct HTTPServerLimits: Sendable {
+    /// The largest request body read (larger: 413).
+    public var maxBodySize: Int
+    /// How long a new connection may take to complete its TLS handshake.
+    public var handshakeTimeout: Duration
+    /// How long a connection may stay open with nothing read or written.
+    public var idleTimeout: Duration
+    /// Connections served at once; further ones wait in the listen backlog, unaccepted.
+    public var maxConnections: Int
+
+    public init(maxBodySize: Int = 1 << 20, handshakeTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(120),
+                maxConnections: Int = 1024) {
+        self.maxBodySize = maxBodySize
+        self.handshakeTimeout = handshakeTimeout
+        self.idleTimeout = idleTimeout
+        self.maxConnections = maxConnections
+    }
+}
+
+/// Closes a connection whose TLS handshake has not completed in time (a peer that connects and
+/// sends nothing, or trickles its hello), then leaves the pipeline once the handshake is done.
+/// Goes right after the TLS handler, which announces the handshake's end.
+final class HandshakeDeadlineHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+
+    private let timeout: TimeAmount
+    private var deadline: Scheduled<Void>?
+
+    init(timeout: TimeAmount) {
+        self.timeout = timeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        deadline = context.eventLoop.scheduleTask(in: timeout) {
+            bound.value.close(promise: nil)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard case TLSUserEvent.handshakeCompleted = event else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        deadline?.cancel()
+        deadline = nil
+        context.fireUserInboundEventTriggered(event)
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+}
+
+/// Closes a connection on which nothing was read or written for the idle timeout (placed after
+/// NIO's `IdleStateHandler`, which announces it).
+final class IdleConnectionCloser: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .all {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+}
+
+/// On the listening channel: stops accepting while `limit` connections are open, and accepts
+/// again as they close. Connections beyond the limit wait in the kernel's backlog.
+final class ConnectionLimitHandler: ChannelDuplexHandler {
+    typealias InboundIn = any Channel
+    typealias InboundOut = any Channel
+    typealias OutboundIn = Never
+
+    private let limit: Int
+    private var open = 0
+    private var readPending = false
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let child = unwrapInboundIn(data)
+        open += 1
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        child.closeFuture.hop(to: context.eventLoop).whenComplete { _ in
+            let (handler, context) = bound.value
+            handler.open -= 1
+            if handler.readPending, handler.open < handler.limit {
+                handler.readPending = false
+                context.read()
+            }
+        }
+        context.fireChannelRead(data)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        guard open < limit else {
+            readPending = true
+            return
+        }
+        context.read()
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SpikeAPI
+import SPIFFE
+
+/// A whole request as a route sees it: the body is read (up to the server's limit), the
+/// caller's SPIFFE ID is the one the TLS handshake validated, and `trail` is SPIKE's trail id
+/// for the events the request causes.
+public struct HTTPRequest: Sendable {
+    public var method: HTTPMethod
+    /// The path without the query.
+    public var path: String
+    /// The query's parameters (the first value of a repeated name wins, as Go's `Query().Get`).
+    public var query: [String: String]
+    public var headers: HTTPHeaders
+    public var body: ByteBuffer
+    public var peer: SPIFFEID
+    /// SPIKE's trail id: 8 alphanumerics naming this request in the events it causes.
+    public let trail = HTTPRequest.trailID()
+
+    public init(method: HTTPMethod, uri: String, headers: HTTPHeaders = [:], body: ByteBuffer = ByteBuffer(), peer: SPIFFEID) {
+        self.method = method
+        self.headers = headers
+        self.body = body
+        self.peer = peer
+        // A plain split: URLComponents costs more than the rest of a small request.
+        let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        path = String(parts[0])
+        var query: [String: String] = [:]
+        if parts.count > 1 {
+            for item in parts[1].split(separator: "&") {
+                let pair = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                let decode = { (text: Substring) -> String in
+                    guard text.contains(where: { $0 == "%" || $0 == "+" }) else { return String(text) }
+                    return text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(text)
+                }
+                let name = decode(pair[0])
+                if query[name] == nil { query[name] = pair.count > 1 ? decode(pair[1]) : "" }
+            }
+        }
+        self.query = query
+    }
+
+    /// The body decoded as JSON; 400 `api_bad_request` (in `route`'s shape) when it is not valid
+    /// JSON of that shape.
+    public func decode<T: Decodable>(_ type: T.Type, for route: APIRoute? = nil) throws(APIFailure) -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView))
+        } catch {
+            throw APIFailure(.badRequest, route: route)
+        }
+    }
+
+    /// The route of a request to `path`: its `action` query value picks it.
+    public func route(at path: String) -> APIRoute? {
+        APIRoute(path: path, action: query["action"])
+    }
+
+    /// SPIKE's trail ids: 8 alphanumerics (from one random draw: this runs on every request).
+    static func trailID() -> String {
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789".utf8)
+        var bits = UInt64.random(in: 0...UInt64.max)
+        var id = [UInt8](repeating: 0, count: 8)
+        for index in id.indices {
+            id[index] = alphabet[Int(bits % 36)]
+            bits /= 36
+        }
+        return String(decoding: id, as: UTF8.self)
+    }
+}
+
+/// A response; JSON ones carry SPIKE's no-cache headers (reference §2.1).
+public struct HTTPResponse: Sendable {
+    public var status: HTTPResponseStatus
+    public var headers: HTTPHeaders
+    public var body: ByteBuffer
+
+    public init(status: HTTPResponseStatus, headers: HTTPHeaders = [:], body: ByteBuffer = ByteBuffer()) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    public static func json(_ value: some Encodable, status: HTTPResponseStatus = .ok) -> HTTPResponse {
+        // Encoding the plain response structs of the API cannot fail.
+        json(body: ByteBuffer(bytes: try! encoder.encode(value)), status: status)
+    }
+
+    /// A body that is JSON already.
+    public static func json(body: ByteBuffer, status: HTTPResponseStatus = .ok) -> HTTPResponse {
+        HTTPResponse(status: status, headers: jsonHeaders, body: body)
+    }
+
+    private static let jsonHeaders: HTTPHeaders = [
+        "Content-Type": "application/json",
+        "Cache-Control": "no-store, no-cache, must-revalidate, private",
+        "Pragma": "no-cache",
+        "Expires": "0",
+    ]
+
+    /// A failure's body in its route's shape: SPIKE's codes-only `{"err":"code"}` (ADR-0030).
+    public static func failure(_ failure: APIFailure) -> HTTPResponse {
+        let body: any Encodable & Sendable = failure.route?.errorBody(failure.code) ?? APIErrorBody(failure.code)
+        return json(body, status: failure.status)
+    }
+
+    /// Bytes as they are (the cipher's stream mode).
+    public static func bytes(_ bytes: some Sequence<UInt8>, contentType: String) -> HTTPResponse {
+        HTTPResponse(status: .ok, headers: ["Content-Type": contentType, "Cache-Control": "no-store"], body: ByteBuffer(bytes: bytes))
+    }
+
+    public static func text(_ text: String, status: HTTPResponseStatus = .ok, contentType: String = "text/plain; charset=utf-8") -> HTTPResponse {
+        HTTPResponse(status: status, headers: ["Content-Type": contentType, "Cache-Control": "no-store"], body: ByteBuffer(string: text))
+    }
+}
