@@ -50,27 +50,44 @@ import Testing
     }
 
     @Test func anIdleConnectionIsClosedAfterTheIdleTimeout() async throws {
-        try await withKeeper(HTTPServerLimits(idleTimeout: .seconds(3))) { _, url, client in
+        try await withKeeper(HTTPServerLimits(idleTimeout: .seconds(8))) { _, url, client in
             await #expect {
                 try await client.withConnection(url) { session in
                     #expect(try await session.post("/v1/store/shard", body: Array("{}".utf8)).status.code == 404)
-                    try await Task.sleep(for: .seconds(7))
+                    try await Task.sleep(for: .seconds(18))
                     _ = try await session.post("/v1/store/shard", body: Array("{}".utf8))
                 }
             } throws: { error in
                 guard case .noResponse = error as? HTTPClientError else { return false }
                 return true
             }
-            // Requests keep the connection busy: one every 200 ms outlives the idle timeout.
-            let statuses = try await client.withConnection(url) { session in
-                var statuses: [UInt] = []
-                for _ in 0..<20 {
-                    statuses.append(try await session.post("/v1/store/shard", body: Array("{}".utf8)).status.code)
-                    try await Task.sleep(for: .milliseconds(200))
+            // Requests keep the connection busy: one every 200 ms for 12 s outlives the idle timeout.
+            // A close is a failure unless this machine stalled the client itself past the idle
+            // timeout (the whole suite runs in parallel on two cores): then the run is repeated.
+            for attempt in 1...3 {
+                var longestGap = Duration.zero
+                do {
+                    let statuses = try await client.withConnection(url) { session in
+                        var statuses: [UInt] = []
+                        var last = ContinuousClock.now
+                        for _ in 0..<60 {
+                            // The time the connection sat with nothing sent: since the last answer.
+                            longestGap = max(longestGap, ContinuousClock.now - last)
+                            statuses.append(try await session.post("/v1/store/shard", body: Array("{}".utf8)).status.code)
+                            last = ContinuousClock.now
+                            try await Task.sleep(for: .milliseconds(200))
+                        }
+                        return statuses
+                    }
+                    #expect(statuses == [UInt](repeating: 404, count: 60))
+                    break
+                } catch {
+                    guard longestGap >= .seconds(7), attempt < 3 else {
+                        Issue.record("a busy connection was closed (its longest gap was \(longestGap)): \(error)")
+                        break
+                    }
                 }
-                return statuses
             }
-            #expect(statuses == [UInt](repeating: 404, count: 20))
         }
     }
 
