@@ -61,6 +61,7 @@ struct ChainWalk {
         link = expected == 1 ? ChainHash.genesis(of: logID) : nil
     }
 
+    @inline(__always)
     mutating func step(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Step {
         guard let sequence = sequence(fromKey: key) else {
             return Step(sequence: expected, findings: [.malformedKey(bytes: key.count)])
