@@ -27,6 +27,10 @@ public struct LifecycleProjection: Equatable, Sendable {
     public private(set) var runningSince: UInt64?
     public private(set) var restores = 0
     public private(set) var restoreFailures = 0
+    /// Password attempts refused since the root key was last restored (or the epoch opened), and
+    /// the time of the last one: what the back-off between attempts is computed from.
+    public private(set) var passwordFailures = 0
+    public private(set) var lastPasswordFailureAt: Int64?
     /// Epochs closed by `SystemReset`.
     public private(set) var resets = 0
     /// The sequence of the last lifecycle event folded, and how many were.
@@ -50,6 +54,8 @@ public struct LifecycleProjection: Equatable, Sendable {
             self.genesis = genesis
             genesisSequence = sequence
             highestEpoch = max(highestEpoch, genesis.epoch)
+            passwordFailures = 0
+            lastPasswordFailureAt = nil
             keepers = Dictionary(uniqueKeysWithValues: genesis.keepers.enumerated().map { ($0.offset + 1, Keeper(url: $0.element)) })
         case let reset as SystemReset:
             // The epoch is closed: uninitialized until `spike init` opens the next one.
@@ -67,8 +73,14 @@ public struct LifecycleProjection: Equatable, Sendable {
             runningSince = nil
         case is RootKeyRestored:
             restores += 1
-        case is RootKeyRestoreFailed:
+            passwordFailures = 0
+            lastPasswordFailureAt = nil
+        case let failed as RootKeyRestoreFailed:
             restoreFailures += 1
+            if failed.source == .password {
+                passwordFailures += 1
+                lastPasswordFailureAt = failed.at ?? lastPasswordFailureAt
+            }
         case let distributed as ShardDistributed:
             if distributed.epoch == epoch {
                 keepers[distributed.keeper, default: Keeper(url: distributed.keeperURL)].distribution = sequence

@@ -11,6 +11,13 @@ public enum APIErrorCode: String, Codable, CaseIterable, Sendable {
     case passwordTooWeak = "password_too_weak"
     case alreadyInitialized = "state_already_initialized"
     case notReady = "state_not_ready"
+    // This project's, for `spike recover`.
+    /// No admin's wrap opens with the password offered (the attempt is in the log).
+    case passwordIncorrect = "password_incorrect"
+    /// Too many wrong passwords: wait as `Retry-After` says.
+    case tooManyAttempts = "too_many_attempts"
+    /// Recovery is for a sealed Nexus: this one holds its root key, or is not initialized.
+    case notSealed = "state_not_sealed"
 }
 
 /// An error body, `{"err":"code"}`; SPIKE's secret reads add `"data":null`.

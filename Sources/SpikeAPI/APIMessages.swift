@@ -12,6 +12,24 @@ public struct InitializationRequest: Codable, Sendable {
     }
 }
 
+/// `spike recover`'s request: an admin password for a sealed Nexus.
+public struct PasswordRecoveryRequest: Codable, Sendable {
+    public var password: String
+
+    public init(password: String) {
+        self.password = password
+    }
+}
+
+/// The answer to a recovery that restored the root key: whose password did.
+public struct PasswordRecoveryResponse: Codable, Sendable {
+    public var admin: String
+
+    public init(admin: String) {
+        self.admin = admin
+    }
+}
+
 public struct SecretPutRequest: Codable, Sendable {
     public var path: String
     public var values: [String: String]?

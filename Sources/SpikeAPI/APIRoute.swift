@@ -5,6 +5,8 @@ public enum APIRoute: String, CaseIterable, Sendable {
     case initialize = "/v1/auth/initialization?"
     case initializationCheck = "/v1/auth/initialization?check"
     case operatorRecover = "/v1/operator/recover?"
+    /// `spike recover`: an admin's password for a sealed Nexus (this project's; SPIKE has none).
+    case passwordRecover = "/v1/operator/recover?password"
     case operatorRestore = "/v1/operator/restore?"
     case secretPut = "/v1/store/secrets?"
     case secretGet = "/v1/store/secrets?get"
@@ -38,7 +40,7 @@ public enum APIRoute: String, CaseIterable, Sendable {
     /// Served in any state: initialization and recovery.
     public var isLifecycle: Bool {
         switch self {
-        case .initialize, .initializationCheck, .operatorRecover, .operatorRestore: true
+        case .initialize, .initializationCheck, .operatorRecover, .passwordRecover, .operatorRestore: true
         default: false
         }
     }
@@ -52,6 +54,7 @@ public enum APIRoute: String, CaseIterable, Sendable {
         case .initialize: "auth.initialize"
         case .initializationCheck: "auth.initialization.check"
         case .operatorRecover: "operator.recover"
+        case .passwordRecover: "operator.recover.password"
         case .operatorRestore: "operator.restore"
         case .secretPut: "secret.put"
         case .secretGet: "secret.get"

@@ -139,4 +139,50 @@ import Testing
         try driver.handle(.tick, at: NexusTime(wall: 1000, monotonic: 5000))
         #expect(Self.polls(Self.drain(&driver, log: &log, at: time)) == [1, 2, 3])
     }
+
+    /// `spike init` is not done while the shares are in flight: the Nexus holds R but serves
+    /// once `threshold` Keepers confirmed theirs (a delivered contribution, or a poll showing it).
+    @Test func anInitializedNexusServesOnceThresholdKeepersHoldTheirShares() throws {
+        let genesis = try Self.genesis()
+        var driver = NexusDriver(Self.machine())
+        var log: [DomainEvent] = []
+        var time = NexusTime(wall: 0, monotonic: 0)
+        try driver.handle(.start, at: time)
+        _ = Self.drain(&driver, log: &log, at: time)
+        try driver.handle(.initialize(genesis, actor: Self.admin, trail: "t"), at: time)
+        let sent = Self.drain(&driver, log: &log, at: time)
+        #expect(sent.filter { if case .contribute = $0 { true } else { false } }.count == 3)
+        #expect(driver.machine.phase == .ready && !driver.machine.isServing && driver.machine.confirmedShares == [])
+        // Keeper 1's share arrives; Keeper 2's contribution fails; one is not the threshold of two.
+        try driver.handle(.contributeCompleted(keeper: 1, rehydration: nil, succeeded: true), at: time)
+        try driver.handle(.contributeCompleted(keeper: 2, rehydration: nil, succeeded: false), at: time)
+        _ = Self.drain(&driver, log: &log, at: time)
+        #expect(!driver.machine.isServing && driver.machine.confirmedShares == [1])
+        // The next poll finds Keeper 2 empty: it is sent its share again, which arrives.
+        time = NexusTime(wall: 5000, monotonic: 5000)
+        try driver.handle(.tick, at: time)
+        _ = Self.drain(&driver, log: &log, at: time)
+        try driver.handle(.pollCompleted(keeper: 2, result: .empty, latencyMillis: 1), at: time)
+        let repaired = Self.drain(&driver, log: &log, at: time)
+        guard case .contribute(2, let share, let rehydration?)? = repaired.first(where: { if case .contribute = $0 { true } else { false } }) else {
+            Issue.record("Keeper 2 was not sent its share again: \(repaired)")
+            return
+        }
+        #expect(share == genesis.shares[2] && rehydration.reason == .empty)
+        try driver.handle(.contributeCompleted(keeper: 2, rehydration: rehydration, succeeded: true), at: time)
+        _ = Self.drain(&driver, log: &log, at: time)
+        #expect(driver.machine.isServing && driver.machine.confirmedShares == nil)
+        // A poll showing the distributed share confirms too (Keeper 3, on another system).
+        var second = NexusDriver(Self.machine())
+        var secondLog: [DomainEvent] = []
+        try second.handle(.start, at: time)
+        _ = Self.drain(&second, log: &secondLog, at: time)
+        try second.handle(.initialize(genesis, actor: Self.admin, trail: "t"), at: time)
+        _ = Self.drain(&second, log: &secondLog, at: time)
+        for keeper in [1, 3] {
+            try second.handle(.pollCompleted(keeper: keeper, result: .shard(genesis.shares[keeper]!.value), latencyMillis: 1), at: time)
+            _ = Self.drain(&second, log: &secondLog, at: time)
+        }
+        #expect(second.machine.isServing)
+    }
 }

@@ -1,3 +1,5 @@
+import NIOCore
+import NIOPosix
 import NexusCore
 import Nodes
 import SPIFFE
@@ -20,16 +22,18 @@ struct DevIdentities {
     }
 
     /// A client acting as `path`, which accepts only a server with the `server` role.
-    func client(_ path: String, server: SpikeRoles.Role, timeout: Duration = .seconds(10)) throws -> HTTPClient {
-        HTTPClient(tls: SPIFFETLS(role: .client, source: try source(path), authorizer: roles.authorizer(server)), timeout: timeout)
+    func client(_ path: String, server: SpikeRoles.Role, timeout: Duration = .seconds(10),
+                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws -> HTTPClient {
+        HTTPClient(tls: SPIFFETLS(role: .client, source: try source(path), authorizer: roles.authorizer(server)), timeout: timeout, group: group)
     }
 
     /// A Keeper's server and its URL.
-    func startKeeper(limits: HTTPServerLimits = KeeperService.limits) async throws -> (HTTPServer, String) {
+    func startKeeper(limits: HTTPServerLimits = KeeperService.limits,
+                     group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> (HTTPServer, String) {
         let service = KeeperService(roles: roles)
         let server = try await HTTPServer.start(host: "127.0.0.1", port: 0,
                                                 tls: SPIFFETLS(role: .server, source: try source("/spike/keeper"), authorizer: service.connectionAuthorizer),
-                                                limits: limits, service: service)
+                                                limits: limits, service: service, group: group)
         return (server, "https://127.0.0.1:\(server.port)")
     }
 }

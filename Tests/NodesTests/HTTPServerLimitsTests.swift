@@ -1,6 +1,8 @@
 import Foundation
 import NexusCore
+import NIOCore
 import NIOHTTP1
+import NIOPosix
 import Nodes
 import SPIFFE
 import SPIFFETLS
@@ -17,12 +19,17 @@ import Testing
         dev = try DevIdentities()
     }
 
-    /// A Keeper's server with `limits`, its URL, and a client with the Nexus' identity.
+    /// A Keeper's server with `limits`, its URL, and a client with the Nexus' identity, on event
+    /// loops of their own: the timers under test must not wait behind other suites' work.
     func withKeeper(_ limits: HTTPServerLimits, timeout: Duration = .seconds(10),
                     _ body: (HTTPServer, String, HTTPClient) async throws -> Void) async throws {
-        let (server, url) = try await dev.startKeeper(limits: limits)
-        let client = try dev.client("/spike/nexus", server: .keeper, timeout: timeout)
-        try await awaitingCleanup({ await server.shutdown() }) {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let (server, url) = try await dev.startKeeper(limits: limits, group: group)
+        let client = try dev.client("/spike/nexus", server: .keeper, timeout: timeout, group: group)
+        try await awaitingCleanup({
+            await server.shutdown()
+            try? await group.shutdownGracefully()
+        }) {
             try await body(server, url, client)
         }
     }
@@ -33,7 +40,7 @@ import Testing
             // The attacker: plain TCP, then nothing (or one byte of a ClientHello, then nothing).
             for opening in [[UInt8](), [0x16]] {
                 let started = ContinuousClock.now
-                let outcome = try RawConnection.connectThenWait(port: server.port, send: opening, upTo: .seconds(10))
+                let outcome = try await RawConnection.connectThenWait(port: server.port, send: opening, upTo: .seconds(10))
                 let waited = ContinuousClock.now - started
                 #expect(outcome == .closedByServer, "\(opening)")
                 #expect(waited >= .milliseconds(1900) && waited < .seconds(9), "closed after \(waited), not at the handshake deadline")
@@ -137,7 +144,17 @@ import Testing
 enum RawConnection {
     enum Outcome: Equatable { case closedByServer, stillOpen, dataReceived }
 
-    static func connectThenWait(port: Int, send bytes: [UInt8], upTo limit: Duration) throws -> Outcome {
+    /// On a Dispatch thread: a blocking `recv` must not hold one of the few cooperative threads
+    /// the other suites need meanwhile.
+    static func connectThenWait(port: Int, send bytes: [UInt8], upTo limit: Duration) async throws -> Outcome {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try blockingConnectThenWait(port: port, send: bytes, upTo: limit) })
+            }
+        }
+    }
+
+    private static func blockingConnectThenWait(port: Int, send bytes: [UInt8], upTo limit: Duration) throws -> Outcome {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EBADF) }
         defer { close(fd) }

@@ -38,6 +38,8 @@ struct LifecycleSimulation {
         case contributeReply(nexusLife: Int, keeper: Int, rehydration: NexusLifecycle.Rehydration?, succeeded: Bool)
         case nexusRestart
         case keeperRestart(keeper: Int)
+        /// The scrypt of a password attempt is done.
+        case passwordUnwrapped(nexusLife: Int, key: [UInt8]?, admin: String?)
     }
 
     let seed: UInt64
@@ -87,7 +89,14 @@ struct LifecycleSimulation {
     struct Statistics {
         var nexusCrashes = 0, keeperCrashes = 0, partitions = 0, restores = 0, rehydrations = 0, events = 0
         var appendsRefused = 0, clockStepsBack = 0, writesAcknowledged = 0, writesRefused = 0
+        var passwordRestores = 0, passwordsRefused = 0
     }
+
+    static let password = "correct horse battery"
+    /// The password attempt being checked: whether it offered the right password.
+    var offeredRightPassword: Bool?
+    /// The Nexus life in which a password restored the root key (no shares were needed then).
+    var restoredByPasswordInLife: Int?
 
     init(seed: UInt64, duration: Int64 = 300_000) {
         self.seed = seed
@@ -186,7 +195,7 @@ struct LifecycleSimulation {
         guard let nexus else { throw violation("no Nexus after healing") }
         if rootKey == nil { return }
         if nexus.phase == .ready {
-            guard wasReady || possible >= threshold else {
+            guard wasReady || possible >= threshold || restoredByPasswordInLife == nexusLife else {
                 throw violation("ready although only \(possible) of \(threshold) shares were held")
             }
             for keeper in 1...keepers.count where keepers[keeper - 1].share != distributed[keeper] {
@@ -226,7 +235,7 @@ struct LifecycleSimulation {
     mutating func initialize() throws {
         var generator = random
         let genesis = try EpochGenesis.create(
-            epoch: 1, keepers: keeperURLs, threshold: threshold, password: "correct horse battery",
+            epoch: 1, keepers: keeperURLs, threshold: threshold, password: Self.password,
             admin: "spiffe://spike.test/spike/pilot/role/superuser", cost: .testing, using: &generator)
         random = generator
         rootKey = genesis.rootKey.copyBytes()
@@ -262,7 +271,7 @@ struct LifecycleSimulation {
                 stats.events += events.count
                 for event in events {
                     if let polled = event.payload as? KeeperPolled { pollsLogged += polled.count }
-                    if let restored = event.payload as? RootKeyRestored {
+                    if let restored = event.payload as? RootKeyRestored, restored.source == .keepers {
                         stats.restores += 1
                         guard restored.shareIndices.count >= threshold else {
                             throw violation("combined \(restored.shareIndices.count) shares, threshold \(threshold)")
@@ -287,12 +296,36 @@ struct LifecycleSimulation {
             case .exit:
                 // The start could not be recorded: the process ends, and is started again later.
                 crashNexus()
+            case .unwrapPassword(let wraps, let epoch):
+                guard let right = offeredRightPassword else { throw violation("a password was unwrapped that nobody offered") }
+                let password = right ? Self.password : "wrong horse battery"
+                let opened = wraps.lazy.compactMap { wrap in (try? wrap.unwrap(password: password, epoch: epoch)).map { ($0.copyBytes(), wrap.admin) } }.first
+                schedule(at: now + Int64.random(in: 50...500, using: &random),
+                         .passwordUnwrapped(nexusLife: nexusLife, key: opened?.0, admin: opened?.1))
+            case .answerPasswordAttempt(let outcome):
+                let right = offeredRightPassword
+                offeredRightPassword = nil
+                switch outcome {
+                case .restored:
+                    guard right == true else { throw violation("a wrong password restored the root key") }
+                    stats.passwordRestores += 1
+                    restoredByPasswordInLife = nexusLife
+                case .wrongPassword:
+                    guard right == false else { throw violation("the right password was refused") }
+                    stats.passwordsRefused += 1
+                case .notSealed(let phase):
+                    guard phase != .sealed else { throw violation("a sealed Nexus said it is not sealed") }
+                case .tooSoon, .busy:
+                    break
+                }
             }
         }
     }
 
     mutating func crashNexus() {
         driver = nil
+        // A `spike recover` in flight dies with the process that was checking it.
+        offeredRightPassword = nil
         plane = nil
         unlockedWith = nil
         stats.nexusCrashes += 1
@@ -446,6 +479,9 @@ struct LifecycleSimulation {
             if nexus == nil { try startNexus() }
         case .keeperRestart(let keeper):
             restartKeeper(keeper)
+        case .passwordUnwrapped(let life, let key, let admin):
+            guard life == nexusLife, nexus != nil else { return }
+            try feed(.passwordUnwrapped(try key.map { try RootKey(bytes: $0) }, admin: admin))
         }
     }
 
@@ -485,6 +521,11 @@ struct LifecycleSimulation {
             // The wall clock steps back (NTP, an operator) by up to an hour.
             wallOffset -= Int64.random(in: 1000...3_600_000, using: &random)
             stats.clockStepsBack += 1
+        case 93..<96:
+            // An admin runs `spike recover`, with the right password or a wrong one.
+            guard nexus != nil, rootKey != nil, offeredRightPassword == nil else { return }
+            offeredRightPassword = Bool.random(using: &random)
+            try feed(.passwordAttempt(actor: "spiffe://spike.test/spike/pilot/role/recover", trail: "recover"))
         default:
             // A Keeper that holds a share that is not its own (an operator mix-up).
             if keepers[keeper - 1].up, keepers[keeper - 1].share != nil {

@@ -35,7 +35,7 @@ import Testing
               + "\(total.keeperCrashes) Keeper crashes, \(total.partitions) partitions, \(total.restores) restores from Keepers, "
               + "\(total.rehydrations) rehydrations, \(total.events) events, \(total.appendsRefused) appends refused, "
               + "\(total.clockStepsBack) wall-clock steps back, \(total.writesAcknowledged) data events acknowledged, "
-              + "\(total.writesRefused) refused")
+              + "\(total.writesRefused) refused, \(total.passwordRestores) restores by password, \(total.passwordsRefused) wrong passwords")
         for violation in violations.prefix(5) {
             Issue.record("\(violation) — replay with SPIKE_SIM_SEED=\(violation.seed)")
         }
@@ -45,6 +45,7 @@ import Testing
         #expect(total.appendsRefused > seeds.count / 2 && total.clockStepsBack > seeds.count / 2
                 && total.writesAcknowledged > seeds.count * 10 && total.writesRefused > 0,
                 "the faults did not exercise refused appends, clock steps and the data plane")
+        #expect(total.passwordRestores > 0 && total.passwordsRefused > seeds.count / 10, "the faults did not exercise password recovery")
     }
 
     @Test func aSeedReplaysIdentically() {
@@ -85,6 +86,8 @@ private final class Results: @unchecked Sendable {
         total.clockStepsBack += stats.clockStepsBack
         total.writesAcknowledged += stats.writesAcknowledged
         total.writesRefused += stats.writesRefused
+        total.passwordRestores += stats.passwordRestores
+        total.passwordsRefused += stats.passwordsRefused
         if let violation { violations.append(violation) }
     }
 

@@ -26,15 +26,16 @@ final class NexusHarness: Sendable {
     var url: String { "https://127.0.0.1:\(nexus.port)" }
 
     /// A new system, or with `previous` (whose Nexus is stopped) a new Nexus process on the same
-    /// data directory and Keeper: a restart.
-    init(environment: [String: String] = [:], continuing previous: NexusHarness? = nil) async throws {
+    /// data directory and Keeper: a restart; with `emptyKeeper`, a new Keeper too (the old one and
+    /// its share lost).
+    init(environment: [String: String] = [:], continuing previous: NexusHarness? = nil, emptyKeeper: Bool = false) async throws {
         ca = try previous?.ca ?? DevelopmentCA(trustDomain: TrustDomain(parsing: "spike.ist"))
         roles = try SpikeRoles(environment: environment)
         let ca = self.ca
         func source(_ path: String) throws -> StaticX509Source {
             StaticX509Source(svid: try ca.issue(SPIFFEID(parsing: "spiffe://spike.ist" + path)), bundles: X509BundleSet([ca.bundle]))
         }
-        if let previous {
+        if let previous, !emptyKeeper {
             keeper = previous.keeper
             keeperService = previous.keeperService
             directory = previous.directory
@@ -45,7 +46,7 @@ final class NexusHarness: Sendable {
                                                 tls: SPIFFETLS(role: .server, source: try source("/spike/keeper"),
                                                                authorizer: keeperService.connectionAuthorizer),
                                                 limits: KeeperService.limits, service: keeperService)
-            directory = NSTemporaryDirectory() + "spike-nexus-\(UUID().uuidString)"
+            directory = previous?.directory ?? NSTemporaryDirectory() + "spike-nexus-\(UUID().uuidString)"
         }
         var configuration = NexusConfiguration(listen: ("127.0.0.1", 0), keepers: ["https://127.0.0.1:\(keeper.port)"], shares: 1,
                                                threshold: 1, pollInterval: .milliseconds(200), dataDirectory: directory)
@@ -72,7 +73,9 @@ final class NexusHarness: Sendable {
     /// A client acting as `spiffe://spike.ist<path>`.
     func client(_ path: String) throws -> HTTPClient {
         let source = StaticX509Source(svid: try ca.issue(SPIFFEID(parsing: "spiffe://spike.ist" + path)), bundles: X509BundleSet([ca.bundle]))
-        return HTTPClient(tls: SPIFFETLS(role: .client, source: source, authorizer: roles.authorizer(.nexus)), timeout: .seconds(10))
+        // A tolerance, not an assertion: a loaded two-core machine running every suite at once
+        // takes seconds for an fsync now and then.
+        return HTTPClient(tls: SPIFFETLS(role: .client, source: source, authorizer: roles.authorizer(.nexus)), timeout: .seconds(30))
     }
 
     static let password = "correct horse battery"
@@ -83,16 +86,8 @@ final class NexusHarness: Sendable {
         try await node.initialize(password: Self.password, actor: "spiffe://spike.ist/spike/pilot/role/superuser",
                                   trail: "test", cost: .testing)
         #expect(node.status.ready)
-        // `spike init` answers before the Keeper has its share (issue 11 changes that); tests
-        // that stop the Nexus next need the share in place.
-        let deadline = ContinuousClock.now + .seconds(20)
-        while !keeperService.holdsShare {
-            guard ContinuousClock.now < deadline else {
-                Issue.record("the Keeper did not get its share in 20 s")
-                throw CancellationError()
-            }
-            try await Task.sleep(for: .milliseconds(10))
-        }
+        // `spike init` answers once threshold Keepers (here the one) hold their shares.
+        #expect(keeperService.holdsShare)
     }
 
     /// POSTs `body` to `path` as `client`; returns the status code and the body as text.

@@ -3,101 +3,97 @@ import Foundation
 import Projections
 import Testing
 
-/// Issue 4's end-to-end scenarios: real `spike` processes (a development trust domain, three
-/// Keepers, a Nexus) over real mutual TLS on loopback, killed with SIGKILL.
-@Suite(.serialized) struct DevClusterTests {
-    let dir = "/tmp/spk-e2e-\(UInt32.random(in: 0...UInt32.max))"
+extension LocalClusters {
+    /// Issue 4's end-to-end scenarios: real `spike` processes (a development trust domain, three
+    /// Keepers, a Nexus) over real mutual TLS on loopback, killed with SIGKILL.
+    @Suite(.serialized) struct DevClusterTests {
+        let dir = "/tmp/spk-e2e-\(UInt32.random(in: 0...UInt32.max))"
 
-    /// Runs `spike` on a Dispatch thread: waiting for a process must not hold one of the few
-    /// cooperative threads that the other tests need meanwhile.
-    func spike(_ arguments: [String]) async throws -> (status: Int32, output: String) {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try SpikeExecutable.run(arguments) })
+        func spike(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+            try await SpikeExecutable.running(arguments)
+        }
+
+        func pid(_ name: String) throws -> pid_t {
+            pid_t(try String(contentsOfFile: "\(dir)/run/\(name).pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))!
+        }
+
+        /// Polls `spike dev status` until `condition` holds on its output, or fails after `limit`.
+        func waitForStatus(within limit: Duration, _ condition: (Int32, String) -> Bool) async throws -> String {
+            let deadline = ContinuousClock.now + limit
+            var last = ""
+            while ContinuousClock.now < deadline {
+                let (status, output) = try await spike(["dev", "status", "--dir", dir])
+                last = output
+                if condition(status, output) { return output }
+                try await Task.sleep(for: .milliseconds(200))
             }
+            Issue.record("status never matched within \(limit); last:\n\(last)")
+            return last
         }
-    }
 
-    func pid(_ name: String) throws -> pid_t {
-        pid_t(try String(contentsOfFile: "\(dir)/run/\(name).pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))!
-    }
+        @Test func crashesOfTheNexusAndTheKeepersAreSurvived() async throws {
+            let passwordFile = dir + "-password"
+            try "correct horse battery staple".write(toFile: passwordFile, atomically: true, encoding: .utf8)
+            defer {
+                _ = try? SpikeExecutable.run(["dev", "down", "--dir", dir, "--purge"])
+                unlink(passwordFile)
+            }
+            let up = try await spike(["dev", "up", "--dir", dir, "--admin-password-file", passwordFile, "--poll-interval", "1s"])
+            #expect(up.status == 0, "\(up.output)")
+            #expect(!up.output.contains("correct horse"), "the password must not be echoed")
+            let env = try String(contentsOfFile: dir + "/env", encoding: .utf8)
+            #expect(env.contains("SPIFFE_ENDPOINT_SOCKET=") && env.contains("SPIKE_NEXUS_API_URL='https://127.0.0.1:"))
+            _ = try await waitForStatus(within: .seconds(10)) { status, _ in status == 0 }
 
-    /// Polls `spike dev status` until `condition` holds on its output, or fails after `limit`.
-    func waitForStatus(within limit: Duration, _ condition: (Int32, String) -> Bool) async throws -> String {
-        let deadline = ContinuousClock.now + limit
-        var last = ""
-        while ContinuousClock.now < deadline {
-            let (status, output) = try await spike(["dev", "status", "--dir", dir])
-            last = output
-            if condition(status, output) { return output }
+            // SIGKILL the Nexus and start it again: the Keepers give the root key back.
+            kill(try pid("nexus"), SIGKILL)
             try await Task.sleep(for: .milliseconds(200))
-        }
-        Issue.record("status never matched within \(limit); last:\n\(last)")
-        return last
-    }
+            #expect(try await spike(["dev", "start", "--dir", dir, "nexus"]).status == 0)
+            _ = try await waitForStatus(within: .seconds(10)) { status, output in status == 0 && output.contains("nexus state      ready") }
 
-    @Test func crashesOfTheNexusAndTheKeepersAreSurvived() async throws {
-        let passwordFile = dir + "-password"
-        try "correct horse battery staple".write(toFile: passwordFile, atomically: true, encoding: .utf8)
-        defer {
-            _ = try? SpikeExecutable.run(["dev", "down", "--dir", dir, "--purge"])
-            unlink(passwordFile)
-        }
-        let up = try await spike(["dev", "up", "--dir", dir, "--admin-password-file", passwordFile, "--poll-interval", "1s"])
-        #expect(up.status == 0, "\(up.output)")
-        #expect(!up.output.contains("correct horse"), "the password must not be echoed")
-        let env = try String(contentsOfFile: dir + "/env", encoding: .utf8)
-        #expect(env.contains("SPIFFE_ENDPOINT_SOCKET=") && env.contains("SPIKE_NEXUS_API_URL='https://127.0.0.1:"))
-        _ = try await waitForStatus(within: .seconds(10)) { status, _ in status == 0 }
+            // SIGKILL a Keeper and start it again, empty: within one poll interval it is found empty
+            // and sent its share; the next poll finds the share there.
+            kill(try pid("keeper-2"), SIGKILL)
+            #expect(try await spike(["dev", "start", "--dir", dir, "keeper-2"]).status == 0)
+            let restarted = ContinuousClock.now
+            _ = try await waitForStatus(within: .seconds(4)) { _, output in output.contains("keeper 2       has-shard at") && ContinuousClock.now - restarted > .seconds(1) }
 
-        // SIGKILL the Nexus and start it again: the Keepers give the root key back.
-        kill(try pid("nexus"), SIGKILL)
-        try await Task.sleep(for: .milliseconds(200))
-        #expect(try await spike(["dev", "start", "--dir", dir, "nexus"]).status == 0)
-        _ = try await waitForStatus(within: .seconds(10)) { status, output in status == 0 && output.contains("nexus state      ready") }
-
-        // SIGKILL a Keeper and start it again, empty: within one poll interval it is found empty
-        // and sent its share; the next poll finds the share there.
-        kill(try pid("keeper-2"), SIGKILL)
-        #expect(try await spike(["dev", "start", "--dir", dir, "keeper-2"]).status == 0)
-        let restarted = ContinuousClock.now
-        _ = try await waitForStatus(within: .seconds(4)) { _, output in output.contains("keeper 2       has-shard at") && ContinuousClock.now - restarted > .seconds(1) }
-
-        // Two of three Keepers stopped (SIGSTOP: they keep their shares, and answer nothing) and
-        // the Nexus restarted: sealed, and /readyz says why; one Keeper returns: ready.
-        let (first, third) = (try pid("keeper-1"), try pid("keeper-3"))
-        kill(first, SIGSTOP)
-        kill(third, SIGSTOP)
-        defer {
+            // Two of three Keepers stopped (SIGSTOP: they keep their shares, and answer nothing) and
+            // the Nexus restarted: sealed, and /readyz says why; one Keeper returns: ready.
+            let (first, third) = (try pid("keeper-1"), try pid("keeper-3"))
+            kill(first, SIGSTOP)
+            kill(third, SIGSTOP)
+            defer {
+                kill(first, SIGCONT)
+                kill(third, SIGCONT)
+            }
+            kill(try pid("nexus"), SIGKILL)
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(try await spike(["dev", "start", "--dir", dir, "nexus"]).status == 0)
+            let sealed = try await waitForStatus(within: .seconds(10)) { status, output in
+                status != 0 && output.contains("sealed: 1 of 2 shares in hand") && output.contains("Keeper 1 unreachable")
+            }
+            #expect(sealed.contains("nexus state      sealed"))
+            try await Task.sleep(for: .seconds(2))
+            #expect(try await spike(["dev", "status", "--dir", dir]).output.contains("nexus state      sealed"), "one share is not enough")
             kill(first, SIGCONT)
+            _ = try await waitForStatus(within: .seconds(5)) { _, output in output.contains("nexus state      ready") }
             kill(third, SIGCONT)
-        }
-        kill(try pid("nexus"), SIGKILL)
-        try await Task.sleep(for: .milliseconds(200))
-        #expect(try await spike(["dev", "start", "--dir", dir, "nexus"]).status == 0)
-        let sealed = try await waitForStatus(within: .seconds(10)) { status, output in
-            status != 0 && output.contains("sealed: 1 of 2 shares in hand") && output.contains("Keeper 1 unreachable")
-        }
-        #expect(sealed.contains("nexus state      sealed"))
-        try await Task.sleep(for: .seconds(2))
-        #expect(try await spike(["dev", "status", "--dir", dir]).output.contains("nexus state      sealed"), "one share is not enough")
-        kill(first, SIGCONT)
-        _ = try await waitForStatus(within: .seconds(5)) { _, output in output.contains("nexus state      ready") }
-        kill(third, SIGCONT)
 
-        let down = try await spike(["dev", "down", "--dir", dir])
-        #expect(down.status == 0 && down.output.contains("stopped nexus"))
+            let down = try await spike(["dev", "down", "--dir", dir])
+            #expect(down.status == 0 && down.output.contains("stopped nexus"))
 
-        // The log tells the story: two crashes, restores from the Keepers, a rehydration, a clean stop.
-        let log = try EventLog.open(directory: dir + "/nexus", options: { var o = EventLog.Options(); o.readOnly = true; return o }())
-        let key = try LogKeyFile.readPrivateKey(at: dir + "/nexus/audit-key.pem")
-        let projection = try NexusProjections.replay(log, keyring: LogKeyring([key])).lifecycle
-        #expect(projection.genesis?.threshold == 2 && projection.genesis?.shares == 3)
-        #expect(projection.crashes == 2, "two SIGKILLs of the Nexus are two crashes in the log")
-        #expect(projection.restores >= 1)
-        #expect(projection.runningSince == nil, "dev down stopped the Nexus cleanly")
-        #expect((projection.keepers[2]?.rehydrations ?? 0) >= 1, "Keeper 2 got its share back")
-        #expect((projection.keepers[1]?.polls[.unreachable] ?? 0) >= 1)
-        log.close()
+            // The log tells the story: two crashes, restores from the Keepers, a rehydration, a clean stop.
+            let log = try EventLog.open(directory: dir + "/nexus", options: { var o = EventLog.Options(); o.readOnly = true; return o }())
+            let key = try LogKeyFile.readPrivateKey(at: dir + "/nexus/audit-key.pem")
+            let projection = try NexusProjections.replay(log, keyring: LogKeyring([key])).lifecycle
+            #expect(projection.genesis?.threshold == 2 && projection.genesis?.shares == 3)
+            #expect(projection.crashes == 2, "two SIGKILLs of the Nexus are two crashes in the log")
+            #expect(projection.restores >= 1)
+            #expect(projection.runningSince == nil, "dev down stopped the Nexus cleanly")
+            #expect((projection.keepers[2]?.rehydrations ?? 0) >= 1, "Keeper 2 got its share back")
+            #expect((projection.keepers[1]?.polls[.unreachable] ?? 0) >= 1)
+            log.close()
+        }
     }
 }

@@ -13,6 +13,19 @@ enum SpikeExecutable {
         return (result.status, result.stdout)
     }
 
+    /// `run` on a Dispatch thread, with `input` on stdin: waiting for a process must not hold one
+    /// of the few cooperative threads that the other tests need meanwhile.
+    static func running(_ arguments: [String], environment: [String: String] = [:], input: String = "") async throws -> (status: Int32, output: String) {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result {
+                    let result = try runSeparately(arguments, environment: environment, input: Data(input.utf8), mergeStandardError: true)
+                    return (result.status, result.stdout)
+                })
+            }
+        }
+    }
+
     /// Runs `spike` to completion with `input` on its stdin; stdout and stderr apart. Variables
     /// set to "" in `environment` are removed.
     static func runSeparately(_ arguments: [String], environment: [String: String] = [:], input: Data = Data(),

@@ -19,6 +19,10 @@ public struct NexusDriver: Sendable {
         case initialize(EpochGenesis, actor: String, trail: String)
         case dataRefused(String)
         case stop(reason: String)
+        /// `spike recover` offers a password (kept by the adapter until `unwrapPassword`).
+        case passwordAttempt(actor: String, trail: String)
+        /// What the adapter's unwrap gave: the key and whose wrap opened, or nil.
+        case passwordUnwrapped(RootKey?, admin: String?)
     }
 
     public private(set) var machine: NexusLifecycle
@@ -47,6 +51,8 @@ public struct NexusDriver: Sendable {
             machine.dataRefused(reason)
             actions = []
         case .stop(let reason): actions = machine.stop(at: time, reason: reason)
+        case .passwordAttempt(let actor, let trail): actions = machine.beginPasswordAttempt(actor: actor, trail: trail, at: time)
+        case .passwordUnwrapped(let key, let admin): actions = machine.passwordUnwrapped(key, admin: admin, at: time)
         }
         queue += actions
     }

@@ -90,7 +90,31 @@ public struct NexusLifecycle: Sendable {
         case lockData
         /// The process cannot go on (its start could not be recorded): end it with this reason.
         case exit(String)
+        /// A password attempt may go on: unwrap the root key from one of these wraps with the
+        /// caller's password (scrypt, off the loop), then report `passwordUnwrapped`.
+        case unwrapPassword(wraps: [PasswordWrap], epoch: UInt32)
+        /// Tell the caller of the password attempt how it ended.
+        case answerPasswordAttempt(PasswordAttemptOutcome)
     }
+
+    /// How a `spike recover` attempt ended.
+    public enum PasswordAttemptOutcome: Equatable, Sendable {
+        /// The root key is back (from `admin`'s wrap): the Nexus is ready, its Keepers re-seeded.
+        case restored(admin: String)
+        /// No wrap opens with that password; the failure is in the log.
+        case wrongPassword
+        /// Only a sealed Nexus recovers: a ready one has its key, an uninitialized one has none.
+        case notSealed(Phase)
+        /// Too many wrong passwords: the next attempt may come after this many milliseconds.
+        case tooSoon(retryAfterMillis: Int64)
+        /// Another attempt is being checked.
+        case busy
+    }
+
+    /// Wrong passwords allowed before attempts are spaced out, and the longest wait between
+    /// attempts (the wait doubles with each further failure, from one second).
+    public static let freePasswordAttempts = 5
+    public static let maxPasswordBackoffMillis: Int64 = 3_600_000
 
     public let configuration: Configuration
     public private(set) var projection: LifecycleProjection
@@ -109,6 +133,8 @@ public struct NexusLifecycle: Sendable {
     /// How long a refused append waits before it is tried again: a full disk is not retried in
     /// a busy loop.
     public static let appendRetryMillis: Int64 = 1000
+    /// The caller of the password attempt being checked.
+    private var passwordAttempt: (actor: String, trail: String)?
     private var polling: Set<Int> = []
     private var sending: Set<Int> = []
     /// On the monotonic clock.
@@ -120,6 +146,10 @@ public struct NexusLifecycle: Sendable {
     public private(set) var refusal: String?
     /// Why the last `initialize` did not take (its genesis could not be appended).
     public private(set) var initializationFailure: String?
+    /// After `spike init`, the Keepers that have confirmed their share; nil once `threshold` of
+    /// them have (or when the root key came any other way). Until then the Nexus holds R but does
+    /// not serve: a crash before the shares are out would leave the system to the password alone.
+    public private(set) var confirmedShares: Set<Int>?
 
     /// A Nexus whose log folds to `projection`.
     public init(configuration: Configuration, projection: LifecycleProjection) {
@@ -140,8 +170,9 @@ public struct NexusLifecycle: Sendable {
 
     // MARK: - Inputs
 
-    /// Whether the Nexus serves: the root key is in memory and the log authenticated.
-    public var isServing: Bool { phase == .ready && refusal == nil }
+    /// Whether the Nexus serves: the root key is in memory, the log authenticated, and after a
+    /// `spike init`, `threshold` Keepers hold their shares.
+    public var isServing: Bool { phase == .ready && refusal == nil && confirmedShares == nil }
 
     /// The process started: record it (and the crash of the previous one, if it never stopped).
     public mutating func start(at time: NexusTime) -> [Action] {
@@ -180,6 +211,9 @@ public struct NexusLifecycle: Sendable {
         pendingGenesis = nil
         rootKey = genesis.rootKey
         phase = .ready
+        confirmedShares = []
+        // The first polls come one interval later: a Keeper whose share did not arrive answers
+        // empty then and is sent it again.
         nextPollAt = time.monotonic + configuration.pollIntervalMillis
         return [.unlockData(rootKey: genesis.rootKey, epoch: genesis.event.epoch)] + genesis.shares.keys.sorted().map { keeper in
             sending.insert(keeper)
@@ -206,6 +240,48 @@ public struct NexusLifecycle: Sendable {
             retryAt = time.monotonic + Self.appendRetryMillis
         }
         return []
+    }
+
+    /// `spike recover`: an admin's password is offered for a sealed Nexus. Allowed, it goes on
+    /// to `unwrapPassword`; refused, the caller is answered at once. After
+    /// `freePasswordAttempts` wrong passwords, attempts are spaced out by a wait that doubles
+    /// with each failure; the failures are in the log, so a restart does not reset it.
+    public mutating func beginPasswordAttempt(actor: String, trail: String, at time: NexusTime) -> [Action] {
+        guard phase == .sealed, !stopped, let genesis = projection.genesis else {
+            return [.answerPasswordAttempt(.notSealed(phase))]
+        }
+        guard passwordAttempt == nil else { return [.answerPasswordAttempt(.busy)] }
+        if let wait = passwordBackoff(at: time.wall) { return [.answerPasswordAttempt(.tooSoon(retryAfterMillis: wait))] }
+        passwordAttempt = (actor, trail)
+        return [.unwrapPassword(wraps: genesis.passwordWraps, epoch: genesis.epoch)]
+    }
+
+    /// How long the next password attempt must wait (nil: it may go now).
+    public func passwordBackoff(at wall: Int64) -> Int64? {
+        let failures = projection.passwordFailures
+        guard failures >= Self.freePasswordAttempts, let last = projection.lastPasswordFailureAt else { return nil }
+        let doublings = min(failures - Self.freePasswordAttempts, 22)
+        let wait = min(Int64(1000) << doublings, Self.maxPasswordBackoffMillis)
+        let remaining = last + wait - wall
+        return remaining > 0 ? remaining : nil
+    }
+
+    /// The password attempt's scrypt is done: `key` is what `admin`'s wrap opened to, or nil when
+    /// no wrap opened. A key that does not match the key check value is refused like a wrong
+    /// password (and never used).
+    public mutating func passwordUnwrapped(_ key: RootKey?, admin: String?, at time: NexusTime) -> [Action] {
+        guard let (actor, trail) = passwordAttempt else { return [] }
+        passwordAttempt = nil
+        guard phase == .sealed, !stopped, let genesis = projection.genesis else {
+            return [.answerPasswordAttempt(.notSealed(phase))]
+        }
+        guard let key, let admin, key.matches(keyCheckValue: Array(genesis.keyCheckValue)) else {
+            let failed = RootKeyRestoreFailed(source: .password, shareIndices: [],
+                                              reason: "the password offered does not unwrap the root key", at: time.wall)
+            return [.append([DomainEvent(actor: actor, trail: trail, failed)]), .answerPasswordAttempt(.wrongPassword)]
+        }
+        let restored = DomainEvent(actor: actor, trail: trail, RootKeyRestored(source: .password, shareIndices: [], admin: admin))
+        return becomeReady(with: key, restored: restored, epoch: genesis.epoch) + [.answerPasswordAttempt(.restored(admin: admin))]
     }
 
     /// The data refused the log when the root key came back (an event it was folded from is not
@@ -262,6 +338,7 @@ public struct NexusLifecycle: Sendable {
                 actions += tryToRestore()
             }
         case .ready:
+            if case .shard(let value) = result, let (_, share) = distributedShare(keeper), value == share.value { confirm(keeper) }
             actions += repair(keeper: keeper, result: result)
         }
         return actions
@@ -271,7 +348,9 @@ public struct NexusLifecycle: Sendable {
     /// recorded. One that did not will be retried after the next poll.
     public mutating func contributeCompleted(keeper: Int, rehydration: Rehydration?, succeeded: Bool) -> [Action] {
         sending.remove(keeper)
-        guard !stopped, succeeded, let rehydration else { return [] }
+        guard !stopped, succeeded else { return [] }
+        confirm(keeper)
+        guard let rehydration else { return [] }
         return [.append([event(KeeperRehydrated(keeper: keeper, distribution: rehydration.distribution,
                                                                      reason: rehydration.reason))])]
     }
@@ -300,21 +379,7 @@ public struct NexusLifecycle: Sendable {
             precondition(subset.count >= genesis.threshold, "never combine fewer than threshold shares")
             guard let key = try? RootKey.combine(subset.map { collected[$0]! }, threshold: genesis.threshold,
                                                  keyCheckValue: Array(genesis.keyCheckValue)) else { continue }
-            rootKey = key
-            phase = .ready
-            var actions: [Action] = [.append([event(RootKeyRestored(source: .keepers, shareIndices: subset))]),
-                                     .unlockData(rootKey: key, epoch: genesis.epoch)]
-            // Keepers already seen empty or holding another share are repaired now, not one
-            // interval later.
-            for keeper in 1...keeperCount {
-                if let share = collected[keeper] {
-                    actions += repair(keeper: keeper, result: .shard(share.value))
-                } else if ledger.runs[keeper]?.outcome == .empty {
-                    actions += repair(keeper: keeper, result: .empty)
-                }
-            }
-            forgetShares()
-            return actions
+            return becomeReady(with: key, restored: event(RootKeyRestored(source: .keepers, shareIndices: subset)), epoch: genesis.epoch)
         }
         guard lastFailedCombination != indices else { return [] }
         lastFailedCombination = indices
@@ -322,6 +387,23 @@ public struct NexusLifecycle: Sendable {
         return [.append([event(RootKeyRestoreFailed(
             source: .keepers, shareIndices: indices,
             reason: "no \(genesis.threshold) of the shares from Keepers \(indices) match the key check value"))])]
+    }
+
+    /// The root key is back and checked: ready, the data unlocked, and Keepers already seen empty
+    /// or holding another share repaired now rather than one interval later.
+    private mutating func becomeReady(with key: RootKey, restored: DomainEvent, epoch: UInt32) -> [Action] {
+        rootKey = key
+        phase = .ready
+        var actions: [Action] = [.append([restored]), .unlockData(rootKey: key, epoch: epoch)]
+        for keeper in 1...keeperCount {
+            if let share = collected[keeper] {
+                actions += repair(keeper: keeper, result: .shard(share.value))
+            } else if ledger.runs[keeper]?.outcome == .empty {
+                actions += repair(keeper: keeper, result: .empty)
+            }
+        }
+        forgetShares()
+        return actions
     }
 
     /// While ready: sends the distributed share again to a Keeper that is empty or holds
@@ -348,6 +430,14 @@ public struct NexusLifecycle: Sendable {
         else { return nil }
         openedShares[keeper] = (sequence, share)
         return (sequence, share)
+    }
+
+    /// `keeper` holds its distributed share: after `spike init`, the Nexus serves once
+    /// `threshold` Keepers do.
+    private mutating func confirm(_ keeper: Int) {
+        guard var confirmed = confirmedShares else { return }
+        confirmed.insert(keeper)
+        confirmedShares = confirmed.count >= threshold ? nil : confirmed
     }
 
     private mutating func forgetShares() {

@@ -44,6 +44,7 @@ extension NexusStatus {
             }()
         case .ready:
             machine.refusal.map { "refused: \($0)" }
+                ?? machine.confirmedShares.map { "initializing: \($0.count) of \(machine.threshold) Keepers hold their shares" }
         }
         self.init(state: State(machine.phase), ready: machine.isServing, epoch: machine.projection.epoch,
                   sharesInHand: machine.sharesInHand, threshold: machine.threshold, keepers: keepers, reason: reason)

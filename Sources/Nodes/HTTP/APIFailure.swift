@@ -38,7 +38,9 @@ public struct APIFailure: Error, Sendable {
         case .badRequest, .entityInvalid, .passwordTooWeak: .badRequest
         case .unauthorized: .unauthorized
         case .notFound, .entityNotFound: .notFound
-        case .versionMismatch, .alreadyInitialized: .conflict
+        case .versionMismatch, .alreadyInitialized, .notSealed: .conflict
+        case .passwordIncorrect: .forbidden
+        case .tooManyAttempts: .tooManyRequests
         case .notReady: .serviceUnavailable
         case .internalError: .internalServerError
         }

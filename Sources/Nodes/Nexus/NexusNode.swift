@@ -39,6 +39,8 @@ public final class NexusNode: Sendable {
     /// The machine's next deadline on the monotonic clock, for the ticker.
     private let deadline = Mutex<Int64>(0)
     private let clockOrigin = ContinuousClock.now
+    /// The `spike recover` being answered: its password (until the attempt ends) and its caller.
+    private let recovery = Mutex<(password: String, reply: @Sendable (NexusLifecycle.PasswordAttemptOutcome) -> Void)?>(nil)
     /// Polls and contributions on their way: a stopped Nexus leaves none behind.
     private let exchanges = KeeperExchanges()
     /// Whether `run` has returned, and who waits for it to (`stop`).
@@ -107,6 +109,29 @@ public final class NexusNode: Sendable {
             }
         }
         defer { ticker.cancel() }
+        // `spike init` hears back once `threshold` Keepers hold their shares (or it failed).
+        var initialization: (@Sendable (Result<Void, NexusError>) -> Void)?
+        func answerInitialization() {
+            guard let reply = initialization else { return }
+            if let failure = driver.machine.initializationFailure {
+                reply(.failure(.logFailed(failure)))
+            } else if driver.machine.isServing {
+                reply(.success(()))
+            } else {
+                return
+            }
+            initialization = nil
+        }
+        defer {
+            recovery.withLock { pending in
+                defer { pending = nil }
+                return pending?.reply
+            }?(.notSealed(driver.machine.phase))
+        }
+        defer {
+            initialization?(.failure(.refused("the Nexus stopped before \(driver.machine.threshold) Keepers held their shares; "
+                + "it unseals from those that do at its next start, or use `spike recover`")))
+        }
         for await input in stream {
             switch input {
             case .driver(let input):
@@ -118,6 +143,7 @@ public final class NexusNode: Sendable {
                 }
                 try driver.handle(input, at: now())
                 try await drain(&driver)
+                answerInitialization()
             case .initialize(let genesis, let actor, let trail, let reply):
                 do {
                     try driver.handle(.initialize(genesis, actor: actor, trail: trail), at: now())
@@ -126,12 +152,9 @@ public final class NexusNode: Sendable {
                     continue
                 }
                 try await drain(&driver)
-                // Ready (and the store unlocked) before the caller hears so.
-                if let failure = driver.machine.initializationFailure {
-                    reply(.failure(.logFailed(failure)))
-                } else {
-                    reply(.success(()))
-                }
+                // Serving (the store unlocked, the shares out) before the caller hears so.
+                initialization = reply
+                answerInitialization()
             case .stop(let reason):
                 try driver.handle(.stop(reason: reason), at: now())
                 try await drain(&driver)
@@ -182,6 +205,28 @@ public final class NexusNode: Sendable {
                 store.lock()
             case .exit(let reason):
                 throw NexusError.logFailed(reason)
+            case .unwrapPassword(let wraps, let epoch):
+                guard let password = recovery.withLock({ $0?.password }) else {
+                    try driver.handle(.passwordUnwrapped(nil, admin: nil), at: now())
+                    continue
+                }
+                let inputs = self.inputs
+                // scrypt takes a quarter second and 128 MiB per wrap: not on the loop.
+                Task.detached {
+                    var opened: (RootKey, String)?
+                    for wrap in wraps {
+                        if let key = try? wrap.unwrap(password: password, epoch: epoch) {
+                            opened = (key, wrap.admin)
+                            break
+                        }
+                    }
+                    inputs.yield(.driver(.passwordUnwrapped(opened?.0, admin: opened?.1)))
+                }
+            case .answerPasswordAttempt(let outcome):
+                recovery.withLock { pending in
+                    defer { pending = nil }
+                    return pending?.reply
+                }?(outcome)
             }
         }
         deadline.withLock { $0 = driver.machine.nextDeadline() }
@@ -213,6 +258,28 @@ public final class NexusNode: Sendable {
             inputs.yield(.initialize(genesis, actor: actor, trail: trail, reply: { continuation.resume(returning: $0) }))
         }
         try result.get()
+    }
+
+    /// `spike recover`: offers an admin's password for the sealed Nexus. Answers once the
+    /// attempt is decided (the root key restored and the Keepers being re-seeded, or why not);
+    /// the password is dropped when the attempt ends and never written anywhere.
+    public func recover(password: String, actor: String, trail: String) async -> NexusLifecycle.PasswordAttemptOutcome {
+        await withCheckedContinuation { continuation in
+            let reply: @Sendable (NexusLifecycle.PasswordAttemptOutcome) -> Void = { continuation.resume(returning: $0) }
+            let started = recovery.withLock { pending in
+                guard pending == nil else { return false }
+                pending = (password, reply)
+                return true
+            }
+            guard started else {
+                reply(.busy)
+                return
+            }
+            if case .terminated = inputs.yield(.driver(.passwordAttempt(actor: actor, trail: trail))) {
+                recovery.withLock { $0 = nil }
+                reply(.notSealed(.sealed))
+            }
+        }
     }
 
     /// Records a clean stop (pending poll summaries, `NexusStopped`) and ends `run`.

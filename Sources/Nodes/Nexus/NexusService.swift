@@ -34,12 +34,14 @@ public struct NexusService: HTTPService {
             guard let route = request.route(at: APIRoute.initialize.path) else { throw APIFailure.badRequest }
             return try await initialization(route, request)
         }
-        for route in [APIRoute.operatorRecover, .operatorRestore] {
-            // Served in any state by SPIKE; their implementation comes with the recovery work.
-            router.add(.POST, route.path) { _ in throw APIFailure.badRequest }
+        let refusals = RefusalMiddleware(store: node.store, metrics: node.metrics)
+        router.add(.POST, APIRoute.operatorRecover.path, through: [refusals]) { request in
+            // SPIKE's shard export (no action) comes with the recovery shards.
+            guard request.route(at: APIRoute.operatorRecover.path) == .passwordRecover else { throw APIFailure.badRequest }
+            return try await passwordRecovery(request)
         }
-        data.addRoutes(to: &router, through: [ReadinessMiddleware(node: node),
-                                              RefusalMiddleware(store: node.store, metrics: node.metrics)])
+        router.add(.POST, APIRoute.operatorRestore.path) { _ in throw APIFailure.badRequest }
+        data.addRoutes(to: &router, through: [ReadinessMiddleware(node: node), refusals])
     }
 
     private func initialization(_ route: APIRoute, _ request: HTTPRequest) async throws -> HTTPResponse {
@@ -59,6 +61,31 @@ public struct NexusService: HTTPService {
         } catch {
             FileHandle.standardError.write(Data("spike nexus: initialization failed: \(error)\n".utf8))
             throw APIFailure.internalError
+        }
+    }
+
+    /// `spike recover`: the recover role offers an admin password to a sealed Nexus (SPIKE's
+    /// superuser may not). Wrong passwords are recorded and, past a few, spaced out.
+    private func passwordRecovery(_ request: HTTPRequest) async throws -> HTTPResponse {
+        guard roles.has(request.peer, .recover) else {
+            throw APIFailure.denied(.passwordRecover, path: APIRoute.passwordRecover.path, wants: [])
+        }
+        let body = try request.decode(PasswordRecoveryRequest.self, for: .passwordRecover)
+        switch await node.recover(password: body.password, actor: request.peer.description, trail: request.trail) {
+        case .restored(let admin):
+            return .json(PasswordRecoveryResponse(admin: admin))
+        case .wrongPassword:
+            throw APIFailure(.passwordIncorrect)
+        case .notSealed:
+            throw APIFailure(.notSealed)
+        case .tooSoon(let millis):
+            var response = HTTPResponse.failure(APIFailure(.tooManyAttempts))
+            response.headers.replaceOrAdd(name: "Retry-After", value: String((millis + 999) / 1000))
+            return response
+        case .busy:
+            var response = HTTPResponse.failure(APIFailure(.tooManyAttempts))
+            response.headers.replaceOrAdd(name: "Retry-After", value: "1")
+            return response
         }
     }
 

@@ -74,25 +74,33 @@ public struct RootKeyRestored: EventPayload {
     public var source: RootKeySource
     /// The share indices combined (for `keepers` and `shards`).
     public var shareIndices: [Int]
+    /// For `password`: the admin whose password unwrapped the root key.
+    public var admin: String?
 
-    public init(source: RootKeySource, shareIndices: [Int]) {
+    public init(source: RootKeySource, shareIndices: [Int], admin: String? = nil) {
         self.source = source
         self.shareIndices = shareIndices
+        self.admin = admin
     }
 }
 
-/// A reconstruction was refused (it did not match the key check value) and never used.
+/// A reconstruction was refused (it did not match the key check value, or a password did not
+/// unwrap the root key) and never used. Password failures carry their time: the back-off
+/// between attempts is computed from them, so it survives a restart of the Nexus.
 public struct RootKeyRestoreFailed: EventPayload {
     public static let kind = EventKind(6, "RootKeyRestoreFailed", .changesState)
 
     public var source: RootKeySource
     public var shareIndices: [Int]
     public var reason: String
+    /// When it failed (milliseconds since 1970), for `password`.
+    public var at: Int64?
 
-    public init(source: RootKeySource, shareIndices: [Int], reason: String) {
+    public init(source: RootKeySource, shareIndices: [Int], reason: String, at: Int64? = nil) {
         self.source = source
         self.shareIndices = shareIndices
         self.reason = reason
+        self.at = at
     }
 }
 

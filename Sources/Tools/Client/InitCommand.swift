@@ -16,7 +16,7 @@ struct InitCommand: AsyncParsableCommand {
         under the password with scrypt, and its key check value), splits the root key and sends
         each Keeper its share. Keep the password safe: with it, `spike recover` gets the root key
         back even when every Keeper is lost. It needs at least 12 characters.
-        The password is read from --password-file, or from standard input.
+        The password is read from --password-file, a hidden prompt on a terminal, or standard input.
         Examples:
           spike init --password-file ~/.spike/admin-password
           printf '%s' "$PASSWORD" | spike init
@@ -47,15 +47,7 @@ struct InitCommand: AsyncParsableCommand {
     }
 
     static func readPassword(file: String?) throws -> String {
-        let text: String
-        if let file {
-            guard let contents = try? String(contentsOfFile: file, encoding: .utf8) else { throw CommandFailure("cannot read \(file)") }
-            text = contents
-        } else {
-            let data = FileHandle.standardInput.readDataToEndOfFile()
-            text = String(decoding: data.prefix(4096), as: UTF8.self)
-        }
-        let password = String(text.reversed().drop(while: { $0 == "\n" || $0 == "\r" }).reversed())
+        let password = try PasswordInput.read(file: file, prompt: "New admin password: ")
         guard password.utf8.count >= PasswordWrap.minimumPasswordLength else {
             throw CommandFailure("the admin password needs at least \(PasswordWrap.minimumPasswordLength) characters")
         }

@@ -28,7 +28,7 @@ struct DevCluster {
         components.reduce(directory) { ($0 as NSString).appendingPathComponent($1) }
     }
 
-    static let agentNames = ["agent-nexus", "agent-keeper", "agent-superuser"]
+    static let agentNames = ["agent-nexus", "agent-keeper", "agent-superuser", "agent-recover", "agent-restore"]
     static func keeperName(_ index: Int) -> String { "keeper-\(index)" }
 
     /// Names in stopping order: the Nexus first (so it records a clean stop while Keepers still

@@ -57,9 +57,12 @@ struct DevStatus: AsyncParsableCommand {
 struct DevDown: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "down",
-        abstract: "Stop a local cluster (SIGTERM, then SIGKILL after a grace period); its data stays.",
+        abstract: "Stop a local cluster (SIGTERM, then SIGKILL after a grace period); its log stays, the Keepers' shares do not.",
         discussion: """
-        The Nexus stops first and records a clean stop in its log. Add --purge to delete DIR.
+        The Nexus stops first and records a clean stop in its log. The Keepers hold their shares
+        in memory only: after `spike dev down` the next `spike dev up` finds them empty, and the
+        Nexus needs `spike recover` (the admin password) to get its root key back. Add --purge to
+        delete DIR.
         Example:
           spike dev down --dir ~/.spike/dev
         """
@@ -74,6 +77,9 @@ struct DevDown: AsyncParsableCommand {
         let cluster = DevCluster(directory: dir)
         for name in cluster.componentNames() where await cluster.stop(name) {
             print("stopped \(name)")
+        }
+        if !purge {
+            print("the log stays in \(cluster.path("nexus")); the Keepers' shares are gone: after `spike dev up`, run `spike recover`")
         }
         if purge {
             try FileManager.default.removeItem(atPath: cluster.directory)

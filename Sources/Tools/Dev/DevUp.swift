@@ -56,7 +56,8 @@ struct DevUp: AsyncParsableCommand {
             throw CommandFailure("\(cluster.directory) is too long a path for Unix sockets; use a shorter --dir")
         }
         // One agent per identity: a socket gives whoever opens it that identity.
-        let identities = ["agent-nexus": "/spike/nexus", "agent-keeper": "/spike/keeper", "agent-superuser": "/spike/pilot/role/superuser"]
+        let identities = ["agent-nexus": "/spike/nexus", "agent-keeper": "/spike/keeper", "agent-superuser": "/spike/pilot/role/superuser",
+                          "agent-recover": "/spike/pilot/role/recover", "agent-restore": "/spike/pilot/role/restore"]
         for name in DevCluster.agentNames {
             let socket = cluster.path("run", name + ".sock")
             let component = DevCluster.Component(
@@ -99,15 +100,18 @@ struct DevUp: AsyncParsableCommand {
         nexus.environment["SPIKE_NEXUS_TLS_PORT"] = cluster.address("nexus") ?? ""
         try cluster.save(nexus)
 
-        let exports = [
-            "SPIFFE_ENDPOINT_SOCKET": "unix://" + cluster.path("run", "agent-superuser.sock"),
-            "SPIKE_NEXUS_API_URL": nexusURL,
-            "SPIKE_TRUST_ROOT": domain.name,
-        ]
-        try exports.sorted { $0.key < $1.key }.map { "export \($0.key)=\(Self.shellQuoted($0.value))\n" }.joined()
-            .write(toFile: cluster.path("env"), atomically: true, encoding: .utf8)
+        // One environment file per pilot role: `. DIR/env` acts as the superuser,
+        // `. DIR/env-recover` and `. DIR/env-restore` as the recover and restore roles.
+        func exports(_ agent: String) -> [String: String] {
+            ["SPIFFE_ENDPOINT_SOCKET": "unix://" + cluster.path("run", agent + ".sock"), "SPIKE_NEXUS_API_URL": nexusURL,
+             "SPIKE_TRUST_ROOT": domain.name]
+        }
+        for (file, agent) in [("env", "agent-superuser"), ("env-recover", "agent-recover"), ("env-restore", "agent-restore")] {
+            try exports(agent).sorted { $0.key < $1.key }.map { "export \($0.key)=\(Self.shellQuoted($0.value))\n" }.joined()
+                .write(toFile: cluster.path(file), atomically: true, encoding: .utf8)
+        }
 
-        let endpoint = try WorkloadAPIEndpoint(parsing: exports["SPIFFE_ENDPOINT_SOCKET"]!)
+        let endpoint = try WorkloadAPIEndpoint(parsing: exports("agent-superuser")["SPIFFE_ENDPOINT_SOCKET"]!)
         let source = try await WorkloadAPIX509Source(endpoint: endpoint, firstSVIDTimeout: .seconds(10))
         defer { source.close() }
         let api = try await NexusAPI.connect(as: .superuser, url: nexusURL, source: source)
@@ -128,12 +132,18 @@ struct DevUp: AsyncParsableCommand {
             let status = try await api.status()
             if status?.ready == true { break }
             guard ContinuousClock.now < deadline else {
+                if let status, status.state == .sealed, status.keepers.allSatisfy({ $0.lastOutcome == "empty" }) {
+                    throw CommandFailure("""
+                        the Nexus stays sealed: every Keeper is empty (their shares were in memory only). \
+                        Give it its root key back with the admin password:  . \(cluster.path("env-recover")) && spike recover
+                        """)
+                }
                 throw CommandFailure("the Nexus is not ready after \(timeout)s: \(status?.reason ?? "no status"); see \(cluster.path("logs"))")
             }
             try await Task.sleep(for: .milliseconds(100))
         }
         print("ready: Nexus at \(nexusURL), \(keepers) Keepers, data in \(cluster.path("nexus"))")
-        print("act as the superuser with:  . \(cluster.path("env"))")
+        print("act as the superuser with:  . \(cluster.path("env"))  (recover role: env-recover, restore role: env-restore)")
     }
 
     static func generatePassword() -> String {
