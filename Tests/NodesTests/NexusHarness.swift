@@ -54,6 +54,9 @@ final class NexusHarness: Sendable {
         configuration.maxCipherSize = Int(environment["SPIKE_NEXUS_CRYPTO_MAX_CIPHERTEXT_SIZE"] ?? "") ?? 65536
         // Loaded test machines take longer than 160 ms for a handshake now and then.
         configuration.keeperTimeout = .seconds(2)
+        // The handshake deadline as long as the clients' timeout: a tolerance for a loaded test
+        // machine (the deadline itself is tested in HTTPServerLimitsTests).
+        configuration.handshakeTimeout = .seconds(30)
         nexus = try await NexusServer.start(configuration: configuration, source: try source("/spike/nexus"), roles: roles,
                                             nexusID: "spiffe://spike.ist/spike/nexus")
     }
