@@ -15,7 +15,7 @@ public protocol HTTPService: Sendable {
 /// Bodies above the limit are answered 413 without being read whole; a handshake that does not
 /// complete in time, an idle connection, and connections beyond the limit are cut off
 /// (`HTTPServerLimits`). Keep-alive and pipelining are handled by NIO's server pipeline.
-/// (Hummingbird 2 was measured in its place and cost 17% of read throughput: ADR-0007.)
+/// (Hummingbird 2 was measured in its place and cost 15-18% of read throughput: ADR-0007.)
 public final class HTTPServer: Sendable {
     private let channel: NIOAsyncChannel<NIOAsyncChannel<NIOHTTPServerRequestFull, HTTPServerResponsePart>, Never>
     private let serving: Task<Void, Never>
