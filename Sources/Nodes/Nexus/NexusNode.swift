@@ -211,8 +211,9 @@ public final class NexusNode: Sendable {
                     continue
                 }
                 let inputs = self.inputs
-                // scrypt takes a quarter second and 128 MiB per wrap: not on the loop.
-                Task.detached {
+                // scrypt takes a quarter second and 128 MiB per wrap: not on the loop (and awaited
+                // by a stop, as the Keeper exchanges are).
+                exchanges.start {
                     var opened: (RootKey, String)?
                     for wrap in wraps {
                         if let key = try? wrap.unwrap(password: password, epoch: epoch) {
