@@ -27,16 +27,9 @@ extension LocalClusters {
             }
         }
 
-        /// The variables `spike dev up` wrote to DIR/env (`export NAME='value'` lines).
+        /// The variables `spike dev up` wrote to DIR/env; none before it ran.
         func clusterEnvironment() throws -> [String: String] {
-            guard let text = try? String(contentsOfFile: dir + "/env", encoding: .utf8) else { return [:] }
-            var environment: [String: String] = [:]
-            for line in text.split(separator: "\n") where line.hasPrefix("export ") {
-                let assignment = line.dropFirst("export ".count)
-                guard let equals = assignment.firstIndex(of: "=") else { continue }
-                environment[String(assignment[..<equals])] = String(assignment[assignment.index(after: equals)...]).trimmingCharacters(in: CharacterSet(charactersIn: "'"))
-            }
-            return environment
+            FileManager.default.fileExists(atPath: dir + "/env") ? try LocalClusters.exports(at: dir + "/env") : [:]
         }
 
         @Test func secretsPoliciesAndCipherThroughTheCLI() async throws {

@@ -12,17 +12,7 @@ extension LocalClusters {
         static let password = "correct horse battery staple"
 
         func spike(_ arguments: [String], env file: String? = nil, input: String = "") async throws -> (status: Int32, output: String) {
-            try await SpikeExecutable.running(arguments, environment: try file.map { try Self.exports(at: dir + "/" + $0) } ?? [:], input: input)
-        }
-
-        /// The variables of a `DIR/env*` file (`export NAME='value'` lines).
-        static func exports(at path: String) throws -> [String: String] {
-            var values: [String: String] = [:]
-            for line in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n") where line.hasPrefix("export ") {
-                let pair = line.dropFirst(7).split(separator: "=", maxSplits: 1)
-                values[String(pair[0])] = String(pair[1]).trimmingCharacters(in: CharacterSet(charactersIn: "'"))
-            }
-            return values
+            try await SpikeExecutable.running(arguments, environment: try file.map { try LocalClusters.exports(at: dir + "/" + $0) } ?? [:], input: input)
         }
 
         func pid(_ name: String) throws -> pid_t {

@@ -11,7 +11,7 @@ extension LocalClusters {
         let dir = "/tmp/spk-reset-\(UInt32.random(in: 0...UInt32.max))"
 
         func spike(_ arguments: [String], env: Bool = false) async throws -> (status: Int32, output: String) {
-            try await SpikeExecutable.running(arguments, environment: env ? try RecoveryDrillTests.exports(at: dir + "/env") : [:])
+            try await SpikeExecutable.running(arguments, environment: env ? try LocalClusters.exports(at: dir + "/env") : [:])
         }
 
         @Test func aResetStartsOverAndKeepsTheHistory() async throws {
