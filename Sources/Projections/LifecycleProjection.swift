@@ -31,6 +31,12 @@ public struct LifecycleProjection: Equatable, Sendable {
     /// the time of the last one: what the back-off between attempts is computed from.
     public private(set) var passwordFailures = 0
     public private(set) var lastPasswordFailureAt: Int64?
+    /// The admin passwords that recover the current epoch's root key, one wrap each, in the order
+    /// they were added: the genesis' as changed by `AdminPassword…` events.
+    public private(set) var passwordWraps: [PasswordWrap] = []
+    /// The last `RecoveryShardsExported` of the epoch: recovery files older than it may still work
+    /// (shards change only with the root key), but they were taken by someone at that time.
+    public private(set) var lastShardExport: UInt64?
     /// Epochs closed by `SystemReset`.
     public private(set) var resets = 0
     /// The sequence of the last lifecycle event folded, and how many were.
@@ -57,12 +63,29 @@ public struct LifecycleProjection: Equatable, Sendable {
             passwordFailures = 0
             lastPasswordFailureAt = nil
             keepers = Dictionary(uniqueKeysWithValues: genesis.keepers.enumerated().map { ($0.offset + 1, Keeper(url: $0.element)) })
+            passwordWraps = genesis.passwordWraps
+            lastShardExport = nil
+        case let added as AdminPasswordAdded where added.epoch == epoch:
+            passwordWraps.removeAll { $0.admin == added.wrap.admin }
+            passwordWraps.append(added.wrap)
+        case let changed as AdminPasswordChanged where changed.epoch == epoch:
+            if let index = passwordWraps.firstIndex(where: { $0.admin == changed.wrap.admin }) {
+                passwordWraps[index] = changed.wrap
+            } else {
+                passwordWraps.append(changed.wrap)
+            }
+        case let removed as AdminPasswordRemoved where removed.epoch == epoch:
+            passwordWraps.removeAll { $0.admin == removed.admin }
+        case let exported as RecoveryShardsExported where exported.epoch == epoch:
+            lastShardExport = sequence
         case let reset as SystemReset:
             // The epoch is closed: uninitialized until `spike init` opens the next one.
             if reset.epoch == epoch {
                 genesis = nil
                 genesisSequence = nil
                 keepers = [:]
+                passwordWraps = []
+                lastShardExport = nil
                 resets += 1
             }
         case let started as NexusStarted:

@@ -18,6 +18,12 @@ public enum APIErrorCode: String, Codable, CaseIterable, Sendable {
     case tooManyAttempts = "too_many_attempts"
     /// Recovery is for a sealed Nexus: this one holds its root key, or is not initialized.
     case notSealed = "state_not_sealed"
+    /// `spike operator restore`: the shards do not combine to the root key (recorded; they are dropped).
+    case shardsIncorrect = "shards_incorrect"
+    /// `spike admin password add`: an admin of that name exists.
+    case adminExists = "admin_exists"
+    /// `spike admin password remove`: the last admin's password is the only way back.
+    case lastAdmin = "admin_last"
 }
 
 /// An error body, `{"err":"code"}`; SPIKE's secret reads add `"data":null`.

@@ -30,6 +30,77 @@ public struct PasswordRecoveryResponse: Codable, Sendable {
     }
 }
 
+/// `spike operator recover`'s answer: every recovery shard, by share index (JSON object keys
+/// are decimal strings and each shard an array of 32 numbers, as Go encodes SPIKE's map).
+public struct RecoveryShardsResponse: Codable, Sendable {
+    public var shards: [String: [UInt8]]
+
+    public init(shards: [String: [UInt8]]) {
+        self.shards = shards
+    }
+}
+
+/// `spike operator restore`'s request: one recovery shard.
+public struct ShardRestoreRequest: Codable, Sendable {
+    public var id: Int
+    public var shard: [UInt8]
+
+    public init(id: Int, shard: [UInt8]) {
+        self.id = id
+        self.shard = shard
+    }
+}
+
+/// `spike operator restore`'s answer, with SPIKE's arithmetic: shards in hand, shards still
+/// needed, and whether the root key is back.
+public struct ShardRestoreResponse: Codable, Sendable {
+    public var collected: Int
+    public var remaining: Int
+    public var restored: Bool
+
+    public init(collected: Int, remaining: Int, restored: Bool) {
+        self.collected = collected
+        self.remaining = remaining
+        self.restored = restored
+    }
+}
+
+/// `spike admin password add|change|remove`'s request; `password` for add and change only.
+public struct AdminPasswordRequest: Codable, Sendable {
+    public var name: String
+    public var password: String?
+
+    public init(name: String, password: String? = nil) {
+        self.name = name
+        self.password = password
+    }
+
+    /// Admin names: 1 to 128 bytes, no control characters (they appear in reports and exports).
+    public static func isValidName(_ name: String) -> Bool {
+        (1...128).contains(name.utf8.count) && !name.unicodeScalars.contains { $0.properties.generalCategory == .control }
+    }
+}
+
+/// `spike admin password list`'s answer: names and dates, never a wrap.
+public struct AdminListResponse: Codable, Sendable {
+    public struct Admin: Codable, Sendable, Equatable {
+        public var name: String
+        /// When the admin's current password was set (RFC 3339); absent when the log does not say.
+        public var since: String?
+
+        public init(name: String, since: String?) {
+            self.name = name
+            self.since = since
+        }
+    }
+
+    public var admins: [Admin]
+
+    public init(admins: [Admin]) {
+        self.admins = admins
+    }
+}
+
 public struct SecretPutRequest: Codable, Sendable {
     public var path: String
     public var values: [String: String]?

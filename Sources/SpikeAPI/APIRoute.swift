@@ -8,6 +8,11 @@ public enum APIRoute: String, CaseIterable, Sendable {
     /// `spike recover`: an admin's password for a sealed Nexus (this project's; SPIKE has none).
     case passwordRecover = "/v1/operator/recover?password"
     case operatorRestore = "/v1/operator/restore?"
+    /// `spike admin password …` (this project's): the admins whose passwords wrap the root key.
+    case adminAdd = "/v1/operator/admins?add"
+    case adminChange = "/v1/operator/admins?change"
+    case adminRemove = "/v1/operator/admins?remove"
+    case adminList = "/v1/operator/admins?list"
     case secretPut = "/v1/store/secrets?"
     case secretGet = "/v1/store/secrets?get"
     case secretDelete = "/v1/store/secrets?delete"
@@ -40,7 +45,8 @@ public enum APIRoute: String, CaseIterable, Sendable {
     /// Served in any state: initialization and recovery.
     public var isLifecycle: Bool {
         switch self {
-        case .initialize, .initializationCheck, .operatorRecover, .passwordRecover, .operatorRestore: true
+        case .initialize, .initializationCheck, .operatorRecover, .passwordRecover, .operatorRestore,
+             .adminAdd, .adminChange, .adminRemove, .adminList: true
         default: false
         }
     }
@@ -56,6 +62,10 @@ public enum APIRoute: String, CaseIterable, Sendable {
         case .operatorRecover: "operator.recover"
         case .passwordRecover: "operator.recover.password"
         case .operatorRestore: "operator.restore"
+        case .adminAdd: "admin.password.add"
+        case .adminChange: "admin.password.change"
+        case .adminRemove: "admin.password.remove"
+        case .adminList: "admin.password.list"
         case .secretPut: "secret.put"
         case .secretGet: "secret.get"
         case .secretDelete: "secret.delete"

@@ -5,7 +5,8 @@ struct Spike: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "spike",
         abstract: "SPIKE in Swift: a SPIFFE-native secrets store.",
-        subcommands: [SecretCommand.self, PolicyCommand.self, CipherCommand.self, InitCommand.self, RecoverCommand.self, ResetCommand.self,
+        subcommands: [SecretCommand.self, PolicyCommand.self, CipherCommand.self, InitCommand.self, RecoverCommand.self,
+                      OperatorGroup.self, AdminGroup.self, ResetCommand.self,
                       NexusCommand.self, KeeperCommand.self,
                       LogCommand.self, DevCommand.self]
     )

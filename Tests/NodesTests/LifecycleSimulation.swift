@@ -89,12 +89,14 @@ struct LifecycleSimulation {
     struct Statistics {
         var nexusCrashes = 0, keeperCrashes = 0, partitions = 0, restores = 0, rehydrations = 0, events = 0
         var appendsRefused = 0, clockStepsBack = 0, writesAcknowledged = 0, writesRefused = 0
-        var passwordRestores = 0, passwordsRefused = 0
+        var passwordRestores = 0, passwordsRefused = 0, shardExports = 0, shardRestores = 0, shardSetsRefused = 0
     }
 
     static let password = "correct horse battery"
     /// The password attempt being checked: whether it offered the right password.
     var offeredRightPassword: Bool?
+    /// Recovery shards an operator gave the sealed Nexus of this life, by index: whether each was right.
+    var offeredShards: (life: Int, right: [Int: Bool]) = (0, [:])
     /// The Nexus life in which a password restored the root key (no shares were needed then).
     var restoredByPasswordInLife: Int?
 
@@ -318,7 +320,45 @@ struct LifecycleSimulation {
                 case .tooSoon, .busy:
                     break
                 }
+            case .wrapPassword:
+                throw violation("a password wrap was asked for, but no admin change was made")
+            case .answerOperator(_, let outcome):
+                try checkOperatorAnswer(outcome)
             }
+        }
+    }
+
+    /// An operator's answer is what the shards given and the Nexus' phase allow.
+    mutating func checkOperatorAnswer(_ outcome: OperatorOutcome) throws {
+        switch outcome {
+        case .shards(let shares):
+            guard shares.count == keepers.count, shares.allSatisfy({ distributed[Int($0.index)] == $0.value }) else {
+                throw violation("exported recovery shards that are not the distributed shares")
+            }
+            stats.shardExports += 1
+        case .restored:
+            guard offeredShards.life == nexusLife, offeredShards.right.count >= threshold, offeredShards.right.values.allSatisfy({ $0 }) else {
+                throw violation("restored from recovery shards \(offeredShards.right) (threshold \(threshold))")
+            }
+            offeredShards.right = [:]
+            stats.shardRestores += 1
+        case .refused(.wrongShards(let indices)):
+            guard offeredShards.right.values.contains(false), indices.count == threshold else {
+                throw violation("refused the recovery shards \(indices), all right: \(offeredShards.right)")
+            }
+            offeredShards.right = [:]
+            stats.shardSetsRefused += 1
+        case .shardCollected(let collected, let remaining):
+            guard collected == offeredShards.right.count, collected + remaining == threshold else {
+                throw violation("said \(collected) shards collected, \(remaining) remaining, for \(offeredShards.right.count) given")
+            }
+        case .refused(.notSealed(let phase)):
+            guard phase != .sealed else { throw violation("a sealed Nexus refused a shard as not sealed") }
+            offeredShards.right = [:]
+        case .refused(.notServing), .refused(.logFailed):
+            break
+        default:
+            throw violation("an unexpected operator answer \(outcome)")
         }
     }
 
@@ -526,6 +566,23 @@ struct LifecycleSimulation {
             guard nexus != nil, rootKey != nil, offeredRightPassword == nil else { return }
             offeredRightPassword = Bool.random(using: &random)
             try feed(.passwordAttempt(actor: "spiffe://spike.test/spike/pilot/role/recover", trail: "recover"))
+        case 96..<98:
+            // An operator runs `spike operator recover` (ready), or `spike operator restore` once
+            // for each of `threshold` recovery shards, now and then a wrong one (sealed).
+            guard let nexus, rootKey != nil else { return }
+            if nexus.phase == .ready {
+                try feed(.operatorCommand(.exportShards, OperatorRequest(id: UInt64(now), actor: "spiffe://spike.test/spike/pilot/role/recover", trail: "export")))
+                return
+            }
+            if offeredShards.life != nexusLife { offeredShards = (nexusLife, [:]) }
+            for index in (1...keepers.count).shuffled(using: &random).prefix(threshold) {
+                guard self.nexus?.phase == .sealed else { break }
+                let right = Int.random(in: 0..<8, using: &random) > 0
+                let value = right ? distributed[index]! : (0..<32).map { _ in UInt8.random(in: 1...255, using: &random) }
+                if offeredShards.right[index] == nil { offeredShards.right[index] = right }
+                try feed(.operatorCommand(.restoreShard(Shamir.Share(index: UInt8(index), value: value)),
+                                          OperatorRequest(id: UInt64(now), actor: "spiffe://spike.test/spike/pilot/role/restore", trail: "restore")))
+            }
         default:
             // A Keeper that holds a share that is not its own (an operator mix-up).
             if keepers[keeper - 1].up, keepers[keeper - 1].share != nil {

@@ -35,7 +35,8 @@ import Testing
               + "\(total.keeperCrashes) Keeper crashes, \(total.partitions) partitions, \(total.restores) restores from Keepers, "
               + "\(total.rehydrations) rehydrations, \(total.events) events, \(total.appendsRefused) appends refused, "
               + "\(total.clockStepsBack) wall-clock steps back, \(total.writesAcknowledged) data events acknowledged, "
-              + "\(total.writesRefused) refused, \(total.passwordRestores) restores by password, \(total.passwordsRefused) wrong passwords")
+              + "\(total.writesRefused) refused, \(total.passwordRestores) restores by password, \(total.passwordsRefused) wrong passwords, "
+              + "\(total.shardExports) shard exports, \(total.shardRestores) restores from shards, \(total.shardSetsRefused) wrong shard sets")
         for violation in violations.prefix(5) {
             Issue.record("\(violation) — replay with SPIKE_SIM_SEED=\(violation.seed)")
         }
@@ -46,6 +47,7 @@ import Testing
                 && total.writesAcknowledged > seeds.count * 10 && total.writesRefused > 0,
                 "the faults did not exercise refused appends, clock steps and the data plane")
         #expect(total.passwordRestores > 0 && total.passwordsRefused > seeds.count / 10, "the faults did not exercise password recovery")
+        #expect(total.shardExports > 0 && total.shardRestores > 0 && total.shardSetsRefused > 0, "the faults did not exercise recovery shards")
     }
 
     @Test func aSeedReplaysIdentically() {
@@ -88,6 +90,9 @@ private final class Results: @unchecked Sendable {
         total.writesRefused += stats.writesRefused
         total.passwordRestores += stats.passwordRestores
         total.passwordsRefused += stats.passwordsRefused
+        total.shardExports += stats.shardExports
+        total.shardRestores += stats.shardRestores
+        total.shardSetsRefused += stats.shardSetsRefused
         if let violation { violations.append(violation) }
     }
 

@@ -57,6 +57,7 @@ final class NexusHarness: Sendable {
         // The handshake deadline as long as the clients' timeout: a tolerance for a loaded test
         // machine (the deadline itself is tested in HTTPServerLimitsTests).
         configuration.handshakeTimeout = .seconds(30)
+        configuration.passwordCost = .testing
         nexus = try await NexusServer.start(configuration: configuration, source: try source("/spike/nexus"), roles: roles,
                                             nexusID: "spiffe://spike.ist/spike/nexus")
     }

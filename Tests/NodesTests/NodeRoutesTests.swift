@@ -35,9 +35,9 @@ import Testing
             }
             #expect(try await nexus.post(url, path: "/v1/store/other", body: []).status == .badRequest)
             #expect(try await nexus.get(url, path: "/v1/store/shard").status == .badRequest)
-            // A poller sees the share; anyone but the Nexus (or Bootstrap) is refused at the handshake.
+            // A poller sees the share; anyone but the Nexus is refused at the handshake.
             if case .shard(let value) = await KeeperPoller(client: nexus).poll(url) { #expect(value == Array(1...32)) } else { Issue.record("no share") }
-            for intruder in ["/spike/pilot/role/superuser", "/spike/keeper", "/workload/app"] {
+            for intruder in ["/spike/pilot/role/superuser", "/spike/keeper", "/spike/bootstrap", "/workload/app"] {
                 await #expect(throws: HTTPClientError.self) {
                     try await dev.client(intruder, server: .keeper).post(url, path: "/v1/store/shard", body: Array("{}".utf8))
                 }
@@ -45,9 +45,12 @@ import Testing
                     Issue.record("\(intruder) was not refused")
                 }
             }
-            // Bootstrap may contribute, not read.
-            let bootstrap = try dev.client("/spike/bootstrap", server: .keeper)
-            #expect(try await bootstrap.post(url, path: "/v1/store/shard", body: Array("{}".utf8)).status == .unauthorized)
+            // SPIKE's Bootstrap cannot overwrite the share (it would seal the system at the next start).
+            await #expect(throws: HTTPClientError.self) {
+                try await dev.client("/spike/bootstrap", server: .keeper).post(url, path: "/v1/store/contribute",
+                                                                              body: Array(#"{"shard":[\#((2...33).map(String.init).joined(separator: ","))]}"#.utf8))
+            }
+            if case .shard(let value) = await KeeperPoller(client: nexus).poll(url) { #expect(value == Array(1...32)) } else { Issue.record("no share") }
         }
     }
 

@@ -23,6 +23,10 @@ public struct NexusDriver: Sendable {
         case passwordAttempt(actor: String, trail: String)
         /// What the adapter's unwrap gave: the key and whose wrap opened, or nil.
         case passwordUnwrapped(RootKey?, admin: String?)
+        /// An operator command (recovery shards, admins).
+        case operatorCommand(OperatorCommand, OperatorRequest)
+        /// What the adapter's wrap for an admin change gave.
+        case passwordWrapped(request: UInt64, Result<PasswordWrap, OperatorRefusal>)
     }
 
     public private(set) var machine: NexusLifecycle
@@ -53,6 +57,8 @@ public struct NexusDriver: Sendable {
         case .stop(let reason): actions = machine.stop(at: time, reason: reason)
         case .passwordAttempt(let actor, let trail): actions = machine.beginPasswordAttempt(actor: actor, trail: trail, at: time)
         case .passwordUnwrapped(let key, let admin): actions = machine.passwordUnwrapped(key, admin: admin, at: time)
+        case .operatorCommand(let command, let request): actions = machine.operatorCommand(command, request, at: time)
+        case .passwordWrapped(let request, let wrap): actions = machine.passwordWrapped(request: request, wrap)
         }
         queue += actions
     }

@@ -95,6 +95,11 @@ public struct NexusLifecycle: Sendable {
         case unwrapPassword(wraps: [PasswordWrap], epoch: UInt32)
         /// Tell the caller of the password attempt how it ended.
         case answerPasswordAttempt(PasswordAttemptOutcome)
+        /// Wrap this root key under the password the adapter holds for operator request
+        /// `request` (scrypt, off the loop), then report `passwordWrapped`.
+        case wrapPassword(request: UInt64, admin: String, rootKey: RootKey, epoch: UInt32)
+        /// Tell the operator who sent request `request` how it ended.
+        case answerOperator(request: UInt64, OperatorOutcome)
     }
 
     /// How a `spike recover` attempt ended.
@@ -135,6 +140,12 @@ public struct NexusLifecycle: Sendable {
     public static let appendRetryMillis: Int64 = 1000
     /// The caller of the password attempt being checked.
     private var passwordAttempt: (actor: String, trail: String)?
+    /// Recovery shards offered by `spike operator restore` while sealed, by share index.
+    private var offeredShards: [Int: Shamir.Share] = [:]
+    /// The admin change waiting for its password wrap.
+    private var adminChange: (request: OperatorRequest, command: OperatorCommand)?
+    /// Operator requests answered once their event is durable, in the order of their appends.
+    private var awaitingAppend: [(request: UInt64, outcome: OperatorOutcome)] = []
     private var polling: Set<Int> = []
     private var sending: Set<Int> = []
     /// On the monotonic clock.
@@ -205,6 +216,10 @@ public struct NexusLifecycle: Sendable {
         for (offset, event) in events.enumerated() {
             projection.apply(event, sequence: first + UInt64(offset))
         }
+        if events.contains(where: Self.answersAnOperator), !awaitingAppend.isEmpty {
+            let (request, outcome) = awaitingAppend.removeFirst()
+            return [.answerOperator(request: request, outcome)]
+        }
         guard let genesis = pendingGenesis, events.contains(where: { $0.payload is EpochStarted }) else {
             return []
         }
@@ -235,6 +250,12 @@ public struct NexusLifecycle: Sendable {
             initializationFailure = reason
             return []
         }
+        // An operator's event that is not in the log did not happen: say so, never retry it
+        // behind the operator's back (an export not recorded hands out no shards).
+        if events.contains(where: Self.answersAnOperator), !awaitingAppend.isEmpty {
+            let (request, _) = awaitingAppend.removeFirst()
+            return [.answerOperator(request: request, .refused(.logFailed(reason)))]
+        }
         if !stopped {
             unwritten += events
             retryAt = time.monotonic + Self.appendRetryMillis
@@ -253,7 +274,7 @@ public struct NexusLifecycle: Sendable {
         guard passwordAttempt == nil else { return [.answerPasswordAttempt(.busy)] }
         if let wait = passwordBackoff(at: time.wall) { return [.answerPasswordAttempt(.tooSoon(retryAfterMillis: wait))] }
         passwordAttempt = (actor, trail)
-        return [.unwrapPassword(wraps: genesis.passwordWraps, epoch: genesis.epoch)]
+        return [.unwrapPassword(wraps: projection.passwordWraps, epoch: genesis.epoch)]
     }
 
     /// How long the next password attempt must wait (nil: it may go now).
@@ -282,6 +303,99 @@ public struct NexusLifecycle: Sendable {
         }
         let restored = DomainEvent(actor: actor, trail: trail, RootKeyRestored(source: .password, shareIndices: [], admin: admin))
         return becomeReady(with: key, restored: restored, epoch: genesis.epoch) + [.answerPasswordAttempt(.restored(admin: admin))]
+    }
+
+    /// An operator command (see `OperatorCommand`). Refusals are answered at once; an export and
+    /// an admin change once their event is durable.
+    public mutating func operatorCommand(_ command: OperatorCommand, _ request: OperatorRequest, at time: NexusTime) -> [Action] {
+        guard !stopped else { return [.answerOperator(request: request.id, .refused(.stopping))] }
+        if case .restoreShard(let share) = command { return restore(share, request, at: time) }
+        guard isServing, let rootKey, let genesis = projection.genesis else {
+            return [.answerOperator(request: request.id, .refused(.notServing))]
+        }
+        let admins = projection.passwordWraps.map(\.admin)
+        switch command {
+        case .restoreShard:
+            preconditionFailure("handled above")
+        case .listAdmins:
+            return [.answerOperator(request: request.id, .admins(projection.passwordWraps.map { AdminSummary(name: $0.admin, at: $0.at) }))]
+        case .exportShards:
+            var shares: [Shamir.Share] = []
+            for keeper in 1...keeperCount {
+                guard let (_, share) = distributedShare(keeper) else {
+                    return [.answerOperator(request: request.id, .refused(.logFailed("the share distributed to Keeper \(keeper) cannot be opened")))]
+                }
+                shares.append(share)
+            }
+            awaitingAppend.append((request.id, .shards(shares)))
+            let exported = RecoveryShardsExported(epoch: genesis.epoch, shareIndices: shares.map { Int($0.index) }, at: time.wall)
+            return [.append([DomainEvent(actor: request.actor, trail: request.trail, exported)])]
+        case .addAdmin(let name), .changeAdmin(let name):
+            guard adminChange == nil else { return [.answerOperator(request: request.id, .refused(.busy))] }
+            if case .addAdmin = command, admins.contains(name) { return [.answerOperator(request: request.id, .refused(.adminExists(name)))] }
+            if case .changeAdmin = command, !admins.contains(name) { return [.answerOperator(request: request.id, .refused(.unknownAdmin(name)))] }
+            adminChange = (request, command)
+            return [.wrapPassword(request: request.id, admin: name, rootKey: rootKey, epoch: genesis.epoch)]
+        case .removeAdmin(let name):
+            guard adminChange == nil else { return [.answerOperator(request: request.id, .refused(.busy))] }
+            guard admins.contains(name) else { return [.answerOperator(request: request.id, .refused(.unknownAdmin(name)))] }
+            guard admins.count > 1 else { return [.answerOperator(request: request.id, .refused(.lastAdmin(name)))] }
+            awaitingAppend.append((request.id, .adminsChanged))
+            let removed = AdminPasswordRemoved(epoch: genesis.epoch, admin: name, at: time.wall)
+            return [.append([DomainEvent(actor: request.actor, trail: request.trail, removed)])]
+        }
+    }
+
+    /// The wrap for the admin change of `request` is made (nil: it could not be, for `reason`).
+    public mutating func passwordWrapped(request: UInt64, _ result: Result<PasswordWrap, OperatorRefusal>) -> [Action] {
+        guard let (operatorRequest, command) = adminChange, operatorRequest.id == request else { return [] }
+        adminChange = nil
+        guard !stopped else { return [.answerOperator(request: request, .refused(.stopping))] }
+        guard isServing, let genesis = projection.genesis else { return [.answerOperator(request: request, .refused(.notServing))] }
+        let wrap: PasswordWrap
+        switch result {
+        case .success(let made): wrap = made
+        case .failure(let refusal): return [.answerOperator(request: request, .refused(refusal))]
+        }
+        let payload: any EventPayload = if case .addAdmin = command {
+            AdminPasswordAdded(epoch: genesis.epoch, wrap: wrap)
+        } else {
+            AdminPasswordChanged(epoch: genesis.epoch, wrap: wrap)
+        }
+        awaitingAppend.append((request, .adminsChanged))
+        return [.append([DomainEvent(actor: operatorRequest.actor, trail: operatorRequest.trail, payload)])]
+    }
+
+    /// `spike operator restore`: one recovery shard for a sealed Nexus. Once `threshold` are in
+    /// hand they are combined and checked against the key check value: a match makes the Nexus
+    /// ready; a mismatch is recorded and every shard offered is dropped.
+    private mutating func restore(_ shard: Shamir.Share, _ request: OperatorRequest, at time: NexusTime) -> [Action] {
+        guard phase == .sealed, let genesis = projection.genesis else {
+            return [.answerOperator(request: request.id, .refused(.notSealed(phase)))]
+        }
+        let index = Int(shard.index)
+        guard (1...keeperCount).contains(index) else {
+            return [.answerOperator(request: request.id, .refused(.shareIndexOutOfRange(index, shares: keeperCount)))]
+        }
+        // A shard already in hand is not replaced (SPIKE answers the status unchanged).
+        if offeredShards[index] == nil { offeredShards[index] = shard }
+        guard offeredShards.count >= genesis.threshold else {
+            return [.answerOperator(request: request.id, .shardCollected(collected: offeredShards.count,
+                                                                          remaining: genesis.threshold - offeredShards.count))]
+        }
+        let indices = offeredShards.keys.sorted()
+        let collected = indices.count
+        let key = try? RootKey.combine(indices.map { offeredShards[$0]! }, threshold: genesis.threshold,
+                                       keyCheckValue: Array(genesis.keyCheckValue))
+        forgetOfferedShards()
+        guard let key else {
+            let failed = RootKeyRestoreFailed(source: .shards, shareIndices: indices,
+                                              reason: "the recovery shards \(indices) do not match the key check value", at: time.wall)
+            return [.append([DomainEvent(actor: request.actor, trail: request.trail, failed)]),
+                    .answerOperator(request: request.id, .refused(.wrongShards(indices)))]
+        }
+        let restored = DomainEvent(actor: request.actor, trail: request.trail, RootKeyRestored(source: .shards, shareIndices: indices))
+        return becomeReady(with: key, restored: restored, epoch: genesis.epoch) + [.answerOperator(request: request.id, .restored(collected: collected))]
     }
 
     /// The data refused the log when the root key came back (an event it was folded from is not
@@ -360,6 +474,7 @@ public struct NexusLifecycle: Sendable {
         guard !stopped else { return [] }
         stopped = true
         forgetShares()
+        forgetOfferedShards()
         for key in openedShares.keys { Shamir.zero(&openedShares[key]!.1.value) }
         openedShares.removeAll()
         rootKey = nil
@@ -374,6 +489,7 @@ public struct NexusLifecycle: Sendable {
     /// first) against the key check value; a match makes the Nexus ready.
     private mutating func tryToRestore() -> [Action] {
         guard let genesis = projection.genesis, collected.count >= genesis.threshold else { return [] }
+        precondition(phase == .sealed, "shares are combined only while sealed")
         let indices = collected.keys.sorted()
         for subset in Self.combinations(of: indices, size: genesis.threshold) {
             precondition(subset.count >= genesis.threshold, "never combine fewer than threshold shares")
@@ -403,6 +519,7 @@ public struct NexusLifecycle: Sendable {
             }
         }
         forgetShares()
+        forgetOfferedShards()
         return actions
     }
 
@@ -443,6 +560,17 @@ public struct NexusLifecycle: Sendable {
     private mutating func forgetShares() {
         for key in collected.keys { Shamir.zero(&collected[key]!.value) }
         collected.removeAll()
+    }
+
+    private mutating func forgetOfferedShards() {
+        for key in offeredShards.keys { Shamir.zero(&offeredShards[key]!.value) }
+        offeredShards.removeAll()
+    }
+
+    /// Events an operator waits for (`awaitingAppend`), each appended on its own.
+    private static func answersAnOperator(_ event: DomainEvent) -> Bool {
+        event.payload is RecoveryShardsExported || event.payload is AdminPasswordAdded
+            || event.payload is AdminPasswordChanged || event.payload is AdminPasswordRemoved
     }
 
     private func event(_ payload: any EventPayload) -> DomainEvent {

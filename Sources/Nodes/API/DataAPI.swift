@@ -50,7 +50,8 @@ public struct DataAPI: Sendable {
         case .encrypt: try await encrypt(request)
         case .decrypt: try await decrypt(request)
         case .bootstrapVerify: try await verifyBootstrap(request)
-        case .initialize, .initializationCheck, .operatorRecover, .passwordRecover, .operatorRestore:
+        case .initialize, .initializationCheck, .operatorRecover, .passwordRecover, .operatorRestore,
+             .adminAdd, .adminChange, .adminRemove, .adminList:
             // Lifecycle routes: `NexusService` serves them, in any state.
             throw APIFailure.badRequest
         }

@@ -38,8 +38,8 @@ public struct APIFailure: Error, Sendable {
         case .badRequest, .entityInvalid, .passwordTooWeak: .badRequest
         case .unauthorized: .unauthorized
         case .notFound, .entityNotFound: .notFound
-        case .versionMismatch, .alreadyInitialized, .notSealed: .conflict
-        case .passwordIncorrect: .forbidden
+        case .versionMismatch, .alreadyInitialized, .notSealed, .adminExists, .lastAdmin: .conflict
+        case .passwordIncorrect, .shardsIncorrect: .forbidden
         case .tooManyAttempts: .tooManyRequests
         case .notReady: .serviceUnavailable
         case .internalError: .internalServerError

@@ -16,8 +16,10 @@ public final class KeeperService: HTTPService {
         self.roles = roles
     }
 
-    /// Who may open a connection at all: the Nexus, or SPIKE's Bootstrap (contribute only).
-    public var connectionAuthorizer: Authorizer { roles.authorizer(.nexus).or(roles.authorizer(.bootstrap)) }
+    /// Who may open a connection at all: the Nexus alone. SPIKE lets its Bootstrap contribute
+    /// too; this system has no Bootstrap, and a share it could overwrite would seal the system
+    /// at the Nexus' next start.
+    public var connectionAuthorizer: Authorizer { roles.authorizer(.nexus) }
 
     /// A Keeper's requests are a share each: 64 KiB is plenty.
     public static let limits = HTTPServerLimits(maxBodySize: 64 << 10)
@@ -40,7 +42,7 @@ public final class KeeperService: HTTPService {
 
     public func addRoutes(to router: inout HTTPRouter) {
         router.add(.POST, "/v1/store/contribute") { [self] request in
-            guard roles.has(request.peer, .nexus) || roles.has(request.peer, .bootstrap) else { throw APIFailure(.unauthorized) }
+            guard roles.has(request.peer, .nexus) else { throw APIFailure(.unauthorized) }
             guard let value = try request.decode(ContributeRequest.self).shard,
                   value.count == Shamir.secretLength, value.contains(where: { $0 != 0 }) else {
                 throw APIFailure.badRequest

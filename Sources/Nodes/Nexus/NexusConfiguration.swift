@@ -1,4 +1,5 @@
 import Foundation
+import Projections
 import SpikeAPI
 
 /// The Nexus' settings, from SPIKE's environment variables (reference §9) plus this project's
@@ -20,6 +21,8 @@ public struct NexusConfiguration: Sendable {
     public var maxSecretVersions = 10
     /// The largest cipher plaintext or ciphertext (`SPIKE_NEXUS_CRYPTO_MAX_CIPHERTEXT_SIZE`, 65536).
     public var maxCipherSize = 65536
+    /// scrypt's cost for the admin password wraps this Nexus makes (OWASP's minimum; tests lower it).
+    public var passwordCost: PasswordWrap.Cost = .standard
 
     public init(listen: (host: String, port: Int), keepers: [String], shares: Int, threshold: Int, pollInterval: Duration, dataDirectory: String) {
         self.listen = listen

@@ -41,6 +41,9 @@ public final class NexusNode: Sendable {
     private let clockOrigin = ContinuousClock.now
     /// The `spike recover` being answered: its password (until the attempt ends) and its caller.
     private let recovery = Mutex<(password: String, reply: @Sendable (NexusLifecycle.PasswordAttemptOutcome) -> Void)?>(nil)
+    /// Operator commands being answered, by request id: the password an admin change wraps
+    /// (until the wrap is made) and the caller.
+    private let operatorRequests = Mutex<(next: UInt64, pending: [UInt64: (password: String?, reply: @Sendable (OperatorOutcome) -> Void)])>((1, [:]))
     /// Polls and contributions on their way: a stopped Nexus leaves none behind.
     private let exchanges = KeeperExchanges()
     /// Whether `run` has returned, and who waits for it to (`stop`).
@@ -127,6 +130,13 @@ public final class NexusNode: Sendable {
                 defer { pending = nil }
                 return pending?.reply
             }?(.notSealed(driver.machine.phase))
+        }
+        defer {
+            let unanswered = operatorRequests.withLock { requests in
+                defer { requests.pending = [:] }
+                return requests.pending.values.map(\.reply)
+            }
+            for reply in unanswered { reply(.refused(.stopping)) }
         }
         defer {
             initialization?(.failure(.refused("the Nexus stopped before \(driver.machine.threshold) Keepers held their shares; "
@@ -223,6 +233,21 @@ public final class NexusNode: Sendable {
                     }
                     inputs.yield(.driver(.passwordUnwrapped(opened?.0, admin: opened?.1)))
                 }
+            case .wrapPassword(let request, let admin, let rootKey, let epoch):
+                guard let password = operatorRequests.withLock({ $0.pending[request]?.password }) else {
+                    try driver.handle(.passwordWrapped(request: request, .failure(.wrapFailed("no password came with the request"))), at: now())
+                    continue
+                }
+                let (inputs, cost, at) = (self.inputs, configuration.passwordCost, now().wall)
+                exchanges.start {
+                    var generator = SystemRandomNumberGenerator()
+                    let wrap = Result { () throws(KeyError) -> PasswordWrap in
+                        try PasswordWrap.wrap(rootKey, password: password, admin: admin, epoch: epoch, cost: cost, at: at, using: &generator)
+                    }.mapError { OperatorRefusal.wrapFailed($0.description) }
+                    inputs.yield(.driver(.passwordWrapped(request: request, wrap)))
+                }
+            case .answerOperator(let request, let outcome):
+                operatorRequests.withLock { $0.pending.removeValue(forKey: request) }?.reply(outcome)
             case .answerPasswordAttempt(let outcome):
                 recovery.withLock { pending in
                     defer { pending = nil }
@@ -248,7 +273,8 @@ public final class NexusNode: Sendable {
             genesis = try await Task.detached {
                 var generator = SystemRandomNumberGenerator()
                 return try EpochGenesis.create(epoch: epoch, keepers: configuration.keepers, threshold: configuration.threshold,
-                                               password: password, admin: actor, cost: cost, using: &generator)
+                                               password: password, admin: actor, cost: cost,
+                                               at: Int64(Date().timeIntervalSince1970 * 1000), using: &generator)
             }.value
         } catch let error as KeyError {
             throw .refused(error.description)
@@ -279,6 +305,24 @@ public final class NexusNode: Sendable {
             if case .terminated = inputs.yield(.driver(.passwordAttempt(actor: actor, trail: trail))) {
                 recovery.withLock { $0 = nil }
                 reply(.notSealed(.sealed))
+            }
+        }
+    }
+
+    /// An operator command (recovery shards, admin passwords), answered once the lifecycle has
+    /// decided it (an export or an admin change once its event is durable). `password` is the
+    /// one an admin change wraps; it is dropped when the command ends and never written anywhere.
+    public func operate(_ command: OperatorCommand, password: String? = nil, actor: String, trail: String) async -> OperatorOutcome {
+        await withCheckedContinuation { continuation in
+            let id = operatorRequests.withLock { requests in
+                let id = requests.next
+                requests.next += 1
+                requests.pending[id] = (password, { continuation.resume(returning: $0) })
+                return id
+            }
+            let request = OperatorRequest(id: id, actor: actor, trail: trail)
+            if case .terminated = inputs.yield(.driver(.operatorCommand(command, request))) {
+                operatorRequests.withLock { $0.pending.removeValue(forKey: id) }?.reply(.refused(.stopping))
             }
         }
     }

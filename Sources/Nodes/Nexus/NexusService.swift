@@ -35,13 +35,17 @@ public struct NexusService: HTTPService {
             return try await initialization(route, request)
         }
         let refusals = RefusalMiddleware(store: node.store, metrics: node.metrics)
+        let readiness = ReadinessMiddleware(node: node)
+        let operators = OperatorRoutes(node: node, roles: roles)
         router.add(.POST, APIRoute.operatorRecover.path, through: [refusals]) { request in
-            // SPIKE's shard export (no action) comes with the recovery shards.
-            guard request.route(at: APIRoute.operatorRecover.path) == .passwordRecover else { throw APIFailure.badRequest }
-            return try await passwordRecovery(request)
+            switch request.route(at: APIRoute.operatorRecover.path) {
+            case .passwordRecover: return try await passwordRecovery(request)
+            case .operatorRecover: return try await operators.exportShards(request)
+            default: throw APIFailure.badRequest
+            }
         }
-        router.add(.POST, APIRoute.operatorRestore.path) { _ in throw APIFailure.badRequest }
-        data.addRoutes(to: &router, through: [ReadinessMiddleware(node: node), refusals])
+        operators.addRoutes(to: &router, refusals: refusals, readiness: readiness)
+        data.addRoutes(to: &router, through: [readiness, refusals])
     }
 
     private func initialization(_ route: APIRoute, _ request: HTTPRequest) async throws -> HTTPResponse {

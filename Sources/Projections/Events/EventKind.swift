@@ -64,7 +64,8 @@ public enum EventVocabulary {
     public static let payloadTypes: [any EventPayload.Type] = [
         // Lifecycle
         EpochStarted.self, NexusStarted.self, NexusStopped.self, RootKeyRestored.self,
-        RootKeyRestoreFailed.self, SystemReset.self,
+        RootKeyRestoreFailed.self, SystemReset.self, AdminPasswordAdded.self, AdminPasswordChanged.self,
+        AdminPasswordRemoved.self, RecoveryShardsExported.self,
         // Keepers
         ShardDistributed.self, KeeperPolled.self, KeeperRehydrated.self,
         // Data

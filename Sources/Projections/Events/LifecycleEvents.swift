@@ -120,3 +120,62 @@ public struct SystemReset: EventPayload {
         self.reason = reason
     }
 }
+
+/// Another admin's password now wraps the root key (`spike admin password add`): one more
+/// person who can recover the system when every Keeper is lost.
+public struct AdminPasswordAdded: EventPayload {
+    public static let kind = EventKind(7, "AdminPasswordAdded", .changesState)
+
+    public var epoch: UInt32
+    public var wrap: PasswordWrap
+
+    public init(epoch: UInt32, wrap: PasswordWrap) {
+        self.epoch = epoch
+        self.wrap = wrap
+    }
+}
+
+/// An admin's password changed: `wrap` replaces the admin's earlier one, which no longer counts.
+public struct AdminPasswordChanged: EventPayload {
+    public static let kind = EventKind(8, "AdminPasswordChanged", .changesState)
+
+    public var epoch: UInt32
+    public var wrap: PasswordWrap
+
+    public init(epoch: UInt32, wrap: PasswordWrap) {
+        self.epoch = epoch
+        self.wrap = wrap
+    }
+}
+
+/// An admin's wrap no longer counts: that password recovers nothing from here on.
+public struct AdminPasswordRemoved: EventPayload {
+    public static let kind = EventKind(10, "AdminPasswordRemoved", .changesState)
+
+    public var epoch: UInt32
+    public var admin: String
+    public var at: Int64
+
+    public init(epoch: UInt32, admin: String, at: Int64) {
+        self.epoch = epoch
+        self.admin = admin
+        self.at = at
+    }
+}
+
+/// `spike operator recover` took the recovery shards (SPIKE's break-the-glass files) of these
+/// share indices. The shards themselves are not in the event: they are the Keepers' shares,
+/// already in the log sealed under the data key.
+public struct RecoveryShardsExported: EventPayload {
+    public static let kind = EventKind(11, "RecoveryShardsExported", .changesState)
+
+    public var epoch: UInt32
+    public var shareIndices: [Int]
+    public var at: Int64
+
+    public init(epoch: UInt32, shareIndices: [Int], at: Int64) {
+        self.epoch = epoch
+        self.shareIndices = shareIndices
+        self.at = at
+    }
+}

@@ -14,7 +14,7 @@ public struct EpochGenesis: Sendable {
 
     public static func create(
         epoch: UInt32, keepers: [String], threshold: Int, password: String, admin: String,
-        cost: PasswordWrap.Cost = .standard, using generator: inout some RandomNumberGenerator
+        cost: PasswordWrap.Cost = .standard, at: Int64? = nil, using generator: inout some RandomNumberGenerator
     ) throws(KeyError) -> EpochGenesis {
         let rootKey = RootKey.generate(using: &generator)
         let shares = try rootKey.split(threshold: threshold, shares: keepers.count, using: &generator)
@@ -32,7 +32,7 @@ public struct EpochGenesis: Sendable {
         } catch {
             throw .sealedDataUnreadable("the epoch key")
         }
-        let wrap = try PasswordWrap.wrap(rootKey, password: password, admin: admin, epoch: epoch, cost: cost, using: &generator)
+        let wrap = try PasswordWrap.wrap(rootKey, password: password, admin: admin, epoch: epoch, cost: cost, at: at, using: &generator)
         let event = EpochStarted(
             epoch: epoch, shares: keepers.count, threshold: threshold, keepers: keepers,
             epochPublicKey: epochKey.publicKey.rawRepresentation, wrappedEpochPrivateKey: wrappedEpochKey,

@@ -32,9 +32,12 @@ public struct PasswordWrap: Codable, Equatable, Sendable {
     public var cost: Cost
     /// nonce ‖ ciphertext ‖ tag.
     public var sealed: Data
+    /// When the wrap was made (milliseconds since 1970), for `spike admin password list`;
+    /// absent in wraps written before it was recorded.
+    public var at: Int64?
 
     public static func wrap(
-        _ rootKey: RootKey, password: String, admin: String, epoch: UInt32, cost: Cost = .standard,
+        _ rootKey: RootKey, password: String, admin: String, epoch: UInt32, cost: Cost = .standard, at: Int64? = nil,
         using generator: inout some RandomNumberGenerator
     ) throws(KeyError) -> PasswordWrap {
         guard password.utf8.count >= minimumPasswordLength else {
@@ -48,7 +51,7 @@ public struct PasswordWrap: Codable, Equatable, Sendable {
         do {
             let box = try AES.GCM.seal(plain, using: wrapKey, nonce: try AES.GCM.Nonce(data: nonceBytes),
                                        authenticating: associatedData(admin: admin, epoch: epoch))
-            return PasswordWrap(admin: admin, salt: salt, cost: cost, sealed: box.combined!)
+            return PasswordWrap(admin: admin, salt: salt, cost: cost, sealed: box.combined!, at: at)
         } catch {
             throw .sealedDataUnreadable("the password wrap")
         }

@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import NexusCore
+import NIOHTTP1
+import SpikeAPI
+import SpikeClient
+
+/// What the admin commands share: the superuser's connection and the answers' messages.
+enum AdminPasswords {
+    /// Sends one admin change as the superuser; a refusal becomes a sentence that says what to do.
+    static func send(_ route: APIRoute, _ request: AdminPasswordRequest) async throws {
+        let api = try await NexusAPI.connect(as: .superuser)
+        defer { api.close() }
+        let response = try await api.post(route, request)
+        let name = request.name
+        switch (response.status.code, NexusAPI.errorCode(response)) {
+        case (200, _): return
+        case (_, .adminExists): throw CommandFailure("an admin named \(name) exists already: use `spike admin password change \(name)`")
+        case (_, .entityNotFound): throw CommandFailure("there is no admin named \(name) (`spike admin password list` shows them)")
+        case (_, .lastAdmin): throw CommandFailure("\(name) is the last admin: add another before removing them")
+        case (_, .passwordTooWeak): throw CommandFailure("the password is too short: it needs at least 12 characters")
+        case (_, .tooManyAttempts): throw CommandFailure("another admin change is being made: try again")
+        case (400, _): throw CommandFailure("Invalid request: an admin name has 1 to 128 characters and no control characters.")
+        default: throw APIFailure.failure(response)
+        }
+    }
+}
+
+struct AdminPasswordAdd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "add", abstract: "Add an admin whose password recovers the root key.")
+
+    @Argument(help: "The admin's name (as reports and `list` show it).")
+    var name: String
+    @Option(name: .long, help: "A file holding the password (trailing newlines are ignored).")
+    var passwordFile: String?
+
+    func run() async throws {
+        let password = try PasswordInput.read(file: passwordFile, prompt: "Password for \(name): ")
+        try await AdminPasswords.send(.adminAdd, AdminPasswordRequest(name: name, password: password))
+        print("added: \(name)'s password now recovers the root key (`spike recover`)")
+    }
+}
+
+struct AdminPasswordChange: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "change", abstract: "Change an admin's password (the old one stops working).")
+
+    @Argument(help: "The admin's name.")
+    var name: String
+    @Option(name: .long, help: "A file holding the new password (trailing newlines are ignored).")
+    var passwordFile: String?
+
+    func run() async throws {
+        let password = try PasswordInput.read(file: passwordFile, prompt: "New password for \(name): ")
+        try await AdminPasswords.send(.adminChange, AdminPasswordRequest(name: name, password: password))
+        print("changed: \(name)'s new password recovers the root key; the old one no longer does")
+    }
+}
+
+struct AdminPasswordRemove: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "remove", abstract: "Remove an admin (never the last one).")
+
+    @Argument(help: "The admin's name.")
+    var name: String
+
+    func run() async throws {
+        try await AdminPasswords.send(.adminRemove, AdminPasswordRequest(name: name))
+        print("removed: \(name)'s password no longer recovers the root key")
+    }
+}
+
+struct AdminPasswordList: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "The admins, with when each password was set.")
+
+    func run() async throws {
+        let api = try await NexusAPI.connect(as: .superuser)
+        defer { api.close() }
+        let response = try await api.call(.adminList, EmptyRequest(), as: AdminListResponse.self)
+        for admin in response.admins {
+            print("\(admin.name)\t\(admin.since ?? "-")")
+        }
+    }
+}
