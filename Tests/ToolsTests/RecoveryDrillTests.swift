@@ -11,8 +11,29 @@ extension LocalClusters {
         let dir = "/tmp/spk-drill-\(UInt32.random(in: 0...UInt32.max))"
         static let password = "correct horse battery staple"
 
-        func spike(_ arguments: [String], env file: String? = nil, input: String = "") async throws -> (status: Int32, output: String) {
-            try await SpikeExecutable.running(arguments, environment: try file.map { try LocalClusters.exports(at: dir + "/" + $0) } ?? [:], input: input)
+        func spike(_ arguments: [String], env file: String? = nil, input: String = "",
+                   adding extra: [String: String] = [:]) async throws -> (status: Int32, output: String) {
+            let environment = try file.map { try LocalClusters.exports(at: dir + "/" + $0) } ?? [:]
+            return try await SpikeExecutable.running(arguments, environment: environment.merging(extra) { $1 }, input: input)
+        }
+
+        /// The log's events, read with the host audit key (the cluster stopped or not).
+        func events() throws -> [DomainEvent] {
+            let log = try EventLog.open(directory: dir + "/nexus", options: { var o = EventLog.Options(); o.readOnly = true; return o }())
+            defer { log.close() }
+            let key = try LogKeyFile.readPrivateKey(at: dir + "/nexus/audit-key.pem")
+            var events: [DomainEvent] = []
+            _ = try log.replay(from: 1, through: nil, keyring: LogKeyring([key])) { view in
+                if let event = try DomainEvent.decode(kind: view.kind, body: view.body) { events.append(event) }
+            }
+            return events
+        }
+
+        func killEverything() async throws {
+            for name in ["nexus", "keeper-1", "keeper-2", "keeper-3", "agent-nexus", "agent-keeper", "agent-superuser", "agent-recover", "agent-restore"] {
+                kill(try pid(name), SIGKILL)
+            }
+            try await Task.sleep(for: .milliseconds(300))
         }
 
         func pid(_ name: String) throws -> pid_t {
@@ -42,10 +63,7 @@ extension LocalClusters {
             #expect(try await spike(["secret", "put", "drill/marker", "value=still-here"], env: "env").status == 0)
 
             // Everything is lost at once: the Nexus, the Keepers (and their shares), the agents.
-            for name in ["nexus", "keeper-1", "keeper-2", "keeper-3", "agent-nexus", "agent-keeper", "agent-superuser", "agent-recover", "agent-restore"] {
-                kill(try pid(name), SIGKILL)
-            }
-            try await Task.sleep(for: .milliseconds(300))
+            try await killEverything()
             let sealed = try await spike(["dev", "up", "--dir", dir, "--timeout", "4"])
             #expect(sealed.status != 0 && sealed.output.contains("every Keeper is empty") && sealed.output.contains("spike recover"),
                     "\(sealed.output)")
@@ -79,26 +97,91 @@ extension LocalClusters {
 
             // The log tells it: the failed attempts with their times, the restore by password, then
             // the restore from the Keepers; the password is in no log or file of the cluster.
-            let log = try EventLog.open(directory: dir + "/nexus", options: { var o = EventLog.Options(); o.readOnly = true; return o }())
-            defer { log.close() }
-            let key = try LogKeyFile.readPrivateKey(at: dir + "/nexus/audit-key.pem")
-            var events: [DomainEvent] = []
-            _ = try log.replay(from: 1, through: nil, keyring: LogKeyring([key])) { view in
-                if let event = try DomainEvent.decode(kind: view.kind, body: view.body) { events.append(event) }
-            }
+            let events = try events()
             let failures = events.compactMap { $0.payload as? RootKeyRestoreFailed }.filter { $0.source == .password }
             #expect(failures.count == 3 && failures.allSatisfy { $0.at != nil })
             let restores = events.compactMap { $0.payload as? RootKeyRestored }
             #expect(restores.map(\.source) == [.password, .keepers], "\(restores)")
             #expect(restores.first?.admin == "spiffe://spike.ist/spike/pilot/role/superuser")
             #expect(events.contains { $0.payload is RootKeyRestored && $0.actor == "spiffe://spike.ist/spike/pilot/role/recover" })
-            let projection = try NexusProjections.replay(log, keyring: LogKeyring([key])).lifecycle
+            let log = try EventLog.open(directory: dir + "/nexus", options: { var o = EventLog.Options(); o.readOnly = true; return o }())
+            defer { log.close() }
+            let projection = try NexusProjections.replay(log, keyring: LogKeyring([try LogKeyFile.readPrivateKey(at: dir + "/nexus/audit-key.pem")])).lifecycle
             #expect(projection.passwordFailures == 0, "a restore ends the run of failures")
             let files = FileManager.default.enumerator(atPath: dir)?.compactMap { $0 as? String } ?? []
             for file in files {
                 guard let data = FileManager.default.contents(atPath: dir + "/" + file) else { continue }
                 #expect(data.range(of: Data(Self.password.utf8)) == nil, "the password is in \(file)")
             }
+        }
+
+        /// SPIKE's break-the-glass drill: shard files exported while healthy, every process lost,
+        /// one shard per `spike operator restore`, SPIKE's messages and arithmetic, the marker back.
+        @Test func everyProcessLostThenRecoveryShardsRestoreTheSystem() async throws {
+            let passwordFile = dir + "-password"
+            try Self.password.write(toFile: passwordFile, atomically: true, encoding: .utf8)
+            let shards = dir + "-shards"
+            defer {
+                _ = try? SpikeExecutable.run(["dev", "down", "--dir", dir, "--purge"])
+                unlink(passwordFile)
+                try? FileManager.default.removeItem(atPath: shards)
+            }
+            let up = try await spike(["dev", "up", "--dir", dir, "--admin-password-file", passwordFile, "--poll-interval", "1s"])
+            #expect(up.status == 0, "\(up.output)")
+            #expect(try await spike(["secret", "put", "drill/marker", "value=from-shards"], env: "env").status == 0)
+            // A second admin, for the record (`list` shows names and dates, no wrap).
+            #expect(try await spike(["admin", "password", "add", "alice"], env: "env", input: "alice's long password\n").status == 0)
+            let admins = try await spike(["admin", "password", "list"], env: "env")
+            #expect(admins.status == 0 && admins.output.contains("alice\t20") && admins.output.contains("role/superuser\t20"), "\(admins.output)")
+
+            // Only the recover role exports; the files are SPIKE's, 0600, in SPIKE_PILOT_RECOVERY_DIR/recover.
+            let refused = try await spike(["operator", "recover"], env: "env", adding: ["SPIKE_PILOT_RECOVERY_DIR": shards])
+            #expect(refused.status != 0 && refused.output.contains("does not have the recover role"), "\(refused.output)")
+            try FileManager.default.createDirectory(atPath: shards + "/recover", withIntermediateDirectories: true)
+            try "stale".write(toFile: shards + "/recover/spike.recovery.9.txt", atomically: true, encoding: .utf8)
+            let exported = try await spike(["operator", "recover"], env: "env-recover", adding: ["SPIKE_PILOT_RECOVERY_DIR": shards])
+            #expect(exported.status == 0 && exported.output.contains("You encrypt these shards"), "\(exported.output)")
+            let names = try FileManager.default.contentsOfDirectory(atPath: shards + "/recover").sorted()
+            #expect(names == ["spike.recovery.1.txt", "spike.recovery.2.txt", "spike.recovery.3.txt"])
+            var texts: [String] = []
+            for name in names {
+                let path = shards + "/recover/" + name
+                let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+                #expect(mode == 0o600, "\(name) has mode \(String(mode ?? 0, radix: 8))")
+                let text = try String(contentsOfFile: path, encoding: .utf8)
+                #expect(text.wholeMatch(of: /spike:[1-3]:[0-9a-f]{64}/) != nil && text.hasPrefix("spike:\(name.dropFirst(15).prefix(1)):"))
+                texts.append(text)
+            }
+            #expect(!exported.output.contains(texts[0].suffix(64)), "the shards are in the files only")
+
+            try await killEverything()
+            let sealed = try await spike(["dev", "up", "--dir", dir, "--timeout", "4"])
+            #expect(sealed.status != 0 && sealed.output.contains("every Keeper is empty"), "\(sealed.output)")
+
+            // SPIKE's parse errors, before anything is sent.
+            let short = try await spike(["operator", "restore"], env: "env-restore", input: "spike:1:abc\n")
+            #expect(short.status != 0 && short.output.contains("Invalid hex shard length: 3 (expected 64)."), "\(short.output)")
+            let shapeless = try await spike(["operator", "restore"], env: "env-restore", input: "not a shard\n")
+            #expect(shapeless.status != 0 && shapeless.output.contains("Invalid shard format"), "\(shapeless.output)")
+            let wrongRole = try await spike(["operator", "restore"], env: "env", input: texts[0])
+            #expect(wrongRole.status != 0 && wrongRole.output.contains("does not have the restore role"), "\(wrongRole.output)")
+            // One shard at a time: SPIKE's arithmetic, then restored.
+            let firstShard = try await spike(["operator", "restore"], env: "env-restore", input: "  " + texts[0] + "\n")
+            #expect(firstShard.status == 0 && firstShard.output.contains("Shards collected:  1")
+                    && firstShard.output.contains("Shards remaining:  1"), "\(firstShard.output)")
+            let last = try await spike(["operator", "restore"], env: "env-restore", input: texts[2])
+            #expect(last.status == 0 && last.output.contains("SPIKE is now restored and ready to use."), "\(last.output)")
+            let marker = try await spike(["secret", "get", "drill/marker", "value"], env: "env")
+            #expect(marker.status == 0 && marker.output.contains("from-shards"), "\(marker.output)")
+            let again = try await spike(["operator", "restore"], env: "env-restore", input: texts[1])
+            #expect(again.status != 0 && again.output.contains("not sealed"), "\(again.output)")
+            #expect(try await spike(["dev", "down", "--dir", dir]).status == 0)
+
+            let events = try events()
+            #expect(events.contains { $0.payload is RecoveryShardsExported && $0.actor == "spiffe://spike.ist/spike/pilot/role/recover" })
+            let restored = events.compactMap { $0.payload as? RootKeyRestored }.filter { $0.source == .shards }
+            #expect(restored.map(\.shareIndices) == [[1, 3]], "\(restored)")
+            #expect(events.contains { ($0.payload as? AdminPasswordAdded)?.wrap.admin == "alice" })
         }
     }
 }
