@@ -62,5 +62,41 @@ extension LocalClusters {
             #expect(events[resetIndex...].filter { $0.payload is SecretPut }.count == 1)
             #expect(try log.keyTable().count == 1, "only the new epoch's version key is left")
         }
+
+        @Test func aWipeDeletesTheLogAndSaysWhat() async throws {
+            let password = dir + "-password"
+            try "wiped admin password".write(toFile: password, atomically: true, encoding: .utf8)
+            defer {
+                _ = try? SpikeExecutable.run(["dev", "down", "--dir", dir, "--purge"])
+                unlink(password)
+            }
+            let nexus = dir + "/nexus"
+            #expect(try await spike(["dev", "up", "--dir", dir, "--admin-password-file", password, "--poll-interval", "1s"]).status == 0)
+            #expect(try await spike(["secret", "put", "old/marker", "value=wiped"], env: true).status == 0)
+            let running = try await spike(["reset", "--data-dir", nexus, "--wipe", "--yes"])
+            #expect(running.status != 0 && running.output.contains("a Nexus is running"), "\(running.output)")
+            #expect(FileManager.default.fileExists(atPath: nexus + "/data.mdb"))
+            #expect(try await spike(["dev", "down", "--dir", dir]).status == 0)
+            let unconfirmed = try await spike(["reset", "--data-dir", nexus, "--wipe"])
+            #expect(unconfirmed.status != 0 && unconfirmed.output.contains("--wipe deletes the log in \(nexus)"), "\(unconfirmed.output)")
+            #expect(FileManager.default.fileExists(atPath: nexus + "/data.mdb"))
+            let wiped = try await spike(["reset", "--data-dir", nexus, "--wipe", "--yes"])
+            #expect(wiped.status == 0 && wiped.output.contains("wiped: deleted the log") && wiped.output.contains("data.mdb, lock.mdb"), "\(wiped.output)")
+            for file in ["data.mdb", "lock.mdb", "audit-key.pem"] { #expect(!FileManager.default.fileExists(atPath: nexus + "/" + file), "\(file)") }
+            // Day zero again: a new log, a new initialization, the old secret never existed.
+            let up = try await spike(["dev", "up", "--dir", dir, "--admin-password-file", password, "--poll-interval", "1s"])
+            #expect(up.status == 0, "\(up.output)")
+            let gone = try await spike(["secret", "get", "old/marker", "value"], env: true)
+            #expect(gone.status != 0 && gone.output.contains("not found"), "\(gone.output)")
+            #expect(try await spike(["dev", "down", "--dir", dir]).status == 0)
+            let log = try EventLog.open(directory: nexus, options: { var o = EventLog.Options(); o.readOnly = true; return o }())
+            defer { log.close() }
+            let key = try LogKeyFile.readPrivateKey(at: nexus + "/audit-key.pem")
+            var kinds: [String] = []
+            _ = try log.replay(from: 1, through: nil, keyring: LogKeyring([key])) { view in
+                if let event = try DomainEvent.decode(kind: view.kind, body: view.body) { kinds.append(event.kind.name) }
+            }
+            #expect(!kinds.contains("SystemReset") && !kinds.contains("SecretPut") && kinds.filter { $0 == "EpochStarted" }.count == 1, "\(kinds)")
+        }
     }
 }

@@ -19,8 +19,12 @@ struct ResetCommand: AsyncParsableCommand {
         audit key, so that what went wrong can be audited afterwards.
 
         Refused while a Nexus runs on the directory. Asks you to type a confirmation on a terminal;
-        --yes is for scripts. To destroy the log itself as well, delete the directory.
+        --yes is for scripts.
           spike reset --data-dir ~/.spike/data --reason "root key lost: all Keepers and the password"
+
+        --wipe is the true factory reset: it deletes the log itself (every event, the history
+        included), its key table and the host audit key, and says what it deleted. Nothing of the
+        system can be read or audited afterwards.
         """)
 
     @Option(name: .long, help: "The Nexus' data directory (default: SPIKE_NEXUS_DATA_DIR, else ~/.spike/data).")
@@ -29,6 +33,8 @@ struct ResetCommand: AsyncParsableCommand {
     var reason: String = ""
     @Flag(name: .long, help: "Do not ask for a confirmation (scripts).")
     var yes = false
+    @Flag(name: .long, help: "Factory reset: delete the log, its history and the audit key instead of closing the epoch.")
+    var wipe = false
 
     /// The log, for writing: refused while a Nexus holds its writer lock.
     static func openForWriting(_ directory: String) throws -> EventLog {
@@ -44,6 +50,7 @@ struct ResetCommand: AsyncParsableCommand {
         guard FileManager.default.fileExists(atPath: directory + "/data.mdb") else {
             throw CommandFailure("no Nexus log in \(directory)")
         }
+        if wipe { return try await wipeDirectory(directory) }
         let log = try Self.openForWriting(directory)
         defer { log.close() }
         let auditKey = try LogKeyFile.readPrivateKey(at: directory + "/audit-key.pem")
@@ -68,5 +75,38 @@ struct ResetCommand: AsyncParsableCommand {
                                              keyChanges: KeyTableChanges(deletes: versionKeys), expectedHead: nil)
         print("reset: epoch \(genesis.epoch) is closed (record \(sequences.lowerBound)); \(versionKeys.count) version keys shredded; "
               + "the history stays in \(directory). Start the Nexus and run `spike init` with a new admin password.")
+    }
+
+    /// The files of a Nexus data directory that `--wipe` deletes: the log, its lock files and
+    /// the host audit key (without which nothing left elsewhere of the history can be read).
+    static let wipedFiles = ["data.mdb", "lock.mdb", "writer.lock", "audit-key.pem"]
+
+    private func wipeDirectory(_ directory: String) async throws {
+        // Held while deleting: no Nexus can start on the log half deleted.
+        let log = try Self.openForWriting(directory)
+        let statistics = (events: (try? log.head()?.sequence) ?? 0, bytes: log.storedBytes)
+        let present = Self.wipedFiles.filter { FileManager.default.fileExists(atPath: directory + "/" + $0) }
+        let summary = "the log in \(directory) (\(statistics.events) records, \(statistics.bytes) bytes: every secret, policy and "
+            + "event, the history included) and the host audit key that reads it: \(present.joined(separator: ", "))"
+        if !yes {
+            guard isatty(STDIN_FILENO) == 1 else {
+                log.close()
+                throw CommandFailure("confirm on a terminal, or pass --yes: --wipe deletes \(summary)")
+            }
+            let phrase = "wipe \(directory)"
+            FileHandle.standardError.write(Data("This deletes \(summary). Nothing can be recovered or audited afterwards.\nType \"\(phrase)\" to go on: ".utf8))
+            guard readLine(strippingNewline: true) == phrase else {
+                log.close()
+                throw CommandFailure("not confirmed: nothing changed")
+            }
+        }
+        var failures: [String] = []
+        for name in present where name != "writer.lock" {
+            do { try FileManager.default.removeItem(atPath: directory + "/" + name) } catch { failures.append("\(name): \(error.localizedDescription)") }
+        }
+        log.close()
+        unlink(directory + "/writer.lock")
+        guard failures.isEmpty else { throw CommandFailure("the wipe of \(directory) is incomplete: \(failures.joined(separator: "; "))") }
+        print("wiped: deleted \(summary). The next Nexus start creates a new, empty log and audit key; run `spike init`.")
     }
 }
