@@ -185,3 +185,28 @@ extension LocalClusters {
         }
     }
 }
+
+extension LocalClusters.RecoveryDrillTests {
+    /// `spike dev drill` as a user runs it: every step reported, the history found in the log.
+    @Test func theDrillCommandRehearsesEveryWayBack() async throws {
+        let passwordFile = dir + "-password"
+        try Self.password.write(toFile: passwordFile, atomically: true, encoding: .utf8)
+        defer {
+            _ = try? SpikeExecutable.run(["dev", "down", "--dir", dir, "--purge"])
+            unlink(passwordFile)
+        }
+        #expect(try await spike(["dev", "up", "--dir", dir, "--admin-password-file", passwordFile, "--poll-interval", "1s"]).status == 0)
+        let unconfirmed = try await spike(["dev", "drill", "--dir", dir, "--admin-password-file", passwordFile])
+        #expect(unconfirmed.status != 0 && unconfirmed.output.contains("the drill ends with a reset"), "\(unconfirmed.output)")
+        let drill = try await spike(["dev", "drill", "--dir", dir, "--admin-password-file", passwordFile, "--yes"])
+        #expect(drill.status == 0 && drill.output.contains("drill passed"), "\(drill.output)")
+        let steps = drill.output.split(separator: "\n").filter { $0.hasPrefix("• ") }
+        #expect(steps.count == 19 && steps.allSatisfy { $0.contains(" … ok") }, "\(steps)")
+        #expect(drill.output.contains("wrong password 3 is refused … ok: refused as it should be: the password does not unwrap"))
+        #expect(drill.output.contains("3 crash, 2 genesis, 1 reset, 1 restored from password, 1 restored from shards, 3 wrong password"))
+        #expect(!drill.output.contains(Self.password))
+        // The cluster runs the new epoch afterwards.
+        let marker = try await spike(["secret", "get", "drill/marker", "value"], env: "env")
+        #expect(marker.status == 0 && marker.output.contains("after-the-reset"), "\(marker.output)")
+    }
+}

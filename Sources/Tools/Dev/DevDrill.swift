@@ -1,0 +1,254 @@
+import ArgumentParser
+import EventLog
+import Foundation
+import Projections
+
+/// `spike dev drill`: rehearses the ways back on a dev cluster, with real processes and
+/// SIGKILL, and says what it saw at each step. Ends with a reset: the cluster's secrets are gone
+/// afterwards (the history is not).
+struct DevDrill: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "drill",
+        abstract: "Rehearse recovery on a dev cluster: total loss, the password, recovery shards, a reset.",
+        discussion: """
+        Against a cluster made by `spike dev up --dir DIR`: puts a marker secret, exports the
+        recovery shards, SIGKILLs every process, starts new ones (the Keepers empty), offers three
+        wrong passwords and the right one, reads the marker back, SIGKILLs the Nexus alone and
+        checks that it unseals from the re-seeded Keepers; loses everything again and restores
+        from the shard files one at a time; then resets the system (its secrets are gone for
+        good), initializes a new epoch with the same password, and reads the log's history of
+        all of it. Asks for a confirmation on a terminal (--yes for scripts).
+          spike dev drill --dir ~/.spike/dev --admin-password-file ~/.spike/dev-password
+        """)
+
+    @Option(name: .long, help: "The cluster's directory (made by `spike dev up`).")
+    var dir: String
+    @Option(name: .long, help: "The file holding the cluster's admin password.")
+    var adminPasswordFile: String
+    @Flag(name: .long, help: "Do not ask for a confirmation (scripts).")
+    var yes = false
+
+    func run() async throws {
+        let cluster = DevCluster(directory: dir)
+        let drill = Drill(cluster: cluster, password: try InitCommand.readPassword(file: adminPasswordFile),
+                          passwordFile: adminPasswordFile)
+        guard FileManager.default.fileExists(atPath: cluster.path("env")) else {
+            throw CommandFailure("\(cluster.directory) is not a dev cluster: run `spike dev up --dir \(dir)` first")
+        }
+        if !yes {
+            guard isatty(STDIN_FILENO) == 1 else { throw CommandFailure("confirm on a terminal, or pass --yes: the drill ends with a reset") }
+            FileHandle.standardError.write(Data("The drill ends with `spike reset`: the secrets of \(cluster.directory) are gone afterwards. Type \"drill\" to go on: ".utf8))
+            guard readLine(strippingNewline: true) == "drill" else { throw CommandFailure("not confirmed: nothing was done") }
+        }
+        try await drill.run()
+    }
+}
+
+/// The drill's steps; each prints what it did and what it saw, and throws what it did not see.
+struct Drill {
+    let cluster: DevCluster
+    let password: String
+    let passwordFile: String
+
+    var marker: String { "drill/marker" }
+
+    func run() async throws {
+        let value = "drill-\(UInt32.random(in: 0...UInt32.max))"
+        try await step("the cluster is ready") {
+            try await spike(["dev", "up", "--dir", cluster.directory, "--admin-password-file", passwordFile], expect: "ready")
+        }
+        try await step("put the marker secret \(marker)") {
+            try await spike(["secret", "put", marker, "value=\(value)"], as: "env", expect: "OK")
+        }
+        let shards = cluster.path("drill-shards")
+        try await step("export the recovery shards (recover role)") {
+            try await spike(["operator", "recover"], as: "env-recover", adding: ["SPIKE_PILOT_RECOVERY_DIR": shards], expect: "saved")
+            return "\(try shardFiles(shards).count) files in \(shards)/recover"
+        }
+        try await step("SIGKILL every process (the Keepers' shares are gone)") { try await killEverything() }
+        try await step("start new processes: the Nexus stays sealed, every Keeper is empty") {
+            try await spike(["dev", "up", "--dir", cluster.directory, "--timeout", "5"], fails: "every Keeper is empty")
+        }
+        for attempt in 1...3 {
+            try await step("wrong password \(attempt) is refused") {
+                try await spike(["recover"], as: "env-recover", input: "not the admin password \(attempt)\n", fails: "does not unwrap")
+            }
+        }
+        try await step("the right password restores the root key") {
+            try await spike(["recover"], as: "env-recover", input: password + "\n", expect: "recovered")
+        }
+        try await step("the marker reads back") { try await spike(["secret", "get", marker, "value"], as: "env", expect: value) }
+        try await step("SIGKILL the Nexus alone; started again, it unseals from the re-seeded Keepers") {
+            try await Task.sleep(for: .seconds(6))
+            try kill("nexus")
+            try await spike(["dev", "start", "--dir", cluster.directory, "nexus"])
+            try await waitUntilReady(within: .seconds(30))
+            return try await spike(["secret", "get", marker, "value"], as: "env", expect: value)
+        }
+        try await step("SIGKILL every process again") { try await killEverything() }
+        try await step("start new processes: sealed again") {
+            try await spike(["dev", "up", "--dir", cluster.directory, "--timeout", "5"], fails: "every Keeper is empty")
+        }
+        try await step("restore from the shard files, one `spike operator restore` each") {
+            var said: [String] = []
+            for file in try shardFiles(shards) {
+                let output = try await spike(["operator", "restore"], as: "env-restore", input: try String(contentsOfFile: file, encoding: .utf8))
+                said.append(output.contains("restored and ready") ? "restored" : "collected one")
+                if output.contains("restored and ready") { break }
+            }
+            guard said.last == "restored" else { throw CommandFailure("the shards did not restore the root key: \(said)") }
+            return said.joined(separator: ", ")
+        }
+        try await step("the marker reads back") { try await spike(["secret", "get", marker, "value"], as: "env", expect: value) }
+        try await step("stop the cluster and reset the system (the last resort)") {
+            try await spike(["dev", "down", "--dir", cluster.directory])
+            return try await spike(["reset", "--data-dir", cluster.path("nexus"), "--yes", "--reason", "spike dev drill"], expect: "is closed")
+        }
+        try await step("start again: a new epoch is initialized with the admin password") {
+            try await spike(["dev", "up", "--dir", cluster.directory, "--admin-password-file", passwordFile], expect: "ready")
+        }
+        try await step("the marker is gone for good; new secrets work") {
+            try await spike(["secret", "get", marker, "value"], as: "env", fails: "not found")
+            try await spike(["secret", "put", marker, "value=after-the-reset"], as: "env", expect: "OK")
+            return try await spike(["secret", "get", marker, "value"], as: "env", expect: "after-the-reset")
+        }
+        try await step("the log still holds what happened, in order") { try history() }
+        try? FileManager.default.removeItem(atPath: shards)
+        print("drill passed: the cluster in \(cluster.directory) runs a new epoch; its log holds the drill's history")
+    }
+
+    /// Prints a step, runs it, and prints what it said (or why it failed, then stops the drill).
+    private func step(_ title: String, _ body: () async throws -> String) async throws {
+        print("• \(title) … ", terminator: "")
+        fflush(nil)
+        do {
+            let said = try await body()
+            var line = said.split(separator: "\n").first { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+                .map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+            if line.hasPrefix("Error: ") { line = "refused as it should be: " + line.dropFirst("Error: ".count) }
+            print("ok" + (line.isEmpty ? "" : ": " + line))
+            fflush(nil)
+        } catch {
+            print("FAILED")
+            fflush(nil)
+            throw CommandFailure("the drill stopped at \"\(title)\": \(error)")
+        }
+    }
+
+    /// Runs this executable with the environment of `DIR/<file>`; checks its exit status and output.
+    @discardableResult
+    private func spike(_ arguments: [String], as file: String? = nil, input: String = "", adding extra: [String: String] = [:],
+                       expect: String? = nil, fails: String? = nil) async throws -> String {
+        let environment = try (file.map { try exports(cluster.path($0)) } ?? [:]).merging(extra) { $1 }
+        let (status, output) = try await DrillProcess.run(arguments, environment: environment, input: input)
+        if let fails {
+            guard status != 0, output.contains(fails) else { throw CommandFailure("`spike \(arguments.joined(separator: " "))` should fail with \"\(fails)\": \(output)") }
+        } else {
+            guard status == 0 else { throw CommandFailure("`spike \(arguments.joined(separator: " "))` failed: \(output)") }
+            if let expect, !output.contains(expect) {
+                throw CommandFailure("`spike \(arguments.joined(separator: " "))` did not say \"\(expect)\": \(output)")
+            }
+        }
+        return output
+    }
+
+    /// The `export NAME='value'` lines `spike dev up` writes.
+    private func exports(_ path: String) throws -> [String: String] {
+        var values: [String: String] = [:]
+        for line in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n") where line.hasPrefix("export ") {
+            let pair = line.dropFirst("export ".count).split(separator: "=", maxSplits: 1)
+            if pair.count == 2 { values[String(pair[0])] = String(pair[1]).trimmingCharacters(in: CharacterSet(charactersIn: "'")) }
+        }
+        return values
+    }
+
+    private func shardFiles(_ directory: String) throws -> [String] {
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory + "/recover").filter { $0.hasPrefix("spike.recovery.") }
+        guard !names.isEmpty else { throw CommandFailure("no recovery shard files in \(directory)/recover") }
+        return names.sorted().map { directory + "/recover/" + $0 }
+    }
+
+    private func kill(_ name: String) throws {
+        guard let pid = cluster.runningPID(name) else { throw CommandFailure("\(name) is not running") }
+        Glibc.kill(pid, SIGKILL)
+        while Glibc.kill(pid, 0) == 0 { usleep(10_000) }
+    }
+
+    private func killEverything() async throws -> String {
+        let names = cluster.componentNames().filter { cluster.runningPID($0) != nil }
+        for name in names { try kill(name) }
+        return "\(names.count) processes"
+    }
+
+    private func waitUntilReady(within limit: Duration) async throws {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if (try? await DrillProcess.run(["dev", "status", "--dir", cluster.directory], environment: [:], input: ""))?.status == 0 { return }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        throw CommandFailure("the Nexus was not ready within \(limit)")
+    }
+
+    /// The log's account of the drill, read with the host audit key.
+    private func history() throws -> String {
+        let directory = cluster.path("nexus")
+        let log = try EventLog.open(directory: directory, options: { var options = EventLog.Options(); options.readOnly = true; return options }())
+        defer { log.close() }
+        let key = try LogKeyFile.readPrivateKey(at: directory + "/audit-key.pem")
+        var seen: [String] = []
+        _ = try log.replay(from: 1, through: nil, keyring: LogKeyring([key])) { view in
+            guard let event = try DomainEvent.decode(kind: view.kind, body: view.body) else { return }
+            switch event.payload {
+            case let started as NexusStarted where started.previousStartCrashed != nil: seen.append("crash")
+            case let failed as RootKeyRestoreFailed where failed.source == .password: seen.append("wrong password")
+            case let restored as RootKeyRestored where restored.source != .keepers: seen.append("restored from \(restored.source.rawValue)")
+            case is SystemReset: seen.append("reset")
+            case is EpochStarted: seen.append("genesis")
+            default: break
+            }
+        }
+        // The drill's own events are the last of their kinds in the log.
+        let expected = ["crash", "wrong password", "wrong password", "wrong password", "restored from password", "crash", "crash",
+                        "restored from shards", "reset", "genesis"]
+        var rest = seen[...]
+        for kind in expected {
+            guard let found = rest.firstIndex(of: kind) else {
+                throw CommandFailure("the log does not show \"\(kind)\" where the drill expected it; it shows \(seen)")
+            }
+            rest = rest[(found + 1)...]
+        }
+        var counts: [String: Int] = [:]
+        for kind in seen { counts[kind, default: 0] += 1 }
+        return counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+    }
+}
+
+/// This executable as a child process: its status and its output (stdout and stderr together).
+enum DrillProcess {
+    static func run(_ arguments: [String], environment: [String: String], input: String) async throws -> (status: Int32, output: String) {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result {
+                    let directory = NSTemporaryDirectory() + "spike-drill-\(UUID().uuidString)"
+                    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                    defer { try? FileManager.default.removeItem(atPath: directory) }
+                    // Input and output in files (0700 directory): nothing blocks on a full pipe.
+                    let (inPath, outPath) = (directory + "/in", directory + "/out")
+                    FileManager.default.createFile(atPath: inPath, contents: Data(input.utf8), attributes: [.posixPermissions: 0o600])
+                    FileManager.default.createFile(atPath: outPath, contents: nil)
+                    let process = Process()
+                    process.executableURL = URL(fileURLWithPath: DevCluster.executable)
+                    process.arguments = arguments
+                    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+                    process.standardInput = FileHandle(forReadingAtPath: inPath)
+                    let output = FileHandle(forWritingAtPath: outPath)
+                    process.standardOutput = output
+                    process.standardError = output
+                    try process.run()
+                    process.waitUntilExit()
+                    return (process.terminationStatus, (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "")
+                })
+            }
+        }
+    }
+}
