@@ -35,10 +35,18 @@ import Testing
                 try await sealed.waitUntilStarted()
                 #expect(sealed.node.status.state == .sealed)
                 let recoverer = try sealed.client(Self.recover)
-                // The superuser may not recover. (While sealed the data store is locked, so this
-                // refusal is not an AccessDenied event yet: the next step of issue 11.)
+                // The superuser may not recover; the refusal is recorded though the data store is
+                // locked (the lifecycle appends it).
                 let superuser = try sealed.client("/spike/pilot/role/superuser")
                 #expect(try await sealed.post(superuser, Self.route, Self.body(NexusHarness.password)) == (401, #"{"err":"access_unauthorized"}"#))
+                let recorded = ContinuousClock.now + .seconds(5)
+                while try !sealed.events().contains(where: { ($0.payload as? AccessDenied)?.operation == "operator.recover.password" }),
+                      ContinuousClock.now < recorded {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                let denial = try #require(try sealed.events().last { $0.payload is AccessDenied })
+                #expect((denial.payload as? AccessDenied)?.operation == "operator.recover.password"
+                        && denial.actor == "spiffe://spike.ist/spike/pilot/role/superuser")
                 #expect(try sealed.events().compactMap { $0.payload as? RootKeyRestoreFailed }.isEmpty, "a refused caller's password is not tried")
                 // Five wrong passwords are refused at once; the sixth attempt must wait.
                 for attempt in 1...NexusLifecycle.freePasswordAttempts {

@@ -25,6 +25,8 @@ public struct NexusDriver: Sendable {
         case passwordUnwrapped(RootKey?, admin: String?)
         /// An operator command (recovery shards, admins).
         case operatorCommand(OperatorCommand, OperatorRequest)
+        /// A refusal the data store could not record (it is locked).
+        case refusal(AccessDenied, actor: String, trail: String)
         /// What the adapter's wrap for an admin change gave.
         case passwordWrapped(request: UInt64, Result<PasswordWrap, OperatorRefusal>)
     }
@@ -59,6 +61,7 @@ public struct NexusDriver: Sendable {
         case .passwordUnwrapped(let key, let admin): actions = machine.passwordUnwrapped(key, admin: admin, at: time)
         case .operatorCommand(let command, let request): actions = machine.operatorCommand(command, request, at: time)
         case .passwordWrapped(let request, let wrap): actions = machine.passwordWrapped(request: request, wrap)
+        case .refusal(let denied, let actor, let trail): actions = machine.recordRefusal(denied, actor: actor, trail: trail)
         }
         queue += actions
     }

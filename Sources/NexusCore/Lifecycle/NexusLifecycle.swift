@@ -398,6 +398,13 @@ public struct NexusLifecycle: Sendable {
         return becomeReady(with: key, restored: restored, epoch: genesis.epoch) + [.answerOperator(request: request.id, .restored(collected: collected))]
     }
 
+    /// A caller was refused while the data store cannot record it (sealed, or not serving yet):
+    /// the refusal is recorded all the same; the log takes events in every phase.
+    public mutating func recordRefusal(_ denied: AccessDenied, actor: String, trail: String) -> [Action] {
+        guard !stopped else { return [] }
+        return [.append([DomainEvent(actor: actor, trail: trail, denied)])]
+    }
+
     /// The data refused the log when the root key came back (an event it was folded from is not
     /// authentic): the Nexus goes on polling and repairing its Keepers, and serves nothing.
     public mutating func dataRefused(_ reason: String) {

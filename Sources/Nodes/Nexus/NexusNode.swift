@@ -327,6 +327,11 @@ public final class NexusNode: Sendable {
         }
     }
 
+    /// Records a refusal through the lifecycle, for when the data store is locked (sealed).
+    public func recordRefusal(_ denied: AccessDenied, actor: String, trail: String) {
+        inputs.yield(.driver(.refusal(denied, actor: actor, trail: trail)))
+    }
+
     /// Records a clean stop (pending poll summaries, `NexusStopped`) and ends `run`.
     public func stop(reason: String) async {
         await store.stop()

@@ -34,7 +34,7 @@ public struct NexusService: HTTPService {
             guard let route = request.route(at: APIRoute.initialize.path) else { throw APIFailure.badRequest }
             return try await initialization(route, request)
         }
-        let refusals = RefusalMiddleware(store: node.store, metrics: node.metrics)
+        let refusals = RefusalMiddleware(node: node)
         let readiness = ReadinessMiddleware(node: node)
         let operators = OperatorRoutes(node: node, roles: roles)
         router.add(.POST, APIRoute.operatorRecover.path, through: [refusals]) { request in
