@@ -13,7 +13,9 @@ import Testing
         let expected: [(UInt16, String, EventEffect, Bool)] = [
             (2, "EpochStarted", .changesState, false), (3, "NexusStarted", .changesState, false),
             (4, "NexusStopped", .changesState, false), (5, "RootKeyRestored", .changesState, false),
-            (6, "RootKeyRestoreFailed", .changesState, false), (9, "SystemReset", .changesState, false),
+            (6, "RootKeyRestoreFailed", .changesState, false), (7, "AdminPasswordAdded", .changesState, false),
+            (8, "AdminPasswordChanged", .changesState, false), (9, "SystemReset", .changesState, false),
+            (10, "AdminPasswordRemoved", .changesState, false), (11, "RecoveryShardsExported", .changesState, false),
             (20, "ShardDistributed", .changesState, false), (21, "KeeperPolled", .informational, false),
             (22, "KeeperRehydrated", .changesState, false),
             (40, "SecretPut", .changesState, true), (41, "SecretDeleted", .changesState, true),
@@ -33,7 +35,7 @@ import Testing
     @Test func anUnknownKindIsRefusedUnlessItsNumberSaysInformational() {
         #expect(EventVocabulary.name(of: 9999) == "Kind9999")
         #expect(EventKind.effect(ofNumber: 9999) == .changesState)
-        #expect(EventKind.effect(ofNumber: 7) == .changesState)  // reserved for AdminPasswordAdded
+        #expect(EventKind.effect(ofNumber: 12) == .changesState)  // reserved for RootKeyRotated
         #expect(EventKind.effect(ofNumber: 0x8001) == .informational)
         #expect(EventKind.effect(ofNumber: KeeperPolled.kind.number) == .informational)
     }
@@ -43,6 +45,10 @@ import Testing
             NexusStarted(instance: "i", version: "v", previousStartCrashed: 3), NexusStopped(instance: "i", reason: "r"),
             RootKeyRestored(source: .keepers, shareIndices: [1, 2]),
             RootKeyRestoreFailed(source: .password, shareIndices: [], reason: "wrong"), SystemReset(epoch: 2, reason: "lost"),
+            AdminPasswordAdded(epoch: 1, wrap: PasswordWrap(admin: "alice", salt: Data([1]), cost: .testing, sealed: Data([2]),
+                                                            publicKey: Data([3]), sealedRootKey: Data([4]), at: 5)),
+            AdminPasswordChanged(epoch: 1, wrap: PasswordWrap(admin: "alice", salt: Data([1]), cost: .testing, sealed: Data([2]))),
+            AdminPasswordRemoved(epoch: 1, admin: "alice", at: 6), RecoveryShardsExported(epoch: 1, shareIndices: [1, 2, 3], at: 7),
             ShardDistributed(epoch: 1, keeper: 1, keeperURL: "https://k", sealedShard: Data([1, 2])),
             KeeperPolled(keeper: 1, outcome: .empty, count: 3, firstAt: 1, lastAt: 2, maxLatencyMillis: 4),
             KeeperRehydrated(keeper: 2, distribution: 9, reason: .empty),

@@ -18,6 +18,14 @@ import Testing
             try PasswordWrap.wrap(key, password: "short", admin: "admin", epoch: 1, cost: .testing, using: &generator)
         }
         #expect("\(key)" == "RootKey(redacted)")
+        // A new root key wrapped for the same admin without the password: the password opens it,
+        // and no longer the old one's wrap for the new epoch.
+        let next = RootKey.generate()
+        let moved = try wrap.resealed(next, epoch: 2)
+        #expect(wrap.isResealable && moved.salt == wrap.salt && moved.sealed == wrap.sealed)
+        #expect(try moved.unwrap(password: "correct horse battery", epoch: 2).copyBytes() == next.copyBytes())
+        #expect(throws: KeyError.wrongPassword) { try moved.unwrap(password: "correct horse battery", epoch: 1) }
+        #expect(throws: KeyError.wrongPassword) { try moved.unwrap(password: "wrong horse battery", epoch: 2) }
     }
 
     @Test func aWrongCombinationIsRefusedByTheKeyCheckValue() throws {
