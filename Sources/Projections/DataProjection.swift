@@ -1,7 +1,8 @@
 import EventLog
 
 /// The Nexus' data as the fold of the current epoch's data events (DESIGN §5): secrets (values
-/// still sealed) and compiled policies. A new epoch (a reset) starts it empty.
+/// still sealed) and compiled policies. A new epoch after a reset starts it empty; a rotation
+/// carries it over.
 public struct DataProjection: Sendable {
     public private(set) var secrets: [String: SecretEntry] = [:]
     public private(set) var policies: [String: Policy] = [:]
@@ -17,14 +18,17 @@ public struct DataProjection: Sendable {
             epoch = genesis.epoch
         case let reset as SystemReset where reset.epoch == epoch:
             self = DataProjection()
+        case let rotated as RootKeyRotated where rotated.fromEpoch == epoch:
+            // A new root key, the same data: its keys were re-wrapped in the rotation's transaction.
+            epoch = rotated.epoch
         case let put as SecretPut:
-            secrets[put.path, default: SecretEntry()].apply(put)
+            secrets[put.path, default: SecretEntry()].apply(put, epoch: epoch)
         case let change as SecretDeleted:
-            secrets[change.path]?.apply(change)
+            secrets[change.path]?.apply(change, epoch: epoch)
         case let change as SecretUndeleted:
-            secrets[change.path]?.apply(change)
+            secrets[change.path]?.apply(change, epoch: epoch)
         case let change as SecretDestroyed:
-            secrets[change.path]?.apply(change)
+            secrets[change.path]?.apply(change, epoch: epoch)
         case let put as PolicyPut:
             policies[put.name] = Policy(put)
         case let deleted as PolicyDeleted:

@@ -37,6 +37,12 @@ public struct LifecycleProjection: Equatable, Sendable {
     /// The last `RecoveryShardsExported` of the epoch: recovery files older than it may still work
     /// (shards change only with the root key), but they were taken by someone at that time.
     public private(set) var lastShardExport: UInt64?
+    /// The rotation that opened the current epoch, if a rotation did (its previous keys, its
+    /// previous key check value).
+    public private(set) var rotation: RootKeyRotated?
+    /// While a rotation waits for the Keepers to hold the new shares: the link's key-table id.
+    public private(set) var pendingRotationLink: [UInt8]?
+    public private(set) var rotations = 0
     /// Epochs closed by `SystemReset`.
     public private(set) var resets = 0
     /// The sequence of the last lifecycle event folded, and how many were.
@@ -65,6 +71,22 @@ public struct LifecycleProjection: Equatable, Sendable {
             keepers = Dictionary(uniqueKeysWithValues: genesis.keepers.enumerated().map { ($0.offset + 1, Keeper(url: $0.element)) })
             passwordWraps = genesis.passwordWraps
             lastShardExport = nil
+            rotation = nil
+            pendingRotationLink = nil
+        case let rotated as RootKeyRotated where rotated.fromEpoch == epoch && genesis != nil:
+            let next = rotated.asGenesis
+            genesis = next
+            genesisSequence = sequence
+            highestEpoch = max(highestEpoch, next.epoch)
+            // The Keepers' new shares follow in the same transaction.
+            keepers = Dictionary(uniqueKeysWithValues: next.keepers.enumerated().map { ($0.offset + 1, Keeper(url: $0.element)) })
+            passwordWraps = next.passwordWraps
+            lastShardExport = nil
+            rotation = rotated
+            pendingRotationLink = Array(rotated.link)
+            rotations += 1
+        case let completed as RootKeyRotationCompleted where completed.epoch == epoch:
+            pendingRotationLink = nil
         case let added as AdminPasswordAdded where added.epoch == epoch:
             passwordWraps.removeAll { $0.admin == added.wrap.admin }
             passwordWraps.append(added.wrap)
@@ -86,6 +108,8 @@ public struct LifecycleProjection: Equatable, Sendable {
                 keepers = [:]
                 passwordWraps = []
                 lastShardExport = nil
+                rotation = nil
+                pendingRotationLink = nil
                 resets += 1
             }
         case let started as NexusStarted:

@@ -19,6 +19,11 @@ public struct NexusProjections: Sendable {
         let kind = event.kind
         if kind.authenticated {
             guard let authenticator else { throw .unauthenticated(sequence: sequence, kind: kind.name) }
+            // A data record of an epoch a rotation has closed, written after it: not the Nexus'
+            // (it writes under the current epoch), but someone's who holds an old key.
+            if let rotation = lifecycle.rotation, epoch < rotation.epoch {
+                throw .staleEpoch(sequence: sequence, kind: kind.name, epoch: epoch, current: rotation.epoch)
+            }
             unverified.append(UnverifiedEvents.Entry(sequence: sequence, kind: kind.name, epoch: epoch, authenticator: authenticator))
         }
         lifecycle.apply(event, sequence: sequence)
@@ -71,12 +76,16 @@ public struct UnverifiedEvents: Sendable {
 
     mutating func append(_ entry: Entry) { entries.append(entry) }
 
-    /// Checks every authenticator under HKDF(R, "event auth", epoch); throws for the first that
-    /// fails: someone without the root key wrote that record.
-    public func authenticate(with rootKey: RootKey) throws(ReplayError) {
+    /// Checks every authenticator under HKDF(R, "event auth", epoch), or for the records of an
+    /// epoch before a rotation, under that epoch's key as the rotation carried it over
+    /// (`previous`); throws for the first that fails: someone without the root key wrote it.
+    public func authenticate(with rootKey: RootKey, epoch current: UInt32, previous: PreviousKeys = PreviousKeys()) throws(ReplayError) {
         var checks: [UInt32: EventAuthenticatorCheck] = [:]
         for entry in entries {
-            let check = checks[entry.epoch] ?? EventAuthenticatorCheck(key: rootKey.eventAuthenticationKey(epoch: entry.epoch))
+            let key = entry.epoch == current ? rootKey.eventAuthenticationKey(epoch: entry.epoch)
+                : previous.keys[entry.epoch].map { SymmetricKey(data: $0.eventAuthentication) }
+            guard let key else { throw .forged(sequence: entry.sequence, kind: entry.kind) }
+            let check = checks[entry.epoch] ?? EventAuthenticatorCheck(key: key)
             checks[entry.epoch] = check
             guard check.isValid(entry.authenticator) else {
                 throw .forged(sequence: entry.sequence, kind: entry.kind)
@@ -93,6 +102,8 @@ public enum ReplayError: Error, Equatable, Sendable, CustomStringConvertible {
     case unauthenticated(sequence: UInt64, kind: String)
     /// An authenticator that the root key does not confirm.
     case forged(sequence: UInt64, kind: String)
+    /// A data record of an epoch a rotation closed, after the rotation.
+    case staleEpoch(sequence: UInt64, kind: String, epoch: UInt32, current: UInt32)
 
     public var description: String {
         switch self {
@@ -100,6 +111,8 @@ public enum ReplayError: Error, Equatable, Sendable, CustomStringConvertible {
             "record \(sequence) holds event kind \(kind), which this build does not know and which changes state: it was written by a newer spike (upgrade) or the log is damaged (`spike log verify`)"
         case .unauthenticated(let sequence, let kind):
             "record \(sequence) is a \(kind) without an authenticator: no Nexus holding the root key wrote it; the log was tampered with (restore it from a backup)"
+        case .staleEpoch(let sequence, let kind, let epoch, let current):
+            "record \(sequence) is a \(kind) of epoch \(epoch), written after the rotation to epoch \(current): no Nexus wrote it (it writes under the current epoch's keys); the log was tampered with (restore it from a backup)"
         case .forged(let sequence, let kind):
             "record \(sequence) is a \(kind) whose authenticator the root key does not confirm: it was not written by this system's Nexus; the log was tampered with (restore it from a backup)"
         }

@@ -24,6 +24,8 @@ public enum APIErrorCode: String, Codable, CaseIterable, Sendable {
     case adminExists = "admin_exists"
     /// `spike admin password remove`: the last admin's password is the only way back.
     case lastAdmin = "admin_last"
+    /// `spike operator rotate`: an admin's wrap cannot move to a new key (change that password once).
+    case rotationImpossible = "rotation_impossible"
 }
 
 /// An error body, `{"err":"code"}`; SPIKE's secret reads add `"data":null`.

@@ -65,6 +65,18 @@ public struct ShardRestoreResponse: Codable, Sendable {
     }
 }
 
+/// `spike operator rotate`'s answer: the epoch the new root key opened, and whether recovery
+/// files were exported before (they stop working once the Keepers hold the new shares).
+public struct RotationResponse: Codable, Sendable {
+    public var epoch: UInt32
+    public var recoveryFilesInvalidated: Bool
+
+    public init(epoch: UInt32, recoveryFilesInvalidated: Bool) {
+        self.epoch = epoch
+        self.recoveryFilesInvalidated = recoveryFilesInvalidated
+    }
+}
+
 /// `spike admin password add|change|remove`'s request; `password` for add and change only.
 public struct AdminPasswordRequest: Codable, Sendable {
     public var name: String

@@ -8,6 +8,8 @@ public enum APIRoute: String, CaseIterable, Sendable {
     /// `spike recover`: an admin's password for a sealed Nexus (this project's; SPIKE has none).
     case passwordRecover = "/v1/operator/recover?password"
     case operatorRestore = "/v1/operator/restore?"
+    /// `spike operator rotate` (this project's): a new root key, the data kept.
+    case operatorRotate = "/v1/operator/rotate?"
     /// `spike admin password …` (this project's): the admins whose passwords wrap the root key.
     case adminAdd = "/v1/operator/admins?add"
     case adminChange = "/v1/operator/admins?change"
@@ -45,7 +47,7 @@ public enum APIRoute: String, CaseIterable, Sendable {
     /// Served in any state: initialization and recovery.
     public var isLifecycle: Bool {
         switch self {
-        case .initialize, .initializationCheck, .operatorRecover, .passwordRecover, .operatorRestore,
+        case .initialize, .initializationCheck, .operatorRecover, .passwordRecover, .operatorRestore, .operatorRotate,
              .adminAdd, .adminChange, .adminRemove, .adminList: true
         default: false
         }
@@ -62,6 +64,7 @@ public enum APIRoute: String, CaseIterable, Sendable {
         case .operatorRecover: "operator.recover"
         case .passwordRecover: "operator.recover.password"
         case .operatorRestore: "operator.restore"
+        case .operatorRotate: "operator.rotate"
         case .adminAdd: "admin.password.add"
         case .adminChange: "admin.password.change"
         case .adminRemove: "admin.password.remove"

@@ -67,6 +67,10 @@ struct LifecycleSimulation {
     var plane: DataPlane?
     /// The log's key table (version keys), changed only by appends that succeeded.
     var keyTable: [[UInt8]: [UInt8]] = [:]
+    /// The system's epoch: 1 from the genesis, one more at every rotation.
+    var epoch: UInt32 = 1
+    /// A rotation is in the log and its completion is not: old shares still unseal (the link).
+    var rotationPending = false
     /// The value of every acknowledged put, by path and version.
     var acknowledgedValues: [String: [Int: [String: String]]] = [:]
     var nextDataAt: Int64
@@ -90,6 +94,7 @@ struct LifecycleSimulation {
         var nexusCrashes = 0, keeperCrashes = 0, partitions = 0, restores = 0, rehydrations = 0, events = 0
         var appendsRefused = 0, clockStepsBack = 0, writesAcknowledged = 0, writesRefused = 0
         var passwordRestores = 0, passwordsRefused = 0, shardExports = 0, shardRestores = 0, shardSetsRefused = 0
+        var rotations = 0, rotationsCompleted = 0, restoresMidRotation = 0
     }
 
     static let password = "correct horse battery"
@@ -203,6 +208,9 @@ struct LifecycleSimulation {
             for keeper in 1...keepers.count where keepers[keeper - 1].share != distributed[keeper] {
                 throw violation("healed and ready, but Keeper \(keeper) does not hold its share")
             }
+            guard nexus.projection.pendingRotationLink == nil, !rotationPending else {
+                throw violation("healed and ready, every Keeper holding its share, but the rotation to epoch \(epoch) is not completed")
+            }
         } else if holding >= threshold {
             throw violation("healed, \(holding) of \(threshold) Keepers hold their shares, but the Nexus is \(nexus.phase)")
         }
@@ -280,6 +288,7 @@ struct LifecycleSimulation {
                         }
                     }
                     if event.payload is KeeperRehydrated { stats.rehydrations += 1 }
+                    if event.payload is RootKeyRestored, rotationPending { stats.restoresMidRotation += 1 }
                 }
                 driver!.appendSucceeded(first: first, at: time)
             case .poll(let keeper):
@@ -287,9 +296,9 @@ struct LifecycleSimulation {
             case .contribute(let keeper, let share, let rehydration):
                 sendShare(keeper, share: share.value, rehydration: rehydration)
             case .useEpoch(let genesis):
-                guard genesis.epoch == 1 else { throw violation("the log was told to use epoch \(genesis.epoch)") }
-            case .unlockData(let key, let epoch):
-                guard epoch == 1, key.copyBytes() == rootKey else { throw violation("the data was unlocked with a key that is not the system's") }
+                guard genesis.epoch == epoch else { throw violation("the log was told to use epoch \(genesis.epoch), not \(epoch)") }
+            case .unlockData(let key, let unlocked):
+                guard unlocked == epoch, key.copyBytes() == rootKey else { throw violation("the data was unlocked with a key that is not the system's") }
                 unlockedWith = key.copyBytes()
                 plane = DataPlane(projection: restartedData, versionKeys: keyTable, maxVersions: 1000)
             case .lockData:
@@ -322,6 +331,61 @@ struct LifecycleSimulation {
                 }
             case .wrapPassword:
                 throw violation("a password wrap was asked for, but no admin change was made")
+            case .prepareRotation(let request, let key, let current, let currentRotation, let next):
+                guard key.copyBytes() == rootKey, current.epoch == epoch, next == epoch + 1 else {
+                    throw violation("a rotation of epoch \(current.epoch) into \(next) was asked for; the system is at \(epoch)")
+                }
+                var generator = random
+                let rotation = try RootKeyRotation.create(from: key, current: current, currentRotation: currentRotation, epoch: next,
+                                                          at: time.wall, using: &generator)
+                random = generator
+                try driver!.handle(.rotationPrepared(request: request, .success(rotation)), at: time)
+            case .appendRotation(let events, let rotation):
+                for event in events { try checkSealed(event) }
+                guard now >= logRefusesUntil, var plane, let rootKey else {
+                    stats.appendsRefused += 1
+                    driver!.appendFailed("the disk is full", at: time)
+                    continue
+                }
+                // The store's transaction: the events, every version key re-wrapped, the link.
+                let old = DataKeys(rootKey: try RootKey(bytes: rootKey), epoch: epoch)
+                let next = DataKeys(rootKey: rotation.rootKey, epoch: rotation.event.epoch)
+                let rewrapped = try plane.rewrappedVersionKeys(from: old, to: next)
+                    + [KeyTableEntry(id: Array(rotation.event.link), value: rotation.linkValue)]
+                let first = UInt64(log.count + 1)
+                log += events
+                stats.events += events.count
+                for entry in rewrapped { keyTable[entry.id] = entry.value }
+                plane.applyRotation(events, versionKeys: rewrapped)
+                self.plane = plane
+                // From here on the system's key is the new one.
+                self.rootKey = rotation.rootKey.copyBytes()
+                unlockedWith = self.rootKey
+                epoch = rotation.event.epoch
+                distributed = rotation.shares.mapValues(\.value)
+                secretForms += Self.forms(of: [self.rootKey!, rotation.linkValue] + distributed.values)
+                stats.rotations += 1
+                rotationPending = true
+                // SIGKILL right after the commit, before a Keeper has its new share, now and then:
+                // the restart must unseal from the old shares through the link.
+                if Int.random(in: 0..<3, using: &random) == 0 {
+                    crashNexus()
+                    continue
+                }
+                driver!.appendSucceeded(first: first, at: time)
+            case .completeRotation(let events, let link):
+                guard now >= logRefusesUntil else {
+                    stats.appendsRefused += 1
+                    driver!.appendFailed("the disk is full", at: time)
+                    continue
+                }
+                let first = UInt64(log.count + 1)
+                log += events
+                stats.events += events.count
+                keyTable[link] = nil
+                stats.rotationsCompleted += 1
+                rotationPending = false
+                driver!.appendSucceeded(first: first, at: time)
             case .answerOperator(_, let outcome):
                 try checkOperatorAnswer(outcome)
             }
@@ -355,7 +419,9 @@ struct LifecycleSimulation {
         case .refused(.notSealed(let phase)):
             guard phase != .sealed else { throw violation("a sealed Nexus refused a shard as not sealed") }
             offeredShards.right = [:]
-        case .refused(.notServing), .refused(.logFailed):
+        case .rotated(let rotated, _):
+            guard rotated == epoch else { throw violation("rotated into epoch \(rotated), the system is at \(epoch)") }
+        case .refused(.notServing), .refused(.logFailed), .refused(.rotationPending), .refused(.busy):
             break
         default:
             throw violation("an unexpected operator answer \(outcome)")
@@ -381,7 +447,7 @@ struct LifecycleSimulation {
     /// same log (which may refuse it), acknowledged only when durable.
     mutating func writeData() throws {
         guard var plane, let rootKey, let unlockedWith, unlockedWith == rootKey else { return }
-        let keys = DataKeys(rootKey: try RootKey(bytes: rootKey), epoch: 1)
+        let keys = DataKeys(rootKey: try RootKey(bytes: rootKey), epoch: epoch)
         var commands: [(DataCommand, DataContext)] = []
         var values: [String: String] = [:]
         for index in 0..<Int.random(in: 1...4, using: &random) {
@@ -391,7 +457,7 @@ struct LifecycleSimulation {
             case 0..<5:
                 let value = ["k": "v\(UInt32.random(in: 0...UInt32.max, using: &random))"]
                 values[path + "#\(index)"] = value["k"]
-                commands.append((.putSecret(path: path, sealed: try VersionSeal.seal(value, path: path, epoch: 1, dataKey: keys.data), cas: nil), context))
+                commands.append((.putSecret(path: path, sealed: try VersionSeal.seal(value, path: path, epoch: epoch, dataKey: keys.data), cas: nil), context))
             case 5..<7:
                 commands.append((.deleteSecret(path: path, versions: []), context))
             case 7:
@@ -450,12 +516,12 @@ struct LifecycleSimulation {
         guard Self.fingerprint(replayed) == Self.fingerprint(plane.projection) else {
             throw violation("the log folds to other data than the Nexus holds")
         }
-        let keys = DataKeys(rootKey: try RootKey(bytes: rootKey), epoch: 1)
+        let keys = DataKeys(rootKey: try RootKey(bytes: rootKey), epoch: epoch)
         for (path, entry) in plane.projection.secrets {
             for version in entry.versions.values where !version.destroyed {
                 guard let wrapped = plane.versionKeys[version.keyID],
                       let json = try? VersionSeal.openJSON(version.sealedValue, wrappedKey: wrapped, keyID: version.keyID, path: path,
-                                                           version: version.version, epoch: 1, dataKey: keys.data),
+                                                           version: version.version, epoch: version.epoch, dataKey: keys.data),
                       let value = try? JSONDecoder().decode([String: String].self, from: json),
                       value == acknowledgedValues[path]?[version.version]
                 else { throw violation("\(path) version \(version.version) does not open to the value acknowledged") }
@@ -571,7 +637,9 @@ struct LifecycleSimulation {
             // for each of `threshold` recovery shards, now and then a wrong one (sealed).
             guard let nexus, rootKey != nil else { return }
             if nexus.phase == .ready {
-                try feed(.operatorCommand(.exportShards, OperatorRequest(id: UInt64(now), actor: "spiffe://spike.test/spike/pilot/role/recover", trail: "export")))
+                // Or a superuser rotates the root key (refused while the last rotation is not complete).
+                let command: OperatorCommand = Bool.random(using: &random) ? .exportShards : .rotate
+                try feed(.operatorCommand(command, OperatorRequest(id: UInt64(now), actor: "spiffe://spike.test/spike/pilot/role/superuser", trail: "operator")))
                 return
             }
             if offeredShards.life != nexusLife { offeredShards = (nexusLife, [:]) }

@@ -36,7 +36,9 @@ import Testing
               + "\(total.rehydrations) rehydrations, \(total.events) events, \(total.appendsRefused) appends refused, "
               + "\(total.clockStepsBack) wall-clock steps back, \(total.writesAcknowledged) data events acknowledged, "
               + "\(total.writesRefused) refused, \(total.passwordRestores) restores by password, \(total.passwordsRefused) wrong passwords, "
-              + "\(total.shardExports) shard exports, \(total.shardRestores) restores from shards, \(total.shardSetsRefused) wrong shard sets")
+              + "\(total.shardExports) shard exports, \(total.shardRestores) restores from shards, \(total.shardSetsRefused) wrong shard sets, "
+              + "\(total.rotations) rotations (\(total.rotationsCompleted) completed, "
+              + "\(total.restoresMidRotation) restores between a rotation and its completion)")
         for violation in violations.prefix(5) {
             Issue.record("\(violation) — replay with SPIKE_SIM_SEED=\(violation.seed)")
         }
@@ -48,20 +50,34 @@ import Testing
                 "the faults did not exercise refused appends, clock steps and the data plane")
         #expect(total.passwordRestores > 0 && total.passwordsRefused > seeds.count / 10, "the faults did not exercise password recovery")
         #expect(total.shardExports > 0 && total.shardRestores > 0 && total.shardSetsRefused > 0, "the faults did not exercise recovery shards")
+        #expect(total.rotations > seeds.count / 10 && total.rotationsCompleted > 0 && total.restoresMidRotation > 0,
+                "the faults did not exercise rotations, nor a restart in the middle of one")
     }
 
     @Test func aSeedReplaysIdentically() {
         var first = LifecycleSimulation(seed: 42)
         var second = LifecycleSimulation(seed: 42)
         #expect(first.run() == nil && second.run() == nil)
-        // Everything but the sealed values, whose keys and nonces come from the system's random
-        // source on purpose (a seeded key would be a predictable one).
+        // Everything but the sealed values and the root key sealed to each admin (HPKE), whose
+        // keys and nonces come from the system's random source on purpose (a seeded key would be
+        // a predictable one).
         func schedule(_ log: [DomainEvent]) -> [DomainEvent] {
-            log.map { event in
-                guard var put = event.payload as? SecretPut else { return event }
-                put.keyID = Data()
-                put.sealedValue = Data()
-                return DomainEvent(actor: event.actor, trail: event.trail, put)
+            func unsealed(_ wraps: [PasswordWrap]) -> [PasswordWrap] { wraps.map { var wrap = $0; wrap.sealedRootKey = nil; return wrap } }
+            return log.map { event in
+                switch event.payload {
+                case var put as SecretPut:
+                    put.keyID = Data()
+                    put.sealedValue = Data()
+                    return DomainEvent(actor: event.actor, trail: event.trail, put)
+                case var genesis as EpochStarted:
+                    genesis.passwordWraps = unsealed(genesis.passwordWraps)
+                    return DomainEvent(actor: event.actor, trail: event.trail, genesis)
+                case var rotated as RootKeyRotated:
+                    rotated.passwordWraps = unsealed(rotated.passwordWraps)
+                    return DomainEvent(actor: event.actor, trail: event.trail, rotated)
+                default:
+                    return event
+                }
             }
         }
         #expect(schedule(first.log) == schedule(second.log) && first.log.count > 20)
@@ -93,6 +109,9 @@ private final class Results: @unchecked Sendable {
         total.shardExports += stats.shardExports
         total.shardRestores += stats.shardRestores
         total.shardSetsRefused += stats.shardSetsRefused
+        total.rotations += stats.rotations
+        total.rotationsCompleted += stats.rotationsCompleted
+        total.restoresMidRotation += stats.restoresMidRotation
         if let violation { violations.append(violation) }
     }
 

@@ -62,16 +62,16 @@ import Testing
         let forged = try await log.append(PolicyDeleted(name: "p", at: 2), key: RootKey.generate().eventAuthenticationKey(epoch: 1))
         let projections = try log.replay()
         #expect(projections.unverified.count == 2)
-        #expect(throws: ReplayError.forged(sequence: forged, kind: "PolicyDeleted")) { try projections.unverified.authenticate(with: rootKey) }
+        #expect(throws: ReplayError.forged(sequence: forged, kind: "PolicyDeleted")) { try projections.unverified.authenticate(with: rootKey, epoch: 1) }
         // The same key for another epoch is another key.
         let other = try Log()
         try await other.append(Self.policy, key: rootKey.eventAuthenticationKey(epoch: 2))
-        #expect(throws: ReplayError.forged(sequence: 2, kind: "PolicyPut")) { try other.replay().unverified.authenticate(with: rootKey) }
+        #expect(throws: ReplayError.forged(sequence: 2, kind: "PolicyPut")) { try other.replay().unverified.authenticate(with: rootKey, epoch: 1) }
         // Authentic events pass.
         let clean = try Log()
         try await clean.append(Self.policy, key: rootKey.eventAuthenticationKey(epoch: 1))
         let folded = try clean.replay()
-        try folded.unverified.authenticate(with: rootKey)
+        try folded.unverified.authenticate(with: rootKey, epoch: 1)
         #expect(folded.data.policies["p"] != nil)
     }
 }

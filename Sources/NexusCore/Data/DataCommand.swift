@@ -26,6 +26,9 @@ public enum DataOutcome: Equatable, Sendable {
     case invalid(String)
     /// No root key in memory yet.
     case notReady
+    /// A put's value was sealed under the keys of an epoch a rotation has just closed: seal it
+    /// again and retry (nothing was written).
+    case sealedForAnotherEpoch
     /// The log refused the write; nothing was written.
     case failed(String)
 }
@@ -67,16 +70,17 @@ struct DataBatch {
         case .putSecret(let path, let sealed, let cas):
             let entry = secret(path)
             if let cas, cas != (entry?.currentVersion ?? 0) { return .versionMismatch(current: entry?.currentVersion ?? 0) }
-            guard sealed.epoch == keys.epoch else { return .failed("the value was sealed for epoch \(sealed.epoch)") }
+            // Sealed before a rotation swapped the keys: the caller seals it again.
+            guard sealed.epoch == keys.epoch else { return .sealedForAnotherEpoch }
             let current = entry ?? SecretEntry()
             let version = current.nextVersion
             let pruned = current.pruned(adding: version, maxVersions: maxVersions)
             let put = SecretPut(path: path, version: version, keyID: Data(sealed.keyID), sealedValue: Data(sealed.sealedValue),
-                                maxVersions: maxVersions, pruned: pruned, at: context.now)
+                                maxVersions: maxVersions, pruned: pruned, at: context.now, epoch: keys.epoch)
             keyChanges.puts.append(KeyTableEntry(id: sealed.keyID, value: sealed.wrappedKey))
             keyChanges.deletes += pruned.compactMap { current.versions[$0]?.keyID }
             var updated = current
-            updated.apply(put)
+            updated.apply(put, epoch: keys.epoch)
             secrets[path] = updated
             record(put, context)
             return .done
@@ -120,7 +124,7 @@ struct DataBatch {
         guard !resolved.isEmpty else { return nothingToChange }
         let event = SecretVersionsChanged<Change>(path: path, versions: resolved, at: context.now)
         if event is SecretDestroyed { keyChanges.deletes += resolved.compactMap { entry.versions[$0]?.keyID } }
-        entry.apply(event)
+        entry.apply(event, epoch: keys.epoch)
         secrets[path] = entry
         record(event, context)
         return .done

@@ -13,8 +13,13 @@ public struct DataKeys: Sendable {
     /// HKDF(R, "event auth", epoch): authenticates the data events (`EventKind.authenticated`).
     public var eventAuthentication: SymmetricKey
 
-    public init(rootKey: RootKey, epoch: UInt32) {
+    /// The cipher keys of earlier epochs of this chain of rotations, newest first: ciphertexts
+    /// made before a rotation still decrypt.
+    public var previousCiphers: [SymmetricKey]
+
+    public init(rootKey: RootKey, epoch: UInt32, previous: PreviousKeys = PreviousKeys()) {
         self.epoch = epoch
+        previousCiphers = previous.keys.sorted { $0.key > $1.key }.map { SymmetricKey(data: $0.value.cipher) }
         data = rootKey.dataKey(epoch: epoch)
         cipher = rootKey.cipherKey(epoch: epoch)
         var bytes = rootKey.copyBytes()

@@ -44,6 +44,24 @@ public struct DataPlane: Sendable {
         for id in decision.keyChanges.deletes { versionKeys[id] = nil }
     }
 
+    /// Folds a rotation whose transaction is durable: its events (the data's epoch moves on) and
+    /// the version keys it re-wrapped.
+    public mutating func applyRotation(_ events: [DomainEvent], versionKeys rewrapped: [KeyTableEntry]) {
+        for event in events { projection.apply(event) }
+        for entry in rewrapped { versionKeys[entry.id] = entry.value }
+    }
+
+    /// Every version key re-wrapped from `keys`' data key to `next`'s: the key-table puts of a
+    /// rotation. Other entries of the key table (a rotation's link) are not version keys.
+    public func rewrappedVersionKeys(from keys: DataKeys, to next: DataKeys) throws(KeyError) -> [KeyTableEntry] {
+        var entries: [KeyTableEntry] = []
+        entries.reserveCapacity(versionKeys.count)
+        for (id, wrapped) in versionKeys where id.first == UInt8(ascii: "v") {
+            entries.append(KeyTableEntry(id: id, value: try VersionSeal.rewrap(wrapped, keyID: id, from: keys.data, to: next.data)))
+        }
+        return entries
+    }
+
     /// What a decision's outcomes become when its append failed: nothing of it was written,
     /// and every outcome was decided on top of events that are not in the log.
     public static func failed(_ decision: Decision, reason: String) -> [DataOutcome] {

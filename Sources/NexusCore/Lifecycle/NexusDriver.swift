@@ -5,7 +5,8 @@ import Projections
 /// re-implements what follows an append, what a failed one means, or in which order actions run.
 ///
 /// An adapter feeds an input with `handle`, then carries out every effect `nextEffect` gives, in
-/// order, until it gives nil, before it feeds the next input. An `.append` must be reported
+/// order, until it gives nil, before it feeds the next input. An `.append` (and the rotation's
+/// `.appendRotation` and `.completeRotation`, appends too) must be reported
 /// (`appendSucceeded` or `appendFailed`) before `nextEffect` gives anything more: what the
 /// machine decides on a durable append runs before the actions that came after it. `.poll` and
 /// `.contribute` are sent and come back later as inputs; `.unlockData` is reported only if it
@@ -25,6 +26,8 @@ public struct NexusDriver: Sendable {
         case passwordUnwrapped(RootKey?, admin: String?)
         /// An operator command (recovery shards, admins).
         case operatorCommand(OperatorCommand, OperatorRequest)
+        /// What the adapter's `prepareRotation` made.
+        case rotationPrepared(request: UInt64, Result<RootKeyRotation, OperatorRefusal>)
         /// A refusal the data store could not record (it is locked).
         case refusal(AccessDenied, actor: String, trail: String)
         /// What the adapter's wrap for an admin change gave.
@@ -50,7 +53,7 @@ public struct NexusDriver: Sendable {
         case .pollCompleted(let keeper, let result, let latency):
             actions = machine.pollCompleted(keeper: keeper, result: result, latencyMillis: latency, at: time)
         case .contributeCompleted(let keeper, let rehydration, let succeeded):
-            actions = machine.contributeCompleted(keeper: keeper, rehydration: rehydration, succeeded: succeeded)
+            actions = machine.contributeCompleted(keeper: keeper, rehydration: rehydration, succeeded: succeeded, at: time)
         case .initialize(let genesis, let actor, let trail):
             actions = try machine.initialize(genesis, actor: actor, trail: trail)
         case .dataRefused(let reason):
@@ -62,6 +65,7 @@ public struct NexusDriver: Sendable {
         case .operatorCommand(let command, let request): actions = machine.operatorCommand(command, request, at: time)
         case .passwordWrapped(let request, let wrap): actions = machine.passwordWrapped(request: request, wrap)
         case .refusal(let denied, let actor, let trail): actions = machine.recordRefusal(denied, actor: actor, trail: trail)
+        case .rotationPrepared(let request, let rotation): actions = machine.rotationPrepared(request: request, rotation)
         }
         queue += actions
     }
@@ -70,7 +74,10 @@ public struct NexusDriver: Sendable {
     public mutating func nextEffect() -> NexusLifecycle.Action? {
         guard inFlight == nil, !queue.isEmpty else { return nil }
         let action = queue.removeFirst()
-        if case .append(let events) = action { inFlight = events }
+        switch action {
+        case .append(let events), .appendRotation(let events, _), .completeRotation(let events, _): inFlight = events
+        default: break
+        }
         return action
     }
 

@@ -100,6 +100,14 @@ public struct NexusLifecycle: Sendable {
         case wrapPassword(request: UInt64, admin: String, rootKey: RootKey, epoch: UInt32)
         /// Tell the operator who sent request `request` how it ended.
         case answerOperator(request: UInt64, OperatorOutcome)
+        /// Make a rotation of `rootKey` (the current epoch `current`, opened by `currentRotation`
+        /// if a rotation did) into `epoch` (`RootKeyRotation.create`), then report `rotationPrepared`.
+        case prepareRotation(request: UInt64, rootKey: RootKey, current: EpochStarted, currentRotation: RootKeyRotated?, epoch: UInt32)
+        /// Append the rotation's events through the data store, which re-wraps every version key
+        /// and puts the link in the same transaction (an append: report `appended` or `appendFailed`).
+        case appendRotation([DomainEvent], RootKeyRotation)
+        /// Append these events with the link deleted from the key table in their transaction (an append).
+        case completeRotation([DomainEvent], link: [UInt8])
     }
 
     /// How a `spike recover` attempt ended.
@@ -144,6 +152,14 @@ public struct NexusLifecycle: Sendable {
     private var offeredShards: [Int: Shamir.Share] = [:]
     /// The admin change waiting for its password wrap.
     private var adminChange: (request: OperatorRequest, command: OperatorCommand)?
+    /// The rotation being made, and its new key once it is prepared.
+    private var rotationRequest: OperatorRequest?
+    private var preparedRotation: RootKeyRotation?
+    /// While a rotation waits for the Keepers: the link (the new key under the old), to unseal
+    /// from old shares; and the Keepers that hold the new shares.
+    private var rotationLink: [UInt8]?
+    private var rotationConfirmed: Set<Int>?
+    private var completingRotation = false
     /// Operator requests answered once their event is durable, in the order of their appends.
     private var awaitingAppend: [(request: UInt64, outcome: OperatorOutcome)] = []
     private var polling: Set<Int> = []
@@ -162,10 +178,12 @@ public struct NexusLifecycle: Sendable {
     /// not serve: a crash before the shares are out would leave the system to the password alone.
     public private(set) var confirmedShares: Set<Int>?
 
-    /// A Nexus whose log folds to `projection`.
-    public init(configuration: Configuration, projection: LifecycleProjection) {
+    /// A Nexus whose log folds to `projection`; `rotationLink` is the key table's entry of a
+    /// rotation that has not completed (`projection.pendingRotationLink`).
+    public init(configuration: Configuration, projection: LifecycleProjection, rotationLink: [UInt8]? = nil) {
         self.configuration = configuration
         self.projection = projection
+        self.rotationLink = projection.pendingRotationLink == nil ? nil : rotationLink
         phase = projection.isInitialized ? .sealed : .uninitialized
         ledger = KeeperPollLedger(summaryIntervalMillis: configuration.summaryIntervalMillis)
     }
@@ -216,6 +234,16 @@ public struct NexusLifecycle: Sendable {
         for (offset, event) in events.enumerated() {
             projection.apply(event, sequence: first + UInt64(offset))
         }
+        if events.contains(where: { $0.payload is RootKeyRotated }), let rotation = preparedRotation, let request = rotationRequest {
+            return rotated(rotation, request)
+        }
+        if events.contains(where: { $0.payload is RootKeyRotationCompleted }) {
+            completingRotation = false
+            rotationConfirmed = nil
+            if rotationLink != nil { Shamir.zero(&rotationLink!) }
+            rotationLink = nil
+            return []
+        }
         if events.contains(where: Self.answersAnOperator), !awaitingAppend.isEmpty {
             let (request, outcome) = awaitingAppend.removeFirst()
             return [.answerOperator(request: request, outcome)]
@@ -255,6 +283,17 @@ public struct NexusLifecycle: Sendable {
         if events.contains(where: Self.answersAnOperator), !awaitingAppend.isEmpty {
             let (request, _) = awaitingAppend.removeFirst()
             return [.answerOperator(request: request, .refused(.logFailed(reason)))]
+        }
+        // A rotation that is not in the log did not happen: the old key goes on.
+        if events.contains(where: { $0.payload is RootKeyRotated }), let request = rotationRequest {
+            rotationRequest = nil
+            preparedRotation = nil
+            return [.answerOperator(request: request.id, .refused(.logFailed(reason)))]
+        }
+        // The completion is tried again at the next confirmation or tick.
+        if events.contains(where: { $0.payload is RootKeyRotationCompleted }) {
+            completingRotation = false
+            return []
         }
         if !stopped {
             unwritten += events
@@ -317,6 +356,15 @@ public struct NexusLifecycle: Sendable {
         switch command {
         case .restoreShard:
             preconditionFailure("handled above")
+        case .rotate:
+            guard rotationRequest == nil, projection.pendingRotationLink == nil else {
+                return [.answerOperator(request: request.id, .refused(.rotationPending))]
+            }
+            guard adminChange == nil else { return [.answerOperator(request: request.id, .refused(.busy))] }
+            rotationRequest = request
+            exportedBeforeRotation = projection.lastShardExport != nil
+            return [.prepareRotation(request: request.id, rootKey: rootKey, current: genesis, currentRotation: projection.rotation,
+                                     epoch: projection.nextEpoch)]
         case .listAdmins:
             return [.answerOperator(request: request.id, .admins(projection.passwordWraps.map { AdminSummary(name: $0.admin, at: $0.at) }))]
         case .exportShards:
@@ -331,13 +379,13 @@ public struct NexusLifecycle: Sendable {
             let exported = RecoveryShardsExported(epoch: genesis.epoch, shareIndices: shares.map { Int($0.index) }, at: time.wall)
             return [.append([DomainEvent(actor: request.actor, trail: request.trail, exported)])]
         case .addAdmin(let name), .changeAdmin(let name):
-            guard adminChange == nil else { return [.answerOperator(request: request.id, .refused(.busy))] }
+            guard adminChange == nil, rotationRequest == nil else { return [.answerOperator(request: request.id, .refused(.busy))] }
             if case .addAdmin = command, admins.contains(name) { return [.answerOperator(request: request.id, .refused(.adminExists(name)))] }
             if case .changeAdmin = command, !admins.contains(name) { return [.answerOperator(request: request.id, .refused(.unknownAdmin(name)))] }
             adminChange = (request, command)
             return [.wrapPassword(request: request.id, admin: name, rootKey: rootKey, epoch: genesis.epoch)]
         case .removeAdmin(let name):
-            guard adminChange == nil else { return [.answerOperator(request: request.id, .refused(.busy))] }
+            guard adminChange == nil, rotationRequest == nil else { return [.answerOperator(request: request.id, .refused(.busy))] }
             guard admins.contains(name) else { return [.answerOperator(request: request.id, .refused(.unknownAdmin(name)))] }
             guard admins.count > 1 else { return [.answerOperator(request: request.id, .refused(.lastAdmin(name)))] }
             awaitingAppend.append((request.id, .adminsChanged))
@@ -366,6 +414,56 @@ public struct NexusLifecycle: Sendable {
         return [.append([DomainEvent(actor: operatorRequest.actor, trail: operatorRequest.trail, payload)])]
     }
 
+    /// The rotation of `request` is made (or could not be): append it, through the data store.
+    public mutating func rotationPrepared(request: UInt64, _ result: Result<RootKeyRotation, OperatorRefusal>) -> [Action] {
+        guard let operatorRequest = rotationRequest, operatorRequest.id == request else { return [] }
+        guard !stopped, isServing, let genesis = projection.genesis else {
+            rotationRequest = nil
+            return [.answerOperator(request: request, .refused(stopped ? .stopping : .notServing))]
+        }
+        let rotation: RootKeyRotation
+        switch result {
+        case .success(let made): rotation = made
+        case .failure(let refusal):
+            rotationRequest = nil
+            return [.answerOperator(request: request, .refused(refusal))]
+        }
+        precondition(rotation.event.fromEpoch == genesis.epoch, "a rotation is made from the current epoch")
+        preparedRotation = rotation
+        let events = [DomainEvent(actor: operatorRequest.actor, trail: operatorRequest.trail, rotation.event)]
+            + rotation.distributions.map { DomainEvent(actor: operatorRequest.actor, trail: operatorRequest.trail, $0) }
+        return [.appendRotation(events, rotation)]
+    }
+
+    /// A rotation is durable: the new key is the key, the Keepers are sent the new shares, and
+    /// the link stays until `threshold` of them confirm.
+    private mutating func rotated(_ rotation: RootKeyRotation, _ request: OperatorRequest) -> [Action] {
+        rotationRequest = nil
+        preparedRotation = nil
+        rootKey = rotation.rootKey
+        for key in openedShares.keys { Shamir.zero(&openedShares[key]!.1.value) }
+        openedShares.removeAll()
+        rotationLink = rotation.linkValue
+        rotationConfirmed = []
+        var actions: [Action] = [.answerOperator(request: request.id, .rotated(epoch: rotation.event.epoch, shardsExportedBefore: exportedBeforeRotation))]
+        for keeper in rotation.shares.keys.sorted() where !sending.contains(keeper) {
+            sending.insert(keeper)
+            actions.append(.contribute(keeper: keeper, share: rotation.shares[keeper]!, rehydration: nil))
+        }
+        return actions
+    }
+
+    /// Whether recovery files were exported in the epoch a rotation just closed (set by `operatorCommand`).
+    private var exportedBeforeRotation = false
+
+    /// Once `threshold` Keepers hold the rotated shares, the link is shredded.
+    private mutating func completeRotationIfConfirmed(at time: NexusTime) -> [Action] {
+        guard let confirmed = rotationConfirmed, confirmed.count >= threshold, !completingRotation, !stopped,
+              let link = projection.pendingRotationLink else { return [] }
+        completingRotation = true
+        return [.completeRotation([event(RootKeyRotationCompleted(epoch: projection.epoch, link: link, at: time.wall))], link: link)]
+    }
+
     /// `spike operator restore`: one recovery shard for a sealed Nexus. Once `threshold` are in
     /// hand they are combined and checked against the key check value: a match makes the Nexus
     /// ready; a mismatch is recorded and every shard offered is dropped.
@@ -385,8 +483,7 @@ public struct NexusLifecycle: Sendable {
         }
         let indices = offeredShards.keys.sorted()
         let collected = indices.count
-        let key = try? RootKey.combine(indices.map { offeredShards[$0]! }, threshold: genesis.threshold,
-                                       keyCheckValue: Array(genesis.keyCheckValue))
+        let key = reconstruct(indices.map { offeredShards[$0]! })
         forgetOfferedShards()
         guard let key else {
             let failed = RootKeyRestoreFailed(source: .shards, shareIndices: indices,
@@ -429,7 +526,7 @@ public struct NexusLifecycle: Sendable {
             unwritten = []
         }
         if !due.isEmpty { actions.insert(.append(due), at: 0) }
-        return actions
+        return actions + completeRotationIfConfirmed(at: time)
     }
 
     /// The next monotonic time at which `tick` has something to do.
@@ -460,20 +557,21 @@ public struct NexusLifecycle: Sendable {
             }
         case .ready:
             if case .shard(let value) = result, let (_, share) = distributedShare(keeper), value == share.value { confirm(keeper) }
-            actions += repair(keeper: keeper, result: result)
+            actions += repair(keeper: keeper, result: result) + completeRotationIfConfirmed(at: time)
         }
         return actions
     }
 
     /// A share sent to `keeper` arrived (`succeeded`) or not; a rehydration that arrived is
     /// recorded. One that did not will be retried after the next poll.
-    public mutating func contributeCompleted(keeper: Int, rehydration: Rehydration?, succeeded: Bool) -> [Action] {
+    public mutating func contributeCompleted(keeper: Int, rehydration: Rehydration?, succeeded: Bool, at time: NexusTime) -> [Action] {
         sending.remove(keeper)
         guard !stopped, succeeded else { return [] }
         confirm(keeper)
-        guard let rehydration else { return [] }
+        let completion = completeRotationIfConfirmed(at: time)
+        guard let rehydration else { return completion }
         return [.append([event(KeeperRehydrated(keeper: keeper, distribution: rehydration.distribution,
-                                                                     reason: rehydration.reason))])]
+                                                                     reason: rehydration.reason))])] + completion
     }
 
     /// A clean stop: the pending poll summaries and `NexusStopped`. The root key is dropped.
@@ -482,6 +580,8 @@ public struct NexusLifecycle: Sendable {
         stopped = true
         forgetShares()
         forgetOfferedShards()
+        if rotationLink != nil { Shamir.zero(&rotationLink!) }
+        rotationLink = nil
         for key in openedShares.keys { Shamir.zero(&openedShares[key]!.1.value) }
         openedShares.removeAll()
         rootKey = nil
@@ -500,8 +600,7 @@ public struct NexusLifecycle: Sendable {
         let indices = collected.keys.sorted()
         for subset in Self.combinations(of: indices, size: genesis.threshold) {
             precondition(subset.count >= genesis.threshold, "never combine fewer than threshold shares")
-            guard let key = try? RootKey.combine(subset.map { collected[$0]! }, threshold: genesis.threshold,
-                                                 keyCheckValue: Array(genesis.keyCheckValue)) else { continue }
+            guard let key = reconstruct(subset.map { collected[$0]! }) else { continue }
             return becomeReady(with: key, restored: event(RootKeyRestored(source: .keepers, shareIndices: subset)), epoch: genesis.epoch)
         }
         guard lastFailedCombination != indices else { return [] }
@@ -512,11 +611,27 @@ public struct NexusLifecycle: Sendable {
             reason: "no \(genesis.threshold) of the shares from Keepers \(indices) match the key check value"))])]
     }
 
+    /// The root key of `threshold` shares, checked against the key check value. While a rotation
+    /// waits for its Keepers, the old key's shares open the new key through the link.
+    private func reconstruct(_ shares: [Shamir.Share]) -> RootKey? {
+        guard let genesis = projection.genesis else { return nil }
+        if let key = try? RootKey.combine(shares, threshold: genesis.threshold, keyCheckValue: Array(genesis.keyCheckValue)) {
+            return key
+        }
+        guard let link = rotationLink, let rotation = projection.rotation, projection.pendingRotationLink != nil,
+              let old = try? RootKey.combine(shares, threshold: genesis.threshold, keyCheckValue: Array(rotation.previousKeyCheckValue)),
+              let key = try? RootKeyRotation.openLink(link, oldKey: old, epoch: rotation.epoch),
+              key.matches(keyCheckValue: Array(genesis.keyCheckValue)) else { return nil }
+        return key
+    }
+
     /// The root key is back and checked: ready, the data unlocked, and Keepers already seen empty
     /// or holding another share repaired now rather than one interval later.
     private mutating func becomeReady(with key: RootKey, restored: DomainEvent, epoch: UInt32) -> [Action] {
         rootKey = key
         phase = .ready
+        // A rotation still waiting: it completes once threshold Keepers hold its shares.
+        if projection.pendingRotationLink != nil { rotationConfirmed = [] }
         var actions: [Action] = [.append([restored]), .unlockData(rootKey: key, epoch: epoch)]
         for keeper in 1...keeperCount {
             if let share = collected[keeper] {
@@ -559,6 +674,7 @@ public struct NexusLifecycle: Sendable {
     /// `keeper` holds its distributed share: after `spike init`, the Nexus serves once
     /// `threshold` Keepers do.
     private mutating func confirm(_ keeper: Int) {
+        rotationConfirmed?.insert(keeper)
         guard var confirmed = confirmedShares else { return }
         confirmed.insert(keeper)
         confirmedShares = confirmed.count >= threshold ? nil : confirmed

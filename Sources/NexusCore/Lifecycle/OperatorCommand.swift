@@ -28,6 +28,8 @@ public enum OperatorCommand: Equatable, Sendable {
     case changeAdmin(String)
     case removeAdmin(String)
     case listAdmins
+    /// `spike operator rotate`: a new root key and epoch; the data stays (ADR-0009).
+    case rotate
 }
 
 /// How an operator command ended.
@@ -42,6 +44,9 @@ public enum OperatorOutcome: Equatable, Sendable {
     case adminsChanged
     /// The admins whose passwords recover the root key, with when each wrap was made.
     case admins([AdminSummary])
+    /// The root key was rotated into `epoch`; recovery files exported before are worthless once
+    /// the Keepers hold the new shares (`shardsExportedBefore`: there were some).
+    case rotated(epoch: UInt32, shardsExportedBefore: Bool)
     case refused(OperatorRefusal)
 }
 
@@ -78,6 +83,10 @@ public enum OperatorRefusal: Error, Equatable, Sendable, CustomStringConvertible
     case wrapFailed(String)
     /// The log refused the command's event: nothing was done.
     case logFailed(String)
+    /// The last rotation waits for the Keepers to hold its shares (or another is being made).
+    case rotationPending
+    /// The rotation could not be made (an admin's wrap cannot move, …).
+    case rotationImpossible(String)
     /// The Nexus is stopping.
     case stopping
 
@@ -94,6 +103,8 @@ public enum OperatorRefusal: Error, Equatable, Sendable, CustomStringConvertible
         case .wrapFailed(let why): "the password could not wrap the root key: \(why)"
         case .logFailed(let why): "the log refused the event: \(why)"
         case .stopping: "the Nexus is stopping"
+        case .rotationPending: "a rotation is under way: the Keepers do not all hold its shares yet"
+        case .rotationImpossible(let why): "the root key cannot be rotated: \(why)"
         }
     }
 }

@@ -36,8 +36,10 @@ extension DataAPI {
         guard body.version == Int(SpikeCipher.version), body.nonce.count == SpikeCipher.nonceSize, body.ciphertext.count <= maxCipherSize else {
             throw APIFailure.badRequest
         }
-        guard let key = store.cipherKey else { throw APIFailure.notReady }
-        guard let plaintext = SpikeCipher.open(nonce: body.nonce, ciphertext: body.ciphertext, key: key) else { throw APIFailure.internalError }
+        guard let keys = store.decryptionKeys else { throw APIFailure.notReady }
+        guard let plaintext = keys.lazy.compactMap({ SpikeCipher.open(nonce: body.nonce, ciphertext: body.ciphertext, key: $0) }).first else {
+            throw APIFailure.internalError
+        }
         return .json(CipherDecryptResponse(plaintext: plaintext))
     }
 
@@ -50,8 +52,8 @@ extension DataAPI {
         case .failure(let error): return .text(error.rawValue, status: .badRequest)
         }
         guard ciphertext.count <= maxCipherSize else { throw APIFailure.badRequest }
-        guard let key = store.cipherKey else { throw APIFailure.notReady }
-        guard let plaintext = SpikeCipher.open(nonce: nonce, ciphertext: ciphertext, key: key) else {
+        guard let keys = store.decryptionKeys else { throw APIFailure.notReady }
+        guard let plaintext = keys.lazy.compactMap({ SpikeCipher.open(nonce: nonce, ciphertext: ciphertext, key: $0) }).first else {
             return .text("decryption failed", status: .badRequest)
         }
         return .bytes(plaintext, contentType: "application/octet-stream")

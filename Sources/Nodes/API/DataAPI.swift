@@ -50,7 +50,7 @@ public struct DataAPI: Sendable {
         case .encrypt: try await encrypt(request)
         case .decrypt: try await decrypt(request)
         case .bootstrapVerify: try await verifyBootstrap(request)
-        case .initialize, .initializationCheck, .operatorRecover, .passwordRecover, .operatorRestore,
+        case .initialize, .initializationCheck, .operatorRecover, .passwordRecover, .operatorRestore, .operatorRotate,
              .adminAdd, .adminChange, .adminRemove, .adminList:
             // Lifecycle routes: `NexusService` serves them, in any state.
             throw APIFailure.badRequest
@@ -91,7 +91,7 @@ public struct DataAPI: Sendable {
         case .notFound: throw .notFound
         case .versionMismatch: throw APIFailure(.versionMismatch)
         case .invalid: throw APIFailure(.entityInvalid)
-        case .notReady: throw .notReady
+        case .notReady, .sealedForAnotherEpoch: throw .notReady
         case .failed: throw .internalError
         }
     }

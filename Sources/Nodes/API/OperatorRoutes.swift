@@ -18,6 +18,10 @@ struct OperatorRoutes {
             guard request.route(at: APIRoute.operatorRestore.path) == .operatorRestore else { throw APIFailure.badRequest }
             return try await restore(request)
         }
+        router.add(.POST, APIRoute.operatorRotate.path, through: [readiness, refusals]) { request in
+            guard request.route(at: APIRoute.operatorRotate.path) == .operatorRotate else { throw APIFailure.badRequest }
+            return try await rotate(request)
+        }
         router.add(.POST, "/v1/operator/admins", through: [readiness, refusals]) { request in
             guard let route = request.route(at: "/v1/operator/admins") else { throw APIFailure.badRequest }
             return try await admins(route, request)
@@ -59,6 +63,18 @@ struct OperatorRoutes {
         default:
             throw failure(outcome, on: .operatorRestore)
         }
+    }
+
+    /// `POST /v1/operator/rotate` (superuser): a new root key and epoch, the data kept
+    /// (ADR-0009). Answered once the rotation is durable; the Keepers get their new shares next.
+    private func rotate(_ request: HTTPRequest) async throws -> HTTPResponse {
+        guard roles.has(request.peer, .superuser) else {
+            throw APIFailure.denied(.operatorRotate, path: APIRoute.operatorRotate.path, wants: [])
+        }
+        _ = try request.decode(EmptyRequest.self, for: .operatorRotate)
+        let outcome = await node.operate(.rotate, actor: request.peer.description, trail: request.trail)
+        guard case .rotated(let epoch, let exported) = outcome else { throw failure(outcome, on: .operatorRotate) }
+        return .json(RotationResponse(epoch: epoch, recoveryFilesInvalidated: exported))
     }
 
     /// `POST /v1/operator/admins?action=add|change|remove|list` (superuser): each admin's
@@ -107,7 +123,8 @@ struct OperatorRoutes {
         case .adminExists: .adminExists
         case .unknownAdmin: .entityNotFound
         case .lastAdmin: .lastAdmin
-        case .busy: .tooManyAttempts
+        case .busy, .rotationPending: .tooManyAttempts
+        case .rotationImpossible: .rotationImpossible
         case .wrapFailed: .passwordTooWeak
         case .logFailed: .internalError
         }

@@ -13,9 +13,15 @@ extension DataAPI {
         let values = body.values ?? [:]
         guard Validation.isValidSecretPath(body.path), values.keys.allSatisfy(Validation.isValidName) else { throw APIFailure.badRequest }
         if let cas = body.cas, cas < 0 { throw APIFailure.badRequest }
-        guard let sealed = try store.seal(values, path: body.path) else { throw APIFailure.notReady }
-        return try Self.response(await store.write(.putSecret(path: body.path, sealed: sealed, cas: body.cas),
-                                                   actor: request.peer.description, trail: request.trail))
+        // A rotation that swaps the keys between the seal and the commit sends the value back to
+        // be sealed again under the new ones (it happens once per rotation at most, per write).
+        for _ in 0..<3 {
+            guard let sealed = try store.seal(values, path: body.path) else { throw APIFailure.notReady }
+            let outcome = await store.write(.putSecret(path: body.path, sealed: sealed, cas: body.cas),
+                                            actor: request.peer.description, trail: request.trail)
+            if outcome != .sealedForAnotherEpoch { return try Self.response(outcome) }
+        }
+        throw APIFailure.notReady
     }
 
     func getSecret(_ request: HTTPRequest) async throws -> HTTPResponse {

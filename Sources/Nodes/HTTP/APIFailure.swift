@@ -38,7 +38,7 @@ public struct APIFailure: Error, Sendable {
         case .badRequest, .entityInvalid, .passwordTooWeak: .badRequest
         case .unauthorized: .unauthorized
         case .notFound, .entityNotFound: .notFound
-        case .versionMismatch, .alreadyInitialized, .notSealed, .adminExists, .lastAdmin: .conflict
+        case .versionMismatch, .alreadyInitialized, .notSealed, .adminExists, .lastAdmin, .rotationImpossible: .conflict
         case .passwordIncorrect, .shardsIncorrect: .forbidden
         case .tooManyAttempts: .tooManyRequests
         case .notReady: .serviceUnavailable

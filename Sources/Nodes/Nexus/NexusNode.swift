@@ -27,6 +27,8 @@ public final class NexusNode: Sendable {
     private let auditKey: Curve25519.KeyAgreement.PrivateKey
     private let poller: KeeperPoller
     private let initialProjection: LifecycleProjection
+    /// The key table's link of a rotation that has not completed (ADR-0009).
+    private let initialRotationLink: [UInt8]?
     /// Secrets and policies; unlocked once the root key is in memory.
     public let store: NexusStore
     private let inputs: AsyncStream<Input>.Continuation
@@ -67,8 +69,10 @@ public final class NexusNode: Sendable {
         self.log = log
         let projections = try NexusProjections.replay(log, keyring: LogKeyring([auditKey]))
         initialProjection = projections.lifecycle
+        let keyTable = try log.keyTable()
+        initialRotationLink = projections.lifecycle.pendingRotationLink.flatMap { keyTable[$0] }
         store = NexusStore(log: log, projection: projections.data, unverified: projections.unverified,
-                           versionKeys: try log.keyTable(), maxVersions: configuration.maxSecretVersions)
+                           versionKeys: keyTable, maxVersions: configuration.maxSecretVersions)
         // Until the lifecycle names an epoch (`useEpoch`), new segments are sealed to the audit key.
         log.setRecipients([LogRecipient(auditKey.publicKey)], epoch: 0)
         (stream, inputs) = AsyncStream.makeStream(of: Input.self)
@@ -99,7 +103,7 @@ public final class NexusNode: Sendable {
             configuration: .init(keepers: configuration.keepers, threshold: configuration.threshold,
                                  pollIntervalMillis: Int64(configuration.pollInterval / .milliseconds(1)),
                                  nexusID: nexusID, instance: instance, version: NexusNode.version),
-            projection: initialProjection))
+            projection: initialProjection, rotationLink: initialRotationLink))
         try driver.handle(.start, at: now())
         try await drain(&driver)
         let ticker = Task { [self] in
@@ -206,7 +210,10 @@ public final class NexusNode: Sendable {
                 log.setRecipients([LogRecipient(auditKey.publicKey), LogRecipient(try genesis.logRecipientKey())], epoch: genesis.epoch)
             case .unlockData(let rootKey, let epoch):
                 do {
-                    try store.unlock(rootKey: rootKey, epoch: epoch)
+                    let previous = try driver.machine.projection.rotation.map { rotation throws(KeyError) in
+                        try PreviousKeys.open(rotation.previousKeys, rootKey: rootKey, epoch: rotation.epoch)
+                    } ?? PreviousKeys()
+                    try store.unlock(rootKey: rootKey, epoch: epoch, previous: previous)
                 } catch {
                     FileHandle.standardError.write(Data("spike nexus: refusing to serve: \(error)\n".utf8))
                     try driver.handle(.dataRefused("\(error)"), at: now())
@@ -245,6 +252,44 @@ public final class NexusNode: Sendable {
                         try PasswordWrap.wrap(rootKey, password: password, admin: admin, epoch: epoch, cost: cost, at: at, using: &generator)
                     }.mapError { OperatorRefusal.wrapFailed($0.description) }
                     inputs.yield(.driver(.passwordWrapped(request: request, wrap)))
+                }
+            case .prepareRotation(let request, let rootKey, let current, let currentRotation, let epoch):
+                // No scrypt here: a split, a few seals, one per admin. On the loop.
+                var generator = SystemRandomNumberGenerator()
+                let rotation = Result { () throws(KeyError) -> RootKeyRotation in
+                    try RootKeyRotation.create(from: rootKey, current: current, currentRotation: currentRotation, epoch: epoch,
+                                               at: now().wall, using: &generator)
+                }.mapError { OperatorRefusal.rotationImpossible($0.description) }
+                try driver.handle(.rotationPrepared(request: request, rotation), at: now())
+            case .appendRotation(let events, let rotation):
+                Failpoint.rotationBeforeCommit.hit()
+                let result: Result<ClosedRange<UInt64>, NexusStore.RotationError>
+                do {
+                    let next = DataKeys(rootKey: rotation.rootKey, epoch: rotation.event.epoch,
+                                        previous: try PreviousKeys.open(rotation.event.previousKeys, rootKey: rotation.rootKey,
+                                                                        epoch: rotation.event.epoch))
+                    let recipients = [LogRecipient(auditKey.publicKey), LogRecipient(try rotation.event.asGenesis.logRecipientKey())]
+                    result = await store.rotate(events, to: next, link: KeyTableEntry(id: Array(rotation.event.link), value: rotation.linkValue),
+                                                recipients: recipients)
+                } catch {
+                    result = .failure(.refused("\(error)"))
+                }
+                switch result {
+                case .success(let range):
+                    Failpoint.rotationAfterCommit.hit()
+                    driver.appendSucceeded(first: range.lowerBound, at: now())
+                case .failure(let error):
+                    driver.appendFailed("\(error)", at: now())
+                }
+            case .completeRotation(let events, let link):
+                Failpoint.rotationBeforeCompletion.hit()
+                do {
+                    let range = try await log.append(events.map { NewEvent(kind: $0.kind.number, body: $0.encoded()) },
+                                                     keyChanges: KeyTableChanges(deletes: [link]))
+                    driver.appendSucceeded(first: range.lowerBound, at: now())
+                } catch {
+                    FileHandle.standardError.write(Data("spike nexus: the log refused the rotation's completion: \(error)\n".utf8))
+                    driver.appendFailed("\(error)", at: now())
                 }
             case .answerOperator(let request, let outcome):
                 operatorRequests.withLock { $0.pending.removeValue(forKey: request) }?.reply(outcome)

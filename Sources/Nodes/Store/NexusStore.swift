@@ -25,12 +25,26 @@ public final class NexusStore: Sendable {
         var reply: @Sendable (DataOutcome) -> Void
     }
 
+    /// A rotation waiting its turn in the write loop: between two batches, never inside one.
+    private struct Rotation: Sendable {
+        var events: [DomainEvent]
+        var next: DataKeys
+        var link: KeyTableEntry
+        var recipients: [LogRecipient]
+        var reply: @Sendable (Result<ClosedRange<UInt64>, RotationError>) -> Void
+    }
+
+    private enum Work: Sendable {
+        case write(Pending)
+        case rotation(Rotation)
+    }
+
     /// What the write loop shares with the handlers (the loop holds this, not the store).
     private final class Core: Sendable {
         let log: any EventStore
         let maxVersions: Int
         let state: Mutex<State>
-        let queue = Mutex<(pending: [Pending], stopped: Bool)>(([], false))
+        let queue = Mutex<(pending: [Work], stopped: Bool)>(([], false))
 
         init(log: any EventStore, maxVersions: Int, state: State) {
             self.log = log
@@ -58,13 +72,26 @@ public final class NexusStore: Sendable {
         loop = Task {
             for await _ in stream {
                 while true {
-                    let batch = core.queue.withLock { queue -> [Pending] in
-                        let taken = Array(queue.pending.prefix(Self.maxBatch))
-                        queue.pending.removeFirst(taken.count)
-                        return taken
+                    // The writes queued before the next rotation, or that rotation alone.
+                    let work = core.queue.withLock { queue -> ([Pending], Rotation?) in
+                        if case .rotation(let rotation)? = queue.pending.first {
+                            queue.pending.removeFirst()
+                            return ([], rotation)
+                        }
+                        var taken: [Pending] = []
+                        while taken.count < Self.maxBatch, case .write(let pending)? = queue.pending.first {
+                            taken.append(pending)
+                            queue.pending.removeFirst()
+                        }
+                        return (taken, nil)
                     }
-                    if batch.isEmpty { break }
-                    await Self.commit(batch, core: core)
+                    if let rotation = work.1 {
+                        await Self.rotate(rotation, core: core)
+                    } else if work.0.isEmpty {
+                        break
+                    } else {
+                        await Self.commit(work.0, core: core)
+                    }
                 }
             }
         }
@@ -76,9 +103,9 @@ public final class NexusStore: Sendable {
     /// projection was folded from, then derives the keys of `epoch`. Throws, and stays locked,
     /// when one fails: that record was written without the root key, and nothing it may have
     /// granted is served.
-    public func unlock(rootKey: RootKey, epoch: UInt32) throws(ReplayError) {
-        try core.state.withLock { $0.unverified }.authenticate(with: rootKey)
-        let keys = DataKeys(rootKey: rootKey, epoch: epoch)
+    public func unlock(rootKey: RootKey, epoch: UInt32, previous: PreviousKeys = PreviousKeys()) throws(ReplayError) {
+        try core.state.withLock { $0.unverified }.authenticate(with: rootKey, epoch: epoch, previous: previous)
+        let keys = DataKeys(rootKey: rootKey, epoch: epoch, previous: previous)
         core.state.withLock {
             $0.keys = keys
             $0.unverified = UnverifiedEvents()
@@ -104,10 +131,35 @@ public final class NexusStore: Sendable {
         await withCheckedContinuation { continuation in
             let accepted = core.queue.withLock { queue -> Bool in
                 guard !queue.stopped else { return false }
-                queue.pending.append(Pending(command: command, actor: actor, trail: trail, reply: { continuation.resume(returning: $0) }))
+                queue.pending.append(.write(Pending(command: command, actor: actor, trail: trail, reply: { continuation.resume(returning: $0) })))
                 return true
             }
             if accepted { wakeups.yield() } else { continuation.resume(returning: .failed("the Nexus is stopping")) }
+        }
+    }
+
+    /// A root-key rotation's transaction (ADR-0009): between two batches of writes, every version
+    /// key is re-wrapped under `next`'s data key and appended with `events` and the link in one
+    /// transaction; the writes after it are sealed, wrapped and authenticated under `next`, in
+    /// records of its epoch (`recipients`). Returns the events' sequences.
+    public func rotate(_ events: [DomainEvent], to next: DataKeys, link: KeyTableEntry,
+                       recipients: [LogRecipient]) async -> Result<ClosedRange<UInt64>, RotationError> {
+        await withCheckedContinuation { continuation in
+            let accepted = core.queue.withLock { queue -> Bool in
+                guard !queue.stopped else { return false }
+                queue.pending.append(.rotation(Rotation(events: events, next: next, link: link, recipients: recipients,
+                                                        reply: { continuation.resume(returning: $0) })))
+                return true
+            }
+            if accepted { wakeups.yield() } else { continuation.resume(returning: .failure(.refused("the Nexus is stopping"))) }
+        }
+    }
+
+    public enum RotationError: Error, Equatable, Sendable, CustomStringConvertible {
+        case refused(String)
+
+        public var description: String {
+            switch self { case .refused(let why): why }
         }
     }
 
@@ -163,7 +215,7 @@ public final class NexusStore: Sendable {
         // A live version without its key cannot happen unless the key table was damaged.
         guard let wrappedKey,
               let json = try? VersionSeal.openJSON(version.sealedValue, wrappedKey: wrappedKey, keyID: version.keyID,
-                                                   path: path, version: version.version, epoch: keys.epoch, dataKey: keys.data)
+                                                   path: path, version: version.version, epoch: version.epoch, dataKey: keys.data)
         else { return .notFound }
         return .json(json)
     }
@@ -196,6 +248,10 @@ public final class NexusStore: Sendable {
     /// The cipher key, once unlocked.
     public var cipherKey: SymmetricKey? { core.state.withLock { $0.keys?.cipher } }
 
+    /// The keys a ciphertext may have been made with: the current one first, then those of the
+    /// epochs before the last rotations.
+    public var decryptionKeys: [SymmetricKey]? { core.state.withLock { $0.keys.map { [$0.cipher] + $0.previousCiphers } } }
+
     /// The root key as an AES-256 key, once unlocked: what SPIKE's Bootstrap encrypts with.
     var rootCipherKey: SymmetricKey? { core.state.withLock { $0.keys?.root } }
 
@@ -204,6 +260,34 @@ public final class NexusStore: Sendable {
     }
 
     // MARK: - Group commit
+
+    private static func rotate(_ rotation: Rotation, core: Core) async {
+        guard let (plane, keys) = core.state.withLock({ state in state.keys.map { (state.plane, $0) } }) else {
+            rotation.reply(.failure(.refused("the data is locked")))
+            return
+        }
+        let rewrapped: [KeyTableEntry]
+        do {
+            rewrapped = try plane.rewrappedVersionKeys(from: keys, to: rotation.next)
+        } catch {
+            rotation.reply(.failure(.refused("\(error)")))
+            return
+        }
+        do {
+            let range = try await core.log.append(rotation.events.map { NewEvent(kind: $0.kind.number, body: $0.encoded()) },
+                                                  keyChanges: KeyTableChanges(puts: rewrapped + [rotation.link]))
+            // Before the next batch: its records are of the new epoch, under the new keys.
+            core.log.setRecipients(rotation.recipients, epoch: rotation.next.epoch)
+            core.state.withLock { state in
+                state.plane.applyRotation(rotation.events, versionKeys: rewrapped + [rotation.link])
+                state.keys = rotation.next
+            }
+            rotation.reply(.success(range))
+        } catch {
+            FileHandle.standardError.write(Data("spike nexus: the log refused the rotation: \(error)\n".utf8))
+            rotation.reply(.failure(.refused("\(error)")))
+        }
+    }
 
     private static func commit(_ batch: [Pending], core: Core) async {
         // Only this loop changes the plane, so the snapshot stays current until it applies.

@@ -18,8 +18,11 @@ public struct SecretPut: EventPayload {
     public var maxVersions: Int
     public var pruned: [Int]
     public var at: Int64
+    /// The epoch the value was sealed for (its associated data); absent in records written
+    /// before rotations existed: the epoch current where the record is.
+    public var epoch: UInt32?
 
-    public init(path: String, version: Int, keyID: Data, sealedValue: Data, maxVersions: Int, pruned: [Int], at: Int64) {
+    public init(path: String, version: Int, keyID: Data, sealedValue: Data, maxVersions: Int, pruned: [Int], at: Int64, epoch: UInt32? = nil) {
         self.path = path
         self.version = version
         self.keyID = keyID
@@ -27,6 +30,7 @@ public struct SecretPut: EventPayload {
         self.maxVersions = maxVersions
         self.pruned = pruned
         self.at = at
+        self.epoch = epoch
     }
 }
 

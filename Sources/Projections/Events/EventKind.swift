@@ -65,7 +65,7 @@ public enum EventVocabulary {
         // Lifecycle
         EpochStarted.self, NexusStarted.self, NexusStopped.self, RootKeyRestored.self,
         RootKeyRestoreFailed.self, SystemReset.self, AdminPasswordAdded.self, AdminPasswordChanged.self,
-        AdminPasswordRemoved.self, RecoveryShardsExported.self,
+        AdminPasswordRemoved.self, RecoveryShardsExported.self, RootKeyRotated.self, RootKeyRotationCompleted.self,
         // Keepers
         ShardDistributed.self, KeeperPolled.self, KeeperRehydrated.self,
         // Data

@@ -179,3 +179,72 @@ public struct RecoveryShardsExported: EventPayload {
         self.at = at
     }
 }
+
+/// The root key was replaced (`spike operator rotate`): epoch `epoch` opens with a new root key,
+/// its own log key pair, every admin's wrap sealed to the new key and new shares for the Keepers
+/// (the `ShardDistributed` events of the same transaction), while the data stays: every version
+/// key was re-wrapped under the new data key in this transaction. Until the Keepers confirm the
+/// new shares, the key table holds `link` (the new key wrapped under the old one): a Nexus that
+/// restarts in between unseals from old shares through it. `RootKeyRotationCompleted` shreds it.
+public struct RootKeyRotated: EventPayload {
+    public static let kind = EventKind(12, "RootKeyRotated", .changesState)
+
+    public var fromEpoch: UInt32
+    public var epoch: UInt32
+    public var shares: Int
+    public var threshold: Int
+    public var keepers: [String]
+    public var epochPublicKey: Data
+    public var wrappedEpochPrivateKey: Data
+    public var passwordWraps: [PasswordWrap]
+    /// HMAC-SHA256(R', "spike key check"), and the old key's (to recognize old shares by).
+    public var keyCheckValue: Data
+    public var previousKeyCheckValue: Data
+    /// Under HKDF(R', "previous keys", epoch): the cipher and event-authentication keys of every
+    /// earlier epoch of this chain of rotations (`PreviousKeys`).
+    public var previousKeys: Data
+    /// The key-table id of the link.
+    public var link: Data
+    public var at: Int64
+
+    public init(fromEpoch: UInt32, epoch: UInt32, shares: Int, threshold: Int, keepers: [String], epochPublicKey: Data,
+                wrappedEpochPrivateKey: Data, passwordWraps: [PasswordWrap], keyCheckValue: Data, previousKeyCheckValue: Data,
+                previousKeys: Data, link: Data, at: Int64) {
+        self.fromEpoch = fromEpoch
+        self.epoch = epoch
+        self.shares = shares
+        self.threshold = threshold
+        self.keepers = keepers
+        self.epochPublicKey = epochPublicKey
+        self.wrappedEpochPrivateKey = wrappedEpochPrivateKey
+        self.passwordWraps = passwordWraps
+        self.keyCheckValue = keyCheckValue
+        self.previousKeyCheckValue = previousKeyCheckValue
+        self.previousKeys = previousKeys
+        self.link = link
+        self.at = at
+    }
+
+    /// The epoch as a genesis describes one: what unseals, polls and restores work from.
+    public var asGenesis: EpochStarted {
+        EpochStarted(epoch: epoch, shares: shares, threshold: threshold, keepers: keepers, epochPublicKey: epochPublicKey,
+                     wrappedEpochPrivateKey: wrappedEpochPrivateKey, passwordWraps: passwordWraps, keyCheckValue: keyCheckValue)
+    }
+}
+
+/// `threshold` Keepers hold the rotated epoch's shares: the link was deleted from the key table
+/// in this event's transaction, and the old root key (its shares, its recovery files) opens
+/// nothing any more.
+public struct RootKeyRotationCompleted: EventPayload {
+    public static let kind = EventKind(13, "RootKeyRotationCompleted", .changesState)
+
+    public var epoch: UInt32
+    public var link: Data
+    public var at: Int64
+
+    public init(epoch: UInt32, link: [UInt8], at: Int64) {
+        self.epoch = epoch
+        self.link = Data(link)
+        self.at = at
+    }
+}

@@ -56,6 +56,12 @@ public struct RootKey: Sendable, CustomStringConvertible, CustomDebugStringConve
     /// (`EventAuthenticator`), so that the host audit key, which can seal bodies, cannot add one.
     public func eventAuthenticationKey(epoch: UInt32) -> SymmetricKey { derive("event auth", epoch: epoch) }
 
+    /// HKDF(R, "rotation", epoch): wraps the next root key while a rotation to `epoch` completes.
+    public func rotationLinkKey(epoch: UInt32) -> SymmetricKey { derive("rotation", epoch: epoch) }
+
+    /// HKDF(R, "previous keys", epoch): seals the earlier epochs' keys a rotation carries over.
+    public func previousKeysKey(epoch: UInt32) -> SymmetricKey { derive("previous keys", epoch: epoch) }
+
     private func derive(_ purpose: String, epoch: UInt32) -> SymmetricKey {
         HKDF<SHA256>.deriveKey(
             inputKeyMaterial: key, salt: [UInt8](), info: Array(purpose.utf8) + epoch.bigEndianBytes, outputByteCount: 32)

@@ -48,6 +48,18 @@ public enum VersionSeal {
         }
     }
 
+    /// A version key wrapped under `from` (the data key of the epoch a rotation closes), wrapped
+    /// under `to` instead; the value it opens is untouched.
+    public static func rewrap(_ wrappedKey: [UInt8], keyID: [UInt8], from: SymmetricKey, to: SymmetricKey) throws(KeyError) -> [UInt8] {
+        do {
+            var key = Array(try AES.GCM.open(AES.GCM.SealedBox(combined: wrappedKey), using: from, authenticating: keyData(keyID)))
+            defer { key.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
+            return Array(try AES.GCM.seal(key, using: to, authenticating: keyData(keyID)).combined!)
+        } catch {
+            throw .sealedDataUnreadable("a version key")
+        }
+    }
+
     private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

@@ -10,6 +10,9 @@ public struct SecretVersion: Equatable, Sendable {
     public var destroyed: Bool
     public var keyID: [UInt8]
     public var sealedValue: [UInt8]
+    /// The epoch the value was sealed for: its associated data (the version key itself is
+    /// wrapped under the current epoch's data key, re-wrapped at every rotation).
+    public var epoch: UInt32
 
     /// Readable: neither deleted nor destroyed.
     public var isLive: Bool { deletedAt == nil && !destroyed }
@@ -71,10 +74,10 @@ public struct SecretEntry: Equatable, Sendable {
 
     // MARK: - Fold
 
-    /// Folds a secret event of this path; other events change nothing.
-    public mutating func apply(_ payload: any EventPayload) {
+    /// Folds a secret event of this path, in `epoch`; other events change nothing.
+    public mutating func apply(_ payload: any EventPayload, epoch: UInt32) {
         switch payload {
-        case let put as SecretPut: apply(put)
+        case let put as SecretPut: apply(put, epoch: put.epoch ?? epoch)
         case let change as SecretDeleted: applyDeleted(change)
         case let change as SecretUndeleted: applyUndeleted(change)
         case let change as SecretDestroyed: applyDestroyed(change)
@@ -82,10 +85,10 @@ public struct SecretEntry: Equatable, Sendable {
         }
     }
 
-    private mutating func apply(_ put: SecretPut) {
+    private mutating func apply(_ put: SecretPut, epoch: UInt32) {
         if versions.isEmpty && createdAt == 0 { createdAt = put.at }
         versions[put.version] = SecretVersion(version: put.version, createdAt: put.at, deletedAt: nil, destroyed: false,
-                                              keyID: Array(put.keyID), sealedValue: Array(put.sealedValue))
+                                              keyID: Array(put.keyID), sealedValue: Array(put.sealedValue), epoch: epoch)
         for number in put.pruned { versions[number] = nil }
         maxVersions = put.maxVersions
         updatedAt = put.at

@@ -4,6 +4,6 @@ import ArgumentParser
 struct OperatorGroup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "operator",
-        abstract: "Recovery shards: export them while healthy (recover role), restore from them when sealed (restore role).",
-        subcommands: [ShardExportCommand.self, ShardRestoreCommand.self])
+        abstract: "Recovery shards (export while healthy: recover role; restore when sealed: restore role) and root-key rotation (superuser).",
+        subcommands: [ShardExportCommand.self, ShardRestoreCommand.self, RotateCommand.self])
 }
