@@ -201,9 +201,10 @@ extension LocalClusters.RecoveryDrillTests {
         let drill = try await spike(["dev", "drill", "--dir", dir, "--admin-password-file", passwordFile, "--yes"])
         #expect(drill.status == 0 && drill.output.contains("drill passed"), "\(drill.output)")
         let steps = drill.output.split(separator: "\n").filter { $0.hasPrefix("• ") }
-        #expect(steps.count == 19 && steps.allSatisfy { $0.contains(" … ok") }, "\(steps)")
+        #expect(steps.count == 21 && steps.allSatisfy { $0.contains(" … ok") }, "\(steps)")
         #expect(drill.output.contains("wrong password 3 is refused … ok: refused as it should be: the password does not unwrap"))
-        #expect(drill.output.contains("3 crash, 2 genesis, 1 reset, 1 restored from password, 1 restored from shards, 3 wrong password"))
+        #expect(drill.output.contains("4 crash, 2 genesis, 1 reset, 2 restored from password, 1 restored from shards, 1 rotation, 3 wrong password, 1 wrong shards"),
+                "\(drill.output)")
         #expect(!drill.output.contains(Self.password))
         // The cluster runs the new epoch afterwards.
         let marker = try await spike(["secret", "get", "drill/marker", "value"], env: "env")

@@ -15,9 +15,11 @@ struct DevDrill: AsyncParsableCommand {
         recovery shards, SIGKILLs every process, starts new ones (the Keepers empty), offers three
         wrong passwords and the right one, reads the marker back, SIGKILLs the Nexus alone and
         checks that it unseals from the re-seeded Keepers; loses everything again and restores
-        from the shard files one at a time; then resets the system (its secrets are gone for
-        good), initializes a new epoch with the same password, and reads the log's history of
-        all of it. Asks for a confirmation on a terminal (--yes for scripts).
+        from the shard files one at a time; rotates the root key while writes go on, loses
+        everything once more and sees the old shard files refused and the password recover the
+        rotated key; then resets the system (its secrets are gone for good), initializes a new
+        epoch with the same password, and reads the log's history of all of it. Asks for a
+        confirmation on a terminal (--yes for scripts).
           spike dev drill --dir ~/.spike/dev --admin-password-file ~/.spike/dev-password
         """)
 
@@ -100,6 +102,33 @@ struct Drill {
             return said.joined(separator: ", ")
         }
         try await step("the marker reads back") { try await spike(["secret", "get", marker, "value"], as: "env", expect: value) }
+        try await step("rotate the root key while writes go on") {
+            let said = try await withThrowingTaskGroup(of: String.self) { group in
+                for writer in 0..<8 {
+                    group.addTask { try await spike(["secret", "put", "drill/load/\(writer)", "value=\(writer)"], as: "env", expect: "OK") }
+                }
+                group.addTask { try await spike(["operator", "rotate"], as: "env", expect: "rotated") }
+                return try await group.reduce(into: [String]()) { $0.append($1) }.first { $0.contains("rotated") } ?? ""
+            }
+            for writer in 0..<8 {
+                try await spike(["secret", "get", "drill/load/\(writer)", "value"], as: "env", expect: "\(writer)")
+            }
+            try await spike(["secret", "get", marker, "value"], as: "env", expect: value)
+            return said + "; 8 writes during it read back"
+        }
+        try await step("the old shard files no longer restore anything; the password still recovers") {
+            try await Task.sleep(for: .seconds(3))
+            try await killEverything()
+            try await spike(["dev", "up", "--dir", cluster.directory, "--timeout", "5"], fails: "every Keeper is empty")
+            let files = try shardFiles(shards)
+            try await spike(["operator", "restore"], as: "env-restore", input: try String(contentsOfFile: files[0], encoding: .utf8),
+                            expect: "Shards collected:  1")
+            try await spike(["operator", "restore"], as: "env-restore", input: try String(contentsOfFile: files[1], encoding: .utf8),
+                            fails: "do not combine to this system's root key")
+            try await spike(["recover"], as: "env-recover", input: password + "\n", expect: "recovered")
+            try await spike(["secret", "get", marker, "value"], as: "env", expect: value)
+            return "the old shards refused, the password restored the rotated key"
+        }
         try await step("stop the cluster and reset the system (the last resort)") {
             try await spike(["dev", "down", "--dir", cluster.directory])
             return try await spike(["reset", "--data-dir", cluster.path("nexus"), "--yes", "--reason", "spike dev drill"], expect: "is closed")
@@ -202,6 +231,8 @@ struct Drill {
             case let started as NexusStarted where started.previousStartCrashed != nil: seen.append("crash")
             case let failed as RootKeyRestoreFailed where failed.source == .password: seen.append("wrong password")
             case let restored as RootKeyRestored where restored.source != .keepers: seen.append("restored from \(restored.source.rawValue)")
+            case let failed as RootKeyRestoreFailed where failed.source == .shards: seen.append("wrong shards")
+            case is RootKeyRotated: seen.append("rotation")
             case is SystemReset: seen.append("reset")
             case is EpochStarted: seen.append("genesis")
             default: break
@@ -209,7 +240,7 @@ struct Drill {
         }
         // The drill's own events are the last of their kinds in the log.
         let expected = ["crash", "wrong password", "wrong password", "wrong password", "restored from password", "crash", "crash",
-                        "restored from shards", "reset", "genesis"]
+                        "restored from shards", "rotation", "crash", "wrong shards", "restored from password", "reset", "genesis"]
         var rest = seen[...]
         for kind in expected {
             guard let found = rest.firstIndex(of: kind) else {
