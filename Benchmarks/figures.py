@@ -10,3 +10,37 @@ def load(path):
             figure = json.loads(line)
             figures[figure["name"]] = figure
     return figures
+
+
+def medians(figures):
+    """Figures measured in rounds (`name@round_metric`) become their median, with the rounds listed."""
+    rounds = {}
+    for name, figure in list(figures.items()):
+        if "@" in name:
+            base, rest = name.split("@", 1)
+            rounds.setdefault(base + "_" + rest.split("_", 1)[1], []).append(figure)
+            del figures[name]
+    for name, measured in rounds.items():
+        values = sorted(figure["value"] for figure in measured)
+        figures[name] = {"name": name, "value": values[len(values) // 2], "unit": measured[0]["unit"],
+                         "rounds": [figure["value"] for figure in measured]}
+    return figures
+
+
+def emitter(figures, context):
+    """A function printing one figure as a JSON line, with its baseline, ratio and target."""
+    import json
+
+    def emit(name, baseline=None, target=None, met=None):
+        out = dict(figures[name])
+        out.update(context)
+        if baseline is not None:
+            out["baseline"] = baseline
+            out["baseline_value"] = figures[baseline]["value"]
+            out["ratio"] = round(out["value"] / figures[baseline]["value"], 3)
+        if target is not None:
+            out["target"] = target
+            out["met"] = met(out)
+        print(json.dumps(out))
+
+    return emit

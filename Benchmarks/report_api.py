@@ -2,39 +2,13 @@
 
 Usage: report_api.py FIGURES.jsonl CORES CONNECTIONS
 """
-import json
 import sys
 
-from figures import load
+from figures import emitter, load, medians
 
-figures = load(sys.argv[1])
-# Figures measured in rounds (`name@round_metric`) become their median, with the rounds listed.
-rounds = {}
-for name, figure in list(figures.items()):
-    if "@" in name:
-        base, rest = name.split("@", 1)
-        metric = rest.split("_", 1)[1]
-        rounds.setdefault(base + "_" + metric, []).append(figure)
-        del figures[name]
-for name, measured in rounds.items():
-    values = sorted(figure["value"] for figure in measured)
-    figures[name] = {"name": name, "value": values[len(values) // 2], "unit": measured[0]["unit"],
-                     "rounds": [figure["value"] for figure in measured]}
+figures = medians(load(sys.argv[1]))
 context = {"cores": int(sys.argv[2]), "connections": int(sys.argv[3])}
-
-
-def emit(name, baseline=None, target=None, met=None):
-    out = dict(figures[name])
-    out.update(context)
-    if baseline is not None:
-        out["baseline"] = baseline
-        out["baseline_value"] = figures[baseline]["value"]
-        out["ratio"] = round(out["value"] / figures[baseline]["value"], 3)
-    if target is not None:
-        out["target"] = target
-        out["met"] = met(out)
-    print(json.dumps(out))
-
+emit = emitter(figures, context)
 
 emit("nginx_static_throughput")
 emit("nginx_static_p50")

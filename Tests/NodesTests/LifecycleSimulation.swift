@@ -269,7 +269,7 @@ struct LifecycleSimulation {
         try driver!.handle(input, at: time)
         while driver != nil, let effect = driver!.nextEffect() {
             switch effect {
-            case .append(let events):
+            case .append(let events), .completeRotation(let events, _):
                 for event in events { try checkSealed(event) }
                 guard now >= logRefusesUntil else {
                     stats.appendsRefused += 1
@@ -289,7 +289,13 @@ struct LifecycleSimulation {
                     }
                     if event.payload is KeeperRehydrated { stats.rehydrations += 1 }
                     if event.payload is RootKeyRestored, rotationPending { stats.restoresMidRotation += 1 }
+                    if event.payload is RootKeyRotationCompleted {
+                        stats.rotationsCompleted += 1
+                        rotationPending = false
+                    }
                 }
+                // The completion's transaction shreds the link.
+                if case .completeRotation(_, let link) = effect { keyTable[link] = nil }
                 driver!.appendSucceeded(first: first, at: time)
             case .poll(let keeper):
                 sendPoll(keeper)
@@ -372,19 +378,6 @@ struct LifecycleSimulation {
                     crashNexus()
                     continue
                 }
-                driver!.appendSucceeded(first: first, at: time)
-            case .completeRotation(let events, let link):
-                guard now >= logRefusesUntil else {
-                    stats.appendsRefused += 1
-                    driver!.appendFailed("the disk is full", at: time)
-                    continue
-                }
-                let first = UInt64(log.count + 1)
-                log += events
-                stats.events += events.count
-                keyTable[link] = nil
-                stats.rotationsCompleted += 1
-                rotationPending = false
                 driver!.appendSucceeded(first: first, at: time)
             case .answerOperator(_, let outcome):
                 try checkOperatorAnswer(outcome)

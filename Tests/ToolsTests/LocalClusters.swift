@@ -1,4 +1,6 @@
+import EventLog
 import Foundation
+import Projections
 import Testing
 
 /// The suites that run whole dev clusters (nine processes each, scrypt at full cost): one at a
@@ -16,5 +18,18 @@ extension LocalClusters {
             values[String(pair[0])] = String(pair[1]).trimmingCharacters(in: CharacterSet(charactersIn: "'"))
         }
         return values
+    }
+
+    /// The events of a cluster's Nexus log (`DIR/nexus`), read with its host audit key; readers
+    /// take no lock, so the Nexus may be running.
+    static func events(ofCluster dir: String) throws -> [DomainEvent] {
+        let log = try EventLog.open(directory: dir + "/nexus", options: { var o = EventLog.Options(); o.readOnly = true; return o }())
+        defer { log.close() }
+        let key = try LogKeyFile.readPrivateKey(at: dir + "/nexus/audit-key.pem")
+        var events: [DomainEvent] = []
+        _ = try log.replay(from: 1, through: nil, keyring: LogKeyring([key])) { view in
+            if let event = try DomainEvent.decode(kind: view.kind, body: view.body) { events.append(event) }
+        }
+        return events
     }
 }

@@ -17,17 +17,7 @@ extension LocalClusters {
             return try await SpikeExecutable.running(arguments, environment: environment.merging(extra) { $1 }, input: input)
         }
 
-        /// The log's events, read with the host audit key (the cluster stopped or not).
-        func events() throws -> [DomainEvent] {
-            let log = try EventLog.open(directory: dir + "/nexus", options: { var o = EventLog.Options(); o.readOnly = true; return o }())
-            defer { log.close() }
-            let key = try LogKeyFile.readPrivateKey(at: dir + "/nexus/audit-key.pem")
-            var events: [DomainEvent] = []
-            _ = try log.replay(from: 1, through: nil, keyring: LogKeyring([key])) { view in
-                if let event = try DomainEvent.decode(kind: view.kind, body: view.body) { events.append(event) }
-            }
-            return events
-        }
+        func events() throws -> [DomainEvent] { try LocalClusters.events(ofCluster: dir) }
 
         func killEverything() async throws {
             for name in ["nexus", "keeper-1", "keeper-2", "keeper-3", "agent-nexus", "agent-keeper", "agent-superuser", "agent-recover", "agent-restore"] {

@@ -41,18 +41,9 @@ extension LocalClusters {
             }
         }
 
-        func events() throws -> [DomainEvent] {
-            let log = try EventLog.open(directory: dir + "/nexus", options: { var o = EventLog.Options(); o.readOnly = true; return o }())
-            defer { log.close() }
-            let key = try LogKeyFile.readPrivateKey(at: dir + "/nexus/audit-key.pem")
-            var events: [DomainEvent] = []
-            _ = try log.replay(from: 1, through: nil, keyring: LogKeyring([key])) { view in
-                if let event = try DomainEvent.decode(kind: view.kind, body: view.body) { events.append(event) }
-            }
-            return events
-        }
+        func events() throws -> [DomainEvent] { try LocalClusters.events(ofCluster: dir) }
 
-        @Test(arguments: ["rotation-before-commit", "rotation-after-commit", "rotation-before-completion"])
+        @Test(.serialized, arguments: ["rotation-before-commit", "rotation-after-commit", "rotation-before-completion"])
         func aNexusKilledAtAStepOfARotationUnsealsWithTheOldOrTheNewKey(_ failpoint: String) async throws {
             let passwordFile = dir + "-password"
             try "rotation admin password".write(toFile: passwordFile, atomically: true, encoding: .utf8)

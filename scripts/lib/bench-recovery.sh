@@ -7,7 +7,9 @@
 #     p = 1, in the Nexus, then the fold's authenticators checked);
 #   - every process lost, then `spike operator restore` with two of the three shard files.
 # And scrypt itself at those parameters: in `spike recover`'s answer time against `openssl kdf`
-# doing the same derivation (the same libcrypto), three rounds each.
+# doing the same derivation (the same libcrypto), three rounds each. Then `spike operator rotate`
+# with the 100,000 version keys to re-wrap (answered once its transaction is durable), three rounds
+# (each rotation re-wraps them all), against the restart of the same round.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -79,6 +81,12 @@ sealed_again() {
     openssl kdf -keylen 32 -kdfopt pass:benchmark -kdfopt salt:0123456789abcdef -kdfopt n:131072 -kdfopt r:8 -kdfopt p:1 \
       -kdfopt maxmem_bytes:268435456 SCRYPT >/dev/null
     echo "{\"name\": \"openssl_scrypt_n17_r8_p1@${round}_seconds\", \"value\": $(since "$started"), \"unit\": \"s\"}"
+  done
+  for round in 1 2 3; do
+    started=$(now)
+    (. "$cluster/env" && "$bin/spike" operator rotate >/dev/null)
+    echo "{\"name\": \"rotation_answer@${round}_seconds\", \"value\": $(since "$started"), \"unit\": \"s\"}"
+    sleep 2
   done
   (. "$cluster/env" && "$bin/spike" secret get bench/populate/99 password >/dev/null)
   echo "{\"name\": \"recovery_log_file\", \"value\": $(du -m "$cluster/nexus/data.mdb" | cut -f1), \"unit\": \"MB\"}"

@@ -121,32 +121,37 @@ public struct SystemReset: EventPayload {
     }
 }
 
-/// Another admin's password now wraps the root key (`spike admin password add`): one more
-/// person who can recover the system when every Keeper is lost.
-public struct AdminPasswordAdded: EventPayload {
+/// An admin's password wraps the root key: the body of `AdminPasswordAdded` (`spike admin
+/// password add`: one more person who can recover the system when every Keeper is lost) and
+/// `AdminPasswordChanged` (`wrap` replaces the admin's earlier one, which no longer counts).
+/// One body, two kinds.
+public struct AdminPasswordSet<Change: AdminPasswordChange>: EventPayload {
+    public static var kind: EventKind { Change.kind }
+
+    public var epoch: UInt32
+    public var wrap: PasswordWrap
+
+    public init(epoch: UInt32, wrap: PasswordWrap) {
+        self.epoch = epoch
+        self.wrap = wrap
+    }
+}
+
+/// Which change an `AdminPasswordSet` records.
+public protocol AdminPasswordChange: Sendable {
+    static var kind: EventKind { get }
+}
+
+public enum AdminAdded: AdminPasswordChange {
     public static let kind = EventKind(7, "AdminPasswordAdded", .changesState)
-
-    public var epoch: UInt32
-    public var wrap: PasswordWrap
-
-    public init(epoch: UInt32, wrap: PasswordWrap) {
-        self.epoch = epoch
-        self.wrap = wrap
-    }
 }
 
-/// An admin's password changed: `wrap` replaces the admin's earlier one, which no longer counts.
-public struct AdminPasswordChanged: EventPayload {
+public enum AdminChanged: AdminPasswordChange {
     public static let kind = EventKind(8, "AdminPasswordChanged", .changesState)
-
-    public var epoch: UInt32
-    public var wrap: PasswordWrap
-
-    public init(epoch: UInt32, wrap: PasswordWrap) {
-        self.epoch = epoch
-        self.wrap = wrap
-    }
 }
+
+public typealias AdminPasswordAdded = AdminPasswordSet<AdminAdded>
+public typealias AdminPasswordChanged = AdminPasswordSet<AdminChanged>
 
 /// An admin's wrap no longer counts: that password recovers nothing from here on.
 public struct AdminPasswordRemoved: EventPayload {

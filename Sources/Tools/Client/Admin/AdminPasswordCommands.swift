@@ -26,33 +26,39 @@ enum AdminPasswords {
     }
 }
 
-struct AdminPasswordAdd: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "add", abstract: "Add an admin whose password recovers the root key.")
-
+/// What `add` and `change` take: the admin and where the password comes from.
+struct AdminPasswordOptions: ParsableArguments {
     @Argument(help: "The admin's name (as reports and `list` show it).")
     var name: String
     @Option(name: .long, help: "A file holding the password (trailing newlines are ignored).")
     var passwordFile: String?
 
+    /// Reads the password and sends it on `route` for the admin.
+    func send(_ route: APIRoute, prompt: String) async throws {
+        let password = try PasswordInput.read(file: passwordFile, prompt: prompt)
+        try await AdminPasswords.send(route, AdminPasswordRequest(name: name, password: password))
+    }
+}
+
+struct AdminPasswordAdd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "add", abstract: "Add an admin whose password recovers the root key.")
+
+    @OptionGroup var admin: AdminPasswordOptions
+
     func run() async throws {
-        let password = try PasswordInput.read(file: passwordFile, prompt: "Password for \(name): ")
-        try await AdminPasswords.send(.adminAdd, AdminPasswordRequest(name: name, password: password))
-        print("added: \(name)'s password now recovers the root key (`spike recover`)")
+        try await admin.send(.adminAdd, prompt: "Password for \(admin.name): ")
+        print("added: \(admin.name)'s password now recovers the root key (`spike recover`)")
     }
 }
 
 struct AdminPasswordChange: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "change", abstract: "Change an admin's password (the old one stops working).")
 
-    @Argument(help: "The admin's name.")
-    var name: String
-    @Option(name: .long, help: "A file holding the new password (trailing newlines are ignored).")
-    var passwordFile: String?
+    @OptionGroup var admin: AdminPasswordOptions
 
     func run() async throws {
-        let password = try PasswordInput.read(file: passwordFile, prompt: "New password for \(name): ")
-        try await AdminPasswords.send(.adminChange, AdminPasswordRequest(name: name, password: password))
-        print("changed: \(name)'s new password recovers the root key; the old one no longer does")
+        try await admin.send(.adminChange, prompt: "New password for \(admin.name): ")
+        print("changed: \(admin.name)'s new password recovers the root key; the old one no longer does")
     }
 }
 
