@@ -155,4 +155,56 @@ import Testing
         // Admin changes need a serving Nexus.
         #expect(try Self.send(.addAdmin("carol"), id: 11, to: &sealed, log: &log).0 == .refused(.notServing))
     }
+
+    /// A rotation: prepared by the adapter, appended, the new shares sent; it completes (the link
+    /// shredded) once threshold Keepers confirm the new shares, and an old share that arrives
+    /// late confirms nothing.
+    @Test func aRotationCompletesOnceThresholdKeepersHoldTheNewShares() throws {
+        let genesis = try Driver.genesis()
+        var log: [DomainEvent] = []
+        var driver = try Self.serving(genesis, log: &log)
+        // Keeper 3 was found empty: its (old) share is on its way when the rotation commits.
+        try driver.handle(.tick, at: NexusTime(wall: Self.time.wall + 5000, monotonic: 5000))
+        _ = Driver.drain(&driver, log: &log, at: Self.time)
+        try driver.handle(.pollCompleted(keeper: 3, result: .empty, latencyMillis: 1), at: Self.time)
+        #expect(Driver.drain(&driver, log: &log, at: Self.time).contains { if case .contribute(3, _, _) = $0 { true } else { false } })
+        let (pending, asked) = try Self.send(.rotate, id: 1, to: &driver, log: &log, actor: Driver.admin)
+        #expect(pending == nil)
+        guard case .prepareRotation(1, let key, let current, nil, 2)? = asked.first else { Issue.record("no rotation asked: \(asked)"); return }
+        var generator = SystemRandomNumberGenerator()
+        let rotation = try RootKeyRotation.create(from: key, current: current, currentRotation: nil, epoch: 2, at: 1, using: &generator)
+        #expect(try Self.send(.rotate, id: 2, to: &driver, log: &log).0 == .refused(.rotationPending))
+        try driver.handle(.rotationPrepared(request: 1, .success(rotation)), at: Self.time)
+        var actions: [NexusLifecycle.Action] = []
+        while let effect = driver.nextEffect() {
+            if case .appendRotation(let events, _) = effect {
+                log += events
+                driver.appendSucceeded(first: UInt64(log.count - events.count + 1), at: Self.time)
+            } else {
+                actions.append(effect)
+            }
+        }
+        #expect(actions.contains { if case .answerOperator(1, .rotated(epoch: 2, shardsExportedBefore: false)) = $0 { true } else { false } })
+        let sent = actions.compactMap { if case .contribute(let keeper, let share, nil) = $0 { (keeper, share) } else { nil } }
+        #expect(sent.map(\.0) == [1, 2] && sent.allSatisfy { rotation.shares[$0.0] == $0.1 }, "keeper 3 gets its new share after its old one")
+        #expect(driver.machine.currentRootKey?.copyBytes() == rotation.rootKey.copyBytes() && driver.machine.projection.epoch == 2)
+        func completes(_ actions: [NexusLifecycle.Action]) -> Bool { actions.contains { if case .completeRotation = $0 { true } else { false } } }
+        // The old share reaches keeper 3, then keeper 1's new one: one confirmation of two.
+        try driver.handle(.contributeCompleted(keeper: 3, rehydration: nil, succeeded: true), at: Self.time)
+        #expect(!completes(Driver.drain(&driver, log: &log, at: Self.time)))
+        try driver.handle(.contributeCompleted(keeper: 1, rehydration: nil, succeeded: true), at: Self.time)
+        #expect(!completes(Driver.drain(&driver, log: &log, at: Self.time)), "an old share that arrived late confirmed the rotation")
+        try driver.handle(.contributeCompleted(keeper: 2, rehydration: nil, succeeded: true), at: Self.time)
+        var completion: [NexusLifecycle.Action] = []
+        while let effect = driver.nextEffect() {
+            if case .completeRotation(let events, let link) = effect {
+                #expect(link == Array(rotation.event.link))
+                log += events
+                driver.appendSucceeded(first: UInt64(log.count), at: Self.time)
+            }
+            completion.append(effect)
+        }
+        #expect(completes(completion) && driver.machine.projection.pendingRotationLink == nil)
+        #expect(log.last?.payload is RootKeyRotationCompleted)
+    }
 }

@@ -71,6 +71,9 @@ struct LifecycleSimulation {
     var epoch: UInt32 = 1
     /// A rotation is in the log and its completion is not: old shares still unseal (the link).
     var rotationPending = false
+    /// The Keepers that have held the current epoch's share at some point (a Keeper may have
+    /// lost it since: a crash after its confirmation is the system's to survive).
+    var heldCurrentShare: Set<Int> = []
     /// The value of every acknowledged put, by path and version.
     var acknowledgedValues: [String: [Int: [String: String]]] = [:]
     var nextDataAt: Int64
@@ -250,6 +253,7 @@ struct LifecycleSimulation {
         random = generator
         rootKey = genesis.rootKey.copyBytes()
         distributed = genesis.shares.mapValues(\.value)
+        heldCurrentShare = []
         secretForms = Self.forms(of: [rootKey!] + distributed.values)
         try feed(.initialize(genesis, actor: "spiffe://spike.test/spike/pilot/role/superuser", trail: "init"))
         if nexus?.initializationFailure != nil {
@@ -294,8 +298,14 @@ struct LifecycleSimulation {
                         rotationPending = false
                     }
                 }
-                // The completion's transaction shreds the link.
-                if case .completeRotation(_, let link) = effect { keyTable[link] = nil }
+                // The completion's transaction shreds the link: threshold Keepers must have held
+                // the new shares by then, else old shares were all there was.
+                if case .completeRotation(_, let link) = effect {
+                    guard heldCurrentShare.count >= threshold else {
+                        throw violation("the rotation completed though only Keepers \(heldCurrentShare.sorted()) ever held its shares (threshold \(threshold))")
+                    }
+                    keyTable[link] = nil
+                }
                 driver!.appendSucceeded(first: first, at: time)
             case .poll(let keeper):
                 sendPoll(keeper)
@@ -369,6 +379,7 @@ struct LifecycleSimulation {
                 unlockedWith = self.rootKey
                 epoch = rotation.event.epoch
                 distributed = rotation.shares.mapValues(\.value)
+                heldCurrentShare = []
                 secretForms += Self.forms(of: [self.rootKey!, rotation.linkValue] + distributed.values)
                 stats.rotations += 1
                 rotationPending = true
@@ -570,7 +581,10 @@ struct LifecycleSimulation {
             pollsAnswered += 1
             try feed(.pollCompleted(keeper: keeper, result: result, latencyMillis: now - sentAt))
         case .shareArrives(let keeper, let life, let share):
-            if keepers[keeper - 1].up, keepers[keeper - 1].life == life { keepers[keeper - 1].share = share }
+            if keepers[keeper - 1].up, keepers[keeper - 1].life == life {
+                keepers[keeper - 1].share = share
+                if share == distributed[keeper] { heldCurrentShare.insert(keeper) }
+            }
         case .contributeReply(let life, let keeper, let rehydration, let succeeded):
             guard life == nexusLife, nexus != nil else { return }
             try feed(.contributeCompleted(keeper: keeper, rehydration: rehydration, succeeded: succeeded))

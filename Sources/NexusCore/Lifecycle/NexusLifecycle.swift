@@ -160,10 +160,14 @@ public struct NexusLifecycle: Sendable {
     private var rotationLink: [UInt8]?
     private var rotationConfirmed: Set<Int>?
     private var completingRotation = false
+    /// When a completion the log refused may be tried again (monotonic).
+    private var completionRetryAt: Int64 = 0
     /// Operator requests answered once their event is durable, in the order of their appends.
     private var awaitingAppend: [(request: UInt64, outcome: OperatorOutcome)] = []
     private var polling: Set<Int> = []
-    private var sending: Set<Int> = []
+    /// Keepers a share is on its way to, and the epoch of that share: an old epoch's share that
+    /// arrives after a rotation confirms nothing.
+    private var sending: [Int: UInt32] = [:]
     /// On the monotonic clock.
     private var nextPollAt: Int64 = .max
     /// Set once `stop` ran: nothing more is decided.
@@ -259,7 +263,7 @@ public struct NexusLifecycle: Sendable {
         // empty then and is sent it again.
         nextPollAt = time.monotonic + configuration.pollIntervalMillis
         return [.unlockData(rootKey: genesis.rootKey, epoch: genesis.event.epoch)] + genesis.shares.keys.sorted().map { keeper in
-            sending.insert(keeper)
+            sending[keeper] = genesis.event.epoch
             return .contribute(keeper: keeper, share: genesis.shares[keeper]!, rehydration: nil)
         }
     }
@@ -290,9 +294,10 @@ public struct NexusLifecycle: Sendable {
             preparedRotation = nil
             return [.answerOperator(request: request.id, .refused(.logFailed(reason)))]
         }
-        // The completion is tried again at the next confirmation or tick.
+        // The completion is tried again a little later, at a tick.
         if events.contains(where: { $0.payload is RootKeyRotationCompleted }) {
             completingRotation = false
+            completionRetryAt = time.monotonic + Self.appendRetryMillis
             return []
         }
         if !stopped {
@@ -446,8 +451,8 @@ public struct NexusLifecycle: Sendable {
         rotationLink = rotation.linkValue
         rotationConfirmed = []
         var actions: [Action] = [.answerOperator(request: request.id, .rotated(epoch: rotation.event.epoch, shardsExportedBefore: exportedBeforeRotation))]
-        for keeper in rotation.shares.keys.sorted() where !sending.contains(keeper) {
-            sending.insert(keeper)
+        for keeper in rotation.shares.keys.sorted() where sending[keeper] == nil {
+            sending[keeper] = rotation.event.epoch
             actions.append(.contribute(keeper: keeper, share: rotation.shares[keeper]!, rehydration: nil))
         }
         return actions
@@ -459,7 +464,7 @@ public struct NexusLifecycle: Sendable {
     /// Once `threshold` Keepers hold the rotated shares, the link is shredded.
     private mutating func completeRotationIfConfirmed(at time: NexusTime) -> [Action] {
         guard let confirmed = rotationConfirmed, confirmed.count >= threshold, !completingRotation, !stopped,
-              let link = projection.pendingRotationLink else { return [] }
+              time.monotonic >= completionRetryAt, let link = projection.pendingRotationLink else { return [] }
         completingRotation = true
         return [.completeRotation([event(RootKeyRotationCompleted(epoch: projection.epoch, link: link, at: time.wall))], link: link)]
     }
@@ -565,9 +570,9 @@ public struct NexusLifecycle: Sendable {
     /// A share sent to `keeper` arrived (`succeeded`) or not; a rehydration that arrived is
     /// recorded. One that did not will be retried after the next poll.
     public mutating func contributeCompleted(keeper: Int, rehydration: Rehydration?, succeeded: Bool, at time: NexusTime) -> [Action] {
-        sending.remove(keeper)
+        let epoch = sending.removeValue(forKey: keeper)
         guard !stopped, succeeded else { return [] }
-        confirm(keeper)
+        if epoch == projection.epoch { confirm(keeper) }
         let completion = completeRotationIfConfirmed(at: time)
         guard let rehydration else { return completion }
         return [.append([event(KeeperRehydrated(keeper: keeper, distribution: rehydration.distribution,
@@ -648,14 +653,14 @@ public struct NexusLifecycle: Sendable {
     /// While ready: sends the distributed share again to a Keeper that is empty or holds
     /// another share.
     private mutating func repair(keeper: Int, result: PollResult) -> [Action] {
-        guard !sending.contains(keeper), let (sequence, share) = distributedShare(keeper) else { return [] }
+        guard sending[keeper] == nil, let (sequence, share) = distributedShare(keeper) else { return [] }
         let reason: RehydrationReason
         switch result {
         case .empty: reason = .empty
         case .shard(let value) where value != share.value: reason = .mismatch
         default: return []
         }
-        sending.insert(keeper)
+        sending[keeper] = projection.epoch
         return [.contribute(keeper: keeper, share: share, rehydration: Rehydration(distribution: sequence, reason: reason))]
     }
 
