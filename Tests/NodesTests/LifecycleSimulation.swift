@@ -71,6 +71,11 @@ struct LifecycleSimulation {
     var epoch: UInt32 = 1
     /// A rotation is in the log and its completion is not: old shares still unseal (the link).
     var rotationPending = false
+    /// The admins whose passwords wrap the root key, as the answers to admin changes say (every
+    /// admin's password is `password`), and the admin commands waiting for their answer.
+    var admins = ["spiffe://spike.test/spike/pilot/role/superuser"]
+    var adminCommands: [UInt64: OperatorCommand] = [:]
+    var nextRequest: UInt64 = 1
     /// The Keepers that have held the current epoch's share at some point (a Keeper may have
     /// lost it since: a crash after its confirmation is the system's to survive).
     var heldCurrentShare: Set<Int> = []
@@ -97,7 +102,7 @@ struct LifecycleSimulation {
         var nexusCrashes = 0, keeperCrashes = 0, partitions = 0, restores = 0, rehydrations = 0, events = 0
         var appendsRefused = 0, clockStepsBack = 0, writesAcknowledged = 0, writesRefused = 0
         var passwordRestores = 0, passwordsRefused = 0, shardExports = 0, shardRestores = 0, shardSetsRefused = 0
-        var rotations = 0, rotationsCompleted = 0, restoresMidRotation = 0
+        var rotations = 0, rotationsCompleted = 0, restoresMidRotation = 0, adminChanges = 0
     }
 
     static let password = "correct horse battery"
@@ -345,8 +350,15 @@ struct LifecycleSimulation {
                 case .tooSoon, .busy:
                     break
                 }
-            case .wrapPassword:
-                throw violation("a password wrap was asked for, but no admin change was made")
+            case .wrapPassword(let request, let admin, let key, let wrapped):
+                guard adminCommands[request] != nil, key.copyBytes() == rootKey, wrapped == epoch else {
+                    throw violation("a password wrap for \(admin) of epoch \(wrapped) was asked for, not by an admin change of this epoch")
+                }
+                var generator = random
+                let wrap = try PasswordWrap.wrap(key, password: Self.password, admin: admin, epoch: wrapped, cost: .testing, at: time.wall,
+                                                 using: &generator)
+                random = generator
+                try driver!.handle(.passwordWrapped(request: request, .success(wrap)), at: time)
             case .prepareRotation(let request, let key, let current, let currentRotation, let next):
                 guard key.copyBytes() == rootKey, current.epoch == epoch, next == epoch + 1 else {
                     throw violation("a rotation of epoch \(current.epoch) into \(next) was asked for; the system is at \(epoch)")
@@ -390,15 +402,33 @@ struct LifecycleSimulation {
                     continue
                 }
                 driver!.appendSucceeded(first: first, at: time)
-            case .answerOperator(_, let outcome):
-                try checkOperatorAnswer(outcome)
+            case .answerOperator(let request, let outcome):
+                try checkOperatorAnswer(outcome, command: adminCommands.removeValue(forKey: request))
             }
         }
     }
 
     /// An operator's answer is what the shards given and the Nexus' phase allow.
-    mutating func checkOperatorAnswer(_ outcome: OperatorOutcome) throws {
+    mutating func checkOperatorAnswer(_ outcome: OperatorOutcome, command: OperatorCommand?) throws {
         switch outcome {
+        case .adminsChanged:
+            switch command {
+            case .addAdmin(let name)?: admins.append(name)
+            case .removeAdmin(let name)?: admins.removeAll { $0 == name }
+            case .changeAdmin?: break
+            default: throw violation("an admin change was answered that nobody asked for")
+            }
+            stats.adminChanges += 1
+            guard !admins.isEmpty else { throw violation("the last admin was removed: no password recovers the system") }
+            guard nexus?.projection.passwordWraps.map(\.admin) == admins else {
+                throw violation("the admins are \(nexus?.projection.passwordWraps.map(\.admin) ?? []), the answers say \(admins)")
+            }
+        case .refused(.adminExists(let name)):
+            guard admins.contains(name) else { throw violation("\(name) was refused as existing; the admins are \(admins)") }
+        case .refused(.unknownAdmin(let name)):
+            guard !admins.contains(name) else { throw violation("\(name) was refused as unknown; the admins are \(admins)") }
+        case .refused(.lastAdmin(let name)):
+            guard admins == [name] else { throw violation("\(name) was refused as the last admin; the admins are \(admins)") }
         case .shards(let shares):
             guard shares.count == keepers.count, shares.allSatisfy({ distributed[Int($0.index)] == $0.value }) else {
                 throw violation("exported recovery shards that are not the distributed shares")
@@ -644,9 +674,20 @@ struct LifecycleSimulation {
             // for each of `threshold` recovery shards, now and then a wrong one (sealed).
             guard let nexus, rootKey != nil else { return }
             if nexus.phase == .ready {
-                // Or a superuser rotates the root key (refused while the last rotation is not complete).
-                let command: OperatorCommand = Bool.random(using: &random) ? .exportShards : .rotate
-                try feed(.operatorCommand(command, OperatorRequest(id: UInt64(now), actor: "spiffe://spike.test/spike/pilot/role/superuser", trail: "operator")))
+                // Or a superuser rotates the root key (refused while the last rotation is not
+                // complete), or adds, changes or removes an admin (any name, existing or not).
+                let name = "admin-\(Int.random(in: 1...4, using: &random))"
+                let command: OperatorCommand = switch Int.random(in: 0..<5, using: &random) {
+                case 0: .exportShards
+                case 1: .rotate
+                case 2: .addAdmin(name)
+                case 3: .changeAdmin(Bool.random(using: &random) ? name : admins.randomElement(using: &random)!)
+                default: .removeAdmin(Bool.random(using: &random) ? name : admins.randomElement(using: &random)!)
+                }
+                let id = nextRequest
+                nextRequest += 1
+                adminCommands[id] = command
+                try feed(.operatorCommand(command, OperatorRequest(id: id, actor: "spiffe://spike.test/spike/pilot/role/superuser", trail: "operator")))
                 return
             }
             if offeredShards.life != nexusLife { offeredShards = (nexusLife, [:]) }
@@ -655,8 +696,10 @@ struct LifecycleSimulation {
                 let right = Int.random(in: 0..<8, using: &random) > 0
                 let value = right ? distributed[index]! : (0..<32).map { _ in UInt8.random(in: 1...255, using: &random) }
                 if offeredShards.right[index] == nil { offeredShards.right[index] = right }
+                let id = nextRequest
+                nextRequest += 1
                 try feed(.operatorCommand(.restoreShard(Shamir.Share(index: UInt8(index), value: value)),
-                                          OperatorRequest(id: UInt64(now), actor: "spiffe://spike.test/spike/pilot/role/restore", trail: "restore")))
+                                          OperatorRequest(id: id, actor: "spiffe://spike.test/spike/pilot/role/restore", trail: "restore")))
             }
         default:
             // A Keeper that holds a share that is not its own (an operator mix-up).

@@ -38,7 +38,7 @@ import Testing
               + "\(total.writesRefused) refused, \(total.passwordRestores) restores by password, \(total.passwordsRefused) wrong passwords, "
               + "\(total.shardExports) shard exports, \(total.shardRestores) restores from shards, \(total.shardSetsRefused) wrong shard sets, "
               + "\(total.rotations) rotations (\(total.rotationsCompleted) completed, "
-              + "\(total.restoresMidRotation) restores between a rotation and its completion)")
+              + "\(total.restoresMidRotation) restores between a rotation and its completion), \(total.adminChanges) admin changes")
         for violation in violations.prefix(5) {
             Issue.record("\(violation) — replay with SPIKE_SIM_SEED=\(violation.seed)")
         }
@@ -52,6 +52,7 @@ import Testing
         #expect(total.shardExports > 0 && total.shardRestores > 0 && total.shardSetsRefused > 0, "the faults did not exercise recovery shards")
         #expect(total.rotations > seeds.count / 10 && total.rotationsCompleted > 0 && total.restoresMidRotation > 0,
                 "the faults did not exercise rotations, nor a restart in the middle of one")
+        #expect(total.adminChanges > seeds.count / 10, "the faults did not exercise admin changes")
     }
 
     @Test func aSeedReplaysIdentically() {
@@ -112,6 +113,7 @@ private final class Results: @unchecked Sendable {
         total.rotations += stats.rotations
         total.rotationsCompleted += stats.rotationsCompleted
         total.restoresMidRotation += stats.restoresMidRotation
+        total.adminChanges += stats.adminChanges
         if let violation { violations.append(violation) }
     }
 
