@@ -669,7 +669,7 @@ struct LifecycleSimulation {
             guard nexus != nil, rootKey != nil, offeredRightPassword == nil else { return }
             offeredRightPassword = Bool.random(using: &random)
             try feed(.passwordAttempt(actor: "spiffe://spike.test/spike/pilot/role/recover", trail: "recover"))
-        case 96..<98:
+        case 96..<99:
             // An operator runs `spike operator recover` (ready), or `spike operator restore` once
             // for each of `threshold` recovery shards, now and then a wrong one (sealed).
             guard let nexus, rootKey != nil else { return }
@@ -677,11 +677,11 @@ struct LifecycleSimulation {
                 // Or a superuser rotates the root key (refused while the last rotation is not
                 // complete), or adds, changes or removes an admin (any name, existing or not).
                 let name = "admin-\(Int.random(in: 1...4, using: &random))"
-                let command: OperatorCommand = switch Int.random(in: 0..<5, using: &random) {
+                let command: OperatorCommand = switch Int.random(in: 0..<6, using: &random) {
                 case 0: .exportShards
-                case 1: .rotate
-                case 2: .addAdmin(name)
-                case 3: .changeAdmin(Bool.random(using: &random) ? name : admins.randomElement(using: &random)!)
+                case 1, 2: .rotate
+                case 3: .addAdmin(name)
+                case 4: .changeAdmin(Bool.random(using: &random) ? name : admins.randomElement(using: &random)!)
                 default: .removeAdmin(Bool.random(using: &random) ? name : admins.randomElement(using: &random)!)
                 }
                 let id = nextRequest
