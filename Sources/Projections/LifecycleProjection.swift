@@ -74,7 +74,7 @@ public struct LifecycleProjection: Equatable, Sendable {
             rotation = nil
             pendingRotationLink = nil
         case let rotated as RootKeyRotated where rotated.fromEpoch == epoch && genesis != nil:
-            let next = rotated.asGenesis
+            let next = rotated.next
             genesis = next
             genesisSequence = sequence
             highestEpoch = max(highestEpoch, next.epoch)

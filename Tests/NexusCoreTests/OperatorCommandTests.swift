@@ -168,10 +168,17 @@ import Testing
         _ = Driver.drain(&driver, log: &log, at: Self.time)
         try driver.handle(.pollCompleted(keeper: 3, result: .empty, latencyMillis: 1), at: Self.time)
         #expect(Driver.drain(&driver, log: &log, at: Self.time).contains { if case .contribute(3, _, _) = $0 { true } else { false } })
+        // A second admin, added since the genesis: the rotation moves both wraps.
+        _ = try Self.send(.addAdmin("alice"), id: 9, to: &driver, log: &log, actor: Driver.admin)
+        var generator = SystemRandomNumberGenerator()
+        try driver.handle(.passwordWrapped(request: 9, .success(try PasswordWrap.wrap(genesis.rootKey, password: "alice's long password",
+                                                                                      admin: "alice", epoch: 1, cost: .testing, using: &generator))),
+                          at: Self.time)
+        _ = Driver.drain(&driver, log: &log, at: Self.time)
         let (pending, asked) = try Self.send(.rotate, id: 1, to: &driver, log: &log, actor: Driver.admin)
         #expect(pending == nil)
         guard case .prepareRotation(1, let key, let current, nil, 2)? = asked.first else { Issue.record("no rotation asked: \(asked)"); return }
-        var generator = SystemRandomNumberGenerator()
+        #expect(current.passwordWraps.map(\.admin) == [Driver.admin, "alice"], "the admins of now, not of the genesis")
         let rotation = try RootKeyRotation.create(from: key, current: current, currentRotation: nil, epoch: 2, at: 1, using: &generator)
         #expect(try Self.send(.rotate, id: 2, to: &driver, log: &log).0 == .refused(.rotationPending))
         try driver.handle(.rotationPrepared(request: 1, .success(rotation)), at: Self.time)

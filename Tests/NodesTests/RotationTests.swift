@@ -69,7 +69,7 @@ import Testing
             }
             let events = try first.events()
             let rotated = try #require(events.compactMap { $0.payload as? RootKeyRotated }.first)
-            #expect(rotated.fromEpoch == 1 && rotated.epoch == 2 && rotated.passwordWraps.count == 1)
+            #expect(rotated.fromEpoch == 1 && rotated.epoch == 2 && rotated.next.passwordWraps.count == 1)
             #expect(events.contains { $0.payload is RootKeyRotationCompleted })
             #expect(try first.node.log.keyTable()[Array(rotated.link)] == nil, "the link is shredded")
             #expect(try first.node.log.keyTable().keys.allSatisfy { $0.first == UInt8(ascii: "v") })

@@ -368,7 +368,10 @@ public struct NexusLifecycle: Sendable {
             guard adminChange == nil else { return [.answerOperator(request: request.id, .refused(.busy))] }
             rotationRequest = request
             exportedBeforeRotation = projection.lastShardExport != nil
-            return [.prepareRotation(request: request.id, rootKey: rootKey, current: genesis, currentRotation: projection.rotation,
+            // The admins as they are now, not as the genesis named them: each one's wrap moves.
+            var current = genesis
+            current.passwordWraps = projection.passwordWraps
+            return [.prepareRotation(request: request.id, rootKey: rootKey, current: current, currentRotation: projection.rotation,
                                      epoch: projection.nextEpoch)]
         case .listAdmins:
             return [.answerOperator(request: request.id, .admins(projection.passwordWraps.map { AdminSummary(name: $0.admin, at: $0.at) }))]

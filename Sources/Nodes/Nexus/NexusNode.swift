@@ -268,7 +268,7 @@ public final class NexusNode: Sendable {
                     let next = DataKeys(rootKey: rotation.rootKey, epoch: rotation.event.epoch,
                                         previous: try PreviousKeys.open(rotation.event.previousKeys, rootKey: rotation.rootKey,
                                                                         epoch: rotation.event.epoch))
-                    let recipients = [LogRecipient(auditKey.publicKey), LogRecipient(try rotation.event.asGenesis.logRecipientKey())]
+                    let recipients = [LogRecipient(auditKey.publicKey), LogRecipient(try rotation.event.next.logRecipientKey())]
                     result = await store.rotate(events, to: next, link: KeyTableEntry(id: Array(rotation.event.link), value: rotation.linkValue),
                                                 recipients: recipients)
                 } catch {

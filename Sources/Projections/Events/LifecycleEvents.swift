@@ -195,15 +195,11 @@ public struct RootKeyRotated: EventPayload {
     public static let kind = EventKind(12, "RootKeyRotated", .changesState)
 
     public var fromEpoch: UInt32
-    public var epoch: UInt32
-    public var shares: Int
-    public var threshold: Int
-    public var keepers: [String]
-    public var epochPublicKey: Data
-    public var wrappedEpochPrivateKey: Data
-    public var passwordWraps: [PasswordWrap]
-    /// HMAC-SHA256(R', "spike key check"), and the old key's (to recognize old shares by).
-    public var keyCheckValue: Data
+    /// The new epoch as a genesis describes one (its log key pair, every admin's wrap sealed to
+    /// the new key, its key check value; the Shamir parameters and Keepers unchanged): what
+    /// unseals, polls and restores work from.
+    public var next: EpochStarted
+    /// The old key's check value, to recognize old shares by while the link lasts.
     public var previousKeyCheckValue: Data
     /// Under HKDF(R', "previous keys", epoch): the cipher and event-authentication keys of every
     /// earlier epoch of this chain of rotations (`PreviousKeys`).
@@ -212,29 +208,17 @@ public struct RootKeyRotated: EventPayload {
     public var link: Data
     public var at: Int64
 
-    public init(fromEpoch: UInt32, epoch: UInt32, shares: Int, threshold: Int, keepers: [String], epochPublicKey: Data,
-                wrappedEpochPrivateKey: Data, passwordWraps: [PasswordWrap], keyCheckValue: Data, previousKeyCheckValue: Data,
-                previousKeys: Data, link: Data, at: Int64) {
+    public init(fromEpoch: UInt32, next: EpochStarted, previousKeyCheckValue: Data, previousKeys: Data, link: Data, at: Int64) {
         self.fromEpoch = fromEpoch
-        self.epoch = epoch
-        self.shares = shares
-        self.threshold = threshold
-        self.keepers = keepers
-        self.epochPublicKey = epochPublicKey
-        self.wrappedEpochPrivateKey = wrappedEpochPrivateKey
-        self.passwordWraps = passwordWraps
-        self.keyCheckValue = keyCheckValue
+        self.next = next
         self.previousKeyCheckValue = previousKeyCheckValue
         self.previousKeys = previousKeys
         self.link = link
         self.at = at
     }
 
-    /// The epoch as a genesis describes one: what unseals, polls and restores work from.
-    public var asGenesis: EpochStarted {
-        EpochStarted(epoch: epoch, shares: shares, threshold: threshold, keepers: keepers, epochPublicKey: epochPublicKey,
-                     wrappedEpochPrivateKey: wrappedEpochPrivateKey, passwordWraps: passwordWraps, keyCheckValue: keyCheckValue)
-    }
+    /// The epoch the rotation opens.
+    public var epoch: UInt32 { next.epoch }
 }
 
 /// `threshold` Keepers hold the rotated epoch's shares: the link was deleted from the key table

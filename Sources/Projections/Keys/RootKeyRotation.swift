@@ -51,11 +51,13 @@ public struct RootKeyRotation: Sendable {
         } catch {
             throw .sealedDataUnreadable("the rotation link")
         }
-        let event = RootKeyRotated(
-            fromEpoch: current.epoch, epoch: epoch, shares: current.shares, threshold: current.threshold, keepers: current.keepers,
+        let next = EpochStarted(
+            epoch: epoch, shares: current.shares, threshold: current.threshold, keepers: current.keepers,
             epochPublicKey: epochKey.publicKey.rawRepresentation, wrappedEpochPrivateKey: wrappedEpochKey,
             passwordWraps: try current.passwordWraps.map { wrap throws(KeyError) in try wrap.resealed(rootKey, epoch: epoch) },
-            keyCheckValue: Data(rootKey.keyCheckValue), previousKeyCheckValue: current.keyCheckValue,
+            keyCheckValue: Data(rootKey.keyCheckValue))
+        let event = RootKeyRotated(
+            fromEpoch: current.epoch, next: next, previousKeyCheckValue: current.keyCheckValue,
             previousKeys: try previous.sealed(rootKey: rootKey, epoch: epoch, using: &generator), link: Data(linkID), at: at)
         var distributions: [ShardDistributed] = []
         var byKeeper: [Int: Shamir.Share] = [:]
