@@ -379,11 +379,11 @@ struct LifecycleSimulation {
                 let old = DataKeys(rootKey: try RootKey(bytes: rootKey), epoch: epoch)
                 let next = DataKeys(rootKey: rotation.rootKey, epoch: rotation.event.epoch)
                 let rewrapped = try plane.rewrappedVersionKeys(from: old, to: next)
-                    + [KeyTableEntry(id: Array(rotation.event.link), value: rotation.linkValue)]
                 let first = UInt64(log.count + 1)
                 log += events
                 stats.events += events.count
                 for entry in rewrapped { keyTable[entry.id] = entry.value }
+                keyTable[Array(rotation.event.link)] = rotation.linkValue
                 plane.applyRotation(events, versionKeys: rewrapped)
                 self.plane = plane
                 // From here on the system's key is the new one.

@@ -160,6 +160,8 @@ public struct NexusLifecycle: Sendable {
     private var rotationLink: [UInt8]?
     private var rotationConfirmed: Set<Int>?
     private var completingRotation = false
+    /// Whether recovery files were exported in the epoch the rotation being made closes.
+    private var exportedBeforeRotation = false
     /// When a completion the log refused may be tried again (monotonic).
     private var completionRetryAt: Int64 = 0
     /// Operator requests answered once their event is durable, in the order of their appends.
@@ -460,9 +462,6 @@ public struct NexusLifecycle: Sendable {
         }
         return actions
     }
-
-    /// Whether recovery files were exported in the epoch a rotation just closed (set by `operatorCommand`).
-    private var exportedBeforeRotation = false
 
     /// Once `threshold` Keepers hold the rotated shares, the link is shredded.
     private mutating func completeRotationIfConfirmed(at time: NexusTime) -> [Action] {

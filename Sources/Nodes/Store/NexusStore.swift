@@ -279,7 +279,7 @@ public final class NexusStore: Sendable {
             // Before the next batch: its records are of the new epoch, under the new keys.
             core.log.setRecipients(rotation.recipients, epoch: rotation.next.epoch)
             core.state.withLock { state in
-                state.plane.applyRotation(rotation.events, versionKeys: rewrapped + [rotation.link])
+                state.plane.applyRotation(rotation.events, versionKeys: rewrapped)
                 state.keys = rotation.next
             }
             rotation.reply(.success(range))

@@ -212,7 +212,8 @@ struct Drill {
     private func waitUntilReady(within limit: Duration) async throws {
         let deadline = ContinuousClock.now + limit
         while ContinuousClock.now < deadline {
-            if (try? await DrillProcess.run(["dev", "status", "--dir", cluster.directory], environment: [:], input: ""))?.status == 0 { return }
+            // Not ready yet is a status to wait out; failing to run `spike` at all is an error.
+            if try await DrillProcess.run(["dev", "status", "--dir", cluster.directory], environment: [:], input: "").status == 0 { return }
             try await Task.sleep(for: .milliseconds(250))
         }
         throw CommandFailure("the Nexus was not ready within \(limit)")

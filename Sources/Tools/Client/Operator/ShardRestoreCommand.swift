@@ -21,9 +21,8 @@ struct ShardRestoreCommand: AsyncParsableCommand {
         """)
 
     func run() async throws {
-        var input = try PasswordInput.read(file: nil, prompt: "(your input will be hidden as you paste/type it)\nEnter recovery shard: ")
+        let input = try PasswordInput.read(file: nil, prompt: "(your input will be hidden as you paste/type it)\nEnter recovery shard: ")
         var shard = try RecoveryShardFile.parse(input)
-        input = ""
         defer { Shamir.zero(&shard.value) }
         let api = try await NexusAPI.connect(as: .restore)
         defer { api.close() }
