@@ -10,6 +10,7 @@ import Foundation
 /// whose keys were deleted in the same transaction.
 public struct SecretPut: EventPayload {
     public static let kind = EventKind(40, "SecretPut", .changesState, authenticated: true)
+    public static let sealedFields = ["sealedValue"]
 
     public var path: String
     public var version: Int

@@ -45,6 +45,8 @@ private let envelopeEncoder: JSONEncoder = {
 }()
 
 extension EventPayload {
+    public static var sealedFields: [String] { [] }
+
     public func envelope(actor: String, trail: String) -> [UInt8] {
         // Encoding plain structs of strings, numbers and Data cannot fail.
         Array(try! envelopeEncoder.encode(Envelope(actor: actor, trail: trail, data: self)))

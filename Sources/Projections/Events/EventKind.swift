@@ -48,6 +48,11 @@ public struct EventKind: Hashable, Sendable, CustomStringConvertible {
 public protocol EventPayload: Codable, Equatable, Sendable {
     static var kind: EventKind { get }
 
+    /// The body's fields that hold key material or secret values (sealed or not), as dotted
+    /// paths into nested objects (an array's elements share their array's path): exports
+    /// replace each with an HMAC or leave it out, never write it (`EventExporter`).
+    static var sealedFields: [String] { get }
+
     // The body codec. Requirements (with default implementations in DomainEvent.swift) rather
     // than extension methods, so that each event type's witness is specialized: decoding through
     // an existential metatype would otherwise run the unspecialized generic Codable path, several
@@ -85,6 +90,9 @@ public enum EventVocabulary {
     }()
 
     public static var kinds: [EventKind] { payloadTypes.map { $0.kind } }
+
+    /// The sealed fields of a kind number (`EventPayload.sealedFields`); none for an unknown one.
+    public static func sealedFields(number: UInt16) -> [String] { byNumber[number]?.sealedFields ?? [] }
 
     public static func kind(number: UInt16) -> EventKind? { byNumber[number]?.kind }
 

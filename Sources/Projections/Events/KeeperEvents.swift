@@ -4,6 +4,7 @@ import Foundation
 /// same share can be sent again (rehydration) without a new split.
 public struct ShardDistributed: EventPayload {
     public static let kind = EventKind(20, "ShardDistributed", .changesState)
+    public static let sealedFields = ["sealedShard"]
 
     public var epoch: UInt32
     /// 1-based: the Keeper's position in the list and the share's x coordinate.

@@ -4,6 +4,7 @@ import Foundation
 /// recognize it (DESIGN §4). Only public or wrapped key material is in it.
 public struct EpochStarted: EventPayload {
     public static let kind = EventKind(2, "EpochStarted", .changesState)
+    public static let sealedFields = ["wrappedEpochPrivateKey", "keyCheckValue"] + PasswordWrap.sealedFields.map { "passwordWraps." + $0 }
 
     public var epoch: UInt32
     /// Shamir parameters: `shares` Keepers, any `threshold` of them give the root key back.
@@ -127,6 +128,7 @@ public struct SystemReset: EventPayload {
 /// One body, two kinds.
 public struct AdminPasswordSet<Change: AdminPasswordChange>: EventPayload {
     public static var kind: EventKind { Change.kind }
+    public static var sealedFields: [String] { PasswordWrap.sealedFields.map { "wrap." + $0 } }
 
     public var epoch: UInt32
     public var wrap: PasswordWrap
@@ -193,6 +195,7 @@ public struct RecoveryShardsExported: EventPayload {
 /// restarts in between unseals from old shares through it. `RootKeyRotationCompleted` shreds it.
 public struct RootKeyRotated: EventPayload {
     public static let kind = EventKind(12, "RootKeyRotated", .changesState)
+    public static let sealedFields = ["previousKeyCheckValue", "previousKeys"] + EpochStarted.sealedFields.map { "next." + $0 }
 
     public var fromEpoch: UInt32
     /// The new epoch as a genesis describes one (its log key pair, every admin's wrap sealed to

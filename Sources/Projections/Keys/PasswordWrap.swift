@@ -32,6 +32,9 @@ public struct PasswordWrap: Codable, Equatable, Sendable {
 
     public static let minimumPasswordLength = 12
 
+    /// What an export must not show of a wrap: what a password guess is tried against offline.
+    public static let sealedFields = ["salt", "sealed", "sealedRootKey"]
+
     public var admin: String
     public var salt: Data
     public var cost: Cost

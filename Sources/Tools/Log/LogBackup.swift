@@ -8,7 +8,7 @@ struct LogBackup: ParsableCommand {
         discussion: """
         Appends may continue while the copy is made.
         Example:
-          spike log backup --dir ~/.spike/data --to /backups/spike-2026-11-23
+          spike log backup --data-dir ~/.spike/data --to /backups/spike-2026-11-23
         """
     )
 
@@ -17,8 +17,13 @@ struct LogBackup: ParsableCommand {
     var to: String
 
     func run() throws {
-        let log = try EventLog.open(directory: location.directory, options: readOnlyOptions)
-        try log.backup(to: to)
+        let log = try location.open()
+        defer { log.close() }
+        do {
+            try log.backup(to: to)
+        } catch {
+            throw CommandFailure("cannot back up the log in \(log.directory) to \(to): \(error)")
+        }
         let copy = try EventLog.open(directory: to, options: readOnlyOptions)
         let report = copy.verify()
         print("backup of log \(log.logID) in \(to): \(report)")

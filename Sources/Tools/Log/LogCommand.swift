@@ -1,19 +1,78 @@
 import ArgumentParser
 import EventLog
+import Foundation
 import Nodes
 
 struct LogCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "log",
-        abstract: "Work with the Nexus event log.",
-        subcommands: [LogDemo.self, LogVerify.self, LogBackup.self, LogKeygen.self]
+        abstract: "Read the Nexus event log: export it, audit what went wrong, rebuild the state offline, check and back it up.",
+        discussion: """
+        Every command reads the log read-only: it works on the live log of a running Nexus (LMDB
+        readers never block the writer) or on a copy.
+        """,
+        subcommands: [LogExport.self, LogAudit.self, LogReplay.self, LogStats.self, LogVerify.self, LogBackup.self,
+                      LogKeygen.self, LogDemo.self]
     )
 }
 
-/// Options shared by the log commands.
+/// Where the log is: the Nexus data directory.
 struct LogLocation: ParsableArguments {
-    @Option(name: .long, help: "The log's data directory (default: $SPIKE_NEXUS_DATA_DIR or ~/.spike/data).")
-    var dir: String?
+    @Option(name: [.customLong("data-dir"), .customLong("dir")],
+            help: "The Nexus data directory holding the log (default: $SPIKE_NEXUS_DATA_DIR, else ~/.spike/data; --dir is an alias).")
+    var dataDir: String?
 
-    var directory: String { dir ?? NexusDataDirectory.resolve() }
+    var directory: String { dataDir ?? NexusDataDirectory.resolve() }
+
+    /// The host audit key the Nexus creates in its data directory.
+    var hostAuditKeyPath: String { (directory as NSString).appendingPathComponent("audit-key.pem") }
+
+    /// Opens the log read-only; a directory that is missing, unreadable or holds no log is one
+    /// clear error naming it.
+    func open() throws -> EventLog {
+        let directory = self.directory
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
+            throw CommandFailure("\(directory) does not exist: give the Nexus data directory with --data-dir")
+        }
+        guard isDirectory.boolValue else { throw CommandFailure("\(directory) is not a directory: give the Nexus data directory with --data-dir") }
+        guard FileManager.default.isReadableFile(atPath: directory) else { throw CommandFailure("\(directory) is not readable by this user") }
+        let data = (directory as NSString).appendingPathComponent("data.mdb")
+        guard FileManager.default.fileExists(atPath: data) else { throw CommandFailure("\(directory) holds no log (there is no data.mdb in it)") }
+        guard FileManager.default.isReadableFile(atPath: data) else { throw CommandFailure("\(data) is not readable by this user") }
+        do {
+            return try EventLog.open(directory: directory, options: readOnlyOptions)
+        } catch {
+            throw CommandFailure("\(directory) does not hold a readable log: \(error)")
+        }
+    }
+}
+
+/// Which key opens the event bodies.
+struct LogKeyOptions: ParsableArguments {
+    @Option(name: .long, help: "An audit private key (PEM) to open the bodies with (default: the host audit key, DATA_DIR/audit-key.pem).")
+    var key: String?
+
+    func keyring(for location: LogLocation) throws -> LogKeyring {
+        let path = key ?? location.hostAuditKeyPath
+        do {
+            return LogKeyring([try LogKeyFile.readPrivateKey(at: path)])
+        } catch {
+            let hint = key == nil ? " (on the Nexus host it is created with the log; elsewhere give an operator's key with --key, or use --headers-only)" : ""
+            throw CommandFailure("cannot read the audit key \(path): \(error)\(hint)")
+        }
+    }
+}
+
+var readOnlyOptions: EventLog.Options {
+    var options = EventLog.Options()
+    options.readOnly = true
+    return options
+}
+
+extension EventLog {
+    /// A read that failed, as one line naming the log and the record.
+    func failure(_ error: any Error) -> CommandFailure {
+        CommandFailure("the log in \(directory): \(error)")
+    }
 }

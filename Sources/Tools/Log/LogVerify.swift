@@ -1,32 +1,48 @@
 import ArgumentParser
 import EventLog
+import Projections
 
 struct LogVerify: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Check the whole log: records, hash chain and head; with --key, every segment key and body.",
+        abstract: "Check the whole log: records, hash chain and head; with --key, every segment key and body; with the root key, its check value and every data event's authenticator.",
         discussion: """
         Exits 1 and lists each problem with its record sequence when the log is damaged.
-        Example:
-          spike log verify --dir ~/.spike/data --key ~/.spike/data/audit.key
+        Examples:
+          spike log verify --data-dir ~/.spike/data
+          spike log verify --data-dir /backups/spike-2026-12-01 --key ~/.spike/data/audit-key.pem
+          spike log verify --data-dir /backups/spike-2026-12-01 --password < password.txt
         """
     )
 
     @OptionGroup var location: LogLocation
-    @Option(name: .long, help: "A log private key (PEM) to also open every body.")
-    var key: String?
+    @OptionGroup var keyOptions: LogKeyOptions
+    @OptionGroup var rootKeyOptions: RootKeyOptions
 
     func run() throws {
-        let log = try EventLog.open(directory: location.directory, options: readOnlyOptions)
-        let keyring = try key.map { LogKeyring([try LogKeyFile.readPrivateKey(at: $0)]) }
+        let log = try location.open()
+        defer { log.close() }
+        // Bodies are opened when a key is given, or when the root key is (it is checked on them).
+        let keyring = keyOptions.key != nil || rootKeyOptions.given ? try keyOptions.keyring(for: location) : nil
         let report = log.verify(keyring: keyring)
-        print("log \(log.logID): \(report)")
-        if !report.isIntact { throw ExitCode.failure }
+        print("log \(log.logID) in \(log.directory): \(report)")
+        guard report.isIntact else { throw ExitCode.failure }
+        guard rootKeyOptions.given, let keyring else { return }
+        // The root key: it must match the epoch's key check value (`rootKey(for:)` refuses
+        // otherwise) and confirm every data event's authenticator.
+        do {
+            let projections = try NexusProjections.replay(log, keyring: keyring)
+            guard let (rootKey, source) = try rootKeyOptions.rootKey(for: projections.lifecycle) else { return }
+            let previous = try projections.lifecycle.rotation.map { rotation throws(KeyError) in
+                try PreviousKeys.open(rotation.previousKeys, rootKey: rootKey, epoch: rotation.epoch)
+            } ?? PreviousKeys()
+            try projections.unverified.authenticate(with: rootKey, epoch: projections.lifecycle.epoch, previous: previous)
+            print("root key from \(source): matches the key check value of epoch \(projections.lifecycle.epoch); "
+                + "\(projections.unverified.count) data events authenticated")
+        } catch let failure as CommandFailure {
+            throw failure
+        } catch {
+            throw log.failure(error)
+        }
     }
-}
-
-var readOnlyOptions: EventLog.Options {
-    var options = EventLog.Options()
-    options.readOnly = true
-    return options
 }

@@ -1,0 +1,182 @@
+/// The fold behind `spike log audit`: every event, in log order, into an `AuditReport`, then
+/// the findings. Pure (no clock, no I/O): the tool feeds it what it reads, a test feeds it a
+/// scripted story.
+public struct AuditTimeline: Sendable {
+    private var report: AuditReport
+    /// The process running now (index into `report.runs`) and the time of the last event.
+    private var openRun: Int?
+    private var lastTime: Timestamp?
+    private var initialized = false
+    private var nexusState: (state: String, since: Timestamp)?
+    private var openSealed: Int?
+    private var lanes: [Int: AuditReport.KeeperLane] = [:]
+    private var denials: [String: AuditReport.Denials] = [:]
+    private var openRotation: Int?
+
+    /// Polls of one outcome this close together are one stretch (the Nexus summarizes an
+    /// unchanged outcome at least once a minute).
+    static let pollGap: Int64 = 90_000_000_000
+
+    public init(logID: String, head: UInt64) {
+        report = AuditReport(logID: logID, head: head, events: 0)
+    }
+
+    /// Whether the report reads events of this kind; the others (the data events) need not be
+    /// decoded: `apply` counts them with no body.
+    public static func reads(kind: UInt16) -> Bool { !dataKinds.contains(kind) }
+
+    private static let dataKinds: Set<UInt16> = [SecretPut.kind, SecretDeleted.kind, SecretUndeleted.kind, SecretDestroyed.kind,
+                                                 PolicyPut.kind, PolicyDeleted.kind].reduce(into: []) { $0.insert($1.number) }
+
+    /// Folds one event (nil: an event the report only counts, or a kind this build does not
+    /// know): `time` and `epoch` are its record header's.
+    public mutating func apply(_ event: DomainEvent?, sequence: UInt64, time: Int64, epoch: UInt32) {
+        let at = Timestamp(nanoseconds: time)
+        report.events += 1
+        if report.first == nil { report.first = at }
+        report.last = at
+        defer { lastTime = at }
+        guard let event else { return }
+        switch event.payload {
+        case let started as EpochStarted:
+            closeEpoch(at: at, by: "init")
+            report.epochs.append(.init(epoch: started.epoch, sequence: sequence, startedAt: at, openedBy: "init",
+                                       keepers: started.keepers, threshold: started.threshold))
+            initialized = true
+            if openRun != nil { enter("ready", at: at) }
+        case let started as NexusStarted:
+            if let open = openRun {
+                // A start with no stop before it: the process before crashed after its last event.
+                let end = lastTime ?? at
+                report.runs[open].end = .crashed
+                report.runs[open].endedAt = end
+                enter("down", at: end)
+            } else if nexusState != nil {
+                enter("down", at: nexusState!.since)
+            }
+            report.runs.append(.init(instance: started.instance, sequence: sequence, startedAt: at, end: .running))
+            openRun = report.runs.count - 1
+            if initialized {
+                enter("sealed", at: at)
+                if openSealed == nil {
+                    report.sealedPeriods.append(.init(from: at))
+                    openSealed = report.sealedPeriods.count - 1
+                }
+            } else {
+                enter("uninitialized", at: at)
+            }
+        case let stopped as NexusStopped:
+            if let open = openRun {
+                report.runs[open].end = .stopped
+                report.runs[open].endedAt = at
+                report.runs[open].reason = stopped.reason
+                openRun = nil
+            }
+            enter("down", at: at)
+        case let restored as RootKeyRestored:
+            report.restores.append(.init(at: at, sequence: sequence, source: restored.source.rawValue, succeeded: true,
+                                         admin: restored.admin, shareIndices: restored.shareIndices))
+            endSealed(at: at, by: restored.source.rawValue, admin: restored.admin)
+            if openRun != nil { enter("ready", at: at) }
+        case let failed as RootKeyRestoreFailed:
+            report.restores.append(.init(at: at, sequence: sequence, source: failed.source.rawValue, succeeded: false,
+                                         shareIndices: failed.shareIndices, reason: failed.reason))
+        case let reset as SystemReset:
+            report.resets.append(.init(at: at, sequence: sequence, epoch: reset.epoch, reason: reset.reason, actor: event.actor))
+            closeEpoch(at: at, by: "reset")
+            endSealed(at: at, by: "reset", admin: nil)
+            initialized = false
+            if openRun != nil { enter("uninitialized", at: at) }
+        case let added as AdminPasswordAdded:
+            report.adminChanges.append(.init(at: at, sequence: sequence, change: "added", admin: added.wrap.admin, actor: event.actor))
+        case let changed as AdminPasswordChanged:
+            report.adminChanges.append(.init(at: at, sequence: sequence, change: "changed", admin: changed.wrap.admin, actor: event.actor))
+        case let removed as AdminPasswordRemoved:
+            report.adminChanges.append(.init(at: at, sequence: sequence, change: "removed", admin: removed.admin, actor: event.actor))
+        case let exported as RecoveryShardsExported:
+            report.shardExports.append(.init(at: at, sequence: sequence, shareIndices: exported.shareIndices, actor: event.actor))
+        case let rotated as RootKeyRotated:
+            closeEpoch(at: at, by: "rotation")
+            report.epochs.append(.init(epoch: rotated.epoch, sequence: sequence, startedAt: at, openedBy: "rotation",
+                                       keepers: rotated.next.keepers, threshold: rotated.next.threshold))
+            report.rotations.append(.init(at: at, sequence: sequence, fromEpoch: rotated.fromEpoch, toEpoch: rotated.epoch, actor: event.actor))
+            openRotation = report.rotations.count - 1
+        case is RootKeyRotationCompleted:
+            if let open = openRotation { report.rotations[open].completedAt = at }
+            openRotation = nil
+        case let polled as KeeperPolled:
+            var lane = self.lane(polled.keeper)
+            let from = Timestamp(milliseconds: polled.firstAt), to = Timestamp(milliseconds: polled.lastAt)
+            let state = polled.outcome.rawValue
+            if let last = lane.periods.last, last.state == state, from.nanoseconds - last.to.nanoseconds <= Self.pollGap {
+                lane.periods[lane.periods.count - 1].to = max(last.to, to)
+                lane.periods[lane.periods.count - 1].polls = (last.polls ?? 0) + polled.count
+            } else {
+                lane.periods.append(.init(state: state, from: from, to: to, polls: polled.count))
+            }
+            lane.polls[state, default: 0] += polled.count
+            lanes[polled.keeper] = lane
+        case let rehydrated as KeeperRehydrated:
+            var lane = self.lane(rehydrated.keeper)
+            lane.rehydrations.append(.init(at: at, sequence: sequence, reason: rehydrated.reason.rawValue))
+            lanes[rehydrated.keeper] = lane
+        case let distributed as ShardDistributed:
+            var lane = self.lane(distributed.keeper)
+            lane.url = distributed.keeperURL
+            lanes[distributed.keeper] = lane
+        case let denied as AccessDenied:
+            let request = denied.operation + " " + denied.path
+            if var known = denials[event.actor] {
+                known.count += 1
+                known.last = at
+                known.requests[request, default: 0] += 1
+                denials[event.actor] = known
+            } else {
+                denials[event.actor] = .init(actor: event.actor, count: 1, first: at, last: at, requests: [request: 1])
+            }
+        default:
+            break
+        }
+    }
+
+    /// The report, with the lanes closed at the last event and the findings written.
+    public func finished() -> AuditReport {
+        var report = self.report
+        if let state = nexusState, let last = report.last {
+            report.nexus.append(.init(state: state.state, from: state.since, to: max(last, state.since)))
+        }
+        report.keepers = lanes.keys.sorted().map { lanes[$0]! }
+        report.denials = denials.values.sorted { ($0.count, $1.actor) > ($1.count, $0.actor) }
+        report.findings = AuditFindings.write(report)
+        return report
+    }
+
+    private func lane(_ keeper: Int) -> AuditReport.KeeperLane {
+        if let lane = lanes[keeper] { return lane }
+        let url = report.epochs.last.flatMap { keeper >= 1 && keeper <= $0.keepers.count ? $0.keepers[keeper - 1] : nil }
+        return AuditReport.KeeperLane(keeper: keeper, url: url)
+    }
+
+    private mutating func enter(_ state: String, at: Timestamp) {
+        if let current = nexusState {
+            if current.state == state { return }
+            if at > current.since { report.nexus.append(.init(state: current.state, from: current.since, to: at)) }
+        }
+        nexusState = (state, at)
+    }
+
+    private mutating func endSealed(at: Timestamp, by: String, admin: String?) {
+        guard let open = openSealed else { return }
+        report.sealedPeriods[open].to = at
+        report.sealedPeriods[open].endedBy = by
+        report.sealedPeriods[open].admin = admin
+        openSealed = nil
+    }
+
+    /// Closes the current epoch, if one is open (a genesis after a reset finds it closed).
+    private mutating func closeEpoch(at: Timestamp, by: String) {
+        guard let last = report.epochs.indices.last, report.epochs[last].endedAt == nil else { return }
+        report.epochs[last].endedAt = at
+        report.epochs[last].endedBy = by
+    }
+}

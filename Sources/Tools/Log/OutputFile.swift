@@ -1,0 +1,84 @@
+import Foundation
+
+/// Where a log tool writes: standard output, or a file that appears only when complete (written
+/// under a temporary name in the same directory, 0600, synced, then renamed), so that a failed or
+/// interrupted export leaves nothing half-written behind. Buffered: one write(2) per megabyte.
+final class OutputFile {
+    private let descriptor: Int32
+    private let path: String?
+    private let temporary: String?
+    private var buffer: [UInt8] = []
+    private var committed = false
+    static let flushThreshold = 1 << 20
+
+    /// Standard output.
+    init() {
+        descriptor = STDOUT_FILENO
+        path = nil
+        temporary = nil
+        buffer.reserveCapacity(Self.flushThreshold + 65_536)
+    }
+
+    /// A new file at `path` (replaced when complete, if it exists).
+    init(path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        let name = (path as NSString).lastPathComponent
+        let temporary = ((directory.isEmpty ? "." : directory) as NSString).appendingPathComponent(".\(name).partial-\(getpid())")
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw CommandFailure("cannot write \(path): \(String(cString: strerror(errno)))")
+        }
+        self.descriptor = descriptor
+        self.path = path
+        self.temporary = temporary
+        buffer.reserveCapacity(Self.flushThreshold + 65_536)
+    }
+
+    deinit {
+        if let temporary, !committed {
+            close(descriptor)
+            unlink(temporary)
+        }
+    }
+
+    func write(_ bytes: some Sequence<UInt8>) throws {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= Self.flushThreshold { try flush() }
+    }
+
+    func write(_ text: String) throws { try write(text.utf8) }
+
+    /// Appends through `body` (no copy of an intermediate array).
+    func append(_ body: (inout [UInt8]) -> Void) throws {
+        body(&buffer)
+        if buffer.count >= Self.flushThreshold { try flush() }
+    }
+
+    func flush() throws {
+        var offset = 0
+        while offset < buffer.count {
+            let written = buffer.withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw CommandFailure("cannot write \(path ?? "to standard output"): \(String(cString: strerror(errno)))")
+            }
+            offset += written
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Flushes; a file is synced and renamed into place.
+    func commit() throws {
+        try flush()
+        guard let path, let temporary else { return }
+        guard fsync(descriptor) == 0 else { throw CommandFailure("cannot write \(path): \(String(cString: strerror(errno)))") }
+        close(descriptor)
+        guard rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            committed = true
+            throw CommandFailure("cannot write \(path): \(reason)")
+        }
+        committed = true
+    }
+}
