@@ -22,8 +22,9 @@ import Testing
         }
 
         @discardableResult
-        func append(_ payload: any EventPayload, key: SymmetricKey? = nil) async throws -> UInt64 {
-            let event = DomainEvent(actor: "spiffe://spike.ist/spike/nexus", trail: "t", payload)
+        func append(_ payload: any EventPayload, key: SymmetricKey? = nil, actor: String = "spiffe://spike.ist/spike/nexus",
+                    trail: String = "t") async throws -> UInt64 {
+            let event = DomainEvent(actor: actor, trail: trail, payload)
             return try await log.append([NewEvent(kind: event.kind.number, body: event.encoded(), authenticationKey: key)]).lowerBound
         }
 

@@ -2,11 +2,11 @@
 # Idempotent and quiet when everything is already there.
 
 # Debian packages: LMDB and OpenSSL development files (linked by the package), the LMDB tools,
-# gcc for the raw-LMDB benchmark baseline.
-SPIKE_APT_PACKAGES=(liblmdb-dev libssl-dev lmdb-utils gcc pkg-config openssl curl)
-# Python packages for the interoperability tests: an independent reader of the log format, and
-# py-spiffe, a Workload API client we did not write.
-SPIKE_PIP_PACKAGES=(lmdb "cryptography>=46" pytest spiffe)
+# gcc for the raw-LMDB benchmark baseline, Chromium to render the audit report's HTML in a test.
+SPIKE_APT_PACKAGES=(liblmdb-dev libssl-dev lmdb-utils gcc pkg-config openssl curl chromium)
+# Python packages for the interoperability tests: an independent reader of the log format,
+# py-spiffe, a Workload API client we did not write, and DuckDB for docs/analysis.md's queries.
+SPIKE_PIP_PACKAGES=(lmdb "cryptography>=46" pytest spiffe duckdb)
 
 spike_as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -26,7 +26,7 @@ spike_install_system_packages() {
 }
 
 spike_install_python_packages() {
-  if ! python3 -c 'import lmdb, pytest, spiffe; from cryptography.hazmat.primitives import hpke' >/dev/null 2>&1; then
+  if ! python3 -c 'import lmdb, pytest, spiffe, duckdb; from cryptography.hazmat.primitives import hpke' >/dev/null 2>&1; then
     echo "installing Python packages: ${SPIKE_PIP_PACKAGES[*]}"
     python3 -m pip install --quiet --disable-pip-version-check "${SPIKE_PIP_PACKAGES[@]}"
   fi

@@ -5,7 +5,7 @@ public enum AuditFindings {
 
     /// Stretches of a Keeper's polls worth a sentence: this long, or this many polls.
     static let noteworthySeconds = 60.0
-    static let noteworthyPolls = 3
+    static let noteworthyPolls = 30
 
     static func write(_ report: AuditReport) -> [Finding] {
         var findings: [Finding] = []
@@ -21,14 +21,16 @@ public enum AuditFindings {
             var text = "The Nexus crashed after \(end.short) (the process started at \(run.startedAt.short) never stopped cleanly"
             if let next { text += "; the next start, at \(next.startedAt.short), found no stop before it" }
             text += ")."
+            // What each Keeper was last seen doing before the crash, if it was not holding its
+            // share (and was not rehydrated since).
             for lane in report.keepers {
-                for period in lane.periods where period.state != KeeperPollOutcome.hasShard.rawValue
-                    && period.from <= end && end.nanoseconds - period.to.nanoseconds <= AuditTimeline.pollGap {
-                    text += period.from.seconds(until: period.to) < 1
-                        ? " keeper-\(lane.keeper) was \(words(period.state)) at the last poll before the crash."
-                        : " keeper-\(lane.keeper) was \(words(period.state)) for \(duration(period.from, period.to)) before the crash."
-                    explained.insert("\(lane.keeper)@\(period.from.nanoseconds)")
-                }
+                guard let period = lane.periods.last(where: { $0.from <= end }), period.state != KeeperPollOutcome.hasShard.rawValue,
+                      end.nanoseconds - period.to.nanoseconds <= AuditTimeline.pollGap,
+                      !lane.rehydrations.contains(where: { $0.at > period.to && $0.at <= end }) else { continue }
+                text += period.from.seconds(until: period.to) < 1
+                    ? " keeper-\(lane.keeper) was \(words(period.state)) at the last poll before the crash."
+                    : " keeper-\(lane.keeper) was \(words(period.state)) for \(duration(period.from, period.to)) before the crash."
+                explained.insert("\(lane.keeper)@\(period.from.nanoseconds)")
             }
             add(end, run.sequence, .warning, text)
         }

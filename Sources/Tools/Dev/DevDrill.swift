@@ -141,7 +141,7 @@ struct Drill {
             try await spike(["secret", "put", marker, "value=after-the-reset"], as: "env", expect: "OK")
             return try await spike(["secret", "get", marker, "value"], as: "env", expect: "after-the-reset")
         }
-        try await step("the log still holds what happened, in order") { try history() }
+        try await step("the audit report names what happened, in order") { try history() }
         try? FileManager.default.removeItem(atPath: shards)
         print("drill passed: the cluster in \(cluster.directory) runs a new epoch; its log holds the drill's history")
     }
@@ -219,39 +219,27 @@ struct Drill {
         throw CommandFailure("the Nexus was not ready within \(limit)")
     }
 
-    /// The log's account of the drill, read with the host audit key.
+    /// The log's account of the drill: `spike log audit`'s findings, which must name each
+    /// incident the drill caused, in the order it caused them (earlier history may come first).
     private func history() throws -> String {
-        let directory = cluster.path("nexus")
-        let log = try EventLog.open(directory: directory, options: { var options = EventLog.Options(); options.readOnly = true; return options }())
+        let location = try LogLocation.parse(["--data-dir", cluster.path("nexus")])
+        let log = try location.open()
         defer { log.close() }
-        let key = try LogKeyFile.readPrivateKey(at: directory + "/audit-key.pem")
-        var seen: [String] = []
-        _ = try log.replay(from: 1, through: nil, keyring: LogKeyring([key])) { view in
-            guard let event = try DomainEvent.decode(kind: view.kind, body: view.body) else { return }
-            switch event.payload {
-            case let started as NexusStarted where started.previousStartCrashed != nil: seen.append("crash")
-            case let failed as RootKeyRestoreFailed where failed.source == .password: seen.append("wrong password")
-            case let restored as RootKeyRestored where restored.source != .keepers: seen.append("restored from \(restored.source.rawValue)")
-            case let failed as RootKeyRestoreFailed where failed.source == .shards: seen.append("wrong shards")
-            case is RootKeyRotated: seen.append("rotation")
-            case is SystemReset: seen.append("reset")
-            case is EpochStarted: seen.append("genesis")
-            default: break
-            }
-        }
-        // The drill's own events are the last of their kinds in the log.
-        let expected = ["crash", "wrong password", "wrong password", "wrong password", "restored from password", "crash", "crash",
-                        "restored from shards", "rotation", "crash", "wrong shards", "restored from password", "reset", "genesis"]
-        var rest = seen[...]
-        for kind in expected {
-            guard let found = rest.firstIndex(of: kind) else {
-                throw CommandFailure("the log does not show \"\(kind)\" where the drill expected it; it shows \(seen)")
+        let report = try LogAudit.report(of: log, keyring: try LogKeyOptions.parse([]).keyring(for: location), filter: EventFilter())
+        let expected = ["The Nexus crashed", "3 wrong passwords", "was recovered from", "The Nexus crashed", "The Nexus crashed",
+                        "restored from recovery shards", "was rotated from epoch", "The Nexus crashed", "set of recovery shards was refused",
+                        "was recovered from", "The system was reset"]
+        var rest = report.findings[...]
+        for incident in expected {
+            guard let found = rest.firstIndex(where: { $0.text.contains(incident) }) else {
+                throw CommandFailure("the audit report does not say \"\(incident)\" where the drill expected it; its findings are:\n"
+                    + report.findings.map { "  " + $0.text }.joined(separator: "\n"))
             }
             rest = rest[(found + 1)...]
         }
-        var counts: [String: Int] = [:]
-        for kind in seen { counts[kind, default: 0] += 1 }
-        return counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+        let lastReset = report.findings.lastIndex { $0.text.contains("The system was reset") }!
+        return "the audit report names the drill's \(expected.count) incidents in order; the last before the reset:\n"
+            + report.findings[max(0, lastReset - 3)...lastReset].map { "    " + $0.text }.joined(separator: "\n")
     }
 }
 
