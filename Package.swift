@@ -185,6 +185,7 @@ let package = Package(
             name: "LogBench",
             dependencies: [
                 "EventLog",
+                "Projections",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Benchmarks/LogBench",

@@ -3,9 +3,11 @@
 //
 //   LogBench append DIR BATCHED_EVENTS BATCH_SIZE SINGLE_APPENDS APPENDERS PER_APPENDER
 //   LogBench populate DIR KEY_FILE EVENTS      (creates a log of EVENTS 200-byte events)
-//   LogBench replay DIR KEY_FILE               (full replay: read, chain check, decrypt)
+//   LogBench populate-history DIR KEY_FILE EVENTS  (a log of real event bodies, for the log tools)
+//   LogBench replay DIR KEY_FILE [history]     (full replay: read, chain check, decrypt)
 import Crypto
 import EventLog
+import Projections
 import Foundation
 
 let bodySize = 200
@@ -116,6 +118,54 @@ case "populate":
     }
     log.close()
 
+case "populate-history":
+    // A history of real event bodies for the log tools: a genesis, then per 100 events 40 Keeper
+    // poll summaries, 40 secret writes, 10 deletes, 5 refusals and 5 policy writes.
+    let (directory, keyFile, events) = (arguments[2], arguments[3], Int(arguments[4])!)
+    let key = try LogKeyFile.create(at: keyFile)
+    let log = try openLog(directory)
+    log.setRecipients([LogRecipient(key.publicKey)], epoch: 1)
+    let superuser = "spiffe://spike.ist/spike/pilot/role/superuser", nexus = "spiffe://spike.ist/spike/nexus"
+    let start: Int64 = 1_796_000_000_000
+    func event(_ index: Int) -> DomainEvent {
+        let at = start + Int64(index) * 10
+        switch index {
+        case 0:
+            return DomainEvent(actor: nexus, trail: "bench", NexusStarted(instance: "bench", version: "bench", previousStartCrashed: nil))
+        case 1:
+            return DomainEvent(actor: superuser, trail: "bench", EpochStarted(
+                epoch: 1, shares: 3, threshold: 2, keepers: ["https://k1:8443", "https://k2:8443", "https://k3:8443"],
+                epochPublicKey: Data(count: 32), wrappedEpochPrivateKey: Data(count: 60), passwordWraps: [], keyCheckValue: Data(count: 32)))
+        default:
+            switch index % 100 {
+            case 0..<40:
+                return DomainEvent(actor: nexus, trail: "bench", KeeperPolled(keeper: index % 3 + 1, outcome: index % 1000 < 40 ? .empty : .hasShard,
+                                                                            count: 60, firstAt: at - 60_000, lastAt: at, maxLatencyMillis: 4))
+            case 40..<80:
+                return DomainEvent(actor: superuser, trail: "t\(index)", SecretPut(
+                    path: "apps/\(index % 5000)/creds", version: index / 5000 + 1, keyID: Data(count: 17), sealedValue: Data(count: 120),
+                    maxVersions: 10, pruned: [], at: at, epoch: 1))
+            case 80..<90:
+                return DomainEvent(actor: superuser, trail: "t\(index)", SecretDeleted(path: "apps/\(index % 5000)/creds", versions: [1], at: at))
+            case 90..<95:
+                return DomainEvent(actor: "spiffe://spike.ist/workload/w\(index % 7)", trail: "t\(index)",
+                                   AccessDenied(operation: "secret.get", path: "apps/\(index % 5000)/creds", wants: ["read"], at: at))
+            default:
+                return DomainEvent(actor: superuser, trail: "t\(index)", PolicyPut(
+                    name: "p\(index % 50)", spiffeidPattern: "^spiffe://spike.ist/workload/.*$", pathPattern: "^apps/.*$",
+                    permissions: ["read"], createdAt: at, updatedAt: at))
+            }
+        }
+    }
+    let batch = 10_000
+    for first in stride(from: 0, to: events, by: batch) {
+        try await log.append((first..<min(events, first + batch)).map { index in
+            let domain = event(index)
+            return NewEvent(kind: domain.kind.number, body: domain.encoded())
+        })
+    }
+    log.close()
+
 case "replay":
     let (directory, keyFile) = (arguments[2], arguments[3])
     let log = try openLog(directory, readOnly: true)
@@ -128,10 +178,15 @@ case "replay":
             bytes &+= event.body.count
         }
     }
-    precondition(bytes == events * bodySize, "replay returned wrong bodies")
-    emit("log_replay", Double(events) / elapsed, "events/s",
-         ["events": events, "threads": ProcessInfo.processInfo.activeProcessorCount, "body_bytes": bodySize])
-    emit("log_replay_peak_resident", status("VmHWM") / 1024, "MB", ["events": events, "anonymous_now_mb": (status("RssAnon") / 1024).rounded()])
+    if arguments.count > 4, arguments[4] == "history" {
+        // The log tools' baseline: the same replay over `populate-history`'s real event bodies.
+        emit("log_replay_history", Double(events) / elapsed, "events/s", ["events": events, "body_bytes": bytes / max(events, 1)])
+    } else {
+        precondition(bytes == events * bodySize, "replay returned wrong bodies")
+        emit("log_replay", Double(events) / elapsed, "events/s",
+             ["events": events, "threads": ProcessInfo.processInfo.activeProcessorCount, "body_bytes": bodySize])
+        emit("log_replay_peak_resident", status("VmHWM") / 1024, "MB", ["events": events, "anonymous_now_mb": (status("RssAnon") / 1024).rounded()])
+    }
 
 default:
     FileHandle.standardError.write(Data("unknown mode \(arguments[1])\n".utf8))
