@@ -95,6 +95,12 @@ def cluster(tmp_path_factory):
     assert refused.returncode != 0
     c.backup = os.path.join(str(base), "backup-early")
     c.spike("log", "backup", "--data-dir", c.data, "--to", c.backup)
+    # SPIKE's recovery shard files of this epoch, for the offline tools.
+    c.shards = os.path.join(str(base), "shards")
+    env_recover = c.env("env-recover")
+    env_recover["SPIKE_PILOT_RECOVERY_DIR"] = c.shards
+    subprocess.run([SPIKE, "operator", "recover"], env=env_recover, check=True, capture_output=True, timeout=60)
+    c.shards = os.path.join(c.shards, "recover")
     c.spike("secret", "put", "apps/late", "v=1", env="env")
     # A Keeper restarts empty and is rehydrated.
     c.kill("keeper-2")
@@ -374,6 +380,33 @@ def test_the_html_report_renders_in_chromium_with_its_lanes_and_the_reset(after_
     assert counts.get((0xd6, 0x27, 0x28), 0) > 200, "the reset marker is not drawn"
     assert counts.get((0x2c, 0xa0, 0x2c), 0) > 5000, "no lane is drawn ready / has-shard"
     assert counts.get((0xff, 0x7f, 0x0e), 0) > 0, "no sealed or empty stretch is drawn"
+
+
+def test_replay_and_verify_take_the_root_key_from_recovery_shards_or_a_password(after_reset):
+    c, key = after_reset, ["--key", os.path.join(after_reset.data, "audit-key.pem")]
+    replayed = c.spike("log", "replay", "--data-dir", c.backup, *key, "--shards", c.shards, "--json")
+    summary = json.loads(replayed.stdout)
+    assert summary["epoch"] == 1 and summary["authentication"].startswith("all 6 data events authenticated with the root key from recovery shards")
+    assert [s["path"] for s in summary["secrets"]] == ["apps/copy", "apps/db", "apps/web"]
+    assert summary["secrets"][2]["versions"] == [{"version": 1, "deleted": False, "destroyed": False},
+                                                 {"version": 2, "deleted": True, "destroyed": False}]
+    verified = c.spike("log", "verify", "--data-dir", c.backup, *key, "--password-file", c.password_file)
+    assert "intact" in verified.stdout and "matches the key check value of epoch 1; 6 data events authenticated" in verified.stdout
+    # After the reset there is no epoch whose key a password could give.
+    closed = c.spike("log", "replay", "--data-dir", c.data, "--password-file", c.password_file, check=False)
+    assert closed.returncode == 1 and "the log has no current epoch" in closed.stderr
+
+
+def test_the_audit_report_takes_the_time_and_epoch_filters(after_reset):
+    c = after_reset
+    everything = c.exported("--headers-only")
+    epoch0 = json.loads(c.spike("log", "audit", "--data-dir", c.data, "--epoch", "0", "--json").stdout)
+    assert epoch0["events"] == sum(1 for e in everything if e["epoch"] == 0) > 0
+    late = everything[-5]["time"]
+    tail = json.loads(c.spike("log", "audit", "--data-dir", c.data, "--since", late, "--json").stdout)
+    assert tail["events"] == 5 and tail["first"] == late
+    none = c.spike("log", "audit", "--data-dir", c.data, "--until", "2000-01-01T00:00:00Z", check=False)
+    assert none.returncode == 1 and "matches --since/--until/--epoch" in none.stderr
 
 
 def test_bad_input_is_one_clear_line_and_writes_nothing(after_reset, tmp_path):
