@@ -176,6 +176,14 @@ public final class EventLog: EventStore {
         try reader(keyring: keyring).replay(from: start, through: end, body)
     }
 
+    /// Calls `body` with the clear header of every record (segment records included) from
+    /// `start` through `end`, the chain checked as a replay does, nothing opened: what a tool
+    /// without a key can see (sequence, time, epoch, kind, sizes). Returns the records seen.
+    @discardableResult
+    public func walkHeaders(from start: UInt64 = 1, through end: UInt64? = nil, _ body: (RecordHeader) throws -> Void) throws -> UInt64 {
+        try reader(keyring: LogKeyring([])).replayHeaders(from: start, through: end, body)
+    }
+
     public func tail(from start: UInt64, keyring: LogKeyring) -> AsyncThrowingStream<EventRecord, any Error> {
         var iterator = reader(keyring: keyring).tail(from: start).makeAsyncIterator()
         return AsyncThrowingStream(unfolding: { try await iterator.next() })

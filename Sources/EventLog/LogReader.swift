@@ -58,56 +58,90 @@ public struct LogReader: Sendable {
     public func replay(
         from start: UInt64 = 1, through end: UInt64? = nil, _ body: (EventView) throws -> Void
     ) throws -> UInt64 {
+        var delivered: UInt64 = 0
+        try pipeline(from: start, through: end, openBodies: true, transform: { $0 }) { chunk in
+            try LogChunk(chunk).forEach(body)
+            delivered += UInt64(chunk.headers.count)
+        }
+        return delivered
+    }
+
+    /// The replay with the work per event on the reader's workers too: `transform` runs on each
+    /// chunk of events as soon as it is decrypted (on all cores, several chunks at once), and
+    /// `deliver` gets the results on the calling thread in log order, each only once its chunk's
+    /// place in the chain is checked. For work that is as heavy as the decryption (an export).
+    public func replayChunks<T: Sendable>(
+        from start: UInt64 = 1, through end: UInt64? = nil,
+        transform: @escaping @Sendable (LogChunk) throws -> T, deliver: (T) throws -> Void
+    ) throws {
+        try pipeline(from: start, through: end, openBodies: true, transform: { try transform(LogChunk($0)) }, deliver: deliver)
+    }
+
+    /// The clear header of every record from `start` through `end` (segment records included),
+    /// chain checked as `replay` does, nothing opened: what a tool without a key can see.
+    @discardableResult
+    public func replayHeaders(from start: UInt64 = 1, through end: UInt64? = nil, _ body: (RecordHeader) throws -> Void) throws -> UInt64 {
+        var delivered: UInt64 = 0
+        try pipeline(from: start, through: end, openBodies: false, transform: { $0.headers }) { headers in
+            for header in headers { try body(header) }
+            delivered += UInt64(headers.count)
+        }
+        return delivered
+    }
+
+    /// The ordered pipeline behind every replay: up to `depth` chunks are read, checked (and
+    /// opened) and transformed in the background while this thread delivers the oldest one.
+    private func pipeline<T: Sendable>(
+        from start: UInt64, through end: UInt64?, openBodies: Bool,
+        transform: @escaping @Sendable (DecodedChunk) throws -> T, deliver: (T) throws -> Void
+    ) throws {
         let first = max(start, 1)
         let head = try log.head() ?? .empty(log.logID)
         let last = end.map { Swift.min($0, head.sequence) } ?? head.sequence
-        guard first <= last else { return 0 }
+        guard first <= last else { return }
         let chunks = stride(from: first, through: last, by: Int(Self.chunkSize)).map {
             $0...Swift.min(last, $0 + Self.chunkSize - 1)
         }
-        // An ordered pipeline: up to `depth` chunks decode in the background while this thread
-        // delivers the oldest one.
         let depth = max(2, ProcessInfo.processInfo.activeProcessorCount) * 2
         let queue = DispatchQueue.global(qos: .userInitiated)
-        var slots: [BackgroundResult<DecodedChunk>?] = []
+        var slots: [BackgroundResult<(ChunkLinks, T)>?] = []
         func submit(_ index: Int) {
             let range = chunks[index]
-            slots.append(BackgroundResult(on: queue) { try decodeChunk(range) })
+            slots.append(BackgroundResult(on: queue) {
+                let chunk = try decodeChunk(range, openBodies: openBodies)
+                return (ChunkLinks(anchor: chunk.anchor, endLink: chunk.endLink, bytes: chunk.bytes), try transform(chunk))
+            })
         }
         for index in 0..<Swift.min(depth, chunks.count) { submit(index) }
-        var delivered: UInt64 = 0
         var bytesSinceRelease = 0
         var linkBefore = ChainHash.zero
         for index in chunks.indices {
-            let chunk = try slots[index]!.value()
+            let (links, value) = try slots[index]!.value()
             slots[index] = nil  // its memory goes as soon as it is delivered
             // Chunks are checked inside; here they must join up, and the last must be the head.
-            if index > 0, chunk.anchor != linkBefore {
+            if index > 0, links.anchor != linkBefore {
                 throw LogError.corruptRecord(sequence: chunks[index].lowerBound - 1,
                                              reason: "it does not hash to what record \(chunks[index].lowerBound) links to")
             }
-            if chunks[index].upperBound == head.sequence, chunk.endLink != head.hash {
+            if chunks[index].upperBound == head.sequence, links.endLink != head.hash {
                 throw LogError.corruptRecord(sequence: head.sequence, reason: "its chain link differs from the committed head's")
             }
-            linkBefore = chunk.endLink
+            linkBefore = links.endLink
             if index + depth < chunks.count { submit(index + depth) }
-            try chunk.arena.withUnsafeBytes { arena in
-                var offset = 0
-                for index in chunk.headers.indices {
-                    let count = chunk.bodySizes[index]
-                    try body(EventView(header: chunk.headers[index], body: UnsafeRawBufferPointer(rebasing: arena[offset..<(offset + count)]),
-                                       authenticator: chunk.authenticators[index]))
-                    offset += chunk.plaintextSizes[index]
-                }
-            }
-            delivered += UInt64(chunk.headers.count)
-            bytesSinceRelease += chunk.bytes
+            try deliver(value)
+            bytesSinceRelease += links.bytes
             if bytesSinceRelease >= 64 << 20 {
                 log.environment.releaseMappedPages()
                 bytesSinceRelease = 0
             }
         }
-        return delivered
+    }
+
+    /// Where a decoded chunk sits in the chain, for the delivering thread's checks.
+    struct ChunkLinks: Sendable {
+        var anchor: ChainHash
+        var endLink: ChainHash
+        var bytes: Int
     }
 
     /// A live tail: every event from `start` on, then each new one as it is committed, until
@@ -135,8 +169,9 @@ public struct LogReader: Sendable {
     }
 
     /// Reads `range` in one transaction: first checks every record and the chain, then opens the
-    /// event bodies into one buffer.
-    private func decodeChunk(_ range: ClosedRange<UInt64>) throws -> DecodedChunk {
+    /// event bodies into one buffer. Without `openBodies` it keeps every record's header (segment
+    /// records too) and opens nothing.
+    private func decodeChunk(_ range: ClosedRange<UInt64>, openBodies: Bool = true) throws -> DecodedChunk {
         let environment = log.environment
         let logID = log.logID
         let crypto = RecordCrypto()
@@ -158,7 +193,9 @@ public struct LogReader: Sendable {
                 }
                 let (sequence, header) = (step.sequence, step.header!)
                 chunk.bytes += value.count
-                if header.type.isEvent {
+                if !openBodies {
+                    chunk.headers.append(header)
+                } else if header.type.isEvent {
                     guard let count = RecordCrypto.plaintextCount(ofRecord: value) else {
                         throw LogError.corruptRecord(sequence: sequence, reason: "event body shorter than nonce and tag")
                     }
@@ -179,6 +216,7 @@ public struct LogReader: Sendable {
             }
             chunk.anchor = anchor
             chunk.endLink = link
+            guard openBodies else { return chunk }
             var failure: LogError?
             chunk.arena = [UInt8](unsafeUninitializedCapacity: plaintextBytes) { arena, initialized in
                 var offset = 0
@@ -241,6 +279,28 @@ public struct LogReader: Sendable {
         let key = try envelope.open(with: keyring, logID: log.logID, segment: segment)
         keys.store(key, for: segment)
         return key
+    }
+}
+
+/// The decrypted events of one chunk of a replay (`LogReader.replayChunks`), in order.
+public struct LogChunk: Sendable {
+    let chunk: LogReader.DecodedChunk
+
+    init(_ chunk: LogReader.DecodedChunk) { self.chunk = chunk }
+
+    public var count: Int { chunk.headers.count }
+
+    /// Calls `body` with each event; its `body` bytes are valid only inside the call.
+    public func forEach(_ body: (EventView) throws -> Void) throws {
+        try chunk.arena.withUnsafeBytes { arena in
+            var offset = 0
+            for index in chunk.headers.indices {
+                let count = chunk.bodySizes[index]
+                try body(EventView(header: chunk.headers[index], body: UnsafeRawBufferPointer(rebasing: arena[offset..<(offset + count)]),
+                                   authenticator: chunk.authenticators[index]))
+                offset += chunk.plaintextSizes[index]
+            }
+        }
     }
 }
 

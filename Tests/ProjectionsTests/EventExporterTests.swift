@@ -79,6 +79,27 @@ import Testing
         #expect(try Self.data(other[0])["sealedValue"] as? String != value)
     }
 
+    /// The direct JSON line (what an export without body filters writes) is the event's line.
+    @Test func theDirectLineIsTheExportedEventsLine() async throws {
+        let log = try ReplayTests.Log()
+        let payloads = Self.sensitive + [KeeperPolled(keeper: 1, outcome: .empty, count: 2, firstAt: 1, lastAt: 2, maxLatencyMillis: 3),
+                                         NexusStopped(instance: "i", reason: "a \"quoted\" one")]
+        for payload in payloads { try await log.append(payload, trail: "t\\1") }
+        for sealed in [EventExporter.SealedFields.omit, .hmac(SymmetricKey(size: .bits256))] {
+            let exporter = EventExporter(sealed: sealed)
+            var direct: [UInt8] = [], viaEvent: [UInt8] = []
+            var times = (Timestamp.Writer(), Timestamp.Writer())
+            _ = try log.log.replay(from: 1, through: nil, keyring: LogKeyring([log.key])) { view in
+                try exporter.appendJSONLine(view.header, body: view.body, to: &direct, times: &times.0)
+                try exporter.export(view.header, body: view.body).appendJSONLine(to: &viaEvent, times: &times.1)
+            }
+            #expect(String(decoding: direct, as: UTF8.self) == String(decoding: viaEvent, as: UTF8.self))
+            let lines = String(decoding: direct, as: UTF8.self).split(separator: "\n")
+            #expect(lines.count == payloads.count)
+            for line in lines { #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil, "\(line)") }
+        }
+    }
+
     @Test func actorsAndTrailsWithEscapesSurvive() async throws {
         let events = try await Self.export([NexusStopped(instance: "i", reason: "a \"quoted\" reason\nand a line")],
                                            with: EventExporter(sealed: .omit), actor: "spiffe://spike.ist/ü", trail: "t\\1")

@@ -416,6 +416,10 @@ def test_bad_input_is_one_clear_line_and_writes_nothing(after_reset, tmp_path):
     wrong = c.spike("log", "replay", "--data-dir", c.backup, "--key", os.path.join(c.data, "audit-key.pem"), "--password",
                     input="not the password\n", check=False)
     assert wrong.returncode == 1 and "the password does not unwrap the root key of epoch 1" in wrong.stderr
+    other_key = tmp_path / "other.key"
+    c.spike("log", "keygen", "--out", str(other_key))
+    wrong_key = c.spike("log", "export", "--data-dir", c.data, "--key", str(other_key), check=False)
+    assert wrong_key.returncode == 1 and "no offered key opens segment 1" in wrong_key.stderr and wrong_key.stdout == "", wrong_key.stderr
     # A copy with one record taken out: every tool names it, and an export writes no file.
     copy = tmp_path / "copy"
     c.spike("log", "backup", "--data-dir", c.data, "--to", str(copy))

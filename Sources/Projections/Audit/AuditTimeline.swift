@@ -105,32 +105,28 @@ public struct AuditTimeline: Sendable {
             if let open = openRotation { report.rotations[open].completedAt = at }
             openRotation = nil
         case let polled as KeeperPolled:
-            var lane = self.lane(polled.keeper)
             let from = Timestamp(milliseconds: polled.firstAt), to = Timestamp(milliseconds: polled.lastAt)
             let state = polled.outcome.rawValue
-            if let last = lane.periods.last, last.state == state, from.nanoseconds - last.to.nanoseconds <= Self.pollGap {
-                lane.periods[lane.periods.count - 1].to = max(last.to, to)
-                lane.periods[lane.periods.count - 1].polls = (last.polls ?? 0) + polled.count
-            } else {
-                lane.periods.append(.init(state: state, from: from, to: to, polls: polled.count))
+            withLane(polled.keeper) { lane in
+                if let last = lane.periods.last, last.state == state, from.nanoseconds - last.to.nanoseconds <= Self.pollGap {
+                    lane.periods[lane.periods.count - 1].to = max(last.to, to)
+                    lane.periods[lane.periods.count - 1].polls = (last.polls ?? 0) + polled.count
+                } else {
+                    lane.periods.append(.init(state: state, from: from, to: to, polls: polled.count))
+                }
+                lane.polls[state, default: 0] += polled.count
             }
-            lane.polls[state, default: 0] += polled.count
-            lanes[polled.keeper] = lane
         case let rehydrated as KeeperRehydrated:
-            var lane = self.lane(rehydrated.keeper)
-            lane.rehydrations.append(.init(at: at, sequence: sequence, reason: rehydrated.reason.rawValue))
-            lanes[rehydrated.keeper] = lane
+            withLane(rehydrated.keeper) { $0.rehydrations.append(.init(at: at, sequence: sequence, reason: rehydrated.reason.rawValue)) }
         case let distributed as ShardDistributed:
-            var lane = self.lane(distributed.keeper)
-            lane.url = distributed.keeperURL
-            lanes[distributed.keeper] = lane
+            withLane(distributed.keeper) { $0.url = distributed.keeperURL }
         case let denied as AccessDenied:
             let request = denied.operation + " " + denied.path
-            if var known = denials[event.actor] {
-                known.count += 1
-                known.last = at
-                known.requests[request, default: 0] += 1
-                denials[event.actor] = known
+            if denials[event.actor] != nil {
+                // Mutated in place: a copy out of the dictionary would copy its requests each time.
+                denials[event.actor]!.count += 1
+                denials[event.actor]!.last = at
+                denials[event.actor]!.requests[request, default: 0] += 1
             } else {
                 denials[event.actor] = .init(actor: event.actor, count: 1, first: at, last: at, requests: [request: 1])
             }
@@ -151,10 +147,13 @@ public struct AuditTimeline: Sendable {
         return report
     }
 
-    private func lane(_ keeper: Int) -> AuditReport.KeeperLane {
-        if let lane = lanes[keeper] { return lane }
-        let url = report.epochs.last.flatMap { keeper >= 1 && keeper <= $0.keepers.count ? $0.keepers[keeper - 1] : nil }
-        return AuditReport.KeeperLane(keeper: keeper, url: url)
+    /// Changes a Keeper's lane in place (taken out of the dictionary, so that its arrays are not
+    /// copied on every poll event), made on first sight with the URL the genesis names.
+    private mutating func withLane(_ keeper: Int, _ change: (inout AuditReport.KeeperLane) -> Void) {
+        var lane = lanes.removeValue(forKey: keeper) ?? AuditReport.KeeperLane(
+            keeper: keeper, url: report.epochs.last.flatMap { keeper >= 1 && keeper <= $0.keepers.count ? $0.keepers[keeper - 1] : nil })
+        change(&lane)
+        lanes[keeper] = lane
     }
 
     private mutating func enter(_ state: String, at: Timestamp) {

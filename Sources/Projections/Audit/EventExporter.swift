@@ -19,6 +19,24 @@ public struct ExportedEvent: Sendable {
     public var keeper: Int?
 
     public var kind: String { EventVocabulary.name(of: kindNumber) }
+
+    /// Appends the event as one line of JSON: the header's fields, then what was opened.
+    public func appendJSONLine(to out: inout [UInt8], times: inout Timestamp.Writer) {
+        EventExporter.appendHeaderFields(sequence: sequence, time: time.nanoseconds, epoch: epoch, kind: kind, to: &out, times: &times)
+        if let actorJSON {
+            out.append(contentsOf: #","actor":"#.utf8)
+            out.append(contentsOf: actorJSON)
+        }
+        if let trailJSON {
+            out.append(contentsOf: #","trail":"#.utf8)
+            out.append(contentsOf: trailJSON)
+        }
+        if let data {
+            out.append(contentsOf: #","data":"#.utf8)
+            out.append(contentsOf: data)
+        }
+        out.append(contentsOf: "}\n".utf8)
+    }
     public var actor: String? { actorJSON.flatMap(JSONText.string) }
     public var trail: String? { trailJSON.flatMap(JSONText.string) }
 }
@@ -63,27 +81,81 @@ public struct EventExporter: Sendable {
     /// The whole event; throws when the body is not the envelope every event body is.
     public func export(_ header: RecordHeader, body: UnsafeRawBufferPointer) throws(EventDecodingError) -> ExportedEvent {
         var event = Self.headerOnly(header)
+        let envelope = try Self.envelope(of: body, kind: event.kind)
         var scanner = JSONText(body)
+        event.actorJSON = scanner.slice(envelope.actor)
+        event.trailJSON = scanner.slice(envelope.trail)
+        var out: [UInt8] = []
+        out.reserveCapacity(envelope.data.count)
         do {
-            var dataSpan: Range<Int>?
-            try scanner.members { key, value, scanner in
-                switch key {
-                case "actor": event.actorJSON = scanner.slice(value)
-                case "trail": event.trailJSON = scanner.slice(value)
-                case "data": dataSpan = value
-                default: break
-                }
-            }
-            guard let dataSpan, body[dataSpan.lowerBound] == UInt8(ascii: "{") else { throw JSONText.Malformed(at: 0) }
-            var out: [UInt8] = []
-            out.reserveCapacity(dataSpan.count)
-            var inner = JSONText(UnsafeRawBufferPointer(rebasing: body[dataSpan]))
-            try redact(&inner, tree: trees[header.kind], path: "", out: &out, event: &event, top: true, body: body, epoch: header.epoch)
-            event.data = out[...]
+            scanner = scanner.sub(envelope.data)
+            try redact(&scanner, tree: trees[header.kind], path: "", out: &out, event: &event, top: true, body: body, epoch: header.epoch)
         } catch {
-            throw EventDecodingError(kind: event.kind, reason: "the body is not an event envelope (byte \(scanner.position))")
+            throw EventDecodingError(kind: event.kind, reason: "the body's data is not a JSON object")
         }
+        event.data = out[...]
         return event
+    }
+
+    /// Appends the event's JSON line (what `export` gives, as `spike log export` writes it) to
+    /// `out` straight from the body: no value is built, and the `data` of a kind with no sealed
+    /// field is copied as one span.
+    public func appendJSONLine(_ header: RecordHeader, body: UnsafeRawBufferPointer, to out: inout [UInt8],
+                               times: inout Timestamp.Writer) throws(EventDecodingError) {
+        let kind = EventVocabulary.name(of: header.kind)
+        let envelope = try Self.envelope(of: body, kind: kind)
+        Self.appendHeaderFields(sequence: header.sequence, time: header.time, epoch: header.epoch, kind: kind, to: &out, times: &times)
+        out.append(contentsOf: #","actor":"#.utf8)
+        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: body[envelope.actor]))
+        out.append(contentsOf: #","trail":"#.utf8)
+        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: body[envelope.trail]))
+        out.append(contentsOf: #","data":"#.utf8)
+        if let tree = trees[header.kind] {
+            var event = Self.headerOnly(header)
+            var scanner = JSONText(UnsafeRawBufferPointer(rebasing: body[envelope.data]))
+            do {
+                try redact(&scanner, tree: tree, path: "", out: &out, event: &event, top: false, body: body, epoch: header.epoch)
+            } catch {
+                throw EventDecodingError(kind: kind, reason: "the body's data is not a JSON object")
+            }
+        } else {
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: body[envelope.data]))
+        }
+        out.append(contentsOf: "}\n".utf8)
+    }
+
+    /// `{"sequence":…,"time":"…","epoch":…,"kind":"…"`: the start of every JSON line, and all of a
+    /// headers-only one but its closing brace.
+    static func appendHeaderFields(sequence: UInt64, time: Int64, epoch: UInt32, kind: String, to out: inout [UInt8],
+                                   times: inout Timestamp.Writer) {
+        out.append(contentsOf: #"{"sequence":"#.utf8)
+        appendDecimal(sequence, to: &out)
+        out.append(contentsOf: #","time":""#.utf8)
+        times.write(time, to: &out)
+        out.append(contentsOf: #"","epoch":"#.utf8)
+        appendDecimal(UInt64(epoch), to: &out)
+        out.append(contentsOf: #","kind":""#.utf8)
+        out.append(contentsOf: kind.utf8)
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// The spans of the envelope's `actor`, `trail` (JSON strings) and `data` (an object).
+    private static func envelope(of body: UnsafeRawBufferPointer, kind: String) throws(EventDecodingError)
+        -> (actor: Range<Int>, trail: Range<Int>, data: Range<Int>) {
+        var scanner = JSONText(body)
+        var actor: Range<Int>?, trail: Range<Int>?, data: Range<Int>?
+        do {
+            try scanner.members { key, value, scanner in
+                if scanner.is(key, "actor") { actor = value } else if scanner.is(key, "trail") { trail = value } else if scanner.is(key, "data") { data = value }
+            }
+        } catch {
+            throw EventDecodingError(kind: kind, reason: "the body is not an event envelope (byte \(scanner.position))")
+        }
+        guard let actor, let trail, let data, body[actor.lowerBound] == UInt8(ascii: "\""), body[trail.lowerBound] == UInt8(ascii: "\""),
+              body[data.lowerBound] == UInt8(ascii: "{") else {
+            throw EventDecodingError(kind: kind, reason: "the body is not an event envelope (it lacks an actor, a trail or a data object)")
+        }
+        return (actor, trail, data)
     }
 
     /// Copies the object `scanner` is at into `out`, replacing or dropping the fields `tree`
@@ -92,18 +164,19 @@ public struct EventExporter: Sendable {
                         top: Bool, body: UnsafeRawBufferPointer, epoch: UInt32) throws {
         out.append(UInt8(ascii: "{"))
         var first = true
-        try scanner.members { key, value, scanner in
+        try scanner.members { keySpan, value, scanner in
             if top {
-                if key == "path" { event.path = JSONText.string(scanner.slice(value)) }
-                if key == "keeper" { event.keeper = Int(String(decoding: scanner.slice(value), as: UTF8.self)) }
+                if scanner.is(keySpan, "path") { event.path = JSONText.string(scanner.slice(value)) }
+                if scanner.is(keySpan, "keeper") { event.keeper = Int(String(decoding: scanner.slice(value), as: UTF8.self)) }
             }
-            let node = tree?.children[key]
+            let node = tree.flatMap { $0.children.isEmpty ? nil : $0.children[scanner.key(keySpan)] }
             if let node, node.isSealed {
                 guard case .hmac(let hmacKey) = sealed else { return }
-                let fieldPath = path.isEmpty ? key : path + "." + key
-                let subject = opener?.clearValue(of: fieldPath, kind: event.kindNumber, body: body, epoch: epoch) ?? Array(scanner.slice(value))
                 if !first { out.append(UInt8(ascii: ",")) }
                 first = false
+                let key = scanner.key(keySpan)
+                let fieldPath = path.isEmpty ? key : path + "." + key
+                let subject = opener?.clearValue(of: fieldPath, kind: event.kindNumber, body: body, epoch: epoch) ?? Array(scanner.slice(value))
                 out.append(UInt8(ascii: "\""))
                 out.append(contentsOf: key.utf8)
                 out.append(contentsOf: #"":"hmac-sha256:"#.utf8)
@@ -116,14 +189,14 @@ public struct EventExporter: Sendable {
             }
             if !first { out.append(UInt8(ascii: ",")) }
             first = false
-            out.append(UInt8(ascii: "\""))
-            out.append(contentsOf: key.utf8)
-            out.append(contentsOf: #"":"#.utf8)
+            out.append(contentsOf: scanner.slice((keySpan.lowerBound - 1)..<(keySpan.upperBound + 1)))
+            out.append(UInt8(ascii: ":"))
             let opening = scanner.byte(at: value.lowerBound)
             guard let node, opening == UInt8(ascii: "{") || opening == UInt8(ascii: "[") else {
                 out.append(contentsOf: scanner.slice(value))
                 return
             }
+            let key = scanner.key(keySpan)
             let fieldPath = path.isEmpty ? key : path + "." + key
             var inner = scanner.sub(value)
             if opening == UInt8(ascii: "{") {
@@ -146,6 +219,23 @@ public struct EventExporter: Sendable {
             }
         }
         out.append(UInt8(ascii: "}"))
+    }
+
+    /// Appends `value` in decimal.
+    public static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
+        if value < 10 { return out.append(UInt8(ascii: "0") + UInt8(value)) }
+        var digits = 0
+        var rest = value
+        while rest > 0 { digits += 1; rest /= 10 }
+        let end = out.count + digits
+        out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
+        rest = value
+        var index = end - 1
+        while rest > 0 {
+            out[index] = UInt8(ascii: "0") + UInt8(rest % 10)
+            rest /= 10
+            index -= 1
+        }
     }
 
     private static let hex = Array("0123456789abcdef".utf8)
@@ -183,11 +273,19 @@ struct JSONText {
     init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
     func byte(at index: Int) -> UInt8 { bytes[index] }
+    func key(_ span: Range<Int>) -> String { String(decoding: UnsafeRawBufferPointer(rebasing: bytes[span]), as: UTF8.self) }
+
+    /// Whether the key at `span` is `name` (keys the Nexus writes have no escapes).
+    func `is`(_ span: Range<Int>, _ name: StaticString) -> Bool {
+        span.count == name.utf8CodeUnitCount && memcmp(bytes.baseAddress! + span.lowerBound, name.utf8Start, span.count) == 0
+    }
+
     func slice(_ range: Range<Int>) -> ArraySlice<UInt8> { ArraySlice(UnsafeRawBufferPointer(rebasing: bytes[range])) }
     func sub(_ range: Range<Int>) -> JSONText { JSONText(UnsafeRawBufferPointer(rebasing: bytes[range])) }
 
-    /// Calls `body` with each member's key and the span of its value, in order.
-    mutating func members(_ body: (String, Range<Int>, inout JSONText) throws -> Void) throws {
+    /// Calls `body` with the span of each member's key (inside its quotes) and of its value, in
+    /// order.
+    mutating func members(_ body: (Range<Int>, Range<Int>, inout JSONText) throws -> Void) throws {
         skipSpace()
         try expect(UInt8(ascii: "{"))
         skipSpace()
@@ -195,12 +293,11 @@ struct JSONText {
         while true {
             skipSpace()
             let keySpan = try stringSpan()
-            let key = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(keySpan.lowerBound + 1)..<(keySpan.upperBound - 1)]), as: UTF8.self)
             skipSpace()
             try expect(UInt8(ascii: ":"))
             skipSpace()
             let value = try valueSpan()
-            try body(key, value, &self)
+            try body((keySpan.lowerBound + 1)..<(keySpan.upperBound - 1), value, &self)
             skipSpace()
             if peek() == UInt8(ascii: ",") { position += 1; continue }
             try expect(UInt8(ascii: "}"))

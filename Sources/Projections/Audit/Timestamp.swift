@@ -35,10 +35,42 @@ public struct Timestamp: Comparable, Hashable, Sendable, Codable, CustomStringCo
         String(rfc3339.prefix(19)).replacingOccurrences(of: "T", with: " ") + "Z"
     }
 
-    /// Appends `rfc3339` to `out` without building a String (exports write millions).
+    /// Appends `rfc3339` to `out` without building a String.
     public func write(to out: inout [UInt8]) {
+        var writer = Writer()
+        writer.write(nanoseconds, to: &out)
+    }
+
+    /// Writes many times: the date and time to the second are formatted once per second (an
+    /// export writes millions, most within the same second as the one before).
+    public struct Writer: Sendable {
+        private var second = Int64.min
+        private var prefix: [UInt8] = []
+
+        public init() {}
+
+        public mutating func write(_ nanoseconds: Int64, to out: inout [UInt8]) {
+            let seconds = nanoseconds.floorDivided(by: 1_000_000_000)
+            if seconds != second {
+                second = seconds
+                prefix.removeAll(keepingCapacity: true)
+                Timestamp(nanoseconds: seconds * 1_000_000_000).formatSecond(to: &prefix)
+            }
+            out.append(contentsOf: prefix)
+            var fraction = Int(nanoseconds - seconds * 1_000_000_000)
+            let start = out.count
+            out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: 9))
+            for index in stride(from: start + 8, through: start, by: -1) {
+                out[index] = UInt8(ascii: "0") + UInt8(fraction % 10)
+                fraction /= 10
+            }
+            out.append(UInt8(ascii: "Z"))
+        }
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS.` of this time.
+    private func formatSecond(to out: inout [UInt8]) {
         var seconds = time_t(nanoseconds.floorDivided(by: 1_000_000_000))
-        let fraction = nanoseconds - Int64(seconds) * 1_000_000_000
         var parts = tm()
         gmtime_r(&seconds, &parts)
         func digits(_ value: Int, _ count: Int) {
@@ -57,7 +89,6 @@ public struct Timestamp: Comparable, Hashable, Sendable, Codable, CustomStringCo
         digits(Int(parts.tm_hour), 2); out.append(UInt8(ascii: ":"))
         digits(Int(parts.tm_min), 2); out.append(UInt8(ascii: ":"))
         digits(Int(parts.tm_sec), 2); out.append(UInt8(ascii: "."))
-        digits(Int(fraction), 9); out.append(UInt8(ascii: "Z"))
     }
 
     /// Parses RFC 3339 (`2026-12-02T07:27:37Z`, an optional fraction of up to 9 digits, `Z` or
@@ -131,8 +162,8 @@ public struct Timestamp: Comparable, Hashable, Sendable, Codable, CustomStringCo
     }
 }
 
-private extension Int64 {
-    func floorDivided(by divisor: Int64) -> Int64 {
+extension Int64 {
+    fileprivate func floorDivided(by divisor: Int64) -> Int64 {
         let quotient = self / divisor
         return (self % divisor < 0) ? quotient - 1 : quotient
     }

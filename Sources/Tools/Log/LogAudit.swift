@@ -53,7 +53,7 @@ struct LogAudit: ParsableCommand {
     /// events) are not decoded, only counted.
     static func report(of log: EventLog, keyring: LogKeyring, filter: EventFilter) throws -> AuditReport {
         var timeline = AuditTimeline(logID: "\(log.logID)", head: try log.head()?.sequence ?? 0)
-        do {
+        try log.reading {
             try log.replay(from: 1, through: nil, keyring: keyring) { view in
                 guard filter.admits(time: view.header.time, epoch: view.header.epoch, kind: view.kind) else { return }
                 var event: DomainEvent?
@@ -66,8 +66,6 @@ struct LogAudit: ParsableCommand {
                 }
                 timeline.apply(event, sequence: view.sequence, time: view.header.time, epoch: view.header.epoch)
             }
-        } catch {
-            throw log.failure(error)
         }
         return timeline.finished()
     }

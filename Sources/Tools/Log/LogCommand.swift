@@ -71,8 +71,15 @@ var readOnlyOptions: EventLog.Options {
 }
 
 extension EventLog {
-    /// A read that failed, as one line naming the log and the record.
-    func failure(_ error: any Error) -> CommandFailure {
-        CommandFailure("the log in \(directory): \(error)")
+    /// Runs a read of the log; what fails in it (a damaged record, a key that opens nothing) is
+    /// one line naming the log and the record. A command's own failures pass as they are.
+    func reading<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let failure as CommandFailure {
+            throw failure
+        } catch {
+            throw CommandFailure("the log in \(directory): \(error)")
+        }
     }
 }

@@ -53,50 +53,60 @@ struct LogExport: AsyncParsableCommand {
         defer { log.close() }
         let out = try output.map { try OutputFile(path: $0) } ?? OutputFile()
         var progress = ExportProgress()
-        let export: (UInt64, UInt64?, inout ExportProgress) throws -> UInt64
+        // Exports `start...end`; returns the events written.
+        let export: (UInt64, UInt64, inout ExportProgress) throws -> UInt64
         if headersOnly {
             export = { start, end, progress in
                 var written: UInt64 = 0
-                do {
+                var times = Timestamp.Writer()
+                try log.reading {
                     try log.walkHeaders(from: start, through: end) { header in
                         guard header.type != .segment else { return }
                         progress.read += 1
                         guard filter.admits(time: header.time, epoch: header.epoch, kind: header.kind) else { return }
-                        try out.append { format.write(EventExporter.headerOnly(header), to: &$0) }
+                        try out.append { format.write(EventExporter.headerOnly(header), to: &$0, times: &times) }
                         written += 1
                         progress.tick(written: written)
                     }
-                } catch let failure as CommandFailure {
-                    throw failure
-                } catch {
-                    throw log.failure(error)
                 }
                 return written
             }
         } else {
             let keyring = try keyOptions.keyring(for: location)
             let exporter = try makeExporter(log: log, keyring: keyring)
+            let (format, direct) = (self.format, self.format == .jsonl && !filter.needsBodies)
             export = { start, end, progress in
                 var written: UInt64 = 0
-                do {
-                    try log.replay(from: start, through: end, keyring: keyring) { view in
-                        progress.read += 1
-                        guard filter.admits(time: view.header.time, epoch: view.header.epoch, kind: view.kind) else { return }
-                        let event: ExportedEvent
-                        do {
-                            event = try exporter.export(view.header, body: view.body)
-                        } catch {
-                            throw LogError.corruptRecord(sequence: view.sequence, reason: "\(error)")
+                try log.reading {
+                    // Opening, redacting and formatting run on the reader's workers, chunk by
+                    // chunk; this thread writes the chunks' lines in log order.
+                    try log.reader(keyring: keyring).replayChunks(from: start, through: end, transform: { chunk in
+                        var batch = ExportBatch()
+                        batch.bytes.reserveCapacity(chunk.count * 400)
+                        var times = Timestamp.Writer()
+                        try chunk.forEach { view in
+                            batch.read += 1
+                            guard filter.admits(time: view.header.time, epoch: view.header.epoch, kind: view.kind) else { return }
+                            do {
+                                if direct {
+                                    try exporter.appendJSONLine(view.header, body: view.body, to: &batch.bytes, times: &times)
+                                } else {
+                                    let event = try exporter.export(view.header, body: view.body)
+                                    guard filter.admits(event) else { return }
+                                    format.write(event, to: &batch.bytes, times: &times)
+                                }
+                            } catch {
+                                throw LogError.corruptRecord(sequence: view.sequence, reason: "\(error)")
+                            }
+                            batch.written += 1
                         }
-                        guard filter.admits(event) else { return }
-                        try out.append { format.write(event, to: &$0) }
-                        written += 1
-                        progress.tick(written: written)
-                    }
-                } catch let failure as CommandFailure {
-                    throw failure
-                } catch {
-                    throw log.failure(error)
+                        return batch
+                    }, deliver: { batch in
+                        try out.write(batch.bytes)
+                        progress.read += batch.read
+                        written += batch.written
+                        progress.tick(written: written, force: true)
+                    })
                 }
                 return written
             }
@@ -135,12 +145,7 @@ struct LogExport: AsyncParsableCommand {
             sealed = .omit
         }
         guard rootKeyOptions.given else { return EventExporter(sealed: sealed) }
-        let projections: NexusProjections
-        do {
-            projections = try NexusProjections.replay(log, keyring: keyring)
-        } catch {
-            throw log.failure(error)
-        }
+        let projections = try log.reading { try NexusProjections.replay(log, keyring: keyring) }
         guard let (rootKey, _) = try rootKeyOptions.rootKey(for: projections.lifecycle) else { return EventExporter(sealed: sealed) }
         let versionKeys = try log.keyTable()
         return EventExporter(sealed: sealed, opener: RootKeyOpener(rootKey: rootKey, epoch: projections.lifecycle.epoch, versionKeys: versionKeys))
@@ -161,6 +166,13 @@ struct LogExport: AsyncParsableCommand {
     }
 }
 
+/// What one chunk of the log became: its lines, and how many events it read and wrote.
+struct ExportBatch: Sendable {
+    var bytes: [UInt8] = []
+    var read: UInt64 = 0
+    var written: UInt64 = 0
+}
+
 /// A progress line on standard error while an export runs, when it is a terminal: events
 /// written and the rate. Nothing otherwise.
 struct ExportProgress {
@@ -169,8 +181,8 @@ struct ExportProgress {
     private let started = ContinuousClock.now
     private var shown = ContinuousClock.now
 
-    mutating func tick(written: UInt64) {
-        guard enabled, written & 1023 == 0 else { return }
+    mutating func tick(written: UInt64, force: Bool = false) {
+        guard enabled, force || written & 1023 == 0 else { return }
         let now = ContinuousClock.now
         guard now - shown >= .milliseconds(250) else { return }
         shown = now

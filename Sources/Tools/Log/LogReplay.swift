@@ -35,22 +35,10 @@ struct LogReplay: AsyncParsableCommand {
         defer { log.close() }
         let keyring = try keyOptions.keyring(for: location)
         let head = try log.head()?.sequence ?? 0
-        let projections: NexusProjections
-        do {
-            projections = try NexusProjections.replay(log, keyring: keyring)
-        } catch {
-            throw log.failure(error)
-        }
+        let projections = try log.reading { try NexusProjections.replay(log, keyring: keyring) }
         var authentication = "not checked: \(projections.unverified.count) data events folded unauthenticated (give --password or --shards)"
         if let (rootKey, source) = try rootKeyOptions.rootKey(for: projections.lifecycle) {
-            do {
-                let previous = try projections.lifecycle.rotation.map { rotation throws(KeyError) in
-                    try PreviousKeys.open(rotation.previousKeys, rootKey: rootKey, epoch: rotation.epoch)
-                } ?? PreviousKeys()
-                try projections.unverified.authenticate(with: rootKey, epoch: projections.lifecycle.epoch, previous: previous)
-            } catch {
-                throw log.failure(error)
-            }
+            try log.reading { try Self.authenticate(projections, with: rootKey) }
             authentication = "all \(projections.unverified.count) data events authenticated with the root key from \(source)"
         }
         let summary = StateSummary(projections, head: head, authentication: authentication)
@@ -70,6 +58,15 @@ struct LogReplay: AsyncParsableCommand {
         print("\n\(differences.count) difference(s) with the Nexus at \(compare):")
         for difference in differences { print("  \(difference)") }
         throw ExitCode.failure
+    }
+
+    /// The Nexus' check before it serves: every data event's authenticator under the root key
+    /// (and, after a rotation, the earlier epochs' keys it carries).
+    static func authenticate(_ projections: NexusProjections, with rootKey: RootKey) throws {
+        let previous = try projections.lifecycle.rotation.map { rotation throws(KeyError) in
+            try PreviousKeys.open(rotation.previousKeys, rootKey: rootKey, epoch: rotation.epoch)
+        } ?? PreviousKeys()
+        try projections.unverified.authenticate(with: rootKey, epoch: projections.lifecycle.epoch, previous: previous)
     }
 
     static func render(_ summary: StateSummary, directory: String) -> String {

@@ -23,11 +23,7 @@ struct LogStats: ParsableCommand {
         let log = try location.open()
         defer { log.close() }
         var usage = LogUsage()
-        do {
-            try log.walkHeaders { usage.apply($0) }
-        } catch {
-            throw log.failure(error)
-        }
+        try log.reading { try log.walkHeaders { usage.apply($0) } }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

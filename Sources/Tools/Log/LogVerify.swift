@@ -30,19 +30,12 @@ struct LogVerify: ParsableCommand {
         guard rootKeyOptions.given, let keyring else { return }
         // The root key: it must match the epoch's key check value (`rootKey(for:)` refuses
         // otherwise) and confirm every data event's authenticator.
-        do {
+        try log.reading {
             let projections = try NexusProjections.replay(log, keyring: keyring)
             guard let (rootKey, source) = try rootKeyOptions.rootKey(for: projections.lifecycle) else { return }
-            let previous = try projections.lifecycle.rotation.map { rotation throws(KeyError) in
-                try PreviousKeys.open(rotation.previousKeys, rootKey: rootKey, epoch: rotation.epoch)
-            } ?? PreviousKeys()
-            try projections.unverified.authenticate(with: rootKey, epoch: projections.lifecycle.epoch, previous: previous)
+            try LogReplay.authenticate(projections, with: rootKey)
             print("root key from \(source): matches the key check value of epoch \(projections.lifecycle.epoch); "
                 + "\(projections.unverified.count) data events authenticated")
-        } catch let failure as CommandFailure {
-            throw failure
-        } catch {
-            throw log.failure(error)
         }
     }
 }
