@@ -51,8 +51,6 @@ public struct AuditTimeline: Sendable {
                 report.runs[open].end = .crashed
                 report.runs[open].endedAt = end
                 enter("down", at: end)
-            } else if nexusState != nil {
-                enter("down", at: nexusState!.since)
             }
             report.runs.append(.init(instance: started.instance, sequence: sequence, startedAt: at, end: .running))
             openRun = report.runs.count - 1

@@ -73,9 +73,9 @@ struct LogDemo: AsyncParsableCommand {
     static func authenticationKey(in directory: String) throws -> SymmetricKey {
         let path = (directory as NSString).appendingPathComponent("auth.key")
         if let text = try? String(contentsOfFile: path, encoding: .utf8) {
-            let hex = Array(text.trimmingCharacters(in: .whitespacesAndNewlines).utf8)
-            let bytes = stride(from: 0, to: hex.count - 1, by: 2).compactMap { UInt8(String(decoding: hex[$0...($0 + 1)], as: UTF8.self), radix: 16) }
-            guard bytes.count == 32, hex.count == 64 else { throw ValidationError("\(path) does not hold 32 bytes in hex") }
+            guard let bytes = Hex.decode(text.trimmingCharacters(in: .whitespacesAndNewlines).utf8), bytes.count == 32 else {
+                throw ValidationError("\(path) does not hold 32 bytes in hex")
+            }
             return SymmetricKey(data: bytes)
         }
         let key = SymmetricKey(size: .bits256)

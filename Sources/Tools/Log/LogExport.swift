@@ -154,11 +154,7 @@ struct LogExport: AsyncParsableCommand {
     static func readHMACKey(_ path: String) throws -> SymmetricKey {
         guard let data = FileManager.default.contents(atPath: path) else { throw CommandFailure("cannot read the HMAC key file \(path)") }
         let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        let hex = Array(text.utf8)
-        if hex.count >= 64, hex.count % 2 == 0, hex.allSatisfy({ $0 < 128 && (Character(Unicode.Scalar($0)).isHexDigit) }) {
-            let bytes = stride(from: 0, to: hex.count, by: 2).map { UInt8(String(decoding: hex[$0..<($0 + 2)], as: UTF8.self), radix: 16)! }
-            return SymmetricKey(data: bytes)
-        }
+        if let bytes = Hex.decode(text.utf8), bytes.count >= 32 { return SymmetricKey(data: bytes) }
         guard data.count >= 32 else {
             throw CommandFailure("the HMAC key file \(path) holds \(data.count) bytes: it needs 64 hex digits or at least 32 bytes")
         }

@@ -20,25 +20,9 @@ struct RecoveryShardFile: Equatable {
         guard parts.count == 3 else { throw CommandFailure("Invalid shard format. Expected format: `spike:$id:$secret`.") }
         let hex = Array(parts[2].utf8)
         guard hex.count == 64 else { throw CommandFailure("Invalid hex shard length: \(hex.count) (expected 64).") }
-        var value: [UInt8] = []
-        value.reserveCapacity(32)
-        for offset in stride(from: 0, to: 64, by: 2) {
-            guard let high = hexDigit(hex[offset]), let low = hexDigit(hex[offset + 1]) else {
-                throw CommandFailure("Failed to decode recovery shard: it is not hexadecimal.")
-            }
-            value.append(high << 4 | low)
-        }
+        guard let value = Hex.decode(hex) else { throw CommandFailure("Failed to decode recovery shard: it is not hexadecimal.") }
         guard let index = Int(parts[1]) else { throw CommandFailure("Invalid shard index: \"\(parts[1].prefix(20))\" is not a number.") }
         return RecoveryShardFile(index: index, value: value)
-    }
-
-    private static func hexDigit(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 
     /// `SPIKE_PILOT_RECOVERY_DIR`/recover, else `~/.spike/recover`, else `/tmp/.spike-$USER/recover`
