@@ -86,6 +86,14 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Debian's RE2 (libre2-dev) behind four C functions: policy patterns in Go's syntax,
+        // matched in linear time (docs/adr/0011).
+        .target(
+            name: "CRE2",
+            linkerSettings: [.linkedLibrary("re2")]
+        ),
+        // What Swift's Glibc module does not reach: malloc tuning, core dumps (prctl, rlimit).
+        .target(name: "CProcessControl"),
         // Shamir's secret sharing over GF(2^8), constant time; depends on nothing.
         .target(
             name: "SecretSharing",
@@ -95,6 +103,7 @@ let package = Package(
             name: "Projections",
             dependencies: [
                 "EventLog",
+                "CRE2",
                 "SecretSharing",
                 "CLibCrypto",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -164,6 +173,7 @@ let package = Package(
             name: "Tools",
             dependencies: [
                 "EventLog",
+                "CProcessControl",
                 "SPIFFE",
                 "SPIFFETLS",
                 "SPIFFEWorkloadAPI",

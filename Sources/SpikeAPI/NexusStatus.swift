@@ -1,5 +1,5 @@
-/// What `/readyz` shows: the phase, the shares in hand against the threshold, each Keeper's
-/// last outcome, and, while not ready, why. The server fills it from its lifecycle machine;
+/// What `/readyz` shows the superuser: the phase, the shares in hand against the threshold, each
+/// Keeper's last outcome, and, while not ready, why (anyone else: `withoutDetail`). The server fills it from its lifecycle machine;
 /// `spike dev status` and the test harnesses read it.
 public struct NexusStatus: Codable, Equatable, Sendable {
     /// The lifecycle's phase, as on the wire.
@@ -31,6 +31,12 @@ public struct NexusStatus: Codable, Equatable, Sendable {
     public var threshold: Int
     public var keepers: [Keeper]
     public var reason: String?
+
+    /// What `/readyz` shows a caller other than the superuser: the state and whether it serves,
+    /// no Keeper, count or reason.
+    public var withoutDetail: NexusStatus {
+        NexusStatus(state: state, ready: ready, epoch: 0, sharesInHand: 0, threshold: 0, keepers: [], reason: nil)
+    }
 
     public static let starting = NexusStatus(state: .sealed, ready: false, epoch: 0, sharesInHand: 0, threshold: 0, keepers: [],
                                              reason: "starting")

@@ -144,6 +144,34 @@ import Testing
         }
     }
 
+    /// `write` may delete and undelete (each reverses the other) but not destroy, which shreds the
+    /// versions' keys for good: that wants `super` on the path.
+    @Test func destroyWantsSuperNotWrite() async throws {
+        let nexus = try await NexusHarness()
+        try await awaitingCleanup({ await nexus.stop() }) {
+            try await nexus.initialize()
+            let admin = try nexus.client(Self.superuser)
+            let writer = try nexus.client("/workload/writer")
+            let owner = try nexus.client("/workload/owner")
+            #expect(try await nexus.post(admin, "/v1/store/secrets", #"{"path":"apps/db","values":{"k":"v1"}}"#).0 == 200)
+            #expect(try await nexus.post(admin, "/v1/store/secrets", #"{"path":"apps/db","values":{"k":"v2"}}"#).0 == 200)
+            for (name, id, permissions) in [("writer", "writer", #"["read","write"]"#), ("owner", "owner", #"["super"]"#)] {
+                let policy = #"{"name":"\#(name)","spiffeidPattern":"^spiffe://spike\\.ist/workload/\#(id)$","pathPattern":"^apps/.*$","permissions":\#(permissions)}"#
+                #expect(try await nexus.post(admin, "/v1/acl/policy", policy) == (200, "{}"))
+            }
+            #expect(try await nexus.post(writer, "/v1/store/secrets?action=delete", #"{"path":"apps/db","versions":[1]}"#) == (200, "{}"))
+            #expect(try await nexus.post(writer, "/v1/store/secrets?action=undelete", #"{"path":"apps/db","versions":[1]}"#) == (200, "{}"))
+            #expect(try await nexus.post(writer, "/v1/store/secrets?action=destroy", #"{"path":"apps/db","versions":[1]}"#)
+                == (401, #"{"err":"access_unauthorized"}"#))
+            #expect(try await nexus.post(writer, "/v1/store/secrets?action=get", #"{"path":"apps/db","version":1}"#) == (200, #"{"data":{"k":"v1"}}"#))
+            let refusal = try nexus.events().compactMap { $0.payload as? AccessDenied }.last
+            #expect(refusal?.operation == "secret.destroy" && refusal?.wants == ["super"])
+            #expect(try await nexus.post(owner, "/v1/store/secrets?action=destroy", #"{"path":"apps/db","versions":[1]}"#) == (200, "{}"))
+            #expect(try await nexus.post(owner, "/v1/store/secrets?action=get", #"{"path":"apps/db","version":1}"#).0 == 404)
+            #expect(try await nexus.post(owner, "/v1/store/secrets?action=get", #"{"path":"apps/db"}"#) == (200, #"{"data":{"k":"v2"}}"#))
+        }
+    }
+
     @Test func cipherInJSONAndStreamModes() async throws {
         let nexus = try await NexusHarness(environment: ["SPIKE_NEXUS_CRYPTO_MAX_CIPHERTEXT_SIZE": "1024"])
         try await awaitingCleanup({ await nexus.stop() }) {

@@ -69,4 +69,30 @@ import Testing
             }
         }
     }
+
+    /// A policy admin's pattern that a backtracking engine takes exponential time on, then a
+    /// workload reading the path that makes it worst: on ICU the read (and every check queued
+    /// behind it) never came back; on RE2 both reads answer at once, and other workloads are served.
+    @Test(.timeLimit(.minutes(1))) func aPolicyPatternCannotFreezeTheNexus() async throws {
+        let nexus = try await NexusHarness()
+        try await awaitingCleanup({ await nexus.stop() }) {
+            try await nexus.initialize()
+            let admin = try nexus.client("/spike/pilot/role/superuser")
+            let attacker = try nexus.client("/workload/attacker")
+            // Anchored: an unanchored pattern ending in `c` would reach spike/system/acl (ADR-0033).
+            for (name, pattern) in [("alternation", "^(a|aa)*c$"), ("optional", "^(a?a)*c$")] {
+                let policy = #"{"name":"\#(name)","spiffeidPattern":"^spiffe://spike\\.ist/workload/attacker$","pathPattern":"\#(pattern)","permissions":["read"]}"#
+                #expect(try await nexus.post(admin, "/v1/acl/policy", policy).0 == 200)
+            }
+            let worst = String(repeating: "a", count: 499)
+            let started = ContinuousClock.now
+            // No `c`: no policy matches, the read is refused (after both patterns ran on 499 `a`s).
+            #expect(try await nexus.post(attacker, "/v1/store/secrets?action=get", #"{"path":"\#(worst)"}"#).0 == 401)
+            // With the `c` the pattern matches: allowed, and there is no such secret.
+            #expect(try await nexus.post(attacker, "/v1/store/secrets?action=get", #"{"path":"\#(worst)c"}"#).0 == 404)
+            let elapsed = ContinuousClock.now - started
+            #expect(elapsed < .seconds(10), "two policy checks took \(elapsed)")
+            #expect(try await nexus.post(admin, "/v1/store/secrets", #"{"path":"still/serving","values":{"k":"v"}}"#) == (200, "{}"))
+        }
+    }
 }

@@ -33,4 +33,34 @@ import Testing
         await node.stop(reason: "test")
         #expect(try node.log.head() == nil)
     }
+
+    /// A Nexus configured with fewer Keepers than its genesis shares the root key among stops at
+    /// once with what to do, instead of trapping when it polls the Keeper that is not there.
+    @Test func aStartWithFewerKeepersThanTheGenesisStopsWithAClearError() async throws {
+        let first = try await NexusHarness()
+        try await awaitingCleanup({ await first.stop() }) {
+            try await first.initialize()
+            await first.stopNexus()
+            let roles = try SpikeRoles(environment: [:])
+            let source = StaticX509Source(svid: try first.ca.issue(SPIFFEID(parsing: "spiffe://spike.ist/spike/nexus")),
+                                          bundles: X509BundleSet([first.ca.bundle]))
+            let poller = KeeperPoller(client: HTTPClient(tls: SPIFFETLS(role: .client, source: source, authorizer: roles.authorizer(.keeper)),
+                                                         timeout: .seconds(1)))
+            let genesisKeepers = first.node.configuration.keepers
+            // The genesis names one Keeper; this configuration names two (and SPIKE_NEXUS_SHAMIR_SHARES=2).
+            let wrong = NexusConfiguration(listen: ("127.0.0.1", 0), keepers: genesisKeepers + ["https://127.0.0.1:2"], shares: 2,
+                                           threshold: 1, pollInterval: .seconds(1), dataDirectory: first.directory)
+            #expect(throws: LifecycleError.keeperPeersDifferFromGenesis(configured: 2, genesis: genesisKeepers)) {
+                _ = try NexusNode(configuration: wrong, nexusID: "spiffe://spike.ist/spike/nexus", poller: poller)
+            }
+            let message = "\(LifecycleError.keeperPeersDifferFromGenesis(configured: 2, genesis: genesisKeepers))"
+            #expect(message.contains("names 2 Keepers") && message.contains("among 1") && message.contains(genesisKeepers[0]))
+            // With the genesis' Keepers the same log starts.
+            let right = NexusConfiguration(listen: ("127.0.0.1", 0), keepers: genesisKeepers, shares: 1, threshold: 1,
+                                           pollInterval: .seconds(1), dataDirectory: first.directory)
+            let node = try NexusNode(configuration: right, nexusID: "spiffe://spike.ist/spike/nexus", poller: poller)
+            #expect(try node.log.head() != nil)
+            node.log.close()
+        }
+    }
 }

@@ -63,6 +63,12 @@ import Testing
             let workload = try nexus.client("/workload/app")
             #expect(try await superuser.get(url, path: "/healthz").status == .ok)
             #expect(try await superuser.get(url, path: "/readyz").status == .serviceUnavailable)
+            // The superuser sees the detail; a workload the state alone (no Keeper URL, no reason).
+            let detail = try JSONDecoder().decode(NexusStatus.self, from: Data(try await superuser.get(url, path: "/readyz").body))
+            #expect(detail.state == .uninitialized && detail.keepers.map(\.url) == node.configuration.keepers && detail.reason != nil)
+            let bare = try await workload.get(url, path: "/readyz")
+            #expect(bare.status == .serviceUnavailable)
+            #expect(String(decoding: bare.body, as: UTF8.self) == #"{"epoch":0,"keepers":[],"ready":false,"sharesInHand":0,"state":"uninitialized","threshold":0}"#)
             let gated = try await workload.post(url, path: "/v1/store/secrets?action=get", body: Array(#"{"path":"a"}"#.utf8))
             #expect(gated.status == .serviceUnavailable && String(decoding: gated.body, as: UTF8.self) == #"{"err":"state_not_ready"}"#)
             let password = Array(#"{"password":"correct horse battery"}"#.utf8)

@@ -68,19 +68,39 @@ import Testing
     @Test func invalidRegularExpressionsAreRefused() {
         #expect(throws: PolicyError.self) { try Policy.check(spiffeidPattern: "[invalid-regex", pathPattern: "valid/.*") }
         #expect(throws: PolicyError.self) { try Policy.check(spiffeidPattern: "^spiffe://a$", pathPattern: "[invalid-regex") }
-        // Not RE2: lookaround, back references, atomic groups, possessive quantifiers.
-        for pattern in ["a(?=b)", "a(?!b)", "(?<=a)b", "(?<!a)b", #"(a)\1"#, "(?>a)", "a++", "a*+"] {
+        // Not RE2 (nor Go): lookaround, back references, atomic groups, possessive quantifiers;
+        // the refusal carries RE2's reason.
+        for (pattern, reason) in [("a(?=b)", "invalid perl operator"), ("a(?!b)", "invalid perl operator"), ("(?<=a)b", "invalid"),
+                                  ("(?<!a)b", "invalid"), (#"(a)\1"#, "invalid escape sequence"), ("(?>a)", "invalid perl operator"),
+                                  ("a++", "bad repetition operator"), ("a*+", "bad repetition operator"), ("a{1001}", "bad repetition"),
+                                  ("(unclosed", "missing )")] {
             #expect(throws: PolicyError.self, "\(pattern)") { try PolicyPattern(pattern) }
+            do { _ = try PolicyPattern(pattern) } catch {
+                #expect("\(error)".contains("is not RE2 syntax (\(reason)"), "\(pattern): \(error)")
+            }
         }
-        // Nested unbounded repetition: exponential on a backtracking engine.
-        for pattern in ["(a+)+", "^(a*b?)*$", "((a|b)+c)*", "(x{2,})+", "(.*a){3,}", "^spiffe://(a+)+$", "(?:a+)+", "(a(?:b)c*)+"] {
-            #expect(throws: PolicyError.self, "\(pattern)") { try PolicyPattern(pattern) }
-        }
-        // RE2 syntax that looks alike is fine, and so are the usual shapes of policies.
+        // RE2 syntax, including what a backtracking engine would take exponential time on, and
+        // the usual shapes of policies.
         for pattern in [#"a\\1"#, "[(?=]", "(?:a)", "(?i)abc", "a+?", #"\d{2,3}"#, "^(prod|dev)/.*$", "(.*/)?secret", "(a+)?",
-                        "^app/(db|cache)-[0-9]+/.*$", #"^spiffe://example\.org/(web|api)/.*$"#, "[(+)]+", "(?i)(a|b)+", "((?:ab)|c)+"] {
+                        "^app/(db|cache)-[0-9]+/.*$", #"^spiffe://example\.org/(web|api)/.*$"#, "[(+)]+", "(?i)(a|b)+", "((?:ab)|c)+",
+                        "(a+)+", "^(a*b?)*$", "((a|b)+c)*", "(x{2,})+", "(.*a){3,}", "(?:a+)+", "(a|aa)*c", "(a?a)*c"] {
             #expect((try? PolicyPattern(pattern)) != nil, "\(pattern)")
         }
+    }
+
+    /// Patterns that take exponential time on a backtracking engine answer at once on RE2: the
+    /// first would not finish in a lifetime on ICU (2^n paths for n `a`s).
+    @Test(.timeLimit(.minutes(1))) func matchingIsLinearInTheText() throws {
+        let text = String(repeating: "a", count: 10_000)
+        for source in ["(a|aa)*c", "(a?a)*c", "(a+)+c", "^(a|a)*$b"] {
+            let pattern = try PolicyPattern(source)
+            #expect(!pattern.matches(text), "\(source)")
+            #expect(pattern.matches(text + "c") == source.hasSuffix("c"), "\(source)")
+        }
+        // Unanchored as Go's MatchString; whole-string matching for the reserved-path rules.
+        let anywhere = try PolicyPattern("b+")
+        #expect(anywhere.matches("aabbaa") && !anywhere.matchesWhole("aabbaa") && anywhere.matchesWhole("bbb"))
+        #expect(try PolicyPattern("é").matches("café"))
     }
 
     // C2.1–C2.4.

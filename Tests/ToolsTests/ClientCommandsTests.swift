@@ -48,10 +48,19 @@ extension LocalClusters {
             #expect((try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: String]) == ["username": "spike", "password": password])
             #expect(try await spike(["secret", "get", "integration/smoke/s", "-f", "yaml"]).stdout.contains("password: \(password)"))
             // Values that stay off the command line: from stdin and from a file.
-            try "from-a-file\n".write(toFile: dir + "/value", atomically: true, encoding: .utf8)
+            // A file's bytes are kept exactly (trailing newlines, tabs, NUL, non-ASCII); stdin loses
+            // the newline echo adds.
+            let exact = "from-a-file\r\n\t\u{0}€\n\n"
+            try exact.write(toFile: dir + "/value", atomically: true, encoding: .utf8)
             #expect(try await spike(["secret", "put", "off/argv", "a=-", "b=@\(dir)/value", "c=plain"], input: "from-stdin\n").status == 0)
-            #expect(try await spike(["secret", "get", "off/argv", "-f", "json"]).stdout.contains(#""a" : "from-stdin""#))
-            #expect(try await spike(["secret", "get", "off/argv", "b"]).stdout == "from-a-file\n")
+            let stored = try await spike(["secret", "get", "off/argv", "-f", "json"])
+            #expect((try JSONSerialization.jsonObject(with: Data(stored.stdout.utf8)) as? [String: String])
+                == ["a": "from-stdin", "b": exact, "c": "plain"])
+            // Bytes that are not UTF-8 cannot cross the API as a JSON string: refused, nothing written.
+            try Data([0x66, 0x6F, 0xFF, 0xFE, 0x0A]).write(to: URL(fileURLWithPath: dir + "/binary"))
+            let binary = try await spike(["secret", "put", "off/binary", "k=@\(dir)/binary"])
+            #expect(binary.status != 0 && binary.stderr.contains("\(dir)/binary (the value of k) is not UTF-8 text") && binary.stderr.contains("nothing was written"))
+            #expect(try await spike(["secret", "get", "off/binary"]).stderr == "Error: Resource not found.\n")
             #expect(try await spike(["secret", "put", "off/argv", "a=-", "b=-"]).stderr.contains("Only one value can come from standard input"))
             #expect(try await spike(["secret", "put", "off/argv", "a=@/nonexistent"]).status != 0)
             // C6.7: every alias of human output.

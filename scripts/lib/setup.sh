@@ -1,9 +1,9 @@
 # Sourced by scripts/*: installs what the project needs on a fresh Debian machine with Swift.
 # Idempotent and quiet when everything is already there.
 
-# Debian packages: LMDB and OpenSSL development files (linked by the package), the LMDB tools,
+# Debian packages: LMDB, RE2 and OpenSSL development files (linked by the package), the LMDB tools,
 # gcc for the raw-LMDB benchmark baseline, Chromium to render the audit report's HTML in a test.
-SPIKE_APT_PACKAGES=(liblmdb-dev libssl-dev lmdb-utils gcc pkg-config openssl curl chromium)
+SPIKE_APT_PACKAGES=(liblmdb-dev libre2-dev libssl-dev lmdb-utils gcc pkg-config openssl curl chromium)
 # Python packages for the interoperability tests: an independent reader of the log format,
 # py-spiffe, a Workload API client we did not write, and DuckDB for docs/analysis.md's queries.
 SPIKE_PIP_PACKAGES=(lmdb "cryptography>=46" pytest spiffe duckdb)

@@ -725,12 +725,18 @@ public struct NexusLifecycle: Sendable {
 public enum LifecycleError: Error, Equatable, Sendable, CustomStringConvertible {
     case alreadyInitialized
     case keeperCountMismatch(configured: Int, genesis: Int)
+    /// At a start: the log's genesis shares the root key among other Keepers than configured.
+    case keeperPeersDifferFromGenesis(configured: Int, genesis: [String])
 
     public var description: String {
         switch self {
         case .alreadyInitialized: "the system is already initialized (or an initialization is under way)"
         case .keeperCountMismatch(let configured, let genesis):
             "SPIKE_NEXUS_KEEPER_PEERS names \(configured) Keepers but the genesis shares the root key among \(genesis)"
+        case .keeperPeersDifferFromGenesis(let configured, let genesis):
+            "SPIKE_NEXUS_KEEPER_PEERS names \(configured) Keepers but this system's genesis shares the root key among "
+                + "\(genesis.count): name all \(genesis.count), in the genesis' order (share 1 first: \(genesis.joined(separator: ","))), "
+                + "and set SPIKE_NEXUS_SHAMIR_SHARES=\(genesis.count); a Keeper may move to another URL, but not go missing"
         }
     }
 }

@@ -44,7 +44,9 @@ extension DataAPI {
 
     func changeVersions(_ route: APIRoute, _ request: HTTPRequest) async throws -> HTTPResponse {
         let body = try request.decode(SecretVersionsRequest.self, for: route)
-        try authorize(route, path: body.path, wants: [.write], request)
+        // Delete and undelete reverse each other: `write` may do both. Destroy cannot be undone
+        // (the versions' keys are shredded): it wants `super` on the path.
+        try authorize(route, path: body.path, wants: route == .secretDestroy ? [.super] : [.write], request)
         guard Validation.isValidSecretPath(body.path) else { throw APIFailure.badRequest }
         let versions = body.versions ?? []
         let command: DataCommand = switch route {

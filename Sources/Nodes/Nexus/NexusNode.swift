@@ -68,6 +68,12 @@ public final class NexusNode: Sendable {
         let log = try EventLog.open(directory: configuration.dataDirectory)
         self.log = log
         let projections = try NexusProjections.replay(log, keyring: LogKeyring([auditKey]))
+        // Share i lives on Keeper i: a Keeper list shorter (or longer) than the genesis' cannot
+        // be polled, and no start can fix it.
+        if let genesis = projections.lifecycle.genesis, genesis.keepers.count != configuration.keepers.count {
+            log.close()
+            throw LifecycleError.keeperPeersDifferFromGenesis(configured: configuration.keepers.count, genesis: genesis.keepers)
+        }
         initialProjection = projections.lifecycle
         let keyTable = try log.keyTable()
         initialRotationLink = projections.lifecycle.pendingRotationLink.flatMap { keyTable[$0] }

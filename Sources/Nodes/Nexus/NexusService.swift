@@ -23,9 +23,12 @@ public struct NexusService: HTTPService {
 
     public func addRoutes(to router: inout HTTPRouter) {
         router.add(.GET, "/healthz") { _ in .json(["status": "ok"]) }
-        router.add(.GET, "/readyz") { [node] _ in
+        router.add(.GET, "/readyz") { [node, roles] request in
             let status = node.status
-            return .json(status, status: status.ready ? .ok : .serviceUnavailable)
+            // The detail (Keeper URLs, shares in hand, why it is sealed) maps the system for an
+            // attacker: the superuser sees it, anyone else the state alone.
+            let shown = roles.has(request.peer, .superuser) ? status : status.withoutDetail
+            return .json(shown, status: status.ready ? .ok : .serviceUnavailable)
         }
         router.add(.GET, "/metrics") { _ in
             .text(metricsText(), contentType: "text/plain; version=0.0.4; charset=utf-8")

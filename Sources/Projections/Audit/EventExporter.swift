@@ -61,6 +61,8 @@ public struct EventExporter: Sendable {
     let sealed: SealedFields
     let opener: (any SealedFieldOpener)?
     private let trees: [UInt16: FieldTree]
+    /// Each known kind's stable name as UTF-8, looked up once per event.
+    private let names: [UInt16: [UInt8]]
 
     public init(sealed: SealedFields, opener: (any SealedFieldOpener)? = nil) {
         self.sealed = sealed
@@ -71,6 +73,7 @@ public struct EventExporter: Sendable {
             if !fields.isEmpty { trees[kind.number] = FieldTree(paths: fields) }
         }
         self.trees = trees
+        names = Dictionary(uniqueKeysWithValues: EventVocabulary.kinds.map { ($0.number, Array($0.name.utf8)) })
     }
 
     /// The header's part of an event (what `--headers-only` exports).
@@ -81,7 +84,7 @@ public struct EventExporter: Sendable {
     /// The whole event; throws when the body is not the envelope every event body is.
     public func export(_ header: RecordHeader, body: UnsafeRawBufferPointer) throws(EventDecodingError) -> ExportedEvent {
         var event = Self.headerOnly(header)
-        let envelope = try Self.envelope(of: body, kind: event.kind)
+        let envelope = try Self.envelope(of: body, kind: header.kind)
         var scanner = JSONText(body)
         event.actorJSON = scanner.slice(envelope.actor)
         event.trailJSON = scanner.slice(envelope.trail)
@@ -102,46 +105,59 @@ public struct EventExporter: Sendable {
     /// field is copied as one span.
     public func appendJSONLine(_ header: RecordHeader, body: UnsafeRawBufferPointer, to out: inout [UInt8],
                                times: inout Timestamp.Writer) throws(EventDecodingError) {
-        let kind = EventVocabulary.name(of: header.kind)
-        let envelope = try Self.envelope(of: body, kind: kind)
-        Self.appendHeaderFields(sequence: header.sequence, time: header.time, epoch: header.epoch, kind: kind, to: &out, times: &times)
-        out.append(contentsOf: #","actor":"#.utf8)
+        let name = names[header.kind] ?? Array(EventVocabulary.name(of: header.kind).utf8)
+        let envelope = try Self.envelope(of: body, kind: header.kind)
+        Self.appendHeaderFields(sequence: header.sequence, time: header.time, epoch: header.epoch, kind: name, to: &out, times: &times)
+        out.append(static: Self.actorKey)
         out.append(contentsOf: UnsafeRawBufferPointer(rebasing: body[envelope.actor]))
-        out.append(contentsOf: #","trail":"#.utf8)
+        out.append(static: Self.trailKey)
         out.append(contentsOf: UnsafeRawBufferPointer(rebasing: body[envelope.trail]))
-        out.append(contentsOf: #","data":"#.utf8)
+        out.append(static: Self.dataKey)
         if let tree = trees[header.kind] {
             var event = Self.headerOnly(header)
             var scanner = JSONText(UnsafeRawBufferPointer(rebasing: body[envelope.data]))
             do {
                 try redact(&scanner, tree: tree, path: "", out: &out, event: &event, top: false, body: body, epoch: header.epoch)
             } catch {
-                throw EventDecodingError(kind: kind, reason: "the body's data is not a JSON object")
+                throw EventDecodingError(kind: EventVocabulary.name(of: header.kind), reason: "the body's data is not a JSON object")
             }
         } else {
             out.append(contentsOf: UnsafeRawBufferPointer(rebasing: body[envelope.data]))
         }
-        out.append(contentsOf: "}\n".utf8)
+        out.append(UInt8(ascii: "}"))
+        out.append(UInt8(ascii: "\n"))
     }
+
+    // Static text, appended without a retain or a lazy global's check per event.
+    private static let actorKey: StaticString = #","actor":"#, trailKey: StaticString = #","trail":"#, dataKey: StaticString = #","data":"#
+    private static let sequenceKey: StaticString = #"{"sequence":"#, timeKey: StaticString = #","time":""#
+    private static let epochKey: StaticString = #"","epoch":"#, kindKey: StaticString = #","kind":""#
 
     /// `{"sequence":…,"time":"…","epoch":…,"kind":"…"`: the start of every JSON line, and all of a
     /// headers-only one but its closing brace.
     static func appendHeaderFields(sequence: UInt64, time: Int64, epoch: UInt32, kind: String, to out: inout [UInt8],
                                    times: inout Timestamp.Writer) {
-        out.append(contentsOf: #"{"sequence":"#.utf8)
+        appendHeaderFields(sequence: sequence, time: time, epoch: epoch, kind: Array(kind.utf8), to: &out, times: &times)
+    }
+
+    static func appendHeaderFields(sequence: UInt64, time: Int64, epoch: UInt32, kind: [UInt8], to out: inout [UInt8],
+                                   times: inout Timestamp.Writer) {
+        out.append(static: sequenceKey)
         appendDecimal(sequence, to: &out)
-        out.append(contentsOf: #","time":""#.utf8)
+        out.append(static: timeKey)
         times.write(time, to: &out)
-        out.append(contentsOf: #"","epoch":"#.utf8)
+        out.append(static: epochKey)
         appendDecimal(UInt64(epoch), to: &out)
-        out.append(contentsOf: #","kind":""#.utf8)
-        out.append(contentsOf: kind.utf8)
+        out.append(static: kindKey)
+        out.append(contentsOf: kind)
         out.append(UInt8(ascii: "\""))
     }
 
     /// The spans of the envelope's `actor`, `trail` (JSON strings) and `data` (an object).
-    private static func envelope(of body: UnsafeRawBufferPointer, kind: String) throws(EventDecodingError)
+    private static func envelope(of body: UnsafeRawBufferPointer, kind number: UInt16) throws(EventDecodingError)
         -> (actor: Range<Int>, trail: Range<Int>, data: Range<Int>) {
+        if let spans = writtenEnvelope(of: body) { return spans }
+        let kind = EventVocabulary.name(of: number)
         var scanner = JSONText(body)
         var actor: Range<Int>?, trail: Range<Int>?, data: Range<Int>?
         do {
@@ -158,6 +174,40 @@ public struct EventExporter: Sendable {
         return (actor, trail, data)
     }
 
+    /// The envelope's spans when the body has exactly the shape the Nexus writes (sorted keys, no
+    /// spaces): `{"actor":"…","data":{…},"trail":"…"}`. The actor is found from the front and the
+    /// trail from the back, so the data object is not scanned at all; nil for any other shape
+    /// (which the general scanner then reads, or refuses).
+    static func writtenEnvelope(of body: UnsafeRawBufferPointer) -> (actor: Range<Int>, trail: Range<Int>, data: Range<Int>)? {
+        func holds(_ text: StaticString, at offset: Int) -> Bool {
+            offset >= 0 && offset + text.utf8CodeUnitCount <= body.count
+                && memcmp(body.baseAddress! + offset, text.utf8Start, text.utf8CodeUnitCount) == 0
+        }
+        guard body.count > 32, holds(envelopeStart, at: 0), body[body.count - 1] == UInt8(ascii: "}"),
+              body[body.count - 2] == UInt8(ascii: "\""),
+              let actorEnd = JSONText.closingQuote(in: body, from: envelopeStart.utf8CodeUnitCount) else { return nil }
+        let actor = (envelopeStart.utf8CodeUnitCount - 1)..<(actorEnd + 1)
+        let dataStart = actor.upperBound + dataKey.utf8CodeUnitCount
+        guard holds(dataKey, at: actor.upperBound), dataStart < body.count, body[dataStart] == UInt8(ascii: "{") else { return nil }
+        // The trail's opening quote: the last quote before the closing one that is not escaped.
+        let trailEnd = body.count - 2
+        var opening = trailEnd - 1
+        while opening > dataStart {
+            if body[opening] == UInt8(ascii: "\"") {
+                var backslashes = 0
+                while body[opening - backslashes - 1] == UInt8(ascii: "\\") { backslashes += 1 }
+                if backslashes % 2 == 0 { break }
+            }
+            opening -= 1
+        }
+        let trailKeyStart = opening - trailKey.utf8CodeUnitCount
+        guard opening > dataStart, trailKeyStart > dataStart, holds(trailKey, at: trailKeyStart),
+              body[trailKeyStart - 1] == UInt8(ascii: "}") else { return nil }
+        return (actor, opening..<(trailEnd + 1), dataStart..<trailKeyStart)
+    }
+
+    private static let envelopeStart: StaticString = #"{"actor":""#
+
     /// Copies the object `scanner` is at into `out`, replacing or dropping the fields `tree`
     /// names; at the top level it also picks out `path` and `keeper` for the filters.
     private func redact(_ scanner: inout JSONText, tree: FieldTree?, path: String, out: inout [UInt8], event: inout ExportedEvent,
@@ -169,7 +219,7 @@ public struct EventExporter: Sendable {
                 if scanner.is(keySpan, "path") { event.path = JSONText.string(scanner.slice(value)) }
                 if scanner.is(keySpan, "keeper") { event.keeper = Int(String(decoding: scanner.slice(value), as: UTF8.self)) }
             }
-            let node = tree.flatMap { $0.children.isEmpty ? nil : $0.children[scanner.key(keySpan)] }
+            let node = tree?.child(keySpan, in: scanner)
             if let node, node.isSealed {
                 guard case .hmac(let hmacKey) = sealed else { return }
                 if !first { out.append(UInt8(ascii: ",")) }
@@ -244,7 +294,9 @@ public struct EventExporter: Sendable {
 /// The sealed field paths of one kind as a tree (`next.passwordWraps.salt`: next → passwordWraps
 /// → salt), so that the scan descends only where something is sealed.
 final class FieldTree: Sendable {
-    let children: [String: FieldTree]
+    /// A kind has a handful of sealed fields: a linear search by the key's bytes beats hashing a
+    /// String made for each member scanned.
+    let children: [(name: [UInt8], tree: FieldTree)]
     let isSealed: Bool
 
     init(paths: [String], sealed: Bool = false) {
@@ -255,10 +307,20 @@ final class FieldTree: Sendable {
             let parts = path.split(separator: ".", maxSplits: 1).map(String.init)
             if parts.count == 1 { leaves.insert(parts[0]) } else { groups[parts[0], default: []].append(parts[1]) }
         }
-        var children: [String: FieldTree] = [:]
-        for leaf in leaves { children[leaf] = FieldTree(paths: [], sealed: true) }
-        for (name, rest) in groups where children[name] == nil { children[name] = FieldTree(paths: rest) }
+        var children: [(name: [UInt8], tree: FieldTree)] = leaves.sorted().map { (Array($0.utf8), FieldTree(paths: [], sealed: true)) }
+        for (name, rest) in groups.sorted(by: { $0.key < $1.key }) where !leaves.contains(name) {
+            children.append((Array(name.utf8), FieldTree(paths: rest)))
+        }
         self.children = children
+    }
+
+    /// The child named by the key at `span` of `scanner`'s text.
+    func child(_ span: Range<Int>, in scanner: JSONText) -> FieldTree? {
+        for child in children where child.name.count == span.count {
+            let equal = child.name.withUnsafeBytes { memcmp(scanner.bytes.baseAddress! + span.lowerBound, $0.baseAddress!, span.count) == 0 }
+            if equal { return child.tree }
+        }
+        return nil
     }
 }
 
@@ -336,11 +398,26 @@ struct JSONText {
     private mutating func stringSpan() throws -> Range<Int> {
         let start = position
         try expect(UInt8(ascii: "\""))
-        while let byte = peek() {
-            position += 1
-            if byte == UInt8(ascii: "\\") { position += 1 } else if byte == UInt8(ascii: "\"") { return start..<position }
+        if let end = Self.closingQuote(in: bytes, from: position) {
+            position = end + 1
+            return start..<position
         }
         throw Malformed(at: start)
+    }
+
+    /// The index of the quote that closes a string whose text starts at `from`: the next quote
+    /// not escaped (preceded by an even number of backslashes), found with `memchr`.
+    static func closingQuote(in bytes: UnsafeRawBufferPointer, from: Int) -> Int? {
+        guard let base = bytes.baseAddress else { return nil }
+        var index = from
+        while index < bytes.count, let found = memchr(base + index, 0x22, bytes.count - index) {
+            let quote = base.distance(to: UnsafeRawPointer(found))
+            var backslashes = 0
+            while quote - backslashes - 1 >= from, bytes[quote - backslashes - 1] == UInt8(ascii: "\\") { backslashes += 1 }
+            if backslashes % 2 == 0 { return quote }
+            index = quote + 1
+        }
+        return nil
     }
 
     private mutating func valueSpan() throws -> Range<Int> {
@@ -377,5 +454,12 @@ struct JSONText {
         let inner = token.dropFirst().dropLast()
         if !inner.contains(UInt8(ascii: "\\")) { return String(decoding: inner, as: UTF8.self) }
         return try? JSONDecoder().decode(String.self, from: Data(token))
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Appends static text's UTF-8 bytes.
+    @inline(__always) mutating func append(static text: StaticString) {
+        append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 }

@@ -27,9 +27,7 @@ struct CipherCommand: AsyncParsableCommand {
             FileHandle.standardOutput.write(data)
             return
         }
-        guard FileManager.default.createFile(atPath: file, contents: data, attributes: [.posixPermissions: 0o600]) else {
-            throw CommandFailure("cannot write \(file)")
-        }
+        try OutputFile.write(Array(data), to: file)
     }
 
     static func stream(_ route: APIRoute, _ data: Data) async throws -> Data {

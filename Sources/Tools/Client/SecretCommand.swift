@@ -71,11 +71,12 @@ struct SecretPut: AsyncParsableCommand {
             if value == "-" {
                 guard !readStandardInput else { throw CommandFailure("Only one value can come from standard input (\(key)=-)") }
                 readStandardInput = true
-                values[key] = Self.trimmed(FileHandle.standardInput.readDataToEndOfFile())
+                values[key] = try Self.trimmed(Self.text(FileHandle.standardInput.readDataToEndOfFile(), from: "standard input", key: key))
             } else if value.hasPrefix("@") {
                 let file = String(value.dropFirst())
                 guard let data = FileManager.default.contents(atPath: file) else { throw CommandFailure("cannot read \(file) (the value of \(key))") }
-                values[key] = Self.trimmed(data)
+                // A file's bytes exactly, trailing newlines included, as Vault's `@file` does.
+                values[key] = try Self.text(data, from: file, key: key)
             } else {
                 values[key] = String(value)
             }
@@ -87,10 +88,22 @@ struct SecretPut: AsyncParsableCommand {
 }
 
 extension SecretPut {
-    /// A value read from a file or stdin, without the trailing newlines an editor or echo adds.
-    static func trimmed(_ data: Data) -> String {
-        var text = String(decoding: data, as: UTF8.self)
+    /// A value read from standard input, without the trailing newlines echo or a terminal adds.
+    static func trimmed(_ text: String) -> String {
+        var text = text
         while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
+        return text
+    }
+
+    /// The bytes as text, unchanged. SPIKE's API carries values as JSON strings: bytes that are
+    /// not UTF-8 cannot cross it, and are refused rather than replaced (which would store
+    /// something else than the file).
+    static func text(_ data: Data, from source: String, key: String) throws -> String {
+        guard let text = String(validating: data, as: UTF8.self) else {
+            let encoded = source == "standard input" ? "base64" : "base64 \(source) > \(source).b64, then \(key)=@\(source).b64"
+            throw CommandFailure("\(source) (the value of \(key)) is not UTF-8 text, and secret values cross the API as JSON strings: "
+                + "nothing was written; store it encoded (\(encoded))")
+        }
         return text
     }
 }

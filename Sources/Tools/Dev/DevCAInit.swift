@@ -39,16 +39,10 @@ enum DevFiles {
     }
 
     static func create(_ path: String, _ text: String, mode: mode_t, replace: Bool = false) throws {
-        if replace { unlink(path) }
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, mode)
-        guard fd >= 0 else {
-            throw CommandFailure("cannot create \(path): \(String(cString: strerror(errno)))\(errno == EEXIST ? " (it exists; remove it first)" : "")")
+        if !replace, FileManager.default.fileExists(atPath: path) {
+            throw CommandFailure("cannot create \(path): it exists; remove it first")
         }
-        defer { close(fd) }
-        let bytes = Array(text.utf8)
-        guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count, fsync(fd) == 0 else {
-            throw CommandFailure("cannot write \(path): \(String(cString: strerror(errno)))")
-        }
+        try OutputFile.write(Array(text.utf8), to: path, mode: mode)
     }
 
     /// The CA that `spike dev ca init` wrote into `directory`.

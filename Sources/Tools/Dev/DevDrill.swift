@@ -254,8 +254,8 @@ enum DrillProcess {
                     defer { try? FileManager.default.removeItem(atPath: directory) }
                     // Input and output in files (0700 directory): nothing blocks on a full pipe.
                     let (inPath, outPath) = (directory + "/in", directory + "/out")
-                    FileManager.default.createFile(atPath: inPath, contents: Data(input.utf8), attributes: [.posixPermissions: 0o600])
-                    FileManager.default.createFile(atPath: outPath, contents: nil)
+                    try OutputFile.write(Array(input.utf8), to: inPath)
+                    try OutputFile.write([], to: outPath)
                     let process = Process()
                     process.executableURL = URL(fileURLWithPath: DevCluster.executable)
                     process.arguments = arguments

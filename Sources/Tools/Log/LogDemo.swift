@@ -80,9 +80,7 @@ struct LogDemo: AsyncParsableCommand {
         }
         let key = SymmetricKey(size: .bits256)
         let hex = key.withUnsafeBytes { $0.map { String(format: "%02x", $0) }.joined() }
-        guard FileManager.default.createFile(atPath: path, contents: Data((hex + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw ValidationError("cannot write \(path)")
-        }
+        try OutputFile.write(Array((hex + "\n").utf8), to: path)
         return key
     }
 }

@@ -18,6 +18,9 @@ struct KeeperCommand: AsyncParsableCommand {
           SPIFFE_ENDPOINT_SOCKET    the Workload API (the Keeper's identity, …/spike/keeper)
           SPIKE_KEEPER_TLS_PORT     listen address, default :8443 (use 127.0.0.1:0 for any free port)
           SPIKE_TRUST_ROOT_NEXUS, SPIKE_TRUST_ROOT_KEEPER, SPIKE_TRUST_ROOT_BOOTSTRAP   default spike.ist
+          SPIKE_MEMORY_LOCK         auto (default: lock memory when allowed), required, off
+        Core dumps are disabled and memory is locked when allowed, so that the share never
+        reaches a core file or swap.
         Example:
           SPIFFE_ENDPOINT_SOCKET=unix:///tmp/keeper.sock SPIKE_KEEPER_TLS_PORT=:8443 spike keeper
         """
@@ -28,6 +31,7 @@ struct KeeperCommand: AsyncParsableCommand {
 
     func run() async throws {
         let environment = Workload.environment
+        try HostHardening.apply(to: "spike keeper", environment: environment)
         let listen = try ListenAddress.parse(environment["SPIKE_KEEPER_TLS_PORT"].flatMap { $0.isEmpty ? nil : $0 } ?? ":8443",
                                              variable: "SPIKE_KEEPER_TLS_PORT")
         let roles = try Workload.roles()

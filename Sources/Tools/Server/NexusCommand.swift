@@ -28,6 +28,9 @@ struct NexusCommand: AsyncParsableCommand {
           SPIKE_NEXUS_KEEPER_POLL_INTERVAL     default 5s
           SPIKE_NEXUS_DATA_DIR                 default ~/.spike/data
           SPIKE_TRUST_ROOT_*                   default spike.ist
+          SPIKE_MEMORY_LOCK                    auto (default: lock memory when allowed), required, off
+        Core dumps are disabled; memory is locked when allowed (CAP_IPC_LOCK or an unlimited
+        RLIMIT_MEMLOCK), so that the root key never reaches a core file or swap.
         Example:
           SPIFFE_ENDPOINT_SOCKET=unix:///tmp/nexus.sock \\
           SPIKE_NEXUS_KEEPER_PEERS=https://localhost:8443,https://localhost:8543,https://localhost:8643 spike nexus
@@ -39,6 +42,7 @@ struct NexusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let environment = Workload.environment
+        try HostHardening.apply(to: "spike nexus", environment: environment)
         let configuration: NexusConfiguration
         do { configuration = try NexusConfiguration.fromEnvironment(environment) } catch { throw CommandFailure(error.description) }
         let roles = try Workload.roles()
@@ -52,6 +56,8 @@ struct NexusCommand: AsyncParsableCommand {
             throw CommandFailure("cannot open the log in \(configuration.dataDirectory): \(error)")
         } catch let error as ReplayError {
             throw CommandFailure("refusing the log in \(configuration.dataDirectory): \(error)")
+        } catch let error as LifecycleError {
+            throw CommandFailure("cannot start the Nexus: \(error)")
         } catch {
             throw CommandFailure("cannot start the Nexus: \(error)")
         }

@@ -40,14 +40,9 @@ struct ShardExportCommand: AsyncParsableCommand {
         for file in files.sorted(by: { $0.index < $1.index }) {
             let path = (directory as NSString).appendingPathComponent(file.fileName)
             // Created 0600 before a byte is written: the shard is never readable by others.
-            let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-            guard descriptor >= 0 else { throw CommandFailure("cannot create \(path): \(String(cString: strerror(errno)))") }
             var bytes = Array(file.text.utf8)
             defer { Shamir.zero(&bytes) }
-            let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-            let synced = fsync(descriptor) == 0
-            close(descriptor)
-            guard written == bytes.count, synced else { throw CommandFailure("cannot write \(path): \(String(cString: strerror(errno)))") }
+            try OutputFile.write(bytes, to: path)
         }
         print("""
 

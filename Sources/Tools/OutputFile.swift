@@ -1,14 +1,18 @@
 import Foundation
 
-/// Where a log tool writes: standard output, or a file that appears only when complete (written
-/// under a temporary name in the same directory, 0600, synced, then renamed), so that a failed or
-/// interrupted export leaves nothing half-written behind. Buffered: one write(2) per megabyte.
+/// Where a command writes: standard output, or a file that appears only when complete (written
+/// under a temporary name in the same directory, created with its final mode — 0600 unless told
+/// otherwise — never chmod-ed after a byte is in it, synced, then renamed), so that a failed or
+/// interrupted write leaves nothing half-written behind and nobody else can open it meanwhile.
+/// Buffered: one write(2) per megabyte. Every file the CLI writes goes through here.
 final class OutputFile {
     private let descriptor: Int32
     private let path: String?
     private let temporary: String?
     private var buffer: [UInt8] = []
     private var committed = false
+    /// Whether written bytes are zeroed in the buffer once out (keys, shares).
+    private var wipes = false
     static let flushThreshold = 1 << 20
 
     /// Standard output.
@@ -19,12 +23,21 @@ final class OutputFile {
         buffer.reserveCapacity(Self.flushThreshold + 65_536)
     }
 
+    /// Writes `bytes` to a new file at `path` (replacing it, if it exists, once complete),
+    /// created with `mode`; the copy in memory is zeroed afterwards.
+    static func write(_ bytes: [UInt8], to path: String, mode: mode_t = 0o600) throws {
+        let file = try OutputFile(path: path, mode: mode)
+        file.wipes = true
+        try file.write(bytes)
+        try file.commit()
+    }
+
     /// A new file at `path` (replaced when complete, if it exists).
-    init(path: String) throws {
+    init(path: String, mode: mode_t = 0o600) throws {
         let directory = (path as NSString).deletingLastPathComponent
         let name = (path as NSString).lastPathComponent
         let temporary = ((directory.isEmpty ? "." : directory) as NSString).appendingPathComponent(".\(name).partial-\(getpid())")
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
         guard descriptor >= 0 else {
             throw CommandFailure("cannot write \(path): \(String(cString: strerror(errno)))")
         }
@@ -64,6 +77,7 @@ final class OutputFile {
             }
             offset += written
         }
+        if wipes { buffer.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
         buffer.removeAll(keepingCapacity: true)
     }
 

@@ -1,0 +1,26 @@
+// Process settings Swift's Glibc module does not reach (malloc.h, sys/prctl.h), as C functions.
+#ifndef SPIKE_CPROCESSCONTROL_H
+#define SPIKE_CPROCESSCONTROL_H
+
+/// Keeps freed heap memory in the process instead of giving it back to the kernel at once: for
+/// batch readers that allocate and free the same large buffers over and over.
+void spike_keep_freed_memory(void);
+
+/// Makes the process undumpable (`PR_SET_DUMPABLE` 0: no core file, no ptrace by other processes
+/// of the same user, /proc/PID/mem closed) and sets `RLIMIT_CORE` to 0. Returns 0, or the errno
+/// of the first call that failed.
+int spike_disable_core_dumps(void);
+
+/// Locks the process' memory, the pages mapped now and later, each as it is first touched
+/// (`mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT)`), so that key material is never written to
+/// swap. RLIMIT_MEMLOCK's soft limit is raised to its hard limit first. Returns 0, or the errno of
+/// the failure (EPERM or ENOMEM: the process may not lock that much).
+int spike_lock_memory(void);
+
+/// The kibibytes of memory the process has locked (VmLck), or -1 when it cannot be read.
+long spike_locked_kibibytes(void);
+
+/// Whether the process is dumpable (1), not (0), or -1 on error.
+int spike_is_dumpable(void);
+
+#endif
