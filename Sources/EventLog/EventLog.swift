@@ -124,6 +124,17 @@ public final class EventLog: EventStore {
         }
     }
 
+    /// The chain link of record `sequence` (what the head holds while it is the last record), or
+    /// nil when the log does not reach it. A witnessed head is checked against it.
+    public func link(at sequence: UInt64) throws -> ChainHash? {
+        try environment.read { txn in
+            guard sequence > 0, let record = try txn.get(environment.events, key: sequenceKey(sequence)) else { return nil }
+            let header = try RecordHeader.decode(record: record)
+            let crypto = RecordCrypto()
+            return crypto.link(header.previousHash, crypto.contentHash(record))
+        }
+    }
+
     /// The last committed record, or nil for an empty log.
     public func head() throws -> ChainHead? {
         try environment.read { try LogMeta.read($0)?.head }

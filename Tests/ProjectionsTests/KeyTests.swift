@@ -14,7 +14,7 @@ import Testing
         #expect(try wrap.unwrap(password: "correct horse battery", epoch: 1).copyBytes() == key.copyBytes())
         #expect(throws: KeyError.wrongPassword) { try wrap.unwrap(password: "correct horse battery!", epoch: 1) }
         #expect(throws: KeyError.wrongPassword) { try wrap.unwrap(password: "correct horse battery", epoch: 2) }
-        #expect(throws: KeyError.weakPassword("it needs at least 12 characters")) {
+        #expect(throws: KeyError.weakPassword("it has 5 characters: it needs \(PasswordRule.statement)")) {
             try PasswordWrap.wrap(key, password: "short", admin: "admin", epoch: 1, cost: .testing, using: &generator)
         }
         #expect("\(key)" == "RootKey(redacted)")

@@ -72,7 +72,7 @@ import Testing
         // the refusal carries RE2's reason.
         for (pattern, reason) in [("a(?=b)", "invalid perl operator"), ("a(?!b)", "invalid perl operator"), ("(?<=a)b", "invalid"),
                                   ("(?<!a)b", "invalid"), (#"(a)\1"#, "invalid escape sequence"), ("(?>a)", "invalid perl operator"),
-                                  ("a++", "bad repetition operator"), ("a*+", "bad repetition operator"), ("a{1001}", "bad repetition"),
+                                  ("a++", "bad repetition operator"), ("a*+", "bad repetition operator"), ("a{1001}", "invalid repetition size"),
                                   ("(unclosed", "missing )")] {
             #expect(throws: PolicyError.self, "\(pattern)") { try PolicyPattern(pattern) }
             do { _ = try PolicyPattern(pattern) } catch {

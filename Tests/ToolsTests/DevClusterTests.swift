@@ -33,17 +33,33 @@ extension LocalClusters {
 
         @Test func crashesOfTheNexusAndTheKeepersAreSurvived() async throws {
             let passwordFile = dir + "-password"
-            try "correct horse battery staple".write(toFile: passwordFile, atomically: true, encoding: .utf8)
+            try "violet kettle on a tuesday".write(toFile: passwordFile, atomically: true, encoding: .utf8)
             defer {
                 _ = try? SpikeExecutable.run(["dev", "down", "--dir", dir, "--purge"])
                 unlink(passwordFile)
             }
             let up = try await spike(["dev", "up", "--dir", dir, "--admin-password-file", passwordFile, "--poll-interval", "1s"])
             #expect(up.status == 0, "\(up.output)")
-            #expect(!up.output.contains("correct horse"), "the password must not be echoed")
+            #expect(!up.output.contains("violet kettle"), "the password must not be echoed")
             let env = try String(contentsOfFile: dir + "/env", encoding: .utf8)
             #expect(env.contains("SPIFFE_ENDPOINT_SOCKET=") && env.contains("SPIKE_NEXUS_API_URL='https://127.0.0.1:"))
             _ = try await waitForStatus(within: .seconds(10)) { status, _ in status == 0 }
+
+            // The processes that hold the root key and the shares write no core file, and their
+            // memory is locked (as root, or with an unlimited RLIMIT_MEMLOCK; else they warned).
+            for name in ["nexus", "keeper-1"] {
+                let limits = try String(contentsOfFile: "/proc/\(try pid(name))/limits", encoding: .utf8)
+                let core = limits.split(separator: "\n").first { $0.hasPrefix("Max core file size") }?.split(separator: " ", omittingEmptySubsequences: true)
+                #expect(core?.dropFirst(4).prefix(2) == ["0", "0"], "\(name): \(core ?? [])")
+                let status = try String(contentsOfFile: "/proc/\(try pid(name))/status", encoding: .utf8)
+                let locked = status.split(separator: "\n").first { $0.hasPrefix("VmLck:") }.flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true)[1]) } ?? 0
+                let output = try String(contentsOfFile: "\(dir)/logs/\(name).log", encoding: .utf8)
+                if getuid() == 0 {
+                    #expect(locked > 0 && !output.contains("memory is not locked"), "\(name): VmLck \(locked) kB")
+                } else {
+                    #expect(locked > 0 || output.contains("memory is not locked"), "\(name): VmLck \(locked) kB")
+                }
+            }
 
             // SIGKILL the Nexus and start it again: the Keepers give the root key back.
             kill(try pid("nexus"), SIGKILL)

@@ -9,7 +9,7 @@ extension LocalClusters {
     /// marker reads back, and the Nexus restarted alone unseals from the Keepers it re-seeded.
     @Suite(.serialized) struct RecoveryDrillTests {
         let dir = "/tmp/spk-drill-\(UInt32.random(in: 0...UInt32.max))"
-        static let password = "correct horse battery staple"
+        static let password = "violet kettle on a tuesday"
 
         func spike(_ arguments: [String], env file: String? = nil, input: String = "",
                    adding extra: [String: String] = [:]) async throws -> (status: Int32, output: String) {

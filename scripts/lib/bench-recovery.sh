@@ -3,7 +3,7 @@
 # 100,000 secrets, brought back three ways, each timed from the moment the command is given
 # until `spike dev status` says ready:
 #   - the Nexus alone restarted: it unseals from the Keepers (the baseline of the two below);
-#   - every process lost, then `spike recover` with the admin password (scrypt, N = 2^17, r = 8,
+#   - every process lost, then `spike recover` with the admin password (scrypt, N = 2^18, r = 8,
 #     p = 1, in the Nexus, then the fold's authenticators checked);
 #   - every process lost, then `spike operator restore` with two of the three shard files.
 # And scrypt itself at those parameters: in `spike recover`'s answer time against `openssl kdf`
@@ -78,8 +78,8 @@ sealed_again() {
     echo "{\"name\": \"shards_restore_to_ready@${round}_seconds\", \"value\": $(since "$started"), \"unit\": \"s\"}"
 
     started=$(now)
-    openssl kdf -keylen 32 -kdfopt pass:benchmark -kdfopt salt:0123456789abcdef -kdfopt n:131072 -kdfopt r:8 -kdfopt p:1 \
-      -kdfopt maxmem_bytes:268435456 SCRYPT >/dev/null
+    openssl kdf -keylen 32 -kdfopt pass:benchmark -kdfopt salt:0123456789abcdef -kdfopt n:262144 -kdfopt r:8 -kdfopt p:1 \
+      -kdfopt maxmem_bytes:536870912 SCRYPT >/dev/null
     echo "{\"name\": \"openssl_scrypt_n17_r8_p1@${round}_seconds\", \"value\": $(since "$started"), \"unit\": \"s\"}"
   done
   for round in 1 2 3; do

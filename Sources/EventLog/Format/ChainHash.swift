@@ -31,7 +31,13 @@ public struct ChainHash: Hashable, Sendable, CustomStringConvertible {
         return ChainHash(hasher.finalize())
     }
 
-    var bytes: [UInt8] { value.bytes }
+    /// A link as 32 bytes (a witnessed head's, say); nil for any other length.
+    public init?(bytes: [UInt8]) {
+        guard bytes.count == Self.size else { return nil }
+        self = bytes.withUnsafeBytes { ChainHash($0) }
+    }
+
+    public var bytes: [UInt8] { value.bytes }
 
     func write(to buffer: UnsafeMutableRawBufferPointer, at offset: Int) {
         value.write(to: buffer, at: offset)

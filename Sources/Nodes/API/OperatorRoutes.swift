@@ -97,7 +97,7 @@ struct OperatorRoutes {
                 outcome = await node.operate(.removeAdmin(body.name), actor: actor, trail: trail)
             default:
                 guard let password = body.password else { throw APIFailure(.badRequest, route: route) }
-                guard password.utf8.count >= PasswordWrap.minimumPasswordLength else { throw APIFailure(.passwordTooWeak, route: route) }
+                guard PasswordRule.refusal(of: password) == nil else { throw APIFailure(.passwordTooWeak, route: route) }
                 let command: OperatorCommand = route == .adminAdd ? .addAdmin(body.name) : .changeAdmin(body.name)
                 outcome = await node.operate(command, password: password, actor: actor, trail: trail)
             }

@@ -59,7 +59,7 @@ public struct NexusService: HTTPService {
         default: throw APIFailure.badRequest
         }
         let body = try request.decode(InitializationRequest.self, for: route)
-        guard body.password.utf8.count >= PasswordWrap.minimumPasswordLength else { throw APIFailure(.passwordTooWeak) }
+        guard PasswordRule.refusal(of: body.password) == nil else { throw APIFailure(.passwordTooWeak) }
         do {
             try await node.initialize(password: body.password, actor: request.peer.description, trail: request.trail)
             return .json([String: String]())

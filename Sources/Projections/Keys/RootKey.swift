@@ -56,6 +56,10 @@ public struct RootKey: Sendable, CustomStringConvertible, CustomDebugStringConve
     /// (`EventAuthenticator`), so that the host audit key, which can seal bodies, cannot add one.
     public func eventAuthenticationKey(epoch: UInt32) -> SymmetricKey { derive("event auth", epoch: epoch) }
 
+    /// HKDF(R, "log head", epoch): authenticates the log heads the Nexus hands its Keepers to
+    /// witness (`LogWitness`), so that a head nobody with R made is never taken for one.
+    public func witnessKey(epoch: UInt32) -> SymmetricKey { derive("log head", epoch: epoch) }
+
     /// HKDF(R, "rotation", epoch): wraps the next root key while a rotation to `epoch` completes.
     public func rotationLinkKey(epoch: UInt32) -> SymmetricKey { derive("rotation", epoch: epoch) }
 

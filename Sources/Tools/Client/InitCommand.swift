@@ -40,7 +40,7 @@ struct InitCommand: AsyncParsableCommand {
         case (200, _): return
         case (_, .alreadyInitialized): throw CommandFailure("the system is already initialized")
         case (_, .passwordTooWeak):
-            throw CommandFailure("the password is refused: it needs at least \(PasswordWrap.minimumPasswordLength) characters")
+            throw CommandFailure("the password is refused: it needs \(PasswordRule.statement)")
         case (401, _): throw CommandFailure("the Nexus refused \(api.caller): initialization needs the superuser role")
         case (let code, let error): throw CommandFailure("the Nexus answered \(code) \(error?.rawValue ?? "")")
         }
@@ -48,9 +48,7 @@ struct InitCommand: AsyncParsableCommand {
 
     static func readPassword(file: String?) throws -> String {
         let password = try PasswordInput.read(file: file, prompt: "New admin password: ")
-        guard password.utf8.count >= PasswordWrap.minimumPasswordLength else {
-            throw CommandFailure("the admin password needs at least \(PasswordWrap.minimumPasswordLength) characters")
-        }
+        if let why = PasswordRule.refusal(of: password) { throw CommandFailure("the admin password is refused: \(why)") }
         return password
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NexusCore
 import NIOHTTP1
+import Projections
 import SpikeAPI
 import SpikeClient
 
@@ -18,7 +19,7 @@ enum AdminPasswords {
         case (_, .adminExists): throw CommandFailure("an admin named \(name) exists already: use `spike admin password change \(name)`")
         case (_, .entityNotFound): throw CommandFailure("there is no admin named \(name) (`spike admin password list` shows them)")
         case (_, .lastAdmin): throw CommandFailure("\(name) is the last admin: add another before removing them")
-        case (_, .passwordTooWeak): throw CommandFailure("the password is too short: it needs at least 12 characters")
+        case (_, .passwordTooWeak): throw CommandFailure("the password is refused: it needs \(PasswordRule.statement)")
         case (_, .tooManyAttempts): throw CommandFailure("another admin change is being made: try again")
         case (400, _): throw CommandFailure("Invalid request: an admin name has 1 to 128 characters and no control characters.")
         default: throw APIFailure.failure(response)
@@ -36,6 +37,7 @@ struct AdminPasswordOptions: ParsableArguments {
     /// Reads the password and sends it on `route` for the admin.
     func send(_ route: APIRoute, prompt: String) async throws {
         let password = try PasswordInput.read(file: passwordFile, prompt: prompt)
+        if let why = PasswordRule.refusal(of: password) { throw CommandFailure("the password is refused: \(why)") }
         try await AdminPasswords.send(route, AdminPasswordRequest(name: name, password: password))
     }
 }
