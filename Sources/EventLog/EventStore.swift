@@ -8,6 +8,9 @@ public protocol EventStore: AnyObject, Sendable {
     /// The last committed record, or nil for an empty log.
     func head() throws -> ChainHead?
 
+    /// The chain link of record `sequence`, or nil when the log does not reach it.
+    func link(at sequence: UInt64) throws -> ChainHash?
+
     /// The keys new segment keys are sealed to, and the epoch of new records.
     func setRecipients(_ recipients: [LogRecipient], epoch: UInt32)
 

@@ -28,7 +28,8 @@ final class NexusHarness: Sendable {
     /// A new system, or with `previous` (whose Nexus is stopped) a new Nexus process on the same
     /// data directory and Keeper: a restart; with `emptyKeeper`, a new Keeper too (the old one and
     /// its share lost).
-    init(environment: [String: String] = [:], continuing previous: NexusHarness? = nil, emptyKeeper: Bool = false) async throws {
+    init(environment: [String: String] = [:], continuing previous: NexusHarness? = nil, emptyKeeper: Bool = false,
+         acceptLogHead: UInt64? = nil) async throws {
         ca = try previous?.ca ?? DevelopmentCA(trustDomain: TrustDomain(parsing: "spike.ist"))
         roles = try SpikeRoles(environment: environment)
         let ca = self.ca
@@ -58,6 +59,8 @@ final class NexusHarness: Sendable {
         // machine (the deadline itself is tested in HTTPServerLimitsTests).
         configuration.handshakeTimeout = .seconds(30)
         configuration.passwordCost = .testing
+        configuration.acceptLogHead = acceptLogHead
+        configuration.logHeadAcceptedBy = "host:test-operator@test"
         nexus = try await NexusServer.start(configuration: configuration, source: try source("/spike/nexus"), roles: roles,
                                             nexusID: "spiffe://spike.ist/spike/nexus")
     }

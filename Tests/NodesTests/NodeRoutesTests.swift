@@ -36,12 +36,12 @@ import Testing
             #expect(try await nexus.post(url, path: "/v1/store/other", body: []).status == .badRequest)
             #expect(try await nexus.get(url, path: "/v1/store/shard").status == .badRequest)
             // A poller sees the share; anyone but the Nexus is refused at the handshake.
-            if case .shard(let value) = await KeeperPoller(client: nexus).poll(url) { #expect(value == Array(1...32)) } else { Issue.record("no share") }
+            if case .shard(let value) = await KeeperPoller(client: nexus).poll(url).0 { #expect(value == Array(1...32)) } else { Issue.record("no share") }
             for intruder in ["/spike/pilot/role/superuser", "/spike/keeper", "/spike/bootstrap", "/workload/app"] {
                 await #expect(throws: HTTPClientError.self) {
                     try await dev.client(intruder, server: .keeper).post(url, path: "/v1/store/shard", body: Array("{}".utf8))
                 }
-                if case .refused = await KeeperPoller(client: try dev.client(intruder, server: .keeper)).poll(url) {} else {
+                if case .refused = await KeeperPoller(client: try dev.client(intruder, server: .keeper)).poll(url).0 {} else {
                     Issue.record("\(intruder) was not refused")
                 }
             }
@@ -50,7 +50,7 @@ import Testing
                 try await dev.client("/spike/bootstrap", server: .keeper).post(url, path: "/v1/store/contribute",
                                                                               body: Array(#"{"shard":[\#((2...33).map(String.init).joined(separator: ","))]}"#.utf8))
             }
-            if case .shard(let value) = await KeeperPoller(client: nexus).poll(url) { #expect(value == Array(1...32)) } else { Issue.record("no share") }
+            if case .shard(let value) = await KeeperPoller(client: nexus).poll(url).0 { #expect(value == Array(1...32)) } else { Issue.record("no share") }
         }
     }
 

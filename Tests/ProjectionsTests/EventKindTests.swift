@@ -23,6 +23,7 @@ import Testing
             (42, "SecretUndeleted", .changesState, true), (43, "SecretDestroyed", .changesState, true),
             (44, "PolicyPut", .changesState, true), (45, "PolicyDeleted", .changesState, true),
             (46, "AccessDenied", .informational, false),
+            (0x8000, "RollbackDetected", .informational, false), (0x8001, "LogHeadAccepted", .informational, false),
         ]
         let kinds = EventVocabulary.kinds
         #expect(kinds.count == expected.count)
@@ -37,7 +38,7 @@ import Testing
         #expect(EventVocabulary.name(of: 9999) == "Kind9999")
         #expect(EventKind.effect(ofNumber: 9999) == .changesState)
         #expect(EventKind.effect(ofNumber: 47) == .changesState)  // reserved
-        #expect(EventKind.effect(ofNumber: 0x8001) == .informational)
+        #expect(EventKind.effect(ofNumber: 0x8FFF) == .informational && EventVocabulary.kind(number: 0x8FFF) == nil)
         #expect(EventKind.effect(ofNumber: KeeperPolled.kind.number) == .informational)
     }
 
@@ -50,6 +51,8 @@ import Testing
                                                             publicKey: Data([3]), sealedRootKey: Data([4]), at: 5)),
             AdminPasswordChanged(epoch: 1, wrap: PasswordWrap(admin: "alice", salt: Data([1]), cost: .testing, sealed: Data([2]))),
             AdminPasswordRemoved(epoch: 1, admin: "alice", at: 6), RecoveryShardsExported(epoch: 1, shareIndices: [1, 2, 3], at: 7),
+            RollbackDetected(finding: .behind, keeper: 2, logSequence: 10, logLink: "ab", witnessedSequence: 12, witnessedLink: "cd", at: 8),
+            LogHeadAccepted(logSequence: 10, logLink: "ab", witnessedSequence: 12, witnessedLink: "cd", acceptedBy: "host:op@h", at: 9),
             RootKeyRotated(fromEpoch: 1, next: EpochStarted(epoch: 2, shares: 3, threshold: 2, keepers: ["https://k"], epochPublicKey: Data([1]),
                                                             wrappedEpochPrivateKey: Data([2]), passwordWraps: [], keyCheckValue: Data([3])),
                            previousKeyCheckValue: Data([4]), previousKeys: Data([5]), link: Data([6]), at: 7),

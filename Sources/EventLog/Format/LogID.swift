@@ -3,7 +3,7 @@ public struct LogID: Hashable, Sendable, CustomStringConvertible {
     public static let size = 16
     public let bytes: [UInt8]
 
-    init?(bytes: [UInt8]) {
+    public init?(bytes: [UInt8]) {
         guard bytes.count == Self.size else { return nil }
         self.bytes = bytes
     }

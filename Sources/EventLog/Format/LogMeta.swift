@@ -4,8 +4,13 @@ public struct ChainHead: Equatable, Sendable {
     public var sequence: UInt64
     public var hash: ChainHash
 
+    public init(sequence: UInt64, hash: ChainHash) {
+        self.sequence = sequence
+        self.hash = hash
+    }
+
     /// The head of a log with no record: sequence 0 and the genesis hash record 1 links to.
-    static func empty(_ logID: LogID) -> ChainHead {
+    public static func empty(_ logID: LogID) -> ChainHead {
         ChainHead(sequence: 0, hash: .genesis(of: logID))
     }
 }

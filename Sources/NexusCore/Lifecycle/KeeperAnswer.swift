@@ -1,4 +1,5 @@
 import Foundation
+import Projections
 
 /// What a Keeper's answer to a poll (`POST /v1/store/shard`) means, decided here and nowhere
 /// else so that every transport (and the simulator) sorts answers the same way. Never fails: an
@@ -27,6 +28,13 @@ public enum KeeperAnswer {
     }
 
     private struct ShardAnswer: Decodable { var shard: [UInt8]? }
+    private struct WitnessAnswer: Decodable { var head: LogWitness? }
+
+    /// The log head the Keeper witnessed, if its answer carries one (SPIKE's Keepers never do).
+    public static func witness(in body: [UInt8]) -> LogWitness? {
+        guard body.count <= 64 << 10 else { return nil }
+        return (try? JSONDecoder().decode(WitnessAnswer.self, from: Data(body)))?.head
+    }
 
     /// An HTTP answer with `status` and `body`.
     public static func classify(status: Int, body: [UInt8]) -> NexusLifecycle.PollResult {

@@ -19,6 +19,10 @@ public struct NexusDriver: Sendable {
         case contributeCompleted(keeper: Int, rehydration: NexusLifecycle.Rehydration?, succeeded: Bool)
         case initialize(EpochGenesis, actor: String, trail: String)
         case dataRefused(String)
+        /// The witness check found the log rolled back (`LogWitnessCheck`).
+        case logRolledBack(RollbackDetected)
+        /// An operator accepted the log's head over a witnessed one.
+        case logHeadAccepted(LogHeadAccepted, actor: String)
         case stop(reason: String)
         /// `spike recover` offers a password (kept by the adapter until `unwrapPassword`).
         case passwordAttempt(actor: String, trail: String)
@@ -59,6 +63,8 @@ public struct NexusDriver: Sendable {
         case .dataRefused(let reason):
             machine.dataRefused(reason)
             actions = []
+        case .logRolledBack(let finding): actions = machine.logRolledBack(finding)
+        case .logHeadAccepted(let acceptance, let actor): actions = machine.logHeadAccepted(acceptance, actor: actor)
         case .stop(let reason): actions = machine.stop(at: time, reason: reason)
         case .passwordAttempt(let actor, let trail): actions = machine.beginPasswordAttempt(actor: actor, trail: trail, at: time)
         case .passwordUnwrapped(let key, let admin): actions = machine.passwordUnwrapped(key, admin: admin, at: time)

@@ -515,6 +515,21 @@ public struct NexusLifecycle: Sendable {
         refusal = reason
     }
 
+    /// The log contradicts a head a Keeper witnessed: it is recorded, and the Nexus serves nothing
+    /// (it goes on polling, and hands its Keepers no head, so they keep the evidence) until an
+    /// operator accepts the log's head at a start.
+    public mutating func logRolledBack(_ finding: RollbackDetected) -> [Action] {
+        guard !stopped else { return [] }
+        refusal = finding.summary
+        return [.append([event(finding)])]
+    }
+
+    /// An operator accepted this log's head over a witnessed one: recorded, and served.
+    public mutating func logHeadAccepted(_ acceptance: LogHeadAccepted, actor: String) -> [Action] {
+        guard !stopped else { return [] }
+        return [.append([DomainEvent(actor: actor, trail: "accept-log-head", acceptance)])]
+    }
+
     /// The clock moved: poll the Keepers when due, write the poll summaries that are due and what
     /// failed to be appended before.
     public mutating func tick(at time: NexusTime) -> [Action] {

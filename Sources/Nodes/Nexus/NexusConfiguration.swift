@@ -23,6 +23,11 @@ public struct NexusConfiguration: Sendable {
     public var maxCipherSize = 65536
     /// scrypt's cost for the admin password wraps this Nexus makes (OWASP's minimum; tests lower it).
     public var passwordCost: PasswordWrap.Cost = .standard
+    /// `spike nexus --accept-log-head SEQ`: a log whose head is SEQ is served even though a Keeper
+    /// witnessed a later or another head (a restore from a backup); recorded as `LogHeadAccepted`
+    /// by `logHeadAcceptedBy`.
+    public var acceptLogHead: UInt64?
+    public var logHeadAcceptedBy = "spike nexus --accept-log-head"
 
     public init(listen: (host: String, port: Int), keepers: [String], shares: Int, threshold: Int, pollInterval: Duration, dataDirectory: String) {
         self.listen = listen

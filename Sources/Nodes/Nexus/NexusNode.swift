@@ -16,6 +16,8 @@ import Synchronization
 public final class NexusNode: Sendable {
     enum Input: Sendable {
         case driver(NexusDriver.Input)
+        /// A Keeper answered for the first time in this process, with the head it witnessed.
+        case firstWitness(keeper: Int, LogWitness)
         case initialize(EpochGenesis, actor: String, trail: String, reply: @Sendable (Result<Void, NexusError>) -> Void)
         case stop(reason: String)
     }
@@ -29,6 +31,9 @@ public final class NexusNode: Sendable {
     private let initialProjection: LifecycleProjection
     /// The key table's link of a rotation that has not completed (ADR-0009).
     private let initialRotationLink: [UInt8]?
+    /// The log's head when this process opened it, before it appended anything: what
+    /// `--accept-log-head` names.
+    private let openedHead: ChainHead
     /// Secrets and policies; unlocked once the root key is in memory.
     public let store: NexusStore
     private let inputs: AsyncStream<Input>.Continuation
@@ -48,6 +53,11 @@ public final class NexusNode: Sendable {
     private let operatorRequests = Mutex<(next: UInt64, pending: [UInt64: (password: String?, reply: @Sendable (OperatorOutcome) -> Void)])>((1, [:]))
     /// Polls and contributions on their way: a stopped Nexus leaves none behind.
     private let exchanges = KeeperExchanges()
+    /// Witnessed heads (DESIGN §3): what the Keepers gave back; which Keepers have answered this
+    /// process (a head goes only to those, so that none loses the head it held before it was
+    /// read); and the root key our own heads are authenticated with, once the log proved to be
+    /// the one witnessed (nil before, and for good after a rollback is found).
+    private let witnessing = Mutex<(received: [Int: LogWitness], answered: Set<Int>, key: (rootKey: RootKey, epoch: UInt32)?)>(([:], [], nil))
     /// Whether `run` has returned, and who waits for it to (`stop`).
     private let loop = Mutex<(ended: Bool, stopWaiters: [@Sendable () -> Void])>((false, []))
     public let instance = UUID().uuidString.lowercased()
@@ -67,6 +77,7 @@ public final class NexusNode: Sendable {
             ? try LogKeyFile.readPrivateKey(at: keyPath) : try LogKeyFile.create(at: keyPath)
         let log = try EventLog.open(directory: configuration.dataDirectory)
         self.log = log
+        openedHead = try log.head() ?? .empty(log.logID)
         let projections = try NexusProjections.replay(log, keyring: LogKeyring([auditKey]))
         // Share i lives on Keeper i: a Keeper list shorter (or longer) than the genesis' cannot
         // be polled, and no start can fix it.
@@ -175,6 +186,11 @@ public final class NexusNode: Sendable {
                 // Serving (the store unlocked, the shares out) before the caller hears so.
                 initialization = reply
                 answerInitialization()
+            case .firstWitness(let keeper, let witness):
+                // A Keeper first heard after the root key came back: its head is checked too.
+                guard let key = witnessing.withLock({ $0.key }) else { continue }
+                try checkWitnesses([keeper: witness], rootKey: key.rootKey, epoch: key.epoch, &driver)
+                try await drain(&driver)
             case .stop(let reason):
                 try driver.handle(.stop(reason: reason), at: now())
                 try await drain(&driver)
@@ -197,18 +213,23 @@ public final class NexusNode: Sendable {
                 }
             case .poll(let keeper):
                 let url = configuration.keepers[keeper - 1]
-                let (poller, inputs) = (self.poller, self.inputs)
-                exchanges.start {
+                let (poller, inputs, head) = (self.poller, self.inputs, ownHead(for: keeper))
+                exchanges.start { [self] in
                     let started = ContinuousClock.now
-                    let result = await poller.poll(url)
+                    let (result, witness) = await poller.poll(url, head: head)
                     let latency = Int64((ContinuousClock.now - started) / .milliseconds(1))
+                    let first = witnessing.withLock { state in
+                        if let witness { state.received[keeper] = witness }
+                        return state.answered.insert(keeper).inserted
+                    }
+                    if first, let witness { inputs.yield(.firstWitness(keeper: keeper, witness)) }
                     inputs.yield(.driver(.pollCompleted(keeper: keeper, result: result, latencyMillis: latency)))
                 }
             case .contribute(let keeper, let share, let rehydration):
                 let url = configuration.keepers[keeper - 1]
-                let (poller, inputs) = (self.poller, self.inputs)
+                let (poller, inputs, head) = (self.poller, self.inputs, ownHead(for: keeper))
                 exchanges.start {
-                    let succeeded = await poller.contribute(share.value, to: url)
+                    let succeeded = await poller.contribute(share.value, to: url, head: head)
                     inputs.yield(.driver(.contributeCompleted(keeper: keeper, rehydration: rehydration, succeeded: succeeded)))
                 }
             case .useEpoch(let genesis):
@@ -223,9 +244,12 @@ public final class NexusNode: Sendable {
                 } catch {
                     FileHandle.standardError.write(Data("spike nexus: refusing to serve: \(error)\n".utf8))
                     try driver.handle(.dataRefused("\(error)"), at: now())
+                    continue
                 }
+                try checkWitnesses(witnessing.withLock { $0.received }, rootKey: rootKey, epoch: epoch, &driver)
             case .lockData:
                 store.lock()
+                witnessing.withLock { $0.key = nil }
             case .exit(let reason):
                 throw NexusError.logFailed(reason)
             case .unwrapPassword(let wraps, let epoch):
@@ -283,6 +307,8 @@ public final class NexusNode: Sendable {
                 switch result {
                 case .success(let range):
                     Failpoint.rotationAfterCommit.hit()
+                    // Our heads are authenticated under the new root key from now on.
+                    witnessing.withLock { state in if state.key != nil { state.key = (rotation.rootKey, rotation.event.epoch) } }
                     driver.appendSucceeded(first: range.lowerBound, at: now())
                 case .failure(let error):
                     driver.appendFailed("\(error)", at: now())
@@ -381,6 +407,49 @@ public final class NexusNode: Sendable {
     /// Records a refusal through the lifecycle, for when the data store is locked (sealed).
     public func recordRefusal(_ denied: AccessDenied, actor: String, trail: String) {
         inputs.yield(.driver(.refusal(denied, actor: actor, trail: trail)))
+    }
+
+    /// The head to hand Keeper `keeper` to witness: none before the log proved to be the one the
+    /// Keepers witnessed, none after it did not, and none to a Keeper whose own head is unread.
+    private func ownHead(for keeper: Int) -> LogWitness? {
+        guard let key = witnessing.withLock({ $0.answered.contains(keeper) ? $0.key : nil }),
+              let head = try? log.head() else { return nil }
+        return LogWitness(head: head, logID: log.logID, epoch: key.epoch, rootKey: key.rootKey)
+    }
+
+    /// Checks the witnessed heads against the log (`LogWitnessCheck`): consistent, the Nexus hands
+    /// out its own heads from now on; rolled back, it is recorded and nothing is served, unless the
+    /// operator started this process accepting the log's head (`--accept-log-head`).
+    private func checkWitnesses(_ witnesses: [Int: LogWitness], rootKey: RootKey, epoch: UInt32, _ driver: inout NexusDriver) throws {
+        let head: ChainHead
+        let verdict: LogWitnessCheck.Verdict
+        do {
+            head = try log.head() ?? .empty(log.logID)
+            verdict = try LogWitnessCheck.check(witnesses, logID: log.logID, rootKey: rootKey, epoch: epoch, head: head, at: now().wall) {
+                try log.link(at: $0)
+            }.verdict
+        } catch {
+            FileHandle.standardError.write(Data("spike nexus: refusing to serve: the witnessed heads cannot be checked: \(error)\n".utf8))
+            try driver.handle(.dataRefused("the witnessed heads cannot be checked: \(error)"), at: now())
+            return
+        }
+        switch verdict {
+        case .consistent:
+            witnessing.withLock { $0.key = (rootKey, epoch) }
+        case .rolledBack(let finding) where configuration.acceptLogHead == openedHead.sequence:
+            let acceptance = LogHeadAccepted(logSequence: openedHead.sequence, logLink: openedHead.hash.description,
+                                             witnessedSequence: finding.witnessedSequence, witnessedLink: finding.witnessedLink,
+                                             acceptedBy: configuration.logHeadAcceptedBy, at: now().wall)
+            FileHandle.standardError.write(Data("spike nexus: accepting the log's head \(openedHead.sequence) over \(finding.summary)\n".utf8))
+            try driver.handle(.logHeadAccepted(acceptance, actor: configuration.logHeadAcceptedBy), at: now())
+            witnessing.withLock { $0.key = (rootKey, epoch) }
+        case .rolledBack(let finding):
+            FileHandle.standardError.write(Data(("spike nexus: refusing to serve: \(finding.summary). If this log is the one to keep "
+                + "(a restore from a backup): stop the Nexus, read its head with `spike log head --data-dir \(configuration.dataDirectory)`, "
+                + "and start it with --accept-log-head <that sequence>\n").utf8))
+            witnessing.withLock { $0.key = nil }
+            try driver.handle(.logRolledBack(finding), at: now())
+        }
     }
 
     /// Records a clean stop (pending poll summaries, `NexusStopped`) and ends `run`.

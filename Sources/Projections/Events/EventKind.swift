@@ -71,6 +71,7 @@ public enum EventVocabulary {
         EpochStarted.self, NexusStarted.self, NexusStopped.self, RootKeyRestored.self,
         RootKeyRestoreFailed.self, SystemReset.self, AdminPasswordAdded.self, AdminPasswordChanged.self,
         AdminPasswordRemoved.self, RecoveryShardsExported.self, RootKeyRotated.self, RootKeyRotationCompleted.self,
+        RollbackDetected.self, LogHeadAccepted.self,
         // Keepers
         ShardDistributed.self, KeeperPolled.self, KeeperRehydrated.self,
         // Data

@@ -240,3 +240,66 @@ public struct RootKeyRotationCompleted: EventPayload {
         self.at = at
     }
 }
+
+/// The Nexus came back on a log that a Keeper's witnessed head says has been rolled back: the log
+/// ends before the witnessed sequence (`behind`: records were dropped, or an older copy was put
+/// back), or its record at that sequence is another (`diverged`). The Nexus serves nothing until
+/// an operator accepts the log's head (`LogHeadAccepted`). Links are hex.
+public struct RollbackDetected: EventPayload {
+    public static let kind = EventKind(0x8000, "RollbackDetected", .informational)
+
+    public enum Finding: String, Codable, Sendable {
+        case behind, diverged
+    }
+
+    public var finding: Finding
+    public var keeper: Int
+    public var logSequence: UInt64
+    public var logLink: String
+    public var witnessedSequence: UInt64
+    public var witnessedLink: String
+    public var at: Int64
+
+    public init(finding: Finding, keeper: Int, logSequence: UInt64, logLink: String, witnessedSequence: UInt64,
+                witnessedLink: String, at: Int64) {
+        self.finding = finding
+        self.keeper = keeper
+        self.logSequence = logSequence
+        self.logLink = logLink
+        self.witnessedSequence = witnessedSequence
+        self.witnessedLink = witnessedLink
+        self.at = at
+    }
+
+    /// What `/readyz` and the Nexus' output say.
+    public var summary: String {
+        let log = "the log ends at \(logSequence) (link \(logLink.prefix(16))…)"
+        let witnessed = "Keeper \(keeper) witnessed \(witnessedSequence) (link \(witnessedLink.prefix(16))…)"
+        return finding == .behind
+            ? "log_rollback: \(log) but \(witnessed): records were dropped or an older copy of the log was put back"
+            : "log_rollback: \(log) and \(witnessed), another record at that sequence: the log was replaced"
+    }
+}
+
+/// An operator accepted a log behind or apart from a witnessed head (a restore from a backup,
+/// say): `acceptedBy` names who, the heads say what was given up. The Nexus serves again and
+/// hands its Keepers the accepted head to witness.
+public struct LogHeadAccepted: EventPayload {
+    public static let kind = EventKind(0x8001, "LogHeadAccepted", .informational)
+
+    public var logSequence: UInt64
+    public var logLink: String
+    public var witnessedSequence: UInt64
+    public var witnessedLink: String
+    public var acceptedBy: String
+    public var at: Int64
+
+    public init(logSequence: UInt64, logLink: String, witnessedSequence: UInt64, witnessedLink: String, acceptedBy: String, at: Int64) {
+        self.logSequence = logSequence
+        self.logLink = logLink
+        self.witnessedSequence = witnessedSequence
+        self.witnessedLink = witnessedLink
+        self.acceptedBy = acceptedBy
+        self.at = at
+    }
+}

@@ -48,6 +48,8 @@ public struct LogWitness: Codable, Equatable, Sendable, CustomStringConvertible 
         return message + link
     }
 
-    public var head: String { "\(sequence) (link \(link.prefix(8).map { String(format: "%02x", $0) }.joined())…)" }
+    /// The link in hex, as events and reports show it.
+    public var linkHex: String { link.map { String(format: "%02x", $0) }.joined() }
+    public var head: String { "\(sequence) (link \(linkHex.prefix(16))…)" }
     public var description: String { "LogWitness(epoch \(epoch), head \(head))" }
 }
