@@ -161,6 +161,40 @@ def test_replay_equals_the_live_nexus_and_an_older_backup_does_not(cluster):
     assert "1 difference(s)" in behind.stdout and "secret apps/late: listed by the Nexus, not in the log" in behind.stdout, behind.stdout
 
 
+def test_a_head_kept_outside_tells_the_log_from_a_rolled_back_copy(cluster, tmp_path):
+    c = cluster
+    out = c.spike("log", "head", "--data-dir", c.data, "--password-file", c.password_file).stdout
+    head = json.loads(out)
+    # What the independent reader sees: the committed head in `meta`.
+    env = lmdb.open(c.data, readonly=True, lock=False, max_dbs=8, subdir=True)
+    with env.begin() as txn:
+        raw = txn.get(b"head", db=env.open_db(b"meta", txn=txn, create=False))
+    env.close()
+    assert head["sequence"] >= 1 and len(head["mac"]) == 64 and head["epoch"] == 1
+    assert struct.unpack(">Q", raw[:8])[0] >= head["sequence"]
+    kept = tmp_path / "head.json"
+    kept.write_text(json.dumps(head))
+    c.spike("log", "head", "--data-dir", c.data, "--output", str(tmp_path / "h2.json"))
+    assert os.stat(tmp_path / "h2.json").st_mode & 0o777 == 0o600
+    ok = c.spike("log", "verify", "--data-dir", c.data, "--expect-head", str(kept), "--password-file", c.password_file)
+    assert f"holds the expected head {head['sequence']}" in ok.stdout and "MAC is the root key's" in ok.stdout
+    # The backup made early in the story is a log rolled back: behind the head kept.
+    behind = c.spike("log", "verify", "--data-dir", c.backup, "--key", os.path.join(c.data, "audit-key.pem"),
+                     "--expect-head", str(kept), check=False)
+    assert behind.returncode != 0 and "the log is behind the expected head" in behind.stderr, behind.stderr
+    # A head file someone edited: another link is another log; another sequence breaks the MAC.
+    (tmp_path / "other-link.json").write_text(json.dumps(dict(head, link="00" * 32)))
+    other = c.spike("log", "verify", "--data-dir", c.data, "--expect-head", str(tmp_path / "other-link.json"), check=False)
+    assert other.returncode != 0 and "another record at the expected head's sequence" in other.stderr
+    # A real earlier head of this log (the backup's) with the MAC of another: the MAC gives it away.
+    moved = c.spike("log", "head", "--data-dir", c.backup, "--key", os.path.join(c.data, "audit-key.pem")).stdout
+    forged = dict(json.loads(moved), mac=head["mac"], epoch=head["epoch"])
+    (tmp_path / "forged.json").write_text(json.dumps(forged))
+    refused = c.spike("log", "verify", "--data-dir", c.data, "--expect-head", str(tmp_path / "forged.json"),
+                      "--password-file", c.password_file, check=False)
+    assert refused.returncode != 0 and "its MAC is not this root key's" in refused.stderr, refused.stdout + refused.stderr
+
+
 def test_follow_streams_new_events_as_they_are_appended(cluster):
     follower = subprocess.Popen([SPIKE, "log", "export", "--data-dir", cluster.data, "--follow", "--path-prefix", "follow/"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -47,7 +47,8 @@ public struct ChainHash: Hashable, Sendable, CustomStringConvertible {
 }
 
 extension Sequence<UInt8> {
-    var hexString: String {
+    /// Lower-case hex: the one encoder of links, ids and MACs for people and JSON.
+    public var hexString: String {
         let digits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
         for byte in self {

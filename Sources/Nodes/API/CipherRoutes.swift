@@ -1,4 +1,5 @@
 import Crypto
+import EventLog
 import Foundation
 import NIOHTTP1
 import NexusCore
@@ -70,6 +71,6 @@ extension DataAPI {
         guard body.nonce.count == SpikeCipher.nonceSize, body.ciphertext.count <= maxCipherSize else { throw APIFailure.badRequest }
         guard let key = store.rootCipherKey else { throw APIFailure.notReady }
         guard let plaintext = SpikeCipher.open(nonce: body.nonce, ciphertext: body.ciphertext, key: key) else { throw APIFailure.internalError }
-        return .json(BootstrapVerifyResponse(hash: SHA256.hash(data: plaintext).map { String(format: "%02x", $0) }.joined()))
+        return .json(BootstrapVerifyResponse(hash: SHA256.hash(data: plaintext).hexString))
     }
 }

@@ -49,7 +49,7 @@ public struct LogWitness: Codable, Equatable, Sendable, CustomStringConvertible 
     }
 
     /// The link in hex, as events and reports show it.
-    public var linkHex: String { link.map { String(format: "%02x", $0) }.joined() }
+    public var linkHex: String { link.hexString }
     public var head: String { "\(sequence) (link \(linkHex.prefix(16))…)" }
     public var description: String { "LogWitness(epoch \(epoch), head \(head))" }
 }

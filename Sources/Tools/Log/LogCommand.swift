@@ -12,7 +12,7 @@ struct LogCommand: AsyncParsableCommand {
         Every command reads the log read-only: it works on the live log of a running Nexus (LMDB
         readers never block the writer) or on a copy.
         """,
-        subcommands: [LogExport.self, LogAudit.self, LogReplay.self, LogStats.self, LogVerify.self, LogBackup.self,
+        subcommands: [LogExport.self, LogAudit.self, LogReplay.self, LogStats.self, LogVerify.self, LogHeadCommand.self, LogBackup.self,
                       LogKeygen.self, LogDemo.self]
     )
 }

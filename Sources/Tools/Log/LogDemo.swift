@@ -79,7 +79,7 @@ struct LogDemo: AsyncParsableCommand {
             return SymmetricKey(data: bytes)
         }
         let key = SymmetricKey(size: .bits256)
-        let hex = key.withUnsafeBytes { $0.map { String(format: "%02x", $0) }.joined() }
+        let hex = key.withUnsafeBytes { $0.hexString }
         try OutputFile.write(Array((hex + "\n").utf8), to: path)
         return key
     }

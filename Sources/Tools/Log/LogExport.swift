@@ -138,7 +138,7 @@ struct LogExport: AsyncParsableCommand {
             sealed = .hmac(try Self.readHMACKey(hmacKeyFile))
         } else if hmac {
             let key = SymmetricKey(size: .bits256)
-            let hex = key.withUnsafeBytes { $0.map { String(format: "%02x", $0) }.joined() }
+            let hex = key.withUnsafeBytes { $0.hexString }
             FileHandle.standardError.write(Data("HMAC key of this export (shown once; keep it to correlate later exports): \(hex)\n".utf8))
             sealed = .hmac(key)
         } else {

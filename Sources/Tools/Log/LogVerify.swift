@@ -18,8 +18,11 @@ struct LogVerify: ParsableCommand {
     @OptionGroup var location: LogLocation
     @OptionGroup var keyOptions: LogKeyOptions
     @OptionGroup var rootKeyOptions: RootKeyOptions
+    @Option(name: .long, help: "A head kept by `spike log head`: the log must still hold it (not behind it, not another record there).")
+    var expectHead: String?
 
     func run() throws {
+        let expected = try expectHead.map(KeptHead.read)
         let log = try location.open()
         defer { log.close() }
         // Bodies are opened when a key is given, or when the root key is (it is checked on them).
@@ -27,7 +30,14 @@ struct LogVerify: ParsableCommand {
         let report = log.verify(keyring: keyring)
         print("log \(log.logID) in \(log.directory): \(report)")
         guard report.isIntact else { throw ExitCode.failure }
-        guard rootKeyOptions.given, let keyring else { return }
+        if let expected, let expectHead {
+            if let mismatch = try expected.mismatch(in: log) { throw CommandFailure("\(expectHead): \(mismatch)") }
+            print("the log holds the expected head \(expected.sequence) (link \(expected.link.prefix(16))…) of \(expectHead)")
+        }
+        guard rootKeyOptions.given, let keyring else {
+            if expected?.mac != nil { print("the expected head's MAC was not checked: give the root key (--password or --shards)") }
+            return
+        }
         // The root key: it must match the epoch's key check value (`rootKey(for:)` refuses
         // otherwise) and confirm every data event's authenticator.
         try log.reading {
@@ -36,6 +46,13 @@ struct LogVerify: ParsableCommand {
             try LogReplay.authenticate(projections, with: rootKey)
             print("root key from \(source): matches the key check value of epoch \(projections.lifecycle.epoch); "
                 + "\(projections.unverified.count) data events authenticated")
+            if let expected, let expectHead {
+                switch expected.isAuthentic(logID: log.logID, rootKey: rootKey) {
+                case true?: print("the expected head's MAC is the root key's")
+                case false?: throw CommandFailure("\(expectHead): its MAC is not this root key's: the head file was not made from this log's root key")
+                case nil: print("the expected head carries no MAC (it was taken without the root key)")
+                }
+            }
         }
     }
 }

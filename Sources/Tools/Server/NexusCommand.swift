@@ -39,12 +39,18 @@ struct NexusCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: "Write the bound host:port to this file once listening.")
     var addressFile: String?
+    @Option(name: .long, help: ArgumentHelp(
+        "Serve a log whose head is SEQ although a Keeper witnessed a later or another head (a restore from a backup); recorded as LogHeadAccepted.",
+        valueName: "SEQ"))
+    var acceptLogHead: UInt64?
 
     func run() async throws {
         let environment = Workload.environment
         try HostHardening.apply(to: "spike nexus", environment: environment)
-        let configuration: NexusConfiguration
+        var configuration: NexusConfiguration
         do { configuration = try NexusConfiguration.fromEnvironment(environment) } catch { throw CommandFailure(error.description) }
+        configuration.acceptLogHead = acceptLogHead
+        configuration.logHeadAcceptedBy = "host:\(NSUserName())@\(ProcessInfo.processInfo.hostName) (spike nexus --accept-log-head \(acceptLogHead ?? 0))"
         let roles = try Workload.roles()
         let source = try await Workload.source()
         defer { source.close() }

@@ -1,3 +1,4 @@
+import EventLog
 import Foundation
 
 /// SPIKE's recovery shard text, `spike:<index>:<64 lowercase hex>` (reference §6), and the
@@ -7,7 +8,7 @@ struct RecoveryShardFile: Equatable {
     var value: [UInt8]
 
     /// The file's content: no trailing newline, as SPIKE writes it.
-    var text: String { "spike:\(index):" + value.map { String(format: "%02x", $0) }.joined() }
+    var text: String { "spike:\(index):" + value.hexString }
 
     var fileName: String { "spike.recovery.\(index).txt" }
 
