@@ -117,4 +117,21 @@ import Testing
         #expect(throws: FilterError.self) { try EventFilter.kinds(named: ["KeeperPolled", "Nope"]) }
         #expect(try EventFilter.kinds(named: ["KeeperPolled", "SystemReset"]) == [21, 9])
     }
+
+    /// A rollback found by a witnessed head, then an operator's acceptance: both findings, in order.
+    @Test func aRollbackAndItsAcceptanceAreFindings() {
+        var timeline = AuditTimeline(logID: "test", head: 9)
+        timeline.apply(DomainEvent(actor: "spiffe://spike.ist/spike/nexus", trail: "t", NexusStarted(instance: "a", version: "v", previousStartCrashed: nil)),
+                       sequence: 1, time: Self.start, epoch: 1)
+        timeline.apply(DomainEvent(actor: "spiffe://spike.ist/spike/nexus", trail: "t",
+                                   RollbackDetected(finding: .behind, keeper: 2, logSequence: 40, logLink: "aa", witnessedSequence: 55,
+                                                    witnessedLink: "bb", at: 0)), sequence: 41, time: Self.start + Self.minute, epoch: 1)
+        timeline.apply(DomainEvent(actor: "host:op@h", trail: "accept-log-head",
+                                   LogHeadAccepted(logSequence: 43, logLink: "cc", witnessedSequence: 55, witnessedLink: "bb",
+                                                   acceptedBy: "host:op@h", at: 0)), sequence: 44, time: Self.start + 2 * Self.minute, epoch: 1)
+        let texts = timeline.finished().findings.map(\.text)
+        let rollback = texts.firstIndex { $0.hasPrefix("The log was rolled back") && $0.contains("ends at 40, before the head 55 Keeper 2 had witnessed") }
+        let accepted = texts.firstIndex { $0.hasPrefix("host:op@h accepted the log's head 43") && $0.contains("over the head 55") }
+        #expect(rollback != nil && accepted != nil && rollback! < accepted!, "\(texts)")
+    }
 }

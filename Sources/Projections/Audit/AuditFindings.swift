@@ -104,6 +104,19 @@ public enum AuditFindings {
             add(reset.at, reset.sequence, .warning,
                 "The system was reset at \(reset.at.short) by \(reset.actor): \"\(reset.reason)\". Epoch \(reset.epoch) was closed; its secrets are gone for good.")
         }
+        for incident in report.headIncidents {
+            switch incident.kind {
+            case "accepted":
+                add(incident.at, incident.sequence, .warning,
+                    "\(incident.actor) accepted the log's head \(incident.logSequence) at \(incident.at.short) over the head \(incident.witnessedSequence) "
+                        + "a Keeper had witnessed: what was written after \(incident.logSequence) in the witnessed log is not in this one.")
+            default:
+                let how = incident.kind == "behind" ? "ends at \(incident.logSequence), before" : "holds another record at"
+                add(incident.at, incident.sequence, .warning,
+                    "The log was rolled back: at \(incident.at.short) the Nexus found that it \(how) the head \(incident.witnessedSequence) "
+                        + "Keeper \(incident.keeper ?? 0) had witnessed, and served nothing.")
+            }
+        }
         for rotation in report.rotations {
             let completion = rotation.completedAt.map { "; the Keepers confirmed the new shares at \($0.short)" }
                 ?? "; the Keepers never confirmed the new shares (the old key still opens it)"

@@ -104,6 +104,19 @@ public struct AuditReport: Codable, Sendable {
         public var actor: String
     }
 
+    /// A rollback of the log found by a witnessed head (`RollbackDetected`), or an operator's
+    /// acceptance of the log's head over one (`LogHeadAccepted`).
+    public struct HeadIncident: Codable, Sendable {
+        public var at: Timestamp
+        public var sequence: UInt64
+        /// `behind`, `diverged`, or `accepted`.
+        public var kind: String
+        public var logSequence: UInt64
+        public var witnessedSequence: UInt64
+        public var keeper: Int?
+        public var actor: String
+    }
+
     public struct ShardExport: Codable, Sendable {
         public var at: Timestamp
         public var sequence: UInt64
@@ -137,5 +150,6 @@ public struct AuditReport: Codable, Sendable {
     public var rotations: [Rotation] = []
     public var resets: [Reset] = []
     public var shardExports: [ShardExport] = []
+    public var headIncidents: [HeadIncident] = []
     public var denials: [Denials] = []
 }

@@ -91,6 +91,12 @@ public struct AuditTimeline: Sendable {
             report.adminChanges.append(.init(at: at, sequence: sequence, change: "changed", admin: changed.wrap.admin, actor: event.actor))
         case let removed as AdminPasswordRemoved:
             report.adminChanges.append(.init(at: at, sequence: sequence, change: "removed", admin: removed.admin, actor: event.actor))
+        case let detected as RollbackDetected:
+            report.headIncidents.append(.init(at: at, sequence: sequence, kind: detected.finding.rawValue, logSequence: detected.logSequence,
+                                              witnessedSequence: detected.witnessedSequence, keeper: detected.keeper, actor: event.actor))
+        case let accepted as LogHeadAccepted:
+            report.headIncidents.append(.init(at: at, sequence: sequence, kind: "accepted", logSequence: accepted.logSequence,
+                                              witnessedSequence: accepted.witnessedSequence, actor: accepted.acceptedBy))
         case let exported as RecoveryShardsExported:
             report.shardExports.append(.init(at: at, sequence: sequence, shareIndices: exported.shareIndices, actor: event.actor))
         case let rotated as RootKeyRotated:
