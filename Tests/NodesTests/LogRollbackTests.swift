@@ -1,3 +1,4 @@
+import Crypto
 import EventLog
 import Foundation
 import NexusCore
@@ -119,6 +120,40 @@ import Testing
             while !nexus.node.status.ready, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
             #expect(nexus.node.status.ready, "\(nexus.node.status)")
             #expect(try nexus.events().compactMap { $0.payload as? RollbackDetected }.isEmpty)
+        }
+    }
+
+    /// A version key deleted from the key table without an event (what a raw LMDB edit does): the
+    /// read is a 500 naming a damaged key table, not a 404 for a secret that is there, and the
+    /// check `spike log verify` runs names the version.
+    @Test func aVersionKeyGoneOutsideAnEventIsDamageNotA404() async throws {
+        var nexus = try await NexusHarness()
+        try await awaitingCleanup({ await nexus.stop() }) {
+            try await nexus.initialize()
+            let admin = try nexus.client(Self.superuser)
+            #expect(try await nexus.post(admin, "/v1/store/secrets", #"{"path":"apps/db","values":{"password":"v1"}}"#).0 == 200)
+            #expect(try await nexus.post(admin, "/v1/store/secrets", #"{"path":"apps/db","values":{"password":"v2"}}"#).0 == 200)
+            let rootKey = try nexus.rootKey()
+            await nexus.stopNexus()
+            let key = try LogKeyFile.readPrivateKey(at: nexus.directory + "/audit-key.pem")
+            let log = try EventLog.open(directory: nexus.directory)
+            let data = try NexusProjections.replay(log, keyring: LogKeyring([key])).data
+            let keyID = try #require(data.secrets["apps/db"]?.versions[1]?.keyID)
+            // The key goes, explained by nothing that concerns it.
+            log.setRecipients([LogRecipient(key.publicKey)], epoch: 1)
+            _ = try await log.append([NewEvent(kind: AccessDenied.kind.number, body: DomainEvent(actor: "x", trail: "t",
+                AccessDenied(operation: "secret.get", path: "x", wants: ["read"], at: 0)).encoded())], keyChanges: KeyTableChanges(deletes: [keyID]))
+            let check = KeyTableCheck.check(data, keyTable: try log.keyTable(), dataKey: rootKey.dataKey(epoch: 1))
+            #expect(check.checked == 2 && check.problems == [KeyTableCheck.Problem(path: "apps/db", version: 1, kind: .missing)])
+            log.close()
+            nexus = try await NexusHarness(continuing: nexus)
+            try await nexus.waitUntilUnsealed()
+            let deadline = ContinuousClock.now + .seconds(10)
+            while !nexus.node.status.ready, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            let reader = try nexus.client(Self.superuser)
+            #expect(try await nexus.post(reader, "/v1/store/secrets?action=get", #"{"path":"apps/db","version":1}"#)
+                == (500, #"{"data":null,"err":"api_internal_error"}"#))
+            #expect(try await nexus.post(reader, "/v1/store/secrets?action=get", #"{"path":"apps/db"}"#) == (200, #"{"data":{"password":"v2"}}"#))
         }
     }
 }

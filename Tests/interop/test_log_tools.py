@@ -195,6 +195,32 @@ def test_a_head_kept_outside_tells_the_log_from_a_rolled_back_copy(cluster, tmp_
     assert refused.returncode != 0 and "its MAC is not this root key's" in refused.stderr, refused.stdout + refused.stderr
 
 
+def test_verify_names_version_keys_deleted_or_swapped_outside_an_event(cluster, tmp_path):
+    c = cluster
+    copy = str(tmp_path / "copy")
+    c.spike("log", "backup", "--data-dir", c.data, "--to", copy)
+    shutil.copy(os.path.join(c.data, "audit-key.pem"), os.path.join(copy, "audit-key.pem"))
+    clean = c.spike("log", "verify", "--data-dir", copy, "--password-file", c.password_file)
+    assert "key table: the keys of all" in clean.stdout
+    # An attacker with the files: one version key deleted, two others swapped (raw LMDB, no event).
+    env = lmdb.open(copy, max_dbs=8, subdir=True)
+    with env.begin(write=True) as txn:
+        keys = env.open_db(b"keys", txn=txn, create=False)
+        entries = [(k, v) for k, v in txn.cursor(db=keys) if not k.startswith(b"r")]
+        assert len(entries) >= 3
+        (gone, _), (a, va), (b, vb) = entries[0], entries[1], entries[2]
+        txn.delete(gone, db=keys)
+        txn.put(a, vb, db=keys)
+        txn.put(b, va, db=keys)
+    env.close()
+    damaged = c.spike("log", "verify", "--data-dir", copy, "--password-file", c.password_file, check=False)
+    out = damaged.stdout + damaged.stderr
+    assert damaged.returncode != 0 and "the key table is damaged: 3 of" in out, out
+    assert out.count("its key is not in the key table") == 1 and out.count("does not open its value") == 2, out
+    # Without the root key the chain is intact: only the key can tell.
+    assert c.spike("log", "verify", "--data-dir", copy).returncode == 0
+
+
 def test_follow_streams_new_events_as_they_are_appended(cluster):
     follower = subprocess.Popen([SPIKE, "log", "export", "--data-dir", cluster.data, "--follow", "--path-prefix", "follow/"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -1,3 +1,4 @@
+import Foundation
 import NIOHTTP1
 import NexusCore
 import NIOCore
@@ -39,6 +40,9 @@ extension DataAPI {
             return .json(body: body)
         case .notFound: throw APIFailure.notFound
         case .notReady: throw APIFailure.notReady
+        case .damaged(let problem):
+            FileHandle.standardError.write(Data("spike nexus: the key table is damaged: \(problem); `spike log verify --password` lists every such version\n".utf8))
+            throw APIFailure.internalError
         }
     }
 

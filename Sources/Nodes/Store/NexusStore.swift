@@ -177,6 +177,7 @@ public final class NexusStore: Sendable {
         case value([String: String])
         case notFound
         case notReady
+        case damaged(String)
     }
 
     /// The values of `path` at `version` (0 = current), opened now.
@@ -187,6 +188,7 @@ public final class NexusStore: Sendable {
             return .value(values)
         case .notFound: return .notFound
         case .notReady: return .notReady
+        case .damaged(let problem): return .damaged(problem)
         }
     }
 
@@ -195,6 +197,9 @@ public final class NexusStore: Sendable {
         case json(Data)
         case notFound
         case notReady
+        /// A live version whose key is missing from the key table or does not open its value: the
+        /// log's key table was changed outside an event (`spike log verify` names every such version).
+        case damaged(String)
     }
 
     private enum SecretLookupMiss: Error { case notReady, notFound }
@@ -212,11 +217,14 @@ public final class NexusStore: Sendable {
         case .failure(.notReady): return .notReady
         case .failure(.notFound): return .notFound
         }
-        // A live version without its key cannot happen unless the key table was damaged.
-        guard let wrappedKey,
-              let json = try? VersionSeal.openJSON(version.sealedValue, wrappedKey: wrappedKey, keyID: version.keyID,
+        // A live version without its key cannot happen unless the key table was damaged: that is
+        // said, not answered as a secret that is not there.
+        guard let wrappedKey else {
+            return .damaged(KeyTableCheck.Problem(path: path, version: version.version, kind: .missing).description)
+        }
+        guard let json = try? VersionSeal.openJSON(version.sealedValue, wrappedKey: wrappedKey, keyID: version.keyID,
                                                    path: path, version: version.version, epoch: version.epoch, dataKey: keys.data)
-        else { return .notFound }
+        else { return .damaged(KeyTableCheck.Problem(path: path, version: version.version, kind: .wrong).description) }
         return .json(json)
     }
 

@@ -46,6 +46,13 @@ struct LogVerify: ParsableCommand {
             try LogReplay.authenticate(projections, with: rootKey)
             print("root key from \(source): matches the key check value of epoch \(projections.lifecycle.epoch); "
                 + "\(projections.unverified.count) data events authenticated")
+            let keys = KeyTableCheck.check(projections.data, keyTable: try log.keyTable(), dataKey: rootKey.dataKey(epoch: projections.lifecycle.epoch))
+            guard keys.problems.isEmpty else {
+                for problem in keys.problems { print("key table: \(problem)") }
+                throw CommandFailure("the key table is damaged: \(keys.problems.count) of \(keys.checked) version keys missing or wrong "
+                    + "(restore the log from a backup that verifies)")
+            }
+            print("key table: the keys of all \(keys.checked) versions not destroyed are there and open their values")
             if let expected, let expectHead {
                 switch expected.isAuthentic(logID: log.logID, rootKey: rootKey) {
                 case true?: print("the expected head's MAC is the root key's")
