@@ -33,8 +33,8 @@ public struct DataProjection: Sendable {
             policies[put.name] = Policy(put)
         case let deleted as PolicyDeleted:
             policies[deleted.name] = nil
-        case is AccessDenied:
-            accessDenials += 1
+        case let denied as AccessDenied:
+            accessDenials += denied.refusals
         default:
             break
         }

@@ -129,12 +129,14 @@ import Testing
             // when one character is made of many scalars), and no policy pattern ever runs on it.
             #expect(try await nexus.post(web, "/v1/store/secrets", #"{"path":"\#(String(repeating: "p", count: 100_000))","values":{}}"#).0 == 401)
             #expect(try await nexus.post(web, "/v1/store/secrets", #"{"path":"a\#(String(repeating: "\u{301}", count: 100_000))","values":{}}"#).0 == 401)
-            // Every refusal is an AccessDenied event naming the caller and what it wanted.
+            // Every refusal is an AccessDenied event naming the caller and what it wanted; the
+            // second equal one (web reading apps/web/db again) is counted, to be written with the
+            // window's summary.
             let denials = try nexus.events().compactMap { event -> (String, AccessDenied)? in
                 if let denied = event.payload as? AccessDenied { return (event.actor, denied) }
                 return nil
             }
-            #expect(denials.count == 10 && denials.allSatisfy { $0.1.path.utf8.count <= 512 })
+            #expect(denials.count == 9 && denials.allSatisfy { $0.1.path.utf8.count <= 512 && $0.1.count == nil })
             #expect(denials.contains { $0.0 == "spiffe://spike.ist/workload/web" && $0.1.operation == "secret.get" && $0.1.path == "apps/billing/db" && $0.1.wants == ["read"] })
             #expect(denials.contains { $0.1.operation == "policy.list" && $0.1.path == "spike/system/acl" && $0.1.wants == ["list"] })
             let metrics = String(decoding: try await admin.get(nexus.url, path: "/metrics").body, as: UTF8.self)

@@ -95,4 +95,46 @@ import Testing
             #expect(try await nexus.post(admin, "/v1/store/secrets", #"{"path":"still/serving","values":{"k":"v"}}"#) == (200, "{}"))
         }
     }
+
+    /// A flood of refused requests (one identity, one path; then the same identity cycling
+    /// through paths): every refusal is counted, the log grows by a few events, measured.
+    @Test func aFloodOfRefusalsGrowsTheLogByAFewEventsAndEveryOneIsCounted() async throws {
+        var nexus = try await NexusHarness()
+        try await awaitingCleanup({ await nexus.stop() }) {
+            try await nexus.initialize()
+            let attacker = try nexus.client("/workload/flood")
+            let bytesBefore = nexus.node.log.storedBytes
+            let eventsBefore = try nexus.events().count
+            let (same, cycling) = (600, 400)
+            let target = nexus
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for worker in 0..<8 {
+                    group.addTask {
+                        for index in stride(from: worker, to: same + cycling, by: 8) {
+                            let path = index < same ? "apps/db" : "apps/p\(index)"
+                            let status = try await target.post(attacker, "/v1/store/secrets?action=get", #"{"path":"\#(path)"}"#).0
+                            #expect(status == 401)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let written = try nexus.events().count - eventsBefore
+            let grown = nexus.node.log.storedBytes - bytesBefore
+            // One event for the first on apps/db, one per path up to the identity's limit, one window
+            // for the rest; the summaries come when the windows end (here: at the stop).
+            #expect(written <= 1 + 32 + 1, "\(written) events for \(same + cycling) refusals")
+            let metrics = String(decoding: try await nexus.client("/spike/pilot/role/superuser").get(nexus.url, path: "/metrics").body, as: UTF8.self)
+            #expect(try #require(prometheusSamples(metrics))["spike_access_denied_total"] == Double(same + cycling))
+            await nexus.stopNexus()
+            nexus = try await NexusHarness(continuing: nexus)
+            try await nexus.waitUntilStarted()
+            let denials = try nexus.events().compactMap { $0.payload as? AccessDenied }
+            #expect(denials.reduce(0) { $0 + $1.refusals } == same + cycling, "every refusal accounted for")
+            #expect(denials.contains { $0.path == "apps/db" && $0.count == same - 1 })
+            #expect(denials.contains { $0.path == "*" && ($0.count ?? 0) > 0 })
+            print("refusal flood: \(same + cycling) refusals, \(written) events before the stop, \(denials.count) in all, log grew \(grown) bytes "
+                + "(\(Double(grown) / Double(same + cycling)) bytes per refusal)")
+        }
+    }
 }

@@ -12,7 +12,8 @@ public enum DataCommand: Sendable {
     case destroySecret(path: String, versions: [Int])
     case putPolicy(name: String, spiffeidPattern: String, pathPattern: String, permissions: [Permission])
     case deletePolicy(name: String)
-    case denyAccess(operation: String, path: String, wants: [Permission])
+    /// A refusal (or a `RefusalLedger` summary of equal ones) to record.
+    case denyAccess(AccessDenied)
 }
 
 /// What became of a command.
@@ -107,8 +108,8 @@ struct DataBatch {
             policies[name] = .some(nil)
             record(PolicyDeleted(name: name, at: context.now), context)
             return .done
-        case .denyAccess(let operation, let path, let wants):
-            record(AccessDenied(operation: operation, path: path, wants: wants.map(\.rawValue), at: context.now), context)
+        case .denyAccess(let denied):
+            record(denied, context)
             return .done
         }
     }

@@ -53,6 +53,8 @@ public final class NexusNode: Sendable {
     private let operatorRequests = Mutex<(next: UInt64, pending: [UInt64: (password: String?, reply: @Sendable (OperatorOutcome) -> Void)])>((1, [:]))
     /// Polls and contributions on their way: a stopped Nexus leaves none behind.
     private let exchanges = KeeperExchanges()
+    /// Refusals counted between the writes of their summaries (`RefusalLedger`).
+    private let refusals = Mutex(RefusalLedger())
     /// Witnessed heads (DESIGN §3): what the Keepers gave back; which Keepers have answered this
     /// process (a head goes only to those, so that none loses the head it held before it was
     /// read); and the root key our own heads are authenticated with, once the log proved to be
@@ -130,6 +132,7 @@ public final class NexusNode: Sendable {
                 let wait = min(max(deadline.withLock { $0 } - now().monotonic, 5), 250)
                 do { try await Task.sleep(for: .milliseconds(wait)) } catch { return }
                 inputs.yield(.driver(.tick))
+                await recordDueRefusals()
             }
         }
         defer { ticker.cancel() }
@@ -405,8 +408,22 @@ public final class NexusNode: Sendable {
     }
 
     /// Records a refusal through the lifecycle, for when the data store is locked (sealed).
-    public func recordRefusal(_ denied: AccessDenied, actor: String, trail: String) {
-        inputs.yield(.driver(.refusal(denied, actor: actor, trail: trail)))
+    /// A caller was refused: counted by the ledger, and what it gives is written (through the
+    /// data store, or while that is locked through the lifecycle, which writes in every phase).
+    public func refused(_ key: RefusalLedger.Key, trail: String) async {
+        let writes = refusals.withLock { $0.refused(key, trail: trail, at: now().wall) }
+        for write in writes { await record(write) }
+    }
+
+    private func record(_ write: RefusalLedger.Write) async {
+        if await store.write(.denyAccess(write.denied), actor: write.actor, trail: write.trail) == .notReady {
+            inputs.yield(.driver(.refusal(write.denied, actor: write.actor, trail: write.trail)))
+        }
+    }
+
+    /// The ledger's summaries whose window has ended.
+    private func recordDueRefusals() async {
+        for write in refusals.withLock({ $0.due(at: now().wall) }) { await record(write) }
     }
 
     /// The head to hand Keeper `keeper` to witness: none before the log proved to be the one the
@@ -454,6 +471,8 @@ public final class NexusNode: Sendable {
 
     /// Records a clean stop (pending poll summaries, `NexusStopped`) and ends `run`.
     public func stop(reason: String) async {
+        // Every refusal counted is written before the store closes.
+        for write in refusals.withLock({ $0.drain() }) { await record(write) }
         await store.stop()
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let ended = loop.withLock { loop in

@@ -126,13 +126,14 @@ public struct AuditTimeline: Sendable {
             withLane(distributed.keeper) { $0.url = distributed.keeperURL }
         case let denied as AccessDenied:
             let request = denied.operation + " " + denied.path
+            let first = denied.firstAt.map { Timestamp(milliseconds: $0) } ?? at
             if denials[event.actor] != nil {
                 // Mutated in place: a copy out of the dictionary would copy its requests each time.
-                denials[event.actor]!.count += 1
+                denials[event.actor]!.count += denied.refusals
                 denials[event.actor]!.last = at
-                denials[event.actor]!.requests[request, default: 0] += 1
+                denials[event.actor]!.requests[request, default: 0] += denied.refusals
             } else {
-                denials[event.actor] = .init(actor: event.actor, count: 1, first: at, last: at, requests: [request: 1])
+                denials[event.actor] = .init(actor: event.actor, count: denied.refusals, first: first, last: at, requests: [request: denied.refusals])
             }
         default:
             break

@@ -116,12 +116,22 @@ public struct AccessDenied: EventPayload {
     /// The path the permission was checked on (a secret path or a `spike/system/…` path).
     public var path: String
     public var wants: [String]
+    /// When (the last of them, for a summary).
     public var at: Int64
+    /// A summary of repeats (`RefusalLedger`): how many equal refusals since the first one was
+    /// written, and when the first of them came; absent for a single refusal.
+    public var count: Int?
+    public var firstAt: Int64?
 
-    public init(operation: String, path: String, wants: [String], at: Int64) {
+    public init(operation: String, path: String, wants: [String], at: Int64, count: Int? = nil, firstAt: Int64? = nil) {
         self.operation = operation
         self.path = path
         self.wants = wants
         self.at = at
+        self.count = count
+        self.firstAt = firstAt
     }
+
+    /// The refusals this event stands for.
+    public var refusals: Int { count ?? 1 }
 }
