@@ -90,9 +90,7 @@ import Testing
             let head = try #require(try stopped.head())
             stopped.close()
             nexus = try await NexusHarness(continuing: nexus, acceptLogHead: head.sequence)
-            try await nexus.waitUntilUnsealed()
-            let deadline = ContinuousClock.now + .seconds(10)
-            while !nexus.node.status.ready, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            try await nexus.waitUntilServing()
             #expect(nexus.node.status.ready, "\(nexus.node.status)")
             let accepted = try #require(try nexus.events().compactMap { $0.payload as? LogHeadAccepted }.last)
             #expect(accepted.acceptedBy == "host:test-operator@test" && accepted.witnessedSequence == witnessed.sequence
@@ -115,9 +113,7 @@ import Testing
             _ = try await Self.waitForWitness(nexus, atLeast: try #require(try nexus.node.log.head()).sequence)
             await nexus.stopNexus()
             nexus = try await NexusHarness(continuing: nexus)
-            try await nexus.waitUntilUnsealed()
-            let deadline = ContinuousClock.now + .seconds(10)
-            while !nexus.node.status.ready, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            try await nexus.waitUntilServing()
             #expect(nexus.node.status.ready, "\(nexus.node.status)")
             #expect(try nexus.events().compactMap { $0.payload as? RollbackDetected }.isEmpty)
         }
@@ -147,9 +143,7 @@ import Testing
             #expect(check.checked == 2 && check.problems == [KeyTableCheck.Problem(path: "apps/db", version: 1, kind: .missing)])
             log.close()
             nexus = try await NexusHarness(continuing: nexus)
-            try await nexus.waitUntilUnsealed()
-            let deadline = ContinuousClock.now + .seconds(10)
-            while !nexus.node.status.ready, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            try await nexus.waitUntilServing()
             let reader = try nexus.client(Self.superuser)
             #expect(try await nexus.post(reader, "/v1/store/secrets?action=get", #"{"path":"apps/db","version":1}"#)
                 == (500, #"{"data":null,"err":"api_internal_error"}"#))

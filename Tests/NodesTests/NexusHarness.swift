@@ -132,6 +132,14 @@ final class NexusHarness: Sendable {
         await nexus.stop(reason: "test")
     }
 
+    /// Waits until the Nexus serves (the root key back and the log found authentic and witnessed);
+    /// a test that expects it to serve then checks `status.ready`.
+    func waitUntilServing() async throws {
+        try await waitUntilUnsealed()
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !node.status.ready, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+    }
+
     /// Waits until the lifecycle has the root key (whatever the store then decided).
     func waitUntilUnsealed() async throws {
         let deadline = ContinuousClock.now + .seconds(20)

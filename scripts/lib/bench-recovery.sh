@@ -80,7 +80,7 @@ sealed_again() {
     started=$(now)
     openssl kdf -keylen 32 -kdfopt pass:benchmark -kdfopt salt:0123456789abcdef -kdfopt n:262144 -kdfopt r:8 -kdfopt p:1 \
       -kdfopt maxmem_bytes:536870912 SCRYPT >/dev/null
-    echo "{\"name\": \"openssl_scrypt_n17_r8_p1@${round}_seconds\", \"value\": $(since "$started"), \"unit\": \"s\"}"
+    echo "{\"name\": \"openssl_scrypt_n18_r8_p1@${round}_seconds\", \"value\": $(since "$started"), \"unit\": \"s\"}"
   done
   for round in 1 2 3; do
     started=$(now)
