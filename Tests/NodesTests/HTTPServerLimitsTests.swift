@@ -48,7 +48,7 @@ import Testing
             // A peer that completes its handshake in time keeps its connection past the deadline.
             let answers = try await client.withConnection(url) { session in
                 let first = try await session.post("/v1/store/shard", body: Array("{}".utf8))
-                try await Task.sleep(for: .seconds(3))
+                try await Task.sleep(for: .seconds(5))
                 let second = try await session.post("/v1/store/shard", body: Array("{}".utf8))
                 return [first.status.code, second.status.code]
             }
@@ -145,9 +145,68 @@ import Testing
     }
 }
 
+extension HTTPServerLimitsTests {
+    /// The starvation attack: a peer without an SVID opens thousands of sockets and never
+    /// finishes a handshake (the default limits: 1,024 connections, a 10 s handshake deadline). The
+    /// Nexus must still poll this Keeper: pending handshakes are capped, the oldest closed for a
+    /// new one, so the peer that completes its handshake is let in at once. The Nexus' own server
+    /// is the same `HTTPServer`, so a workload's read is let in the same way.
+    @Test func thousandsOfIdleSocketsWithoutAnSVIDDoNotStopAPoll() async throws {
+        try await withKeeper(HTTPServerLimits(), timeout: .seconds(5)) { server, url, client in
+            let sockets = RawConnection.openIdle(port: server.port, count: 4000)
+            defer { sockets.forEach { close($0) } }
+            #expect(sockets.count == 4000)
+            // Long enough for the server to accept what it will (well within the 10 s deadline).
+            try await Task.sleep(for: .seconds(5))
+            let started = ContinuousClock.now
+            for _ in 0..<5 {
+                #expect(try await client.post(url, path: "/v1/store/shard", body: Array("{}".utf8)).status.code == 404)
+            }
+            let elapsed = ContinuousClock.now - started
+            #expect(elapsed < .seconds(5), "five polls took \(elapsed) behind 3,000 idle sockets")
+            // The attacker holds no more than the handshake budget; the rest it opened were closed
+            // by the server, oldest first.
+            #expect(server.connectionsInHandshake <= HTTPServerLimits().maxHandshakes)
+            #expect(RawConnection.closedByPeer(sockets) > 0)
+        }
+    }
+}
+
 /// A plain TCP connection that sends some bytes and waits for the server to close it.
 enum RawConnection {
     enum Outcome: Equatable { case closedByServer, stillOpen, dataReceived }
+
+    /// `count` plain TCP sockets to `port` that send nothing (non-blocking connects: a server that
+    /// stopped accepting does not hold the test up), open until closed.
+    static func openIdle(port: Int, count: Int) -> [Int32] {
+        // Thousands of descriptors: the soft limit up to the hard one.
+        var limit = rlimit()
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return (0..<count).compactMap { _ in
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+            guard fd >= 0 else { return nil }
+            _ = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Foundation.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            return fd
+        }
+    }
+
+    /// How many of `sockets` the peer has closed (a read gives end of file or a reset).
+    static func closedByPeer(_ sockets: [Int32]) -> Int {
+        var buffer = [UInt8](repeating: 0, count: 16)
+        return sockets.filter { fd in
+            let received = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+            return received == 0 || (received < 0 && errno == ECONNRESET)
+        }.count
+    }
 
     /// On a Dispatch thread: a blocking `recv` must not hold one of the few cooperative threads
     /// the other suites need meanwhile.

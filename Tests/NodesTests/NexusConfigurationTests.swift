@@ -16,16 +16,19 @@ import Testing
     @Test func theServerLimitsDefaultAndCanBeSet() throws {
         let defaults = try configuration([:]).serverLimits
         #expect(defaults.handshakeTimeout == .seconds(10) && defaults.idleTimeout == .seconds(120) && defaults.maxConnections == 1024)
-        #expect(defaults.maxBodySize == 1 << 20)
+        #expect(defaults.maxBodySize == 1 << 20 && defaults.maxHandshakes == 128)
         let set = try configuration(["SPIKE_NEXUS_TLS_HANDSHAKE_TIMEOUT": "1500ms", "SPIKE_NEXUS_IDLE_TIMEOUT": "2m",
                                      "SPIKE_NEXUS_MAX_CONNECTIONS": "64"]).serverLimits
         #expect(set.handshakeTimeout == .milliseconds(1500) && set.idleTimeout == .seconds(120) && set.maxConnections == 64)
+        #expect(set.maxHandshakes == 64)
+        #expect(try configuration(["SPIKE_NEXUS_MAX_TLS_HANDSHAKES": "16"]).serverLimits.maxHandshakes == 16)
     }
 
     @Test func badLimitsAreRefusedByName() {
         let cases: [(String, String)] = [
             ("SPIKE_NEXUS_TLS_HANDSHAKE_TIMEOUT", "soon"), ("SPIKE_NEXUS_TLS_HANDSHAKE_TIMEOUT", "1ms"),
             ("SPIKE_NEXUS_IDLE_TIMEOUT", "-5s"), ("SPIKE_NEXUS_MAX_CONNECTIONS", "0"), ("SPIKE_NEXUS_MAX_CONNECTIONS", "many"),
+            ("SPIKE_NEXUS_MAX_TLS_HANDSHAKES", "0"), ("SPIKE_NEXUS_MAX_TLS_HANDSHAKES", "2000"),
         ]
         for (name, value) in cases {
             #expect {

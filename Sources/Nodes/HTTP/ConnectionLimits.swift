@@ -13,14 +13,48 @@ public struct HTTPServerLimits: Sendable {
     public var idleTimeout: Duration
     /// Connections served at once; further ones wait in the listen backlog, unaccepted.
     public var maxConnections: Int
+    /// Connections still in their TLS handshake at once: a new one past it closes the oldest of
+    /// them. Peers without an SVID never get past the handshake, so however many sockets they
+    /// open they hold at most this many slots, and a peer that completes its handshake in
+    /// milliseconds is always let in.
+    public var maxHandshakes: Int
 
     public init(maxBodySize: Int = 1 << 20, handshakeTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(120),
-                maxConnections: Int = 1024) {
+                maxConnections: Int = 1024, maxHandshakes: Int = 128) {
         self.maxBodySize = maxBodySize
         self.handshakeTimeout = handshakeTimeout
         self.idleTimeout = idleTimeout
         self.maxConnections = maxConnections
+        self.maxHandshakes = min(maxHandshakes, maxConnections)
     }
+}
+
+/// The connections of one server that have not completed their TLS handshake, oldest first
+/// (`HTTPServerLimits.maxHandshakes`). Child channels run on several event loops: a lock.
+final class PendingHandshakes: Sendable {
+    private let limit: Int
+    private let pending = Mutex<[(id: ObjectIdentifier, channel: any Channel)]>([])
+
+    init(limit: Int) {
+        self.limit = max(1, limit)
+    }
+
+    /// A new connection; the oldest pending one is closed when there are too many.
+    func admit(_ channel: any Channel) {
+        let evicted = pending.withLock { pending -> (any Channel)? in
+            pending.append((ObjectIdentifier(channel), channel))
+            return pending.count > limit ? pending.removeFirst().channel : nil
+        }
+        evicted?.close(promise: nil)
+    }
+
+    /// The handshake completed, or the connection closed.
+    func finished(_ channel: any Channel) {
+        let id = ObjectIdentifier(channel)
+        pending.withLock { pending in pending.removeAll { $0.id == id } }
+    }
+
+    var count: Int { pending.withLock { $0.count } }
 }
 
 /// Closes a connection whose TLS handshake has not completed in time (a peer that connects and
@@ -30,10 +64,12 @@ final class HandshakeDeadlineHandler: ChannelInboundHandler, RemovableChannelHan
     typealias InboundIn = NIOAny
 
     private let timeout: TimeAmount
+    private let pending: PendingHandshakes
     private var deadline: Scheduled<Void>?
 
-    init(timeout: TimeAmount) {
+    init(timeout: TimeAmount, pending: PendingHandshakes) {
         self.timeout = timeout
+        self.pending = pending
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -41,11 +77,18 @@ final class HandshakeDeadlineHandler: ChannelInboundHandler, RemovableChannelHan
         deadline = context.eventLoop.scheduleTask(in: timeout) {
             bound.value.close(promise: nil)
         }
+        pending.admit(context.channel)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         deadline?.cancel()
         deadline = nil
+        pending.finished(context.channel)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        pending.finished(context.channel)
+        context.fireChannelInactive()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

@@ -21,6 +21,9 @@ public final class HTTPServer: Sendable {
     private let serving: Task<Void, Never>
     /// The address the kernel bound (a port of 0 picks a free one).
     public let localAddress: SocketAddress
+    private let pending: PendingHandshakes
+    /// Connections accepted whose TLS handshake has not completed (at most `maxHandshakes`).
+    public var connectionsInHandshake: Int { pending.count }
 
     public var port: Int { localAddress.port ?? 0 }
 
@@ -37,6 +40,8 @@ public final class HTTPServer: Sendable {
                  group: any EventLoopGroup) async throws {
         let handshakeTimeout = TimeAmount(limits.handshakeTimeout)
         let idleTimeout = TimeAmount(limits.idleTimeout)
+        let pending = PendingHandshakes(limit: limits.maxHandshakes)
+        self.pending = pending
         channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
@@ -52,7 +57,7 @@ public final class HTTPServer: Sendable {
                 child.eventLoop.makeCompletedFuture {
                     let pipeline = child.pipeline.syncOperations
                     try pipeline.addHandler(tls.makeHandler())
-                    try pipeline.addHandler(HandshakeDeadlineHandler(timeout: handshakeTimeout))
+                    try pipeline.addHandler(HandshakeDeadlineHandler(timeout: handshakeTimeout, pending: pending))
                     try pipeline.addHandler(IdleStateHandler(allTimeout: idleTimeout))
                     try pipeline.addHandler(IdleConnectionCloser())
                     try pipeline.configureHTTPServerPipeline(withErrorHandling: true)

@@ -43,14 +43,17 @@ public struct NexusConfiguration: Sendable {
     /// (base64 in JSON: 4/3).
     public var maxBodySize: Int { max(1 << 20, maxCipherSize / 3 * 4 + 4096) }
 
-    /// The server's limits: handshake and idle timeouts, connections at once
-    /// (`SPIKE_NEXUS_TLS_HANDSHAKE_TIMEOUT`, `SPIKE_NEXUS_IDLE_TIMEOUT`, `SPIKE_NEXUS_MAX_CONNECTIONS`).
+    /// The server's limits: handshake and idle timeouts, connections at once, and of those still
+    /// in their handshake (`SPIKE_NEXUS_TLS_HANDSHAKE_TIMEOUT`, `SPIKE_NEXUS_IDLE_TIMEOUT`,
+    /// `SPIKE_NEXUS_MAX_CONNECTIONS`, `SPIKE_NEXUS_MAX_TLS_HANDSHAKES`).
     public var handshakeTimeout: Duration = .seconds(10)
     public var idleTimeout: Duration = .seconds(120)
     public var maxConnections = 1024
+    public var maxHandshakes = 128
 
     public var serverLimits: HTTPServerLimits {
-        HTTPServerLimits(maxBodySize: maxBodySize, handshakeTimeout: handshakeTimeout, idleTimeout: idleTimeout, maxConnections: maxConnections)
+        HTTPServerLimits(maxBodySize: maxBodySize, handshakeTimeout: handshakeTimeout, idleTimeout: idleTimeout, maxConnections: maxConnections,
+                         maxHandshakes: maxHandshakes)
     }
 
     public static func fromEnvironment(_ environment: [String: String]) throws(ConfigurationError) -> NexusConfiguration {
@@ -98,6 +101,11 @@ public struct NexusConfiguration: Sendable {
         configuration.maxConnections = try integer(value("SPIKE_NEXUS_MAX_CONNECTIONS"), "SPIKE_NEXUS_MAX_CONNECTIONS", default: 1024)
         guard (1...1_000_000).contains(configuration.maxConnections) else {
             throw .invalid("SPIKE_NEXUS_MAX_CONNECTIONS", "must be 1…1000000")
+        }
+        configuration.maxHandshakes = try integer(value("SPIKE_NEXUS_MAX_TLS_HANDSHAKES"), "SPIKE_NEXUS_MAX_TLS_HANDSHAKES",
+                                                   default: min(128, configuration.maxConnections))
+        guard (1...configuration.maxConnections).contains(configuration.maxHandshakes) else {
+            throw .invalid("SPIKE_NEXUS_MAX_TLS_HANDSHAKES", "must be 1…SPIKE_NEXUS_MAX_CONNECTIONS")
         }
         return configuration
     }
