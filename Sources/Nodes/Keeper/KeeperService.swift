@@ -53,7 +53,7 @@ public final class KeeperService: HTTPService {
     }
 
     /// Keeps `head` (when the Nexus sent one of a sane shape) and answers with the head held.
-    private func witness(_ head: LogWitness?) -> LogWitness? {
+    private func keep(_ head: LogWitness?) -> LogWitness? {
         witness.withLock { held in
             if let head, head.link.count == 32, head.mac.count == 32 { held = head }
             return held
@@ -67,7 +67,7 @@ public final class KeeperService: HTTPService {
             guard let value = body.shard, value.count == Shamir.secretLength, value.contains(where: { $0 != 0 }) else {
                 throw APIFailure.badRequest
             }
-            _ = witness(body.head)
+            _ = keep(body.head)
             share.withLock { stored in
                 // The replaced share's buffer is owned here alone: zeroing it overwrites it.
                 if stored != nil { Shamir.zero(&stored!) }
@@ -80,7 +80,7 @@ public final class KeeperService: HTTPService {
                 return HTTPResponse.json(ShardResponse(shard: nil, Err: APIErrorCode.unauthorized.rawValue), status: .unauthorized)
             }
             // SPIKE's Nexus sends `{}` or nothing; anything that is not a head is ignored.
-            let head = witness((try? request.decode(ShardRequest.self))?.head)
+            let head = keep((try? request.decode(ShardRequest.self))?.head)
             guard let value = share.withLock({ $0 }) else {
                 return HTTPResponse.json(ShardResponse(shard: nil, Err: APIErrorCode.notFound.rawValue, head: head), status: .notFound)
             }

@@ -407,7 +407,6 @@ public final class NexusNode: Sendable {
         }
     }
 
-    /// Records a refusal through the lifecycle, for when the data store is locked (sealed).
     /// A caller was refused: counted by the ledger, and what it gives is written (through the
     /// data store, or while that is locked through the lifecycle, which writes in every phase).
     public func refused(_ key: RefusalLedger.Key, trail: String) async {
