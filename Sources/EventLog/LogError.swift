@@ -35,6 +35,13 @@ public enum LogError: Error, Equatable, CustomStringConvertible {
     /// LMDB refused an operation (for example the disk is full); nothing was written.
     case storage(LMDBError)
 
+    /// Whether the append failed for want of space (a full disk or quota): nothing was written,
+    /// and the same append can succeed once space is freed.
+    public var isOutOfSpace: Bool {
+        if case .storage(let error) = self { return error.isOutOfSpace }
+        return false
+    }
+
     public var description: String {
         switch self {
         case .unsupportedFormat(let found, let supported):

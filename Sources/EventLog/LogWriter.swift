@@ -310,8 +310,22 @@ final class LogWriter: @unchecked Sendable {
     private func fail(_ batch: [PendingAppend], _ error: any Error) {
         segment = nil
         committedHead = nil
-        let failure = LogError(error)
+        var failure = LogError(error)
+        // LMDB reports a short write of a full volume as EIO: the volume's free space tells.
+        if case .storage(let storage) = failure, storage.code == EIO, Self.freeBytes(at: environment.path).map({ $0 < Self.fullVolumeBytes }) == true {
+            failure = .storage(LMDBError(code: ENOSPC, operation: storage.operation))
+        }
         for pending in batch { pending.continuation.resume(throwing: failure) }
+    }
+
+    /// Below this much free space a failed write is taken for a full volume.
+    static let fullVolumeBytes: UInt64 = 4 << 20
+
+    /// The bytes an unprivileged writer may still use on the volume holding `path`.
+    static func freeBytes(at path: String) -> UInt64? {
+        var stats = statvfs()
+        guard statvfs(path, &stats) == 0 else { return nil }
+        return UInt64(stats.f_bavail) * UInt64(stats.f_frsize)
     }
 
     /// Events per unit of parallel sealing.

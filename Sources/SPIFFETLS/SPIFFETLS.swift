@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOSSL
 import SPIFFE
@@ -83,9 +84,16 @@ public final class SPIFFETLS: Sendable {
 extension Channel {
     /// The SPIFFE ID of the peer, once the TLS handshake has validated it.
     public func spiffePeerID() -> EventLoopFuture<SPIFFEID?> {
+        spiffePeer().map { $0?.id }
+    }
+
+    /// The peer's SPIFFE ID and when its X.509-SVID expires, once the handshake has validated it:
+    /// a connection must not outlive the SVID it was opened with.
+    public func spiffePeer() -> EventLoopFuture<(id: SPIFFEID, expires: Date)?> {
         nioSSL_peerValidatedCertificateChain().flatMapThrowing { chain in
             guard let leaf = chain?.first else { return nil }
-            return try X509SVIDValidator.checkLeaf(Certificate(derEncoded: leaf.toDERBytes()))
+            let certificate = try Certificate(derEncoded: leaf.toDERBytes())
+            return (try X509SVIDValidator.checkLeaf(certificate), certificate.notValidAfter)
         }
     }
 }

@@ -26,6 +26,8 @@ public enum APIErrorCode: String, Codable, CaseIterable, Sendable {
     case lastAdmin = "admin_last"
     /// `spike operator rotate`: an admin's wrap cannot move to a new key (change that password once).
     case rotationImpossible = "rotation_impossible"
+    /// The log's volume is full: nothing was written (not SPIKE's; HTTP 507).
+    case storageFull = "storage_full"
 }
 
 /// An error body, `{"err":"code"}`; SPIKE's secret reads add `"data":null`.

@@ -172,6 +172,36 @@ extension HTTPServerLimitsTests {
     }
 }
 
+extension HTTPServerLimitsTests {
+    /// A connection does not outlive the SVID it was opened with: the server closes it when the
+    /// peer's X.509-SVID expires (a renewed SVID means a new connection, checked at its handshake).
+    @Test func aConnectionIsClosedWhenThePeersSVIDExpires() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let (server, url) = try await dev.startKeeper(limits: HTTPServerLimits(idleTimeout: .seconds(60)), group: group)
+        let shortLived = StaticX509Source(svid: try dev.ca.issue(SPIFFEID(parsing: "spiffe://spike.ist/spike/nexus"), lifetime: 3),
+                                          bundles: X509BundleSet([dev.ca.bundle]))
+        let client = HTTPClient(tls: SPIFFETLS(role: .client, source: shortLived, authorizer: dev.roles.authorizer(.keeper)),
+                                timeout: .seconds(5), group: group)
+        try await awaitingCleanup({
+            await server.shutdown()
+            do { try await group.shutdownGracefully() } catch { Issue.record("the event loop group did not shut down: \(error)") }
+        }) {
+            var first: UInt?
+            await #expect {
+                try await client.withConnection(url) { session in
+                    first = try await session.post("/v1/store/shard", body: Array("{}".utf8)).status.code
+                    try await Task.sleep(for: .seconds(4))
+                    _ = try await session.post("/v1/store/shard", body: Array("{}".utf8))
+                }
+            } throws: { error in
+                guard case HTTPClientError.noResponse = error else { return false }
+                return true
+            }
+            #expect(first == 404, "served while the SVID was valid")
+        }
+    }
+}
+
 /// A plain TCP connection that sends some bytes and waits for the server to close it.
 enum RawConnection {
     enum Outcome: Equatable { case closedByServer, stillOpen, dataReceived }

@@ -29,7 +29,7 @@ final class NexusHarness: Sendable {
     /// data directory and Keeper: a restart; with `emptyKeeper`, a new Keeper too (the old one and
     /// its share lost).
     init(environment: [String: String] = [:], continuing previous: NexusHarness? = nil, emptyKeeper: Bool = false,
-         acceptLogHead: UInt64? = nil) async throws {
+         acceptLogHead: UInt64? = nil, directory chosen: String? = nil) async throws {
         ca = try previous?.ca ?? DevelopmentCA(trustDomain: TrustDomain(parsing: "spike.ist"))
         roles = try SpikeRoles(environment: environment)
         let ca = self.ca
@@ -47,7 +47,7 @@ final class NexusHarness: Sendable {
                                                 tls: SPIFFETLS(role: .server, source: try source("/spike/keeper"),
                                                                authorizer: keeperService.connectionAuthorizer),
                                                 limits: KeeperService.limits, service: keeperService)
-            directory = previous?.directory ?? NSTemporaryDirectory() + "spike-nexus-\(UUID().uuidString)"
+            directory = previous?.directory ?? chosen ?? NSTemporaryDirectory() + "spike-nexus-\(UUID().uuidString)"
         }
         var configuration = NexusConfiguration(listen: ("127.0.0.1", 0), keepers: ["https://127.0.0.1:\(keeper.port)"], shares: 1,
                                                threshold: 1, pollInterval: .milliseconds(200), dataDirectory: directory)

@@ -1,4 +1,5 @@
 import CLMDB
+import Foundation
 
 /// A non-zero return code from an LMDB call, with the call that returned it.
 public struct LMDBError: Error, Equatable, CustomStringConvertible {
@@ -10,6 +11,8 @@ public struct LMDBError: Error, Equatable, CustomStringConvertible {
     }
 
     var isMapFull: Bool { code == MDB_MAP_FULL }
+    /// The volume (or a map that cannot grow) has no room for the transaction.
+    public var isOutOfSpace: Bool { code == ENOSPC || code == EDQUOT || isMapFull }
     var isNotFound: Bool { code == MDB_NOTFOUND }
 
     @inline(__always)

@@ -32,6 +32,8 @@ public enum DataOutcome: Equatable, Sendable {
     case sealedForAnotherEpoch
     /// The log refused the write; nothing was written.
     case failed(String)
+    /// The log's volume is full; nothing was written, and the write may succeed once space is freed.
+    case storageFull(String)
 }
 
 /// Who asked for a command, and when (the wall clock, in milliseconds since the Unix epoch).

@@ -93,6 +93,7 @@ public struct DataAPI: Sendable {
         case .invalid: throw APIFailure(.entityInvalid)
         case .notReady, .sealedForAnotherEpoch: throw .notReady
         case .failed: throw .internalError
+        case .storageFull: throw APIFailure(.storageFull)
         }
     }
 }

@@ -43,6 +43,7 @@ public struct APIFailure: Error, Sendable {
         case .tooManyAttempts: .tooManyRequests
         case .notReady: .serviceUnavailable
         case .internalError: .internalServerError
+        case .storageFull: .insufficientStorage
         }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -85,19 +86,33 @@ public final class HTTPServer: Sendable {
     /// Stops accepting and closes the listening socket; open connections end with their peers.
     /// The accept loop is not cancelled: it ends by itself once the socket is closed, after
     /// serving (and so closing) every connection already accepted. Cancelling it dropped those
-    /// unserved, and NIO traps on an async channel that is never finished.
+    /// unserved, and NIO traps on an async channel that is never finished. For the same reason
+    /// accepting stops first, and the connections being set up get a moment to reach the loop:
+    /// one whose setup completed after the listener closed would be dropped the same way.
     public func shutdown() async {
+        try? await channel.channel.setOption(.autoRead, value: false).get()
+        try? await Task.sleep(for: .milliseconds(200))
         try? await channel.channel.close()
     }
 
     private static func serve(_ connection: NIOAsyncChannel<NIOHTTPServerRequestFull, HTTPServerResponsePart>, router: HTTPRouter) async {
         try? await connection.executeThenClose { inbound, outbound in
             // The handshake is over once a request arrived: the peer's ID is known, and stays
-            // the same for the connection's life.
+            // the same for the connection's life, which ends when the peer's SVID expires (closed
+            // then, and no request served after it: a renewed SVID means a new connection).
             var peerID: SPIFFEID?
+            var expires = Date.distantFuture
             for try await request in inbound {
-                if peerID == nil { peerID = try await connection.channel.spiffePeerID().get() }
-                guard let peer = peerID else { return }
+                if peerID == nil {
+                    guard let peer = try await connection.channel.spiffePeer().get() else { return }
+                    (peerID, expires) = (peer.id, peer.expires)
+                    let channel = connection.channel
+                    let closing = channel.eventLoop.scheduleTask(in: .milliseconds(Int64(max(0, expires.timeIntervalSinceNow) * 1000))) {
+                        channel.close(promise: nil)
+                    }
+                    channel.closeFuture.whenComplete { _ in closing.cancel() }
+                }
+                guard let peer = peerID, Date() < expires else { return }
                 var response = await router.respond(to: HTTPRequest(
                     method: request.head.method, uri: request.head.uri, headers: request.head.headers,
                     body: request.body ?? ByteBuffer(), peer: peer))

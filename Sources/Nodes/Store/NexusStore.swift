@@ -312,7 +312,7 @@ public final class NexusStore: Sendable {
                 core.state.withLock { $0.plane.apply(decision) }
             } catch {
                 FileHandle.standardError.write(Data("spike nexus: the log refused \(decision.events.count) data events: \(error)\n".utf8))
-                outcomes = DataPlane.failed(decision, reason: "\(error)")
+                outcomes = DataPlane.failed(decision, reason: "\(error)", outOfSpace: (error as? LogError)?.isOutOfSpace ?? false)
             }
         }
         for (pending, outcome) in zip(batch, outcomes) { pending.reply(outcome) }

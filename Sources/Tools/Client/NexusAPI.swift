@@ -116,6 +116,8 @@ enum APIFailure {
         case (_, .versionMismatch):
             return CommandFailure("Version mismatch: the current version is not the one given with --cas.")
         case (413, _): return CommandFailure("Invalid request: the request body is too large.")
+        case (_, .storageFull):
+            return CommandFailure("The Nexus' log is out of space: nothing was written. Free space on its data volume and retry.")
         case (400, _): return CommandFailure("Invalid request.")
         case (500, _): return CommandFailure("Operation failed.")
         case (let status, let code): return CommandFailure("the Nexus answered \(status)\(code.map { " \($0.rawValue)" } ?? "")")
