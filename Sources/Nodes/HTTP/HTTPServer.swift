@@ -90,8 +90,12 @@ public final class HTTPServer: Sendable {
     /// accepting stops first, and the connections being set up get a moment to reach the loop:
     /// one whose setup completed after the listener closed would be dropped the same way.
     public func shutdown() async {
-        try? await channel.channel.setOption(.autoRead, value: false).get()
-        try? await Task.sleep(for: .milliseconds(200))
+        do {
+            try await channel.channel.setOption(.autoRead, value: false).get()
+            try? await Task.sleep(for: .milliseconds(200))
+        } catch {
+            // The listener is closed already: nothing is being accepted, nothing to wait for.
+        }
         try? await channel.channel.close()
     }
 
