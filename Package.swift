@@ -190,6 +190,24 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The fuzzing targets (docs/adr/0014): each input decoder with the invariants it must keep.
+        .target(
+            name: "FuzzTargets",
+            dependencies: [
+                "CLMDB", "EventLog", "Projections", "NexusCore", "Nodes", "SPIFFE", "SpikeAPI",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Their libFuzzer binary under `scripts/fuzz`; in a normal build, the replayer of inputs.
+        .executableTarget(
+            name: "SpikeFuzz",
+            dependencies: ["FuzzTargets", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Fuzz/SpikeFuzz",
+            swiftSettings: strictSettings
+        ),
         // Benchmarks live outside Sources: built in release mode by `scripts/bench`.
         .executableTarget(
             name: "LogBench",
@@ -247,6 +265,12 @@ let package = Package(
         .testTarget(
             name: "ToolsTests",
             dependencies: ["SPIFFE", "Tools", "EventLog", "Projections", "NexusCore", .product(name: "X509", package: "swift-certificates")],
+            swiftSettings: strictSettings
+        ),
+        // Every kept fuzzing input (seeds and the inputs of crashes found) replayed.
+        .testTarget(
+            name: "FuzzTargetsTests",
+            dependencies: ["FuzzTargets"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -10,6 +10,8 @@ import SpikeClient
 //
 //   APIBench run NAME URL MODE CONNECTIONS SECONDS   (MODE: read | write | static)
 //   APIBench populate URL COUNT CONNECTIONS
+//   APIBench soak URL WORKERS STEADY_SECONDS FAULT_SECONDS LEDGER   (see Soak.swift)
+//   APIBench verify URL LEDGER
 // The identity is the PEM files in SPIKE_SVID_CERT_FILE, SPIKE_SVID_KEY_FILE, SPIKE_TRUST_BUNDLE_FILE.
 
 struct Request: Sendable {
@@ -82,7 +84,7 @@ let environment = ProcessInfo.processInfo.environment
 guard arguments.count >= 4,
       let certificate = environment["SPIKE_SVID_CERT_FILE"], let key = environment["SPIKE_SVID_KEY_FILE"], let bundle = environment["SPIKE_TRUST_BUNDLE_FILE"]
 else {
-    FileHandle.standardError.write(Data("usage: APIBench run NAME URL MODE CONNECTIONS SECONDS | populate URL COUNT CONNECTIONS (identity in SPIKE_SVID_*)\n".utf8))
+    FileHandle.standardError.write(Data("usage: APIBench run NAME URL MODE CONNECTIONS SECONDS | populate URL COUNT CONNECTIONS | soak URL WORKERS STEADY FAULTS LEDGER | verify URL LEDGER (identity in SPIKE_SVID_*)\n".utf8))
     exit(2)
 }
 let source = try PEMFileX509Source(certificatePath: certificate, keyPath: key, bundlePath: bundle)
@@ -109,6 +111,12 @@ do {
                                        deadline: nil, counter: Counter(limit: count))
         let elapsed = Double((ContinuousClock.now - started) / .milliseconds(1)) / 1000
         emit("populate_throughput", Double(latencies.count) / elapsed, "requests/s")
+    case "soak" where arguments.count == 7:
+        guard let workers = Int(arguments[3]), let steady = Int(arguments[4]), let faults = Int(arguments[5]) else { exit(2) }
+        try await Soak.run(url: arguments[2], client: client, workers: workers, steady: .seconds(steady), faults: .seconds(faults),
+                           ledgerPath: arguments[6])
+    case "verify" where arguments.count == 4:
+        try await Soak.verify(url: arguments[2], client: client, ledgerPath: arguments[3])
     default:
         exit(2)
     }

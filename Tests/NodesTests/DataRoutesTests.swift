@@ -188,13 +188,13 @@ import Testing
             #expect(sealed?["version"] as? Int == 1 && Data(base64Encoded: nonce)?.count == 12 && Data(base64Encoded: ciphertext)?.count == plaintext.count + 16)
             let opened = try await nexus.post(lite, "/v1/cipher/decrypt", #"{"version":1,"nonce":"\#(nonce)","ciphertext":"\#(ciphertext)"}"#)
             #expect(opened == (200, #"{"plaintext":"\#(plaintext.base64EncodedString())"}"#))
-            // JSON mode refusals: version, nonce size, tampering (SPIKE: 500), size limit.
+            // JSON mode refusals: version, nonce size, tampering (400 here; SPIKE: 500), size limit.
             #expect(try await nexus.post(lite, "/v1/cipher/decrypt", #"{"version":2,"nonce":"\#(nonce)","ciphertext":"\#(ciphertext)"}"#).0 == 400)
             #expect(try await nexus.post(lite, "/v1/cipher/decrypt", #"{"version":1,"nonce":"AAAA","ciphertext":"\#(ciphertext)"}"#).0 == 400)
             var tampered = Data(base64Encoded: ciphertext)!
             tampered[0] ^= 1
             #expect(try await nexus.post(lite, "/v1/cipher/decrypt", #"{"version":1,"nonce":"\#(nonce)","ciphertext":"\#(tampered.base64EncodedString())"}"#)
-                == (500, #"{"err":"api_internal_error"}"#))
+                == (400, #"{"err":"api_bad_request"}"#))
             let tooBig = Data(count: 1025).base64EncodedString()
             #expect(try await nexus.post(lite, "/v1/cipher/encrypt", #"{"plaintext":"\#(tooBig)"}"#).0 == 400)
             // Stream mode: 0x01 ‖ nonce ‖ ciphertext ‖ tag.
@@ -219,7 +219,7 @@ import Testing
             #expect(try await nexus.post(try nexus.client("/spike/bootstrap"), "/v1/bootstrap/verify", verify) == (200, #"{"hash":"\#(expected)"}"#))
             #expect(try await nexus.post(admin, "/v1/bootstrap/verify", verify).0 == 401)
             #expect(try await nexus.post(try nexus.client("/spike/bootstrap"), "/v1/bootstrap/verify",
-                                         #"{"nonce":"\#(nonce)","ciphertext":"\#(ciphertext)"}"#).0 == 500)
+                                         #"{"nonce":"\#(nonce)","ciphertext":"\#(ciphertext)"}"#) == (400, #"{"err":"api_bad_request"}"#))
             // A lite workload may use the cipher and nothing else.
             #expect(try await nexus.post(lite, "/v1/store/secrets?action=list", "{}").0 == 401)
         }

@@ -5,8 +5,9 @@
 # gcc for the raw-LMDB benchmark baseline, Chromium to render the audit report's HTML in a test.
 SPIKE_APT_PACKAGES=(liblmdb-dev libre2-dev libssl-dev lmdb-utils gcc pkg-config openssl curl chromium)
 # Python packages for the interoperability tests: an independent reader of the log format,
-# py-spiffe, a Workload API client we did not write, and DuckDB for docs/analysis.md's queries.
-SPIKE_PIP_PACKAGES=(lmdb "cryptography>=46" pytest spiffe duckdb)
+# py-spiffe, a Workload API client we did not write, DuckDB for docs/analysis.md's queries, and
+# schemathesis, which tries the API against its document.
+SPIKE_PIP_PACKAGES=(lmdb "cryptography>=46" pytest spiffe duckdb "schemathesis>=4,<5" pyyaml)
 
 spike_as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -26,7 +27,7 @@ spike_install_system_packages() {
 }
 
 spike_install_python_packages() {
-  if ! python3 -c 'import lmdb, pytest, spiffe, duckdb; from cryptography.hazmat.primitives import hpke' >/dev/null 2>&1; then
+  if ! python3 -c 'import lmdb, pytest, spiffe, duckdb, schemathesis, yaml; from cryptography.hazmat.primitives import hpke' >/dev/null 2>&1; then
     echo "installing Python packages: ${SPIKE_PIP_PACKAGES[*]}"
     python3 -m pip install --quiet --disable-pip-version-check "${SPIKE_PIP_PACKAGES[@]}"
   fi

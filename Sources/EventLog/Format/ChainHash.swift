@@ -45,16 +45,3 @@ public struct ChainHash: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { bytes.hexString }
 }
-
-extension Sequence<UInt8> {
-    /// Lower-case hex: the one encoder of links, ids and MACs for people and JSON.
-    public var hexString: String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for byte in self {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0f)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-}

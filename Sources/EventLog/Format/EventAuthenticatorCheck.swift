@@ -14,7 +14,7 @@ public final class EventAuthenticatorCheck {
         let ok = key.withUnsafeBytes { bytes in
             withUnsafeTemporaryAllocation(of: OSSL_PARAM.self, capacity: 2) { parameters in
                 "SHA256".withCString { digest in
-                    parameters[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, UnsafeMutablePointer(mutating: digest), 0)
+                    parameters[0] = OSSL_PARAM_construct_utf8_string(OpenSSLParameterName.macDigest, UnsafeMutablePointer(mutating: digest), 0)
                     parameters[1] = OSSL_PARAM_construct_end()
                     return EVP_MAC_init(context, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count, parameters.baseAddress)
                 }

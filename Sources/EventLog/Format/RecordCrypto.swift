@@ -67,7 +67,7 @@ final class RecordCrypto {
     private func tagParameter(_ tag: UnsafeMutablePointer<UInt8>, _ apply: (UnsafeMutablePointer<OSSL_PARAM>) -> Int32) -> Int32 {
         withUnsafeTemporaryAllocation(of: OSSL_PARAM.self, capacity: 2) { parameters in
             parameters.initialize(repeating: OSSL_PARAM_construct_end())
-            parameters[0] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, Self.tagSize)
+            parameters[0] = OSSL_PARAM_construct_octet_string(OpenSSLParameterName.aeadTag, tag, Self.tagSize)
             return apply(parameters.baseAddress!)
         }
     }

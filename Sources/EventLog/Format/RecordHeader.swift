@@ -29,6 +29,18 @@ public struct RecordHeader: Equatable, Sendable {
     public var previousHash: ChainHash
     public var bodyLength: UInt32
 
+    public init(type: RecordType, kind: UInt16, epoch: UInt32, sequence: UInt64, time: Int64, segment: UInt64,
+                previousHash: ChainHash, bodyLength: UInt32) {
+        self.type = type
+        self.kind = kind
+        self.epoch = epoch
+        self.sequence = sequence
+        self.time = time
+        self.segment = segment
+        self.previousHash = previousHash
+        self.bodyLength = bodyLength
+    }
+
     func encode(into buffer: UnsafeMutableRawBufferPointer) {
         precondition(buffer.count >= Self.size)
         buffer.storeBytes(of: Self.formatVersion, toByteOffset: 0, as: UInt8.self)

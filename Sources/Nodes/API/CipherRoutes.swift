@@ -38,8 +38,10 @@ extension DataAPI {
             throw APIFailure.badRequest
         }
         guard let keys = store.decryptionKeys else { throw APIFailure.notReady }
+        // A ciphertext that does not authenticate is the caller's input, not the server's fault:
+        // 400, as the stream mode answers (SPIKE answers 500; docs/adr/0014).
         guard let plaintext = keys.lazy.compactMap({ SpikeCipher.open(nonce: body.nonce, ciphertext: body.ciphertext, key: $0) }).first else {
-            throw APIFailure.internalError
+            throw APIFailure.badRequest
         }
         return .json(CipherDecryptResponse(plaintext: plaintext))
     }
@@ -70,7 +72,7 @@ extension DataAPI {
         }
         guard body.nonce.count == SpikeCipher.nonceSize, body.ciphertext.count <= maxCipherSize else { throw APIFailure.badRequest }
         guard let key = store.rootCipherKey else { throw APIFailure.notReady }
-        guard let plaintext = SpikeCipher.open(nonce: body.nonce, ciphertext: body.ciphertext, key: key) else { throw APIFailure.internalError }
+        guard let plaintext = SpikeCipher.open(nonce: body.nonce, ciphertext: body.ciphertext, key: key) else { throw APIFailure.badRequest }
         return .json(BootstrapVerifyResponse(hash: SHA256.hash(data: plaintext).hexString))
     }
 }

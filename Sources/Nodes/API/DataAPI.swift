@@ -23,7 +23,7 @@ public struct DataAPI: Sendable {
     public static var routes: [(path: String, action: String)] { APIRoute.data.map { ($0.path, $0.action) } }
 
     /// Adds the data routes (one route per path, dispatched on `?action=`) behind `middleware`.
-    func addRoutes(to router: inout HTTPRouter, through middleware: [any HTTPMiddleware]) {
+    package func addRoutes(to router: inout HTTPRouter, through middleware: [any HTTPMiddleware]) {
         for path in Set(APIRoute.data.map(\.path)).sorted() {
             router.add(.POST, path, through: middleware) { request in
                 guard let route = request.route(at: path) else { throw APIFailure.badRequest }

@@ -111,7 +111,9 @@ struct CipherDecrypt: AsyncParsableCommand {
         let response = try await NexusAPI.using { api in
             let response = try await api.post(.decrypt, request)
             guard response.status == .ok else {
-                throw response.status == .internalServerError ? CommandFailure("Decryption operation failed.") : APIFailure.failure(response)
+                // 400 here (500 from SPIKE's Nexus): the ciphertext did not authenticate.
+                let failed = response.status == .badRequest || response.status == .internalServerError
+                throw failed ? CommandFailure("Decryption operation failed.") : APIFailure.failure(response)
             }
             return response
         }

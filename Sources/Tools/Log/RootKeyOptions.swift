@@ -62,7 +62,7 @@ struct RootKeyOptions: ParsableArguments {
     }
 
     /// The recovery shard files in `directory`, parsed.
-    static func shardFiles(in directory: String) throws -> [RecoveryShardFile] {
+    static func shardFiles(in directory: String) throws -> [RecoveryShard] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
             throw CommandFailure("cannot read the directory \(directory)")
         }
@@ -70,7 +70,7 @@ struct RootKeyOptions: ParsableArguments {
             let path = (directory as NSString).appendingPathComponent(name)
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CommandFailure("cannot read \(path)") }
             do {
-                return try RecoveryShardFile.parse(text)
+                return try RecoveryShard.parse(text)
             } catch {
                 throw CommandFailure("\(path): \(error)")
             }

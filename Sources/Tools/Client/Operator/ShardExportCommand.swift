@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NexusCore
 import NIOHTTP1
+import Projections
 import SecretSharing
 import SpikeAPI
 import SpikeClient
@@ -23,15 +24,15 @@ struct ShardExportCommand: AsyncParsableCommand {
         defer { api.close() }
         var response = try await api.call(.operatorRecover, EmptyRequest(), as: RecoveryShardsResponse.self)
         defer { for key in response.shards.keys { Shamir.zero(&response.shards[key]!) } }
-        var files: [RecoveryShardFile] = []
+        var files: [RecoveryShard] = []
         for (key, value) in response.shards {
             guard let index = Int(key), index >= 1, value.count == Shamir.secretLength, value.contains(where: { $0 != 0 }) else {
                 throw CommandFailure("the Nexus sent an invalid shard (\(key)): nothing was saved; check the Nexus' logs")
             }
-            files.append(RecoveryShardFile(index: index, value: value))
+            files.append(RecoveryShard(index: index, value: value))
         }
         guard !files.isEmpty else { throw CommandFailure("No shards found: nothing was saved. Check the Nexus' logs.") }
-        let directory = try RecoveryShardFile.directory(environment: Workload.environment)
+        let directory = try RecoveryShard.directory(environment: Workload.environment)
         // Earlier files are replaced: they belong to this root key too, or to one that is gone.
         for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         where name.hasPrefix("spike.recovery") && name.hasSuffix(".txt") {

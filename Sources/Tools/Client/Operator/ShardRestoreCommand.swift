@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NexusCore
 import NIOHTTP1
+import Projections
 import SecretSharing
 import SpikeAPI
 import SpikeClient
@@ -22,7 +23,7 @@ struct ShardRestoreCommand: AsyncParsableCommand {
 
     func run() async throws {
         let input = try PasswordInput.read(file: nil, prompt: "(your input will be hidden as you paste/type it)\nEnter recovery shard: ")
-        var shard = try RecoveryShardFile.parse(input)
+        var shard = try RecoveryShard.parse(input)
         defer { Shamir.zero(&shard.value) }
         let api = try await NexusAPI.connect(as: .restore)
         defer { api.close() }

@@ -1,7 +1,20 @@
-/// Hexadecimal text to bytes, for the key and shard files the CLI reads (either case; nil for
-/// an odd length or a character that is not a hex digit).
-enum Hex {
-    static func decode(_ text: some Collection<UInt8>) -> [UInt8]? {
+extension Sequence<UInt8> {
+    /// Lower-case hex: the one encoder of links, ids and MACs for people and JSON.
+    public var hexString: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for byte in self {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// Hexadecimal text to bytes, for the key, head and shard files people hand over (either case;
+/// nil for an odd length or a character that is not a hex digit).
+public enum Hex {
+    public static func decode(_ text: some Collection<UInt8>) -> [UInt8]? {
         guard text.count % 2 == 0 else { return nil }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(text.count / 2)
