@@ -52,7 +52,7 @@ def schemathesis(url, document, certificate, key, examples, seed):
         ["schemathesis", "run", str(document), "--url", url, "--tls-verify", "false",
          "--request-cert", certificate, "--request-cert-key", key,
          "--checks", CHECKS, "--max-examples", str(examples), "--seed", str(seed), "--no-color"],
-        capture_output=True, text=True, timeout=900)
+        capture_output=True, text=True, timeout=900, cwd=os.path.dirname(str(document)))
     return run.returncode, run.stdout + run.stderr
 
 
