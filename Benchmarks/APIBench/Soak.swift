@@ -18,10 +18,17 @@ enum Soak {
         private(set) var latencies: [String: [Int64]] = ["steady": [], "faults": []]
         private(set) var unavailable = 0
         private(set) var broken = 0
+        private(set) var writes = 0
+        /// The longest a worker went without an answer of 200 (a kill, and the restart after it).
+        private(set) var longestGap = Duration.zero
 
         func acknowledge(_ path: String, _ counter: Int) {
-            lock.withLock { acknowledged[path] = max(acknowledged[path] ?? 0, counter) }
+            lock.withLock {
+                acknowledged[path] = max(acknowledged[path] ?? 0, counter)
+                writes += 1
+            }
         }
+        func answered(after gap: Duration) { lock.withLock { longestGap = max(longestGap, gap) } }
         func record(_ phase: String, _ nanoseconds: Int64) { lock.withLock { latencies[phase, default: []].append(nanoseconds) } }
         func refused() { lock.withLock { unavailable += 1 } }
         func connectionBroke() { lock.withLock { broken += 1 } }
@@ -49,7 +56,8 @@ enum Soak {
             emit("soak_\(phase)_p50", Double(sorted[sorted.count / 2]) / 1e6, "ms")
             emit("soak_\(phase)_p99", Double(sorted[sorted.count * 99 / 100]) / 1e6, "ms")
         }
-        emit("soak_acknowledged_writes", Double(acknowledged.values.reduce(0, +)), "writes")
+        emit("soak_acknowledged_writes", Double(ledger.writes), "writes")
+        emit("soak_longest_wait_for_an_answer", Double(ledger.longestGap / .milliseconds(1)) / 1000, "s")
         emit("soak_refused_while_starting", Double(ledger.unavailable), "requests")
         emit("soak_broken_connections", Double(ledger.broken), "connections")
     }
@@ -58,6 +66,7 @@ enum Soak {
                              phaseChange: ContinuousClock.Instant, deadline: ContinuousClock.Instant) async {
         var counter = 0
         var written: [String] = []
+        var lastAnswer = ContinuousClock.now
         var random = SystemRandomNumberGenerator()
         while ContinuousClock.now < deadline {
             do {
@@ -81,7 +90,10 @@ enum Soak {
                         let response = try await session.send(.POST, path: route, body: body, contentType: "application/json")
                         switch response.status {
                         case .ok:
-                            let elapsed = ContinuousClock.now - sent
+                            let now = ContinuousClock.now
+                            ledger.answered(after: now - lastAnswer)
+                            lastAnswer = now
+                            let elapsed = now - sent
                             ledger.record(sent < phaseChange ? "steady" : "faults",
                                           elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
                             if write {

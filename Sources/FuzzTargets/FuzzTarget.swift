@@ -65,11 +65,13 @@ private final class ResultBox<T>: @unchecked Sendable {
     var value: T?
 }
 
-/// A fresh directory for a target's files, on a memory file system where there is one: the
-/// record and API targets write a log per run of inputs, and fsync on a disk would bound them
-/// to a few hundred inputs a second.
+/// A fresh directory for a target's files, on a memory file system where there is one with room
+/// (256 MiB): the record and API targets write logs, and fsync on a disk would bound them to a
+/// few hundred inputs a second.
 func scratchDirectory(_ name: String) throws -> String {
-    let base = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
+    var volume = statvfs()
+    let roomy = statvfs("/dev/shm", &volume) == 0 && UInt64(volume.f_bavail) * UInt64(volume.f_frsize) >= 256 << 20
+    let base = roomy ? "/dev/shm" : NSTemporaryDirectory()
     let path = (base as NSString).appendingPathComponent("spike-fuzz-\(name)-\(getpid())-\(UUID().uuidString.prefix(8))")
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
     return path

@@ -9,7 +9,7 @@ import Foundation
 /// verified with its key and read. What must hold: a changed record is always reported by
 /// `verify`, and the reader never returns an event that differs from the one written (it
 /// refuses instead); an unchanged log is intact and reads back whole.
-public struct RecordFuzzTarget: FuzzTarget {
+public final class RecordFuzzTarget: FuzzTarget {
     public static let name = "record"
 
     private let directory: String
@@ -42,6 +42,8 @@ public struct RecordFuzzTarget: FuzzTarget {
         self.written = written
         head = range.upperBound
     }
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
 
     /// The log unchanged, a segment record's byte flipped, an event replaced, cut, deleted.
     public static func seeds() -> [[UInt8]] {
