@@ -15,7 +15,7 @@ import SpikeAPI
 /// caller (byte 0: superuser, lite workload, a workload with a policy on `apps/`, a stranger),
 /// the route (byte 1; 0xF0 and above: the URI is the input up to the first newline), and the
 /// rest is the body. What must hold: never a 500; every answer is one JSON object; a stranger
-/// is never served; the workload is served on `apps/` paths only.
+/// is never served; the lite workload only by the cipher; the workload on `apps/` paths only.
 public final class APIRequestFuzzTarget: FuzzTarget, @unchecked Sendable {
     public static let name = "api-request"
 
@@ -95,6 +95,9 @@ public final class APIRequestFuzzTarget: FuzzTarget, @unchecked Sendable {
         }
         guard (200..<300).contains(status) else { return }
         if peer == Self.stranger { throw FuzzFinding(Self.name, "served a stranger \(status) on \(uri)") }
+        if peer == Self.lite, Self.route(uri)?.isCipher != true {
+            throw FuzzFinding(Self.name, "served the lite workload \(status) outside the cipher on \(uri)")
+        }
         if peer == Self.workload, let route = Self.route(uri), Self.secretRoutes.contains(route),
            let requested = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any],
            let path = requested["path"] as? String, !path.hasPrefix("apps/") {
