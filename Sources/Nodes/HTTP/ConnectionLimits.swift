@@ -14,7 +14,7 @@ public struct HTTPServerLimits: Sendable {
     /// Connections served at once; further ones wait in the listen backlog, unaccepted.
     public var maxConnections: Int
     /// Connections still in their TLS handshake at once: a new one past it closes the oldest of
-    /// them. Peers without an SVID never get past the handshake, so however many sockets they
+    /// them that has sent nothing (else the oldest). Peers without an SVID never get past the handshake, so however many sockets they
     /// open they hold at most this many slots, and a peer that completes its handshake in
     /// milliseconds is always let in.
     public var maxHandshakes: Int
@@ -33,19 +33,30 @@ public struct HTTPServerLimits: Sendable {
 /// (`HTTPServerLimits.maxHandshakes`). Child channels run on several event loops: a lock.
 final class PendingHandshakes: Sendable {
     private let limit: Int
-    private let pending = Mutex<[(id: ObjectIdentifier, channel: any Channel)]>([])
+    private let pending = Mutex<[(id: ObjectIdentifier, channel: any Channel, spoke: Bool)]>([])
 
     init(limit: Int) {
         self.limit = max(1, limit)
     }
 
-    /// A new connection; the oldest pending one is closed when there are too many.
+    /// A new connection; when there are too many, the oldest that has sent nothing is closed (else
+    /// the oldest). A peer with an SVID sends its hello at once, so a flood of silent sockets
+    /// cannot evict its handshake however fast the flood arrives.
     func admit(_ channel: any Channel) {
         let evicted = pending.withLock { pending -> (any Channel)? in
-            pending.append((ObjectIdentifier(channel), channel))
-            return pending.count > limit ? pending.removeFirst().channel : nil
+            pending.append((ObjectIdentifier(channel), channel, false))
+            guard pending.count > limit else { return nil }
+            return pending.remove(at: pending.firstIndex { !$0.spoke } ?? 0).channel
         }
         evicted?.close(promise: nil)
+    }
+
+    /// The peer sent its first bytes (a ClientHello, or the start of one).
+    func spoke(_ channel: any Channel) {
+        let id = ObjectIdentifier(channel)
+        pending.withLock { pending in
+            if let index = pending.firstIndex(where: { $0.id == id }) { pending[index].spoke = true }
+        }
     }
 
     /// The handshake completed, or the connection closed.
@@ -55,6 +66,24 @@ final class PendingHandshakes: Sendable {
     }
 
     var count: Int { pending.withLock { $0.count } }
+}
+
+/// Goes before the TLS handler: tells `PendingHandshakes` when a connection's peer first sends
+/// something, then leaves the pipeline.
+final class FirstBytesMarker: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+
+    private let pending: PendingHandshakes
+
+    init(pending: PendingHandshakes) {
+        self.pending = pending
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        pending.spoke(context.channel)
+        context.fireChannelRead(data)
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
 }
 
 /// Closes a connection whose TLS handshake has not completed in time (a peer that connects and

@@ -57,6 +57,7 @@ public final class HTTPServer: Sendable {
             .bind(host: host, port: port) { child in
                 child.eventLoop.makeCompletedFuture {
                     let pipeline = child.pipeline.syncOperations
+                    try pipeline.addHandler(FirstBytesMarker(pending: pending))
                     try pipeline.addHandler(tls.makeHandler())
                     try pipeline.addHandler(HandshakeDeadlineHandler(timeout: handshakeTimeout, pending: pending))
                     try pipeline.addHandler(IdleStateHandler(allTimeout: idleTimeout))
