@@ -1,4 +1,5 @@
 import NIOCore
+import NIOHTTP1
 import NIOTLS
 import Synchronization
 
@@ -132,14 +133,32 @@ final class HandshakeDeadlineHandler: ChannelInboundHandler, RemovableChannelHan
     }
 }
 
-/// Closes a connection on which nothing was read or written for the idle timeout (placed after
-/// NIO's `IdleStateHandler`, which announces it).
-final class IdleConnectionCloser: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = NIOAny
+/// Closes a connection on which nothing was read or written for the idle timeout (NIO's
+/// `IdleStateHandler` announces it) and no request is being answered. Goes after the request
+/// aggregator, where it sees whole requests in and response ends out: a request whose answer
+/// takes longer than the idle timeout (a loaded machine, a write waiting for its commit) has had
+/// no I/O for that long and is not idle, and closing it dropped the answer (seen in CI).
+final class IdleConnectionCloser: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOHTTPServerRequestFull
+    typealias InboundOut = NIOHTTPServerRequestFull
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private var inFlight = 0
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        inFlight += 1
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) { inFlight = max(0, inFlight - 1) }
+        context.write(data, promise: promise)
+    }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .all {
-            context.close(promise: nil)
+            if inFlight == 0 { context.close(promise: nil) }
         } else {
             context.fireUserInboundEventTriggered(event)
         }

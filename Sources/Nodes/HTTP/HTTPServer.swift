@@ -61,9 +61,9 @@ public final class HTTPServer: Sendable {
                     try pipeline.addHandler(tls.makeHandler())
                     try pipeline.addHandler(HandshakeDeadlineHandler(timeout: handshakeTimeout, pending: pending))
                     try pipeline.addHandler(IdleStateHandler(allTimeout: idleTimeout))
-                    try pipeline.addHandler(IdleConnectionCloser())
                     try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
                     try pipeline.addHandler(NIOHTTPServerRequestAggregator(maxContentLength: limits.maxBodySize))
+                    try pipeline.addHandler(IdleConnectionCloser())
                     return try NIOAsyncChannel<NIOHTTPServerRequestFull, HTTPServerResponsePart>(wrappingChannelSynchronously: child)
                 }
             }
