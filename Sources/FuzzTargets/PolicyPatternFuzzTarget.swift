@@ -21,6 +21,9 @@ public struct PolicyPatternFuzzTarget: FuzzTarget {
         let partial = pattern.matches(text)
         let whole = pattern.matchesWhole(text)
         if whole && !partial { throw FuzzFinding(Self.name, "a whole-string match that is not a match") }
+        // `\Q` quotes to the end of the pattern when no `\E` closes it, so `^(?:p)$` would quote
+        // its own `)$` (the fuzzer's `\Q`, kept in the corpus): no hand-anchored form to compare.
+        if source.contains("\\Q") { return }
         guard let anchored = try? PolicyPattern("^(?:" + source + ")$") else {
             throw FuzzFinding(Self.name, "a pattern that compiles does not compile anchored")
         }
