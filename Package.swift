@@ -204,7 +204,7 @@ let package = Package(
         // Their libFuzzer binary under `scripts/fuzz`; in a normal build, the replayer of inputs.
         .executableTarget(
             name: "SpikeFuzz",
-            dependencies: ["FuzzTargets", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["FuzzTargets", "EventLog", .product(name: "Crypto", package: "swift-crypto")],
             path: "Fuzz/SpikeFuzz",
             swiftSettings: strictSettings
         ),

@@ -1,4 +1,5 @@
 import Crypto
+import EventLog
 import Foundation
 import FuzzTargets
 
@@ -30,7 +31,7 @@ private func writeSeeds(of name: String, to directory: String) throws {
     guard let type = FuzzTargets.named(name) else { throw FuzzFinding(name, "no such target") }
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     for seed in try type.seeds() {
-        let file = SHA256.hash(data: seed).map { String(format: "%02x", $0) }.joined().prefix(40)
+        let file = SHA256.hash(data: seed).hexString.prefix(40)
         try Data(seed).write(to: URL(fileURLWithPath: (directory as NSString).appendingPathComponent(String(file))))
     }
 }
