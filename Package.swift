@@ -29,6 +29,9 @@ let package = Package(
         // /metrics: swift-metrics with the Prometheus backend.
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.9.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // The event log in PostgreSQL, for several Nexus replicas (docs/adr/0015).
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
     ],
     targets: [
         // Debian's liblmdb-dev, found with pkg-config `lmdb`.
@@ -50,6 +53,20 @@ let package = Package(
                 "CLMDB",
                 "CLibCrypto",
                 .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The same event store in PostgreSQL tables, on postgres-nio: several Nexus replicas
+        // share one log (docs/adr/0015).
+        .target(
+            name: "PostgresEventStore",
+            dependencies: [
+                "EventLog",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strictSettings
         ),
@@ -234,10 +251,13 @@ let package = Package(
             path: "Tests/LogCrashChild",
             swiftSettings: strictSettings
         ),
+        // The log's format and guarantees; the cases every event store must pass run against LMDB
+        // and a private PostgreSQL (`StoreContractTests`).
         .testTarget(
             name: "EventLogTests",
             dependencies: [
                 "EventLog",
+                "PostgresEventStore",
                 "CLMDB",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

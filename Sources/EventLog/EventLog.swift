@@ -25,36 +25,22 @@ public final class EventLog: EventStore {
         public init() {}
     }
 
-    public let logID: LogID
     public let directory: String
     let environment: LMDBEnvironment
-    let notifier: HeadNotifier
-    private let writer: LogWriter?
+    package let core: LogCore
     private let writerLock: WriterLock?
-    private let options: Options
+
+    public var logID: LogID { core.logID }
 
     private init(directory: String, environment: LMDBEnvironment, logID: LogID, head: ChainHead?, options: Options, writerLock: WriterLock?) {
         self.directory = directory
         self.writerLock = writerLock
         self.environment = environment
-        self.logID = logID
-        self.options = options
-        let notifier = HeadNotifier(head: head?.sequence ?? 0)
-        self.notifier = notifier
-        if options.readOnly {
-            writer = nil
-        } else {
-            writer = LogWriter(
-                environment: environment, logID: logID,
-                options: .init(segmentMaxRecords: options.segmentMaxRecords, segmentMaxAge: options.segmentMaxAge,
-                               maxBatchEvents: options.maxBatchEvents),
-                onCommit: { notifier.publish(head: $0.sequence) })
-        }
-    }
-
-    deinit {
-        writer?.stop()
-        notifier.close()
+        core = LogCore(
+            storage: environment, logID: logID, head: head,
+            limits: options.readOnly ? nil : .init(
+                segmentMaxRecords: options.segmentMaxRecords, segmentMaxAge: options.segmentMaxAge,
+                maxBatchEvents: options.maxBatchEvents, maxEventSize: options.maxEventSize))
     }
 
     /// Opens the log in `directory`, creating the directory (mode 0700) and the log if there is
@@ -82,7 +68,7 @@ public final class EventLog: EventStore {
             } else {
                 meta = try environment.write { try LogMeta.initialize($0) }
             }
-            if !options.readOnly { try checkTail(environment, meta: meta) }
+            if !options.readOnly { try LogCore.checkTail(environment, logID: meta.logID) }
         } catch {
             throw LogError(error)
         }
@@ -93,7 +79,7 @@ public final class EventLog: EventStore {
     /// Sets the keys that new segment keys are sealed to, and the epoch of new records. The next
     /// append starts a new segment.
     public func setRecipients(_ recipients: [LogRecipient], epoch: UInt32) {
-        writer?.setRecipients(recipients, epoch: epoch)
+        core.setRecipients(recipients, epoch: epoch)
     }
 
     /// Appends events contiguously in one transaction; returns their sequences once durable.
@@ -102,53 +88,24 @@ public final class EventLog: EventStore {
     /// sequence (`LogError.headMoved` otherwise, and nothing is written).
     @discardableResult
     public func append(_ events: [NewEvent], keyChanges: KeyTableChanges, expectedHead: UInt64?) async throws -> ClosedRange<UInt64> {
-        guard let writer else { throw LogError.readOnly }
-        guard !events.isEmpty else { throw LogError.noEvents }
-        for event in events where event.body.count > options.maxEventSize {
-            throw LogError.eventTooLarge(size: event.body.count, limit: options.maxEventSize)
-        }
-        try keyChanges.validate()
-        return try await writer.append(events, keyChanges: keyChanges, expectedHead: expectedHead)
+        try await core.append(events, keyChanges: keyChanges, expectedHead: expectedHead)
     }
 
     /// Every entry of the key table (ids to values), as of the last commit.
-    public func keyTable() throws -> [[UInt8]: [UInt8]] {
-        try environment.read { txn in
-            var entries: [[UInt8]: [UInt8]] = [:]
-            guard let keys = environment.keys else { return entries }
-            try txn.forEach(keys, from: nil) { key, value in
-                entries[Array(key)] = Array(value)
-                return true
-            }
-            return entries
-        }
-    }
+    public func keyTable() throws -> [[UInt8]: [UInt8]] { try core.keyTable() }
 
     /// The chain link of record `sequence` (what the head holds while it is the last record), or
     /// nil when the log does not reach it. A witnessed head is checked against it.
-    public func link(at sequence: UInt64) throws -> ChainHash? {
-        try environment.read { txn in
-            guard sequence > 0, let record = try txn.get(environment.events, key: sequenceKey(sequence)) else { return nil }
-            let header = try RecordHeader.decode(record: record)
-            let crypto = RecordCrypto()
-            return crypto.link(header.previousHash, crypto.contentHash(record))
-        }
-    }
+    public func link(at sequence: UInt64) throws -> ChainHash? { try core.link(at: sequence) }
 
     /// The last committed record, or nil for an empty log.
-    public func head() throws -> ChainHead? {
-        try environment.read { try LogMeta.read($0)?.head }
-    }
+    public func head() throws -> ChainHead? { try core.head() }
 
     /// A reader that opens segment keys with `keyring`.
-    public func reader(keyring: LogKeyring) -> LogReader {
-        LogReader(log: self, keyring: keyring)
-    }
+    public func reader(keyring: LogKeyring) -> LogReader { core.reader(keyring: keyring) }
 
     /// Walks the whole log; with a keyring it also opens every segment key and every body.
-    public func verify(keyring: LogKeyring? = nil) -> VerificationReport {
-        LogVerifier(environment: environment, logID: logID, keyring: keyring).run()
-    }
+    public func verify(keyring: LogKeyring? = nil) -> VerificationReport { core.verify(keyring: keyring) }
 
     /// Writes a consistent, compacted copy of the log to `target` (created if missing, must be
     /// empty) while appends go on. The copy opens and verifies like the original.
@@ -170,9 +127,8 @@ public final class EventLog: EventStore {
     /// Writes what is queued, then stops accepting appends and lets another process open the
     /// log for writing. Reads keep working.
     public func close() {
-        writer?.stop()
+        core.close()
         writerLock?.release()
-        notifier.close()
     }
 
     public var mapSize: Int { environment.mapSize }
@@ -184,7 +140,7 @@ public final class EventLog: EventStore {
     }
 
     public func replay(from start: UInt64, through end: UInt64?, keyring: LogKeyring, _ body: (EventView) throws -> Void) throws -> UInt64 {
-        try reader(keyring: keyring).replay(from: start, through: end, body)
+        try core.replay(from: start, through: end, keyring: keyring, body)
     }
 
     /// Calls `body` with the clear header of every record (segment records included) from
@@ -192,59 +148,16 @@ public final class EventLog: EventStore {
     /// without a key can see (sequence, time, epoch, kind, sizes). Returns the records seen.
     @discardableResult
     public func walkHeaders(from start: UInt64 = 1, through end: UInt64? = nil, _ body: (RecordHeader) throws -> Void) throws -> UInt64 {
-        try reader(keyring: LogKeyring([])).replayHeaders(from: start, through: end, body)
+        try core.walkHeaders(from: start, through: end, body)
     }
 
     public func tail(from start: UInt64, keyring: LogKeyring) -> AsyncThrowingStream<EventRecord, any Error> {
-        var iterator = reader(keyring: keyring).tail(from: start).makeAsyncIterator()
-        return AsyncThrowingStream(unfolding: { try await iterator.next() })
+        core.tail(from: start, keyring: keyring)
     }
 
     /// What the writer has committed since the log was opened.
-    public var statistics: LogStatistics { writer?.statistics.withLock { $0 } ?? LogStatistics() }
+    public var statistics: LogStatistics { core.statistics }
 
     /// The raw bytes of a stored record (header and still-encrypted body), for tools and tests.
-    public func rawRecord(at sequence: UInt64) throws -> [UInt8] {
-        try environment.read { txn in
-            guard let value = try txn.get(environment.events, key: sequenceKey(sequence)) else {
-                throw LogError.recordNotFound(sequence: sequence)
-            }
-            return Array(value)
-        }
-    }
-
-    /// Checks that the last record is the committed head and that it links to the one before
-    /// (the walk over the last two records; replays check the rest of the chain).
-    private static func checkTail(_ environment: LMDBEnvironment, meta: LogMeta) throws {
-        try environment.read { txn in
-            guard let last = try txn.last(environment.events) else {
-                if let head = meta.head {
-                    throw LogError.damagedTail(sequence: head.sequence, reason: "the committed head is record \(head.sequence) but the log holds no record")
-                }
-                return
-            }
-            guard let sequence = sequence(fromKey: last.key) else {
-                throw LogError.damagedTail(sequence: 0, reason: "the last key is \(last.key.count) bytes, not 8")
-            }
-            guard let head = meta.head else {
-                throw LogError.damagedTail(sequence: sequence, reason: "records exist but no head is committed")
-            }
-            guard sequence == head.sequence else {
-                throw LogError.damagedTail(sequence: min(sequence, head.sequence),
-                    reason: "the last record is \(sequence) but the committed head is \(head.sequence)")
-            }
-            var walk = ChainWalk(from: sequence > 1 ? sequence - 1 : 1, logID: meta.logID, crypto: RecordCrypto())
-            try txn.forEach(environment.events, from: sequenceKey(walk.expected)) { key, value in
-                let step = walk.step(key: key, value: value)
-                if let finding = step.findings.first {
-                    let (sequence, reason) = finding.blame(at: step.sequence)
-                    throw LogError.damagedTail(sequence: sequence, reason: reason)
-                }
-                return true
-            }
-            guard walk.end(at: head) == .atHead else {
-                throw LogError.damagedTail(sequence: sequence, reason: "its chain link differs from the committed head's")
-            }
-        }
-    }
+    public func rawRecord(at sequence: UInt64) throws -> [UInt8] { try core.rawRecord(at: sequence) }
 }

@@ -19,8 +19,6 @@ public enum LogError: Error, Equatable, CustomStringConvertible {
     case recordNotFound(sequence: UInt64)
     case eventTooLarge(size: Int, limit: Int)
     case noEvents
-    /// Another process appended to the log since this writer last did.
-    case concurrentWriter(expected: UInt64, found: UInt64)
     /// An append that expected the log's head at `expected` found it at `found`: someone appended
     /// in between. Nothing of it was written; decide again on the newer state.
     case headMoved(expected: UInt64, found: UInt64)
@@ -34,11 +32,27 @@ public enum LogError: Error, Equatable, CustomStringConvertible {
     case invalidKeyTableEntry(String)
     /// LMDB refused an operation (for example the disk is full); nothing was written.
     case storage(LMDBError)
+    /// The store's server (PostgreSQL) cannot be reached or went away: nothing of the operation
+    /// was acknowledged. `place` names host, port and database, never credentials.
+    case storeUnavailable(place: String, reason: String)
+    /// The store's server refused an operation (permissions, a constraint): nothing was written.
+    case storeRefused(place: String, reason: String)
+    /// Another writer of a shared store stored the same sequence first; nothing was written.
+    case storeConflict(reason: String)
+    /// The store's schema is newer than this build knows.
+    case unsupportedSchema(found: Int, supported: Int)
 
     /// Whether the append failed for want of space (a full disk or quota): nothing was written,
     /// and the same append can succeed once space is freed.
     public var isOutOfSpace: Bool {
         if case .storage(let error) = self { return error.isOutOfSpace }
+        return false
+    }
+
+    /// Whether the store could not be reached: nothing was acknowledged, and the same operation
+    /// can succeed once it is back.
+    public var isStoreUnavailable: Bool {
+        if case .storeUnavailable = self { return true }
         return false
     }
 
@@ -67,9 +81,6 @@ public enum LogError: Error, Equatable, CustomStringConvertible {
             return "record \(sequence) does not exist"
         case .eventTooLarge(let size, let limit):
             return "an event body of \(size) bytes exceeds the \(limit)-byte limit"
-        case .concurrentWriter(let expected, let found):
-            return "another process appended to this log (head \(found), expected \(expected)): only one process may "
-                + "write a log; nothing was written, retry after stopping the other writer"
         case .headMoved(let expected, let found):
             return "the log's head moved from \(expected) to \(found) before this append: nothing was written; decide again on the newer state"
         case .writerLocked(let directory):
@@ -89,6 +100,14 @@ public enum LogError: Error, Equatable, CustomStringConvertible {
             return "the key table refuses \(what); nothing was written"
         case .storage(let error):
             return "storage error, nothing was written: \(error)"
+        case .storeUnavailable(let place, let reason):
+            return "the event store (\(place)) is unavailable: \(reason); nothing was acknowledged, retry once it is reachable"
+        case .storeRefused(let place, let reason):
+            return "the event store (\(place)) refused the operation: \(reason); nothing was written"
+        case .storeConflict(let reason):
+            return "another writer stored the same record first (\(reason)); nothing was written, decide again"
+        case .unsupportedSchema(let found, let supported):
+            return "the event store's schema is version \(found), this build knows versions up to \(supported): use a matching spike version"
         }
     }
 }

@@ -28,15 +28,15 @@ public struct EventView {
 /// Reads and decrypts events, checking the hash chain on the way. Segment records are checked
 /// and used for their keys but not returned: readers see events only.
 public struct LogReader: Sendable {
-    let log: EventLog
+    let core: LogCore
     public let keyring: LogKeyring
     private let keys = SegmentKeyCache()
 
     /// Records per read transaction and per unit of parallel work.
     static let chunkSize: UInt64 = 4096
 
-    init(log: EventLog, keyring: LogKeyring) {
-        self.log = log
+    init(core: LogCore, keyring: LogKeyring) {
+        self.core = core
         self.keyring = keyring
     }
 
@@ -96,7 +96,7 @@ public struct LogReader: Sendable {
         transform: @escaping @Sendable (DecodedChunk) throws -> T, deliver: (T) throws -> Void
     ) throws {
         let first = max(start, 1)
-        let head = try log.head() ?? .empty(log.logID)
+        let head = try core.head() ?? .empty(core.logID)
         let last = end.map { Swift.min($0, head.sequence) } ?? head.sequence
         guard first <= last else { return }
         let chunks = stride(from: first, through: last, by: Int(Self.chunkSize)).map {
@@ -131,7 +131,7 @@ public struct LogReader: Sendable {
             try deliver(value)
             bytesSinceRelease += links.bytes
             if bytesSinceRelease >= 64 << 20 {
-                log.environment.releaseMappedPages()
+                core.storage.releaseReadMemory()
                 bytesSinceRelease = 0
             }
         }
@@ -172,10 +172,9 @@ public struct LogReader: Sendable {
     /// event bodies into one buffer. Without `openBodies` it keeps every record's header (segment
     /// records too) and opens nothing.
     private func decodeChunk(_ range: ClosedRange<UInt64>, openBodies: Bool = true) throws -> DecodedChunk {
-        let environment = log.environment
-        let logID = log.logID
+        let logID = core.logID
         let crypto = RecordCrypto()
-        return try environment.read { txn in
+        return try core.storage.read { txn in
             // From record 1 the walk starts at the genesis; a chunk further on is anchored on its
             // first record's claim, which the delivering thread checks against the chunk before.
             var walk = ChainWalk(from: range.lowerBound, logID: logID, crypto: crypto)
@@ -185,7 +184,7 @@ public struct LogReader: Sendable {
             var records: [UnsafeRawBufferPointer] = []
             records.reserveCapacity(Int(range.count))
             var plaintextBytes = 0
-            try txn.forEach(environment.events, from: sequenceKey(range.lowerBound)) { key, value in
+            try txn.forEachRecord(from: range.lowerBound, through: range.upperBound) { key, value in
                 let step = walk.step(key: key, value: value)
                 if let finding = step.findings.first {
                     let (sequence, reason) = finding.blame(at: step.sequence)
@@ -259,10 +258,9 @@ public struct LogReader: Sendable {
         return EventAuthenticator(digest: digest, tag: Bytes32(UnsafeRawBufferPointer(rebasing: plaintext[bodyCount...])))
     }
 
-    private func segmentKey(_ segment: UInt64, txn: LMDBTransaction) throws -> SymmetricKey {
+    private func segmentKey(_ segment: UInt64, txn: any RecordView) throws -> SymmetricKey {
         if let key = keys.key(for: segment) { return key }
-        let environment = log.environment
-        guard let value = try txn.get(environment.events, key: sequenceKey(segment)) else {
+        guard let value = try txn.record(at: segment) else {
             throw LogError.corruptRecord(sequence: segment, reason: "the segment record is missing")
         }
         let header: RecordHeader
@@ -276,7 +274,7 @@ public struct LogReader: Sendable {
         guard header.type == .segment, header.sequence == segment else {
             throw LogError.corruptRecord(sequence: segment, reason: "events refer to it as a segment but it is not a segment record")
         }
-        let key = try envelope.open(with: keyring, logID: log.logID, segment: segment)
+        let key = try envelope.open(with: keyring, logID: core.logID, segment: segment)
         keys.store(key, for: segment)
         return key
     }
@@ -331,7 +329,7 @@ public struct LogTail: AsyncSequence, Sendable {
         public mutating func next() async throws -> EventRecord? {
             while position == buffer.count {
                 if Task.isCancelled { return nil }
-                let notifier = reader.log.notifier
+                let notifier = reader.core.notifier
                 let head = notifier.head
                 if head >= next {
                     let end = Swift.min(head, next + LogReader.chunkSize - 1)

@@ -39,7 +39,7 @@ public struct VerificationReport: Sendable, CustomStringConvertible {
 /// with a keyring, every segment key and every body. Reports every problem with its sequence
 /// instead of stopping at the first.
 struct LogVerifier {
-    let environment: LMDBEnvironment
+    let storage: any RecordStorage
     let logID: LogID
     let keyring: LogKeyring?
     static let maxProblems = 1000
@@ -64,8 +64,7 @@ struct LogVerifier {
         }
 
         do {
-            let meta = try environment.read { try LogMeta.read($0) }
-            report.head = meta?.head
+            report.head = try storage.read { try $0.committedHead() }
         } catch {
             record(0, .metaDamaged, "\(error)")
             report.problems = problems
@@ -74,10 +73,10 @@ struct LogVerifier {
 
         while !done && problems.count < Self.maxProblems {
             do {
-                try environment.read { txn in
+                try storage.read { txn in
                     var inChunk: UInt64 = 0
                     done = true
-                    try txn.forEach(environment.events, from: sequenceKey(walk.expected)) { key, value in
+                    try txn.forEachRecord(from: walk.expected, through: nil) { key, value in
                         if inChunk == Self.chunkSize || problems.count >= Self.maxProblems {
                             done = false
                             return false

@@ -31,9 +31,9 @@ public struct LogStatistics: Sendable, Equatable {
 }
 
 /// The one thread that writes the log. Appenders queue their events and wait; the thread takes
-/// everything queued, writes it in one LMDB transaction (one fsync) and then answers them all:
-/// group commit. LMDB's write transactions are bound to a thread, and they block, so they live
-/// here and never on an event loop or in the cooperative pool.
+/// everything queued, writes it in one transaction of its storage (one fsync) and then answers
+/// them all: group commit. LMDB's write transactions are bound to a thread, and every storage's
+/// writes block, so they live here and never on an event loop or in the cooperative pool.
 final class LogWriter: @unchecked Sendable {
     struct Options {
         var segmentMaxRecords: UInt64
@@ -57,9 +57,11 @@ final class LogWriter: @unchecked Sendable {
         var nonces: NonceSequence
         var records: UInt64
         var openedAt: ContinuousClock.Instant
+        /// Whether its segment record is stored (false until the batch that opened it commits).
+        var isStored = false
     }
 
-    private let environment: LMDBEnvironment
+    private let storage: any RecordStorage
     private let logID: LogID
     private let options: Options
     private let onCommit: @Sendable (ChainHead) -> Void
@@ -82,8 +84,8 @@ final class LogWriter: @unchecked Sendable {
     /// Transactions committed so far (each one fsync); with `appendCalls`, shows group commit.
     let statistics = Mutex(LogStatistics())
 
-    init(environment: LMDBEnvironment, logID: LogID, options: Options, onCommit: @escaping @Sendable (ChainHead) -> Void) {
-        self.environment = environment
+    init(storage: any RecordStorage, logID: LogID, options: Options, onCommit: @escaping @Sendable (ChainHead) -> Void) {
+        self.storage = storage
         self.logID = logID
         self.options = options
         self.onCommit = onCommit
@@ -158,9 +160,24 @@ final class LogWriter: @unchecked Sendable {
                 }
             }
             lookAhead()
-            if !commit(current, beforeSync: lookAhead), let stale = ahead {
-                // It assumed the failed batch's sequences: prepare it again from the stored head.
-                ahead = prepare(stale.batch, recipients: stale.recipients, epoch: stale.epoch, after: nil)
+            switch commit(current, beforeSync: lookAhead) {
+            case .committed:
+                break
+            case .failed:
+                if let stale = ahead {
+                    // It assumed the failed batch's sequences: prepare it again from the stored head.
+                    ahead = prepare(stale.batch, recipients: stale.recipients, epoch: stale.epoch, after: nil)
+                }
+            case .headMoved:
+                // Another writer of a shared storage appended first: decide this batch again on
+                // the stored head (its expected heads checked anew, sequences assigned anew), and
+                // put the batch prepared behind it back at the front of the queue.
+                if let stale = ahead {
+                    condition.lock()
+                    queue.insert(contentsOf: stale.batch, at: 0)
+                    condition.unlock()
+                }
+                ahead = prepare(current.batch, recipients: current.recipients, epoch: current.epoch, after: nil)
             }
         }
         finished.signal()
@@ -200,8 +217,14 @@ final class LogWriter: @unchecked Sendable {
         }
         var batch: [PendingAppend] = []
         do {
+            // An appender that saw a newer head than this writer knows (another writer of a
+            // shared storage appended) makes the writer read the stored head again.
+            if lastSequence == nil, let known = committedHead,
+               queued.contains(where: { ($0.expectedHead ?? 0) > known.sequence }) {
+                committedHead = nil
+            }
             let first = try lastSequence.map { $0 + 1 }
-                ?? (committedHead ?? environment.read { try LogMeta.read($0)?.head } ?? .empty(logID)).sequence + 1
+                ?? (committedHead ?? storage.read { try $0.committedHead() } ?? .empty(logID)).sequence + 1
             // The optimistic check: an append that expected another head is refused, alone.
             var headBefore = first - 1
             for pending in queued {
@@ -252,15 +275,28 @@ final class LogWriter: @unchecked Sendable {
         }
     }
 
+    private enum CommitOutcome {
+        case committed
+        /// Nothing was written and the appenders were answered with the error.
+        case failed
+        /// Nothing was written: the stored head is not the one the batch was sealed after.
+        case headMoved
+    }
+
+    /// The stored head differs from the one a batch was prepared after.
+    private struct StoredHeadMoved: Error {
+        var stored: ChainHead?
+    }
+
     /// Links, hashes and writes a prepared batch in one transaction, then answers its appenders.
     /// `beforeSync` runs once, inside the transaction, just before it commits.
-    private func commit(_ prepared: PreparedBatch, beforeSync: () -> Void) -> Bool {
+    private func commit(_ prepared: PreparedBatch, beforeSync: () -> Void) -> CommitOutcome {
         var synced = false
         do {
-            let head = try environment.write { txn -> ChainHead in
-                let stored = try LogMeta.read(txn)?.head ?? .empty(logID)
+            let head = try storage.write { txn -> ChainHead in
+                let stored = try txn.committedHead() ?? .empty(logID)
                 guard stored.sequence + 1 == prepared.firstSequence, committedHead.map({ $0 == stored }) ?? true else {
-                    throw LogError.concurrentWriter(expected: prepared.firstSequence - 1, found: stored.sequence)
+                    throw StoredHeadMoved(stored: stored)
                 }
                 var head = stored
                 // Chunks still being sealed are awaited in order: linking overlaps sealing.
@@ -270,7 +306,7 @@ final class LogWriter: @unchecked Sendable {
                         var offset = 0
                         for (size, content) in zip(chunk.sizes, chunk.contents) {
                             let sequence = head.sequence + 1
-                            let record = try txn.reserve(environment.events, sequence: sequence, count: size, append: true)
+                            let record = try txn.reserveRecord(sequence: sequence, count: size)
                             record.copyMemory(from: UnsafeRawBufferPointer(rebasing: all[offset..<(offset + size)]))
                             head.hash.write(to: record, at: RecordHeader.previousHashOffset)
                             head = ChainHead(sequence: sequence, hash: crypto.link(head.hash, content))
@@ -278,11 +314,9 @@ final class LogWriter: @unchecked Sendable {
                         }
                     }
                 }
-                try LogMeta.writeHead(head, txn)
+                try txn.writeHead(head)
                 for pending in prepared.batch where !pending.keyChanges.isEmpty {
-                    guard let keys = environment.keys else { throw LogError.readOnly }
-                    for entry in pending.keyChanges.puts { try txn.put(keys, key: entry.id, value: entry.value) }
-                    for id in pending.keyChanges.deletes { try txn.delete(keys, key: id) }
+                    try txn.applyKeyChanges(pending.keyChanges)
                 }
                 if !synced {
                     synced = true
@@ -291,6 +325,7 @@ final class LogWriter: @unchecked Sendable {
                 return head
             }
             committedHead = head
+            segment?.isStored = true
             statistics.withLock {
                 $0.transactions += 1
                 $0.appendCalls += UInt64(prepared.batch.count)
@@ -298,10 +333,19 @@ final class LogWriter: @unchecked Sendable {
             }
             onCommit(head)
             for (pending, range) in zip(prepared.batch, prepared.ranges) { pending.continuation.resume(returning: range) }
-            return true
+            return .committed
+        } catch let moved as StoredHeadMoved {
+            committedHead = moved.stored
+            if segment?.isStored != true { segment = nil }
+            return .headMoved
+        } catch RecordStorageConflict.recordExists {
+            // A storage whose head check raced another writer's insert: read the head again.
+            committedHead = nil
+            if segment?.isStored != true { segment = nil }
+            return .headMoved
         } catch {
             fail(prepared.batch, error)
-            return false
+            return .failed
         }
     }
 
@@ -310,22 +354,8 @@ final class LogWriter: @unchecked Sendable {
     private func fail(_ batch: [PendingAppend], _ error: any Error) {
         segment = nil
         committedHead = nil
-        var failure = LogError(error)
-        // LMDB reports a short write of a full volume as EIO: the volume's free space tells.
-        if case .storage(let storage) = failure, storage.code == EIO, Self.freeBytes(at: environment.path).map({ $0 < Self.fullVolumeBytes }) == true {
-            failure = .storage(LMDBError(code: ENOSPC, operation: storage.operation))
-        }
+        let failure = storage.writeFailure(error)
         for pending in batch { pending.continuation.resume(throwing: failure) }
-    }
-
-    /// Below this much free space a failed write is taken for a full volume.
-    static let fullVolumeBytes: UInt64 = 4 << 20
-
-    /// The bytes an unprivileged writer may still use on the volume holding `path`.
-    static func freeBytes(at path: String) -> UInt64? {
-        var stats = statvfs()
-        guard statvfs(path, &stats) == 0 else { return nil }
-        return UInt64(stats.f_bavail) * UInt64(stats.f_frsize)
     }
 
     /// Events per unit of parallel sealing.

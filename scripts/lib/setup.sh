@@ -2,8 +2,9 @@
 # Idempotent and quiet when everything is already there.
 
 # Debian packages: LMDB, RE2 and OpenSSL development files (linked by the package), the LMDB tools,
-# gcc for the raw-LMDB benchmark baseline, Chromium to render the audit report's HTML in a test.
-SPIKE_APT_PACKAGES=(liblmdb-dev libre2-dev libssl-dev lmdb-utils gcc pkg-config openssl curl chromium)
+# gcc for the raw-LMDB benchmark baseline, Chromium to render the audit report's HTML in a test,
+# PostgreSQL's server for the event store in PostgreSQL (a private instance, scripts/lib/postgres.sh).
+SPIKE_APT_PACKAGES=(liblmdb-dev libre2-dev libssl-dev lmdb-utils gcc pkg-config openssl curl chromium postgresql)
 # Python packages for the interoperability tests: an independent reader of the log format,
 # py-spiffe, a Workload API client we did not write, DuckDB for docs/analysis.md's queries, and
 # schemathesis, which tries the API against its document.

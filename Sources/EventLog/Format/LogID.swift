@@ -8,7 +8,7 @@ public struct LogID: Hashable, Sendable, CustomStringConvertible {
         self.bytes = bytes
     }
 
-    static func random() -> LogID {
+    package static func random() -> LogID {
         var generator = SystemRandomNumberGenerator()
         return LogID(bytes: (0..<size).map { _ in UInt8.random(in: 0...255, using: &generator) })!
     }

@@ -15,15 +15,16 @@ public struct ChainHead: Equatable, Sendable {
     }
 }
 
-/// The `meta` database: format version, log id and chain head.
-struct LogMeta {
-    static let formatVersion: UInt32 = 1
+/// The `meta` entries every store keeps (LMDB's `meta` database, PostgreSQL's `meta` table),
+/// with the same values: format version, log id and chain head.
+package struct LogMeta {
+    package static let formatVersion: UInt32 = 1
     static let formatKey = Array("format".utf8)
     static let logIDKey = Array("log-id".utf8)
     static let headKey = Array("head".utf8)
 
-    var logID: LogID
-    var head: ChainHead?
+    package var logID: LogID
+    package var head: ChainHead?
 
     /// Reads `meta`; nil for a new, empty environment.
     static func read(_ txn: LMDBTransaction) throws -> LogMeta? {
@@ -36,23 +37,12 @@ struct LogMeta {
             throw LogError.corruptMeta(key: "format", reason: "missing although the log holds records")
         }
         guard let format else { throw LogError.corruptMeta(key: "format", reason: "missing") }
-        guard format.count == 4 else {
-            throw LogError.corruptMeta(key: "format", reason: "\(format.count) bytes instead of 4")
-        }
-        let version = UInt32(bigEndian: format.loadUnaligned(as: UInt32.self))
-        guard version == formatVersion else { throw LogError.unsupportedFormat(found: version, supported: formatVersion) }
+        try checkFormat(format)
         guard let id else { throw LogError.corruptMeta(key: "log-id", reason: "missing") }
-        guard let logID = LogID(bytes: Array(id)) else {
-            throw LogError.corruptMeta(key: "log-id", reason: "\(id.count) bytes instead of \(LogID.size)")
-        }
+        let logID = try decodeLogID(id)
         var head: ChainHead?
         if let headValue {
-            guard headValue.count == 8 + ChainHash.size else {
-                throw LogError.corruptMeta(key: "head", reason: "\(headValue.count) bytes instead of \(8 + ChainHash.size)")
-            }
-            head = ChainHead(
-                sequence: UInt64(bigEndian: headValue.loadUnaligned(as: UInt64.self)),
-                hash: ChainHash(UnsafeRawBufferPointer(rebasing: headValue[8...])))
+            head = try decodeHead(headValue)
         } else if try txn.count(env.events) > 0 {
             throw LogError.corruptMeta(key: "head", reason: "missing although the log holds records")
         }
@@ -61,12 +51,40 @@ struct LogMeta {
 
     static func initialize(_ txn: LMDBTransaction) throws -> LogMeta {
         let meta = LogMeta(logID: .random(), head: nil)
-        try txn.put(txn.environment.meta, key: formatKey, value: withUnsafeBytes(of: formatVersion.bigEndian) { Array($0) })
+        try txn.put(txn.environment.meta, key: formatKey, value: encodedFormat)
         try txn.put(txn.environment.meta, key: logIDKey, value: meta.logID.bytes)
         return meta
     }
 
     static func writeHead(_ head: ChainHead, _ txn: LMDBTransaction) throws {
-        try txn.put(txn.environment.meta, key: headKey, value: sequenceKey(head.sequence) + head.hash.bytes)
+        try txn.put(txn.environment.meta, key: headKey, value: encode(head))
+    }
+
+    // MARK: - The values, shared by every store
+
+    package static var encodedFormat: [UInt8] { withUnsafeBytes(of: formatVersion.bigEndian) { Array($0) } }
+
+    package static func checkFormat(_ value: UnsafeRawBufferPointer) throws(LogError) {
+        guard value.count == 4 else { throw .corruptMeta(key: "format", reason: "\(value.count) bytes instead of 4") }
+        let version = UInt32(bigEndian: value.loadUnaligned(as: UInt32.self))
+        guard version == formatVersion else { throw .unsupportedFormat(found: version, supported: formatVersion) }
+    }
+
+    package static func decodeLogID(_ value: UnsafeRawBufferPointer) throws(LogError) -> LogID {
+        guard let logID = LogID(bytes: Array(value)) else {
+            throw .corruptMeta(key: "log-id", reason: "\(value.count) bytes instead of \(LogID.size)")
+        }
+        return logID
+    }
+
+    /// The head: u64 sequence ‖ the 32-byte link of that record.
+    package static func encode(_ head: ChainHead) -> [UInt8] { sequenceKey(head.sequence) + head.hash.bytes }
+
+    package static func decodeHead(_ value: UnsafeRawBufferPointer) throws(LogError) -> ChainHead {
+        guard value.count == 8 + ChainHash.size else {
+            throw .corruptMeta(key: "head", reason: "\(value.count) bytes instead of \(8 + ChainHash.size)")
+        }
+        return ChainHead(sequence: UInt64(bigEndian: value.loadUnaligned(as: UInt64.self)),
+                         hash: ChainHash(UnsafeRawBufferPointer(rebasing: value[8...])))
     }
 }

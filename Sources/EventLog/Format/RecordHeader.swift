@@ -104,7 +104,7 @@ public enum RecordFormatError: Error, Equatable, CustomStringConvertible {
 
 /// The 8-byte big-endian key of a record in the `events` database.
 @inline(__always)
-func sequenceKey(_ sequence: UInt64) -> [UInt8] {
+package func sequenceKey(_ sequence: UInt64) -> [UInt8] {
     withUnsafeBytes(of: sequence.bigEndian) { Array($0) }
 }
 

@@ -1,0 +1,148 @@
+import EventLog
+import Foundation
+import PostgresNIO
+import Synchronization
+
+/// The event log in PostgreSQL: the same records, byte for byte, the same chain, head and key
+/// table as the embedded `EventLog`, in tables several Nexus replicas share (docs/adr/0015).
+/// Appends group-commit through the same writer; a writer that finds the head moved (another
+/// replica appended) seals its batch again after the stored head. New records from any writer
+/// reach `tail` through `LISTEN spike_log`, and a read of the head every `followInterval` in
+/// any case, so a lost notification only delays.
+public final class PostgresEventStore: EventStore {
+    public struct Options: Sendable {
+        public var segmentMaxRecords: UInt64 = 1_000_000
+        public var segmentMaxAge: Duration = .seconds(24 * 3600)
+        public var maxBatchEvents: Int = 16_384
+        public var maxEventSize: Int = 16 << 20
+        public var readOnly = false
+        /// How often the head is read when no notification came.
+        public var followInterval: Duration = .seconds(1)
+
+        public init() {}
+    }
+
+    public let url: PostgresURL
+    package let core: LogCore
+    private let storage: PostgresRecordStorage
+    private let follower: Follower
+
+    public var logID: LogID { core.logID }
+
+    private init(url: PostgresURL, storage: PostgresRecordStorage, core: LogCore, follower: Follower) {
+        self.url = url
+        self.storage = storage
+        self.core = core
+        self.follower = follower
+    }
+
+    deinit { follower.stop() }
+
+    /// Connects, applies the schema's migrations (a writable open) or checks them (read-only),
+    /// creates the log if the database holds none, and checks the end of the log as the
+    /// embedded store does: a writable open refuses a log whose last record is not its head.
+    public static func open(url: PostgresURL, options: Options = .init()) throws(LogError) -> PostgresEventStore {
+        let storage = PostgresRecordStorage(url: url)
+        do {
+            let logID = try options.readOnly ? PostgresSchema.check(storage.reads) : PostgresSchema.migrate(storage.reads)
+            if !options.readOnly { try LogCore.checkTail(storage, logID: logID) }
+            let head = try storage.read { try $0.committedHead() }
+            let core = LogCore(
+                storage: storage, logID: logID, head: head,
+                limits: options.readOnly ? nil : .init(
+                    segmentMaxRecords: options.segmentMaxRecords, segmentMaxAge: options.segmentMaxAge,
+                    maxBatchEvents: options.maxBatchEvents, maxEventSize: options.maxEventSize))
+            let follower = Follower(url: url, core: core, interval: options.followInterval)
+            return PostgresEventStore(url: url, storage: storage, core: core, follower: follower)
+        } catch {
+            storage.close()
+            throw storage.writeFailure(error)
+        }
+    }
+
+    public func setRecipients(_ recipients: [LogRecipient], epoch: UInt32) { core.setRecipients(recipients, epoch: epoch) }
+
+    @discardableResult
+    public func append(_ events: [NewEvent], keyChanges: KeyTableChanges, expectedHead: UInt64?) async throws -> ClosedRange<UInt64> {
+        try await core.append(events, keyChanges: keyChanges, expectedHead: expectedHead)
+    }
+
+    public func head() throws -> ChainHead? { try core.head() }
+    public func link(at sequence: UInt64) throws -> ChainHash? { try core.link(at: sequence) }
+    public func keyTable() throws -> [[UInt8]: [UInt8]] { try core.keyTable() }
+    public func reader(keyring: LogKeyring) -> LogReader { core.reader(keyring: keyring) }
+
+    public func replay(from start: UInt64, through end: UInt64?, keyring: LogKeyring, _ body: (EventView) throws -> Void) throws -> UInt64 {
+        try core.replay(from: start, through: end, keyring: keyring, body)
+    }
+
+    public func tail(from start: UInt64, keyring: LogKeyring) -> AsyncThrowingStream<EventRecord, any Error> {
+        core.tail(from: start, keyring: keyring)
+    }
+
+    public func verify(keyring: LogKeyring? = nil) -> VerificationReport { core.verify(keyring: keyring) }
+
+    @discardableResult
+    public func walkHeaders(from start: UInt64 = 1, through end: UInt64? = nil, _ body: (RecordHeader) throws -> Void) throws -> UInt64 {
+        try core.walkHeaders(from: start, through: end, body)
+    }
+
+    public func rawRecord(at sequence: UInt64) throws -> [UInt8] { try core.rawRecord(at: sequence) }
+
+    public var statistics: LogStatistics { core.statistics }
+
+    public var storedBytes: Int64 { (try? storage.storedBytes()) ?? 0 }
+
+    /// The highest head this process has seen committed, by itself or by another writer.
+    public var followedHead: UInt64 { core.knownHead }
+
+    public func close() {
+        core.close()
+        follower.stop()
+        storage.close()
+    }
+
+    /// Publishes heads that other writers committed: woken by `NOTIFY spike_log`, and every
+    /// `interval` in any case. Its own thread: every PostgreSQL call here blocks.
+    final class Follower: Sendable {
+        private let session: PostgresSession
+        private let listener: PostgresSession
+        private let wake = DispatchSemaphore(value: 0)
+        private let stopped = Atomic<Bool>(false)
+        private let finished = DispatchSemaphore(value: 0)
+
+        init(url: PostgresURL, core: LogCore, interval: Duration) {
+            session = PostgresSession(url: url, name: "follow")
+            listener = PostgresSession(url: url, name: "listen")
+            let thread = Thread { [self] in run(core: core, interval: interval) }
+            thread.name = "spike-pg-follower"
+            thread.start()
+        }
+
+        private func run(core: LogCore, interval: Duration) {
+            var listening: PostgresConnection?
+            let wait = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
+            while !stopped.load(ordering: .acquiring) {
+                if listening?.isClosed ?? true {
+                    listening = try? listener.listen(channel: "spike_log") { [wake] in wake.signal() }
+                }
+                if let rows = try? session.query("SELECT value FROM spike.meta WHERE name = 'head'"),
+                   let value = try? rows.first?.decode(ByteBuffer.self),
+                   let head = try? value.withUnsafeReadableBytes({ try LogMeta.decodeHead($0) }),
+                   head.sequence > core.knownHead {
+                    core.publish(head: head.sequence)
+                }
+                _ = wake.wait(timeout: .now() + wait)
+            }
+            listener.close()
+            session.close()
+            finished.signal()
+        }
+
+        func stop() {
+            guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
+            wake.signal()
+            finished.wait()
+        }
+    }
+}

@@ -1,0 +1,108 @@
+import Crypto
+import Foundation
+import PostgresEventStore
+import Testing
+@testable import EventLog
+
+/// What only a shared store has: several writers (Nexus replicas) on one log, followers, the
+/// schema, the server going away, and a URL that holds a password.
+@Suite struct PostgresStoreTests {
+    /// Two writers append concurrently to one log: every append lands once, in one chain.
+    @Test func twoWritersOnOneLogLeaveNoGapAndNoDuplicate() async throws {
+        let t = try TestStore(.postgres)
+        let other = try t.open()
+        let stores = [t.store, other]
+        let ranges = try await withThrowingTaskGroup(of: [ClosedRange<UInt64>].self) { group in
+            for writer in 0..<8 {
+                let store = stores[writer % 2]
+                group.addTask {
+                    var mine: [ClosedRange<UInt64>] = []
+                    for index in 0..<20 {
+                        mine.append(try await store.append([NewEvent(kind: 1, body: body("\(writer)/\(index)"))]))
+                    }
+                    return mine
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        let sequences = ranges.flatMap { Array($0) }
+        #expect(sequences.count == 160 && Set(sequences).count == 160)
+        let report = t.store.verify(keyring: t.keyring)
+        #expect(report.isIntact && report.eventsOpened == 160, "\(report)")
+        #expect(try texts(t.store, keyring: t.keyring).count == 160)
+    }
+
+    /// Of two writers that decided on the same head, exactly one lands; the other hears
+    /// `headMoved` even though its own writer had not seen the other's append.
+    @Test func theExpectedHeadHoldsAcrossWriters() async throws {
+        let t = try TestStore(.postgres)
+        let other = try t.open()
+        let head = try await t.store.append(kind: 1, body: body("base"))
+        #expect(try await other.append([NewEvent(kind: 1, body: body("B wins"))], keyChanges: KeyTableChanges(), expectedHead: head).lowerBound > head)
+        await #expect(throws: LogError.self) {
+            try await t.store.append([NewEvent(kind: 1, body: body("A too late"))], keyChanges: KeyTableChanges(), expectedHead: head)
+        }
+        let now = try #require(try t.store.head()).sequence
+        _ = try await t.store.append([NewEvent(kind: 1, body: body("A decides again"))], keyChanges: KeyTableChanges(), expectedHead: now)
+        #expect(try texts(t.store, keyring: t.keyring) == ["base", "B wins", "A decides again"])
+    }
+
+    /// A follower's tail delivers another writer's records (NOTIFY, or the periodic read).
+    @Test func aTailSeesAnotherWritersAppends() async throws {
+        let t = try TestStore(.postgres)
+        let reader = try t.open(readOnly: true)
+        var iterator = reader.tail(from: 1, keyring: t.keyring).makeAsyncIterator()
+        try await t.store.append(kind: 1, body: body("from the other replica"))
+        #expect(try await iterator.next().map { String(decoding: $0.body, as: UTF8.self) } == "from the other replica")
+    }
+
+    /// The server drops every connection of the log (a restart, a failover): the next append
+    /// reconnects; reads and the chain are unaffected.
+    @Test func appendsResumeAfterTheServerDropsTheConnections() async throws {
+        let t = try TestStore(.postgres)
+        try await t.store.append(kind: 1, body: body("before"))
+        try PostgresAdmin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(t.url!.database)' AND pid <> pg_backend_pid()",
+            at: t.url!)
+        try await t.store.append(kind: 1, body: body("after"))
+        #expect(try texts(t.store, keyring: t.keyring) == ["before", "after"])
+    }
+
+    /// No server where the URL points: a clear error naming the place, never the password.
+    @Test func anUnreachableServerIsReportedWithoutThePassword() throws {
+        let url = try PostgresURL("postgres://spike:s3cret-pw@127.0.0.1:1/spike?sslmode=disable")
+        let error = #expect(throws: LogError.self) { _ = try PostgresEventStore.open(url: url) }
+        guard case .storeUnavailable(let place, _)? = error else { Issue.record("\(String(describing: error))"); return }
+        #expect(place == "PostgreSQL at 127.0.0.1:1, database spike")
+        #expect(!"\(error!)".contains("s3cret-pw"))
+        #expect(url.description == "postgres://spike@127.0.0.1:1/spike?sslmode=disable")
+        #expect(!"\(url)".contains("s3cret"))
+    }
+
+    @Test func urlsParseAsLibpqReadsThem() throws {
+        let socket = try PostgresURL("postgres:///spike?host=/run/pg&user=nexus")
+        #expect(socket.endpoint == .unixSocket(path: "/run/pg/.s.PGSQL.5432"))
+        #expect(socket.username == "nexus" && socket.database == "spike" && socket.tlsMode == .disable)
+        let tcp = try PostgresURL("postgresql://nexus:p%40ss@db.example:6543/log?sslmode=verify-full")
+        #expect(tcp.endpoint == .tcp(host: "db.example", port: 6543) && tcp.tlsMode == .verifyFull)
+        #expect("\(tcp)" == "postgres://nexus@db.example:6543/log?sslmode=verify-full")
+        #expect(throws: PostgresURLError.malformed("sslmode 'maybe' is not one of disable, prefer, require, verify-ca, verify-full")) {
+            try PostgresURL("postgres://h/db?sslmode=maybe")
+        }
+        #expect(throws: PostgresURLError.self) { try PostgresURL("mysql://h/db") }
+        #expect(throws: PostgresURLError.self) { try PostgresURL("postgres://h/") }
+    }
+
+    /// The table refuses changes to records, whoever asks; a schema from a newer build refuses
+    /// to open.
+    @Test func recordsAreAppendOnlyAndANewerSchemaIsRefused() async throws {
+        let t = try TestStore(.postgres)
+        try await t.store.append(kind: 1, body: body("kept"))
+        #expect(throws: LogError.self) {
+            try PostgresAdmin.execute("DELETE FROM spike.events WHERE sequence = 2", at: t.url!)
+        }
+        #expect(try texts(t.store, keyring: t.keyring) == ["kept"])
+        try PostgresAdmin.execute("INSERT INTO spike.schema_version (version) VALUES (99)", at: t.url!)
+        #expect(throws: LogError.unsupportedSchema(found: 99, supported: 1)) { _ = try t.open() }
+    }
+}
