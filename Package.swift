@@ -168,6 +168,7 @@ let package = Package(
             name: "Nodes",
             dependencies: [
                 "NexusCore",
+                "PostgresEventStore",
                 "SpikeAPI",
                 "SpikeClient",
                 "Projections",
@@ -190,6 +191,7 @@ let package = Package(
             name: "Tools",
             dependencies: [
                 "EventLog",
+                "PostgresEventStore",
                 "CProcessControl",
                 "SPIFFE",
                 "SPIFFETLS",
@@ -284,7 +286,7 @@ let package = Package(
         // Runs the real `spike` executable.
         .testTarget(
             name: "ToolsTests",
-            dependencies: ["SPIFFE", "Tools", "EventLog", "Projections", "NexusCore", .product(name: "X509", package: "swift-certificates")],
+            dependencies: ["SPIFFE", "Tools", "EventLog", "PostgresEventStore", "Projections", "NexusCore", .product(name: "X509", package: "swift-certificates")],
             swiftSettings: strictSettings
         ),
         // Every kept fuzzing input (seeds and the inputs of crashes found) replayed.

@@ -21,6 +21,9 @@ public final class EventLog: EventStore {
         /// The largest event body accepted.
         public var maxEventSize: Int = 16 << 20
         public var readOnly = false
+        /// The id a log created by this open gets (`spike log copy` keeps the source's: the
+        /// genesis and every segment key are bound to it); a new random one when nil.
+        package var newLogID: LogID?
 
         public init() {}
     }
@@ -31,6 +34,7 @@ public final class EventLog: EventStore {
     private let writerLock: WriterLock?
 
     public var logID: LogID { core.logID }
+    public var location: String { directory }
 
     private init(directory: String, environment: LMDBEnvironment, logID: LogID, head: ChainHead?, options: Options, writerLock: WriterLock?) {
         self.directory = directory
@@ -66,7 +70,7 @@ public final class EventLog: EventStore {
             } else if options.readOnly {
                 throw LogError.corruptMeta(key: "format", reason: "\(directory) holds no log")
             } else {
-                meta = try environment.write { try LogMeta.initialize($0) }
+                meta = try environment.write { try LogMeta.initialize($0, logID: options.newLogID ?? .random()) }
             }
             if !options.readOnly { try LogCore.checkTail(environment, logID: meta.logID) }
         } catch {

@@ -5,6 +5,9 @@
 public protocol EventStore: AnyObject, Sendable {
     var logID: LogID { get }
 
+    /// Where the log is, for messages: a directory, or a URL without its password.
+    var location: String { get }
+
     /// The last committed record, or nil for an empty log.
     func head() throws -> ChainHead?
 
@@ -25,6 +28,17 @@ public protocol EventStore: AnyObject, Sendable {
     /// Calls `body` with every event from `start` through `end` (nil: the head when the call
     /// began), decrypted with `keyring`, checking the chain; returns how many it delivered.
     func replay(from start: UInt64, through end: UInt64?, keyring: LogKeyring, _ body: (EventView) throws -> Void) throws -> UInt64
+
+    /// A reader that opens segment keys with `keyring` (chunked replays for the log tools).
+    func reader(keyring: LogKeyring) -> LogReader
+
+    /// The clear header of every record (segment records included), chain checked, nothing
+    /// opened: what a tool without a key can see. Returns the records seen.
+    @discardableResult
+    func walkHeaders(from start: UInt64, through end: UInt64?, _ body: (RecordHeader) throws -> Void) throws -> UInt64
+
+    /// The stored bytes of a record (header and still-encrypted body).
+    func rawRecord(at sequence: UInt64) throws -> [UInt8]
 
     /// Every event from `start` on, then each new one as it is committed, until the store is
     /// closed or the consumer stops (pull-based: a slow consumer holds reading back).
@@ -53,5 +67,10 @@ extension EventStore {
     @discardableResult
     public func append(_ events: [NewEvent], keyChanges: KeyTableChanges = KeyTableChanges()) async throws -> ClosedRange<UInt64> {
         try await append(events, keyChanges: keyChanges, expectedHead: nil)
+    }
+
+    @discardableResult
+    public func walkHeaders(_ body: (RecordHeader) throws -> Void) throws -> UInt64 {
+        try walkHeaders(from: 1, through: nil, body)
     }
 }

@@ -26,6 +26,8 @@ public enum LogError: Error, Equatable, CustomStringConvertible {
     case writerLocked(directory: String)
     case invalidKeyFile(String)
     case backupTargetNotEmpty(String)
+    /// `spike log copy` writes only into a log with no record.
+    case copyTargetNotEmpty(records: UInt64)
     case readOnly
     case closed
     /// A key-table change that the table cannot hold; nothing was written.
@@ -90,6 +92,8 @@ public enum LogError: Error, Equatable, CustomStringConvertible {
             return "an append needs at least one event"
         case .invalidKeyFile(let reason):
             return "invalid log key file: \(reason)"
+        case .copyTargetNotEmpty(let records):
+            return "the copy's target already holds a log (\(records) records): copy into a new directory or an empty database"
         case .backupTargetNotEmpty(let path):
             return "backup target \(path) is not empty: name a new or empty directory"
         case .readOnly:

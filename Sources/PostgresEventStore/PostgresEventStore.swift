@@ -18,6 +18,8 @@ public final class PostgresEventStore: EventStore {
         public var readOnly = false
         /// How often the head is read when no notification came.
         public var followInterval: Duration = .seconds(1)
+        /// The id a log created by this open gets (see `EventLog.Options`).
+        package var newLogID: LogID?
 
         public init() {}
     }
@@ -28,6 +30,7 @@ public final class PostgresEventStore: EventStore {
     private let follower: Follower
 
     public var logID: LogID { core.logID }
+    public var location: String { url.description }
 
     private init(url: PostgresURL, storage: PostgresRecordStorage, core: LogCore, follower: Follower) {
         self.url = url
@@ -44,7 +47,7 @@ public final class PostgresEventStore: EventStore {
     public static func open(url: PostgresURL, options: Options = .init()) throws(LogError) -> PostgresEventStore {
         let storage = PostgresRecordStorage(url: url)
         do {
-            let logID = try options.readOnly ? PostgresSchema.check(storage.reads) : PostgresSchema.migrate(storage.reads)
+            let logID = try options.readOnly ? PostgresSchema.check(storage.reads) : PostgresSchema.migrate(storage.reads, newLogID: options.newLogID)
             if !options.readOnly { try LogCore.checkTail(storage, logID: logID) }
             let head = try storage.read { try $0.committedHead() }
             let core = LogCore(

@@ -32,7 +32,7 @@ enum PostgresSchema {
 
     /// Brings the schema to the latest version and creates the log's meta if there is none;
     /// returns the log id. Runs in one transaction.
-    static func migrate(_ session: PostgresSession) throws -> LogID {
+    static func migrate(_ session: PostgresSession, newLogID: LogID?) throws -> LogID {
         try session.transaction {
             try session.query("SELECT pg_advisory_xact_lock(\(migrationLock))")
             try session.query("CREATE SCHEMA IF NOT EXISTS spike")
@@ -47,7 +47,7 @@ enum PostgresSchema {
                 try session.query("INSERT INTO spike.schema_version (version) VALUES (\(migration.version))")
             }
             if let logID = try readLogID(session) { return logID }
-            let logID = LogID.random()
+            let logID = newLogID ?? LogID.random()
             try session.query("""
                 INSERT INTO spike.meta (name, value) VALUES
                 ('format', \(ByteBuffer(bytes: LogMeta.encodedFormat))), ('log-id', \(ByteBuffer(bytes: logID.bytes)))

@@ -26,9 +26,10 @@ public struct PostgresURL: Sendable, CustomStringConvertible {
     public let tlsMode: TLSMode
     /// PEM file of the CAs trusted for the server's certificate (`sslrootcert`).
     public let rootCertificateFile: String?
-    private let password: String?
+    private var password: String?
 
-    public init(_ text: String) throws(PostgresURLError) {
+    /// Parses `text`; a URL without a password takes `PGPASSWORD` from `environment`, as libpq does.
+    public init(_ text: String, environment: [String: String] = [:]) throws(PostgresURLError) {
         guard let components = URLComponents(string: text) else { throw .malformed("it does not parse as a URL") }
         guard let scheme = components.scheme?.lowercased(), scheme == "postgres" || scheme == "postgresql" else {
             throw .malformed("the scheme must be postgres:// or postgresql://")
@@ -57,7 +58,7 @@ public struct PostgresURL: Sendable, CustomStringConvertible {
             endpoint = .tcp(host: host, port: port)
         }
         username = query["user"] ?? components.user?.removingPercentEncoding ?? "postgres"
-        password = components.password?.removingPercentEncoding
+        password = components.password?.removingPercentEncoding ?? environment["PGPASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
         let path = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
         let name = query["dbname"] ?? path.removingPercentEncoding ?? path
         guard !name.isEmpty, !name.contains("/") else { throw .malformed("it names no database (postgres://HOST/DATABASE)") }
@@ -75,6 +76,14 @@ public struct PostgresURL: Sendable, CustomStringConvertible {
         if case .unixSocket = endpoint, tlsMode != .disable, tlsMode != .prefer {
             throw .malformed("sslmode \(tlsMode.rawValue) needs a TCP host: a Unix socket has no TLS")
         }
+    }
+
+    /// A URL given as a command-line argument, which every user of the machine can read in the
+    /// process list: it may not hold a password; the password comes from `PGPASSWORD`, as with
+    /// libpq's tools.
+    public static func fromArgument(_ text: String, environment: [String: String]) throws(PostgresURLError) -> PostgresURL {
+        guard try PostgresURL(text).password == nil else { throw .passwordInArgument }
+        return try PostgresURL(text, environment: environment)
     }
 
     /// The same server and credentials, another database.
@@ -144,11 +153,15 @@ public struct PostgresURL: Sendable, CustomStringConvertible {
 /// URL: it may hold a password.
 public enum PostgresURLError: Error, Equatable, CustomStringConvertible {
     case malformed(String)
+    case passwordInArgument
 
     public var description: String {
         switch self {
         case .malformed(let why):
             return "the PostgreSQL URL is not usable: \(why); write it as postgres://USER:PASSWORD@HOST:PORT/DATABASE[?sslmode=require]"
+        case .passwordInArgument:
+            return "the PostgreSQL URL on the command line holds a password, which any user can read in the process list: "
+                + "give the URL without it and the password in PGPASSWORD"
         }
     }
 }

@@ -49,8 +49,8 @@ package struct LogMeta {
         return LogMeta(logID: logID, head: head)
     }
 
-    static func initialize(_ txn: LMDBTransaction) throws -> LogMeta {
-        let meta = LogMeta(logID: .random(), head: nil)
+    static func initialize(_ txn: LMDBTransaction, logID: LogID = .random()) throws -> LogMeta {
+        let meta = LogMeta(logID: logID, head: nil)
         try txn.put(txn.environment.meta, key: formatKey, value: encodedFormat)
         try txn.put(txn.environment.meta, key: logIDKey, value: meta.logID.bytes)
         return meta

@@ -1,4 +1,5 @@
 import Foundation
+import PostgresEventStore
 import Projections
 import SpikeAPI
 
@@ -16,7 +17,11 @@ public struct NexusConfiguration: Sendable {
     /// How long a poll or a contribution may take before it counts as unreachable (a third of a
     /// poll interval less than it, and at most 3 s: a poll never overlaps the next).
     public var keeperTimeout: Duration
+    /// The Nexus' own files (its audit key; the log too, unless it lives in PostgreSQL).
     public var dataDirectory: String
+    /// Where the log is: LMDB in the data directory (`SPIKE_NEXUS_BACKEND_STORE=lmdb`, the
+    /// default) or PostgreSQL (`postgres`, with `SPIKE_NEXUS_POSTGRES_URL`).
+    public var store: LogStoreLocation = .lmdb
     /// Versions kept per secret (`SPIKE_NEXUS_MAX_SECRET_VERSIONS`, default 10).
     public var maxSecretVersions = 10
     /// The largest cipher plaintext or ciphertext (`SPIKE_NEXUS_CRYPTO_MAX_CIPHERTEXT_SIZE`, 65536).
@@ -87,6 +92,19 @@ public struct NexusConfiguration: Sendable {
         }
         var configuration = NexusConfiguration(listen: listen, keepers: keepers, shares: shares, threshold: threshold, pollInterval: interval,
                                                dataDirectory: NexusDataDirectory.resolve(environment: environment))
+        switch value("SPIKE_NEXUS_BACKEND_STORE") ?? "lmdb" {
+        case "lmdb":
+            break
+        case "postgres":
+            guard let text = value("SPIKE_NEXUS_POSTGRES_URL") else {
+                throw .invalid("SPIKE_NEXUS_POSTGRES_URL", "is not set: SPIKE_NEXUS_BACKEND_STORE=postgres needs postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+            }
+            do { configuration.store = .postgres(try PostgresURL(text, environment: environment)) } catch {
+                throw .invalid("SPIKE_NEXUS_POSTGRES_URL", "is not usable: \(error)")
+            }
+        case let other:
+            throw .invalid("SPIKE_NEXUS_BACKEND_STORE", "is \"\(other)\"; use lmdb (the default, the log in SPIKE_NEXUS_DATA_DIR) or postgres")
+        }
         configuration.maxSecretVersions = try integer(value("SPIKE_NEXUS_MAX_SECRET_VERSIONS"), "SPIKE_NEXUS_MAX_SECRET_VERSIONS", default: 10)
         guard (1...10_000).contains(configuration.maxSecretVersions) else {
             throw .invalid("SPIKE_NEXUS_MAX_SECRET_VERSIONS", "must be 1…10000")

@@ -23,7 +23,7 @@ public final class NexusNode: Sendable {
     }
 
     public let configuration: NexusConfiguration
-    /// The log (LMDB, in the data directory).
+    /// The log (LMDB in the data directory, or PostgreSQL: `configuration.store`).
     public let log: any EventStore
     public let nexusID: String
     private let auditKey: Curve25519.KeyAgreement.PrivateKey
@@ -77,7 +77,7 @@ public final class NexusNode: Sendable {
         let keyPath = (configuration.dataDirectory as NSString).appendingPathComponent("audit-key.pem")
         auditKey = FileManager.default.fileExists(atPath: keyPath)
             ? try LogKeyFile.readPrivateKey(at: keyPath) : try LogKeyFile.create(at: keyPath)
-        let log = try EventLog.open(directory: configuration.dataDirectory)
+        let log = try configuration.store.open(directory: configuration.dataDirectory)
         self.log = log
         openedHead = try log.head() ?? .empty(log.logID)
         let projections = try NexusProjections.replay(log, keyring: LogKeyring([auditKey]))

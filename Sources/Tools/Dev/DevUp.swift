@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NexusCore
+import PostgresEventStore
 import Nodes
 import SPIFFE
 import SPIFFEWorkloadAPI
@@ -36,9 +37,17 @@ struct DevUp: AsyncParsableCommand {
     var pollInterval: String = "5s"
     @Option(name: .long, help: "Seconds to wait for the Nexus to be ready.")
     var timeout: Int = 60
+    @Option(name: .long, help: "Where the Nexus keeps its log: lmdb (in DIR/nexus) or postgres (--postgres-url).")
+    var store: String = "lmdb"
+    @Option(name: .long, help: ArgumentHelp(
+        "The PostgreSQL database for --store postgres (postgres://USER@HOST:PORT/DATABASE; the password in PGPASSWORD).",
+        valueName: "URL"))
+    var postgresURL: String?
 
     func validate() throws {
         guard (1...9).contains(keepers) else { throw ValidationError("--keepers must be 1…9") }
+        guard store == "lmdb" || store == "postgres" else { throw ValidationError("--store must be lmdb or postgres") }
+        guard store == "lmdb" || postgresURL != nil else { throw ValidationError("--store postgres needs --postgres-url URL") }
         guard GoDuration.parse(pollInterval) != nil else { throw ValidationError("--poll-interval is not a duration such as 5s") }
     }
 
@@ -94,6 +103,13 @@ struct DevUp: AsyncParsableCommand {
             ]) { $1 },
             readyFile: cluster.path("run", "nexus.addr"))
         nexus.environment["SPIKE_NEXUS_KEEPER_PEERS"] = keeperURLs.joined(separator: ",")
+        if store == "postgres", let postgresURL {
+            // Checked here (no password on the command line); the Nexus reads PGPASSWORD as given.
+            _ = try LogStoreArgument.postgresURL(postgresURL)
+            nexus.environment["SPIKE_NEXUS_BACKEND_STORE"] = "postgres"
+            nexus.environment["SPIKE_NEXUS_POSTGRES_URL"] = postgresURL
+            if let password = ProcessInfo.processInfo.environment["PGPASSWORD"] { nexus.environment["PGPASSWORD"] = password }
+        }
         try cluster.save(nexus)
         try await cluster.start(nexus)
         let nexusURL = "https://\(cluster.address("nexus") ?? "")"
@@ -142,7 +158,8 @@ struct DevUp: AsyncParsableCommand {
             }
             try await Task.sleep(for: .milliseconds(100))
         }
-        print("ready: Nexus at \(nexusURL), \(keepers) Keepers, data in \(cluster.path("nexus"))")
+        let logPlace = store == "postgres" ? (try LogStoreArgument.postgresURL(postgresURL ?? "")).description : cluster.path("nexus")
+        print("ready: Nexus at \(nexusURL), \(keepers) Keepers, log in \(logPlace)")
         print("act as the superuser with:  . \(cluster.path("env"))  (recover role: env-recover, restore role: env-restore)")
     }
 

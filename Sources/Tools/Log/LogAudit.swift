@@ -32,7 +32,7 @@ struct LogAudit: ParsableCommand {
         let keyring = try keyOptions.keyring(for: location)
         let report = try Self.report(of: log, keyring: keyring, filter: filter)
         if time.given, report.events == 0 {
-            throw CommandFailure("no event in \(log.directory) matches --since/--until/--epoch: there is nothing to report")
+            throw CommandFailure("no event in \(log.location) matches --since/--until/--epoch: there is nothing to report")
         }
         if let html {
             let file = try OutputFile(path: html)
@@ -51,7 +51,7 @@ struct LogAudit: ParsableCommand {
 
     /// Folds the log into the report. Bodies of kinds the report does not read (the data
     /// events) are not decoded, only counted.
-    static func report(of log: EventLog, keyring: LogKeyring, filter: EventFilter) throws -> AuditReport {
+    static func report(of log: any EventStore, keyring: LogKeyring, filter: EventFilter) throws -> AuditReport {
         var timeline = AuditTimeline(logID: "\(log.logID)", head: try log.head()?.sequence ?? 0)
         // Bodies are decoded on the reader's workers, chunk by chunk (JSON decoding is most of
         // the report's cost); this thread folds them in log order.

@@ -17,7 +17,10 @@ struct LogBackup: ParsableCommand {
     var to: String
 
     func run() throws {
-        let log = try location.open()
+        guard location.postgresURL == nil else {
+            throw CommandFailure("a log in PostgreSQL is backed up with PostgreSQL's own tools (pg_dump, base backups), or copied into a directory with `spike log copy --from URL --to DIR`")
+        }
+        let log = try location.openDirectory()
         defer { log.close() }
         do {
             try log.backup(to: to)

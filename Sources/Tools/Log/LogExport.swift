@@ -116,7 +116,7 @@ struct LogExport: AsyncParsableCommand {
         let written = try export(1, through, &progress)
         progress.finish(written: written)
         if written == 0, filters.given, !follow {
-            throw CommandFailure("no event of the \(progress.read) in \(log.directory) matches the filter: nothing was written")
+            throw CommandFailure("no event of the \(progress.read) in \(log.location) matches the filter: nothing was written")
         }
         try out.commit()
         guard follow else { return }
@@ -132,7 +132,7 @@ struct LogExport: AsyncParsableCommand {
         }
     }
 
-    private func makeExporter(log: EventLog, keyring: LogKeyring) throws -> EventExporter {
+    private func makeExporter(log: any EventStore, keyring: LogKeyring) throws -> EventExporter {
         let sealed: EventExporter.SealedFields
         if let hmacKeyFile {
             sealed = .hmac(try Self.readHMACKey(hmacKeyFile))

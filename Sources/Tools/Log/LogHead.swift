@@ -31,7 +31,7 @@ struct KeptHead: Codable, Equatable {
     }
 
     /// What is wrong with `log` against this head, or nil when the log holds it.
-    func mismatch(in log: EventLog) throws -> String? {
+    func mismatch(in log: any EventStore) throws -> String? {
         guard logID == log.logID.description else { return "the head is of log \(logID), this is log \(log.logID)" }
         let ends = try log.head()?.sequence ?? 0
         guard sequence <= ends else {

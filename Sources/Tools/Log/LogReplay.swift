@@ -47,7 +47,7 @@ struct LogReplay: AsyncParsableCommand {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(summary), as: UTF8.self))
         } else {
-            print(Self.render(summary, directory: log.directory))
+            print(Self.render(summary, directory: log.location))
         }
         guard let compare else { return }
         let differences = try await Self.differences(summary, nexus: compare)

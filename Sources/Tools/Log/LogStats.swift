@@ -33,7 +33,7 @@ struct LogStats: ParsableCommand {
         print(Self.render(usage, log: log))
     }
 
-    static func render(_ usage: LogUsage, log: EventLog) -> String {
+    static func render(_ usage: LogUsage, log: any EventStore) -> String {
         func bytes(_ count: Int) -> String {
             count >= 10 << 20 ? "\(count >> 20) MiB" : count >= 10 << 10 ? "\(count >> 10) KiB" : "\(count) B"
         }
@@ -46,7 +46,7 @@ struct LogStats: ParsableCommand {
             }
         }
         let events = usage.records.records - usage.segments.records
-        var lines = ["log \(log.logID) in \(log.directory): \(usage.records.records) records (\(events) events, \(usage.segments.records) segments), "
+        var lines = ["log \(log.logID) in \(log.location): \(usage.records.records) records (\(events) events, \(usage.segments.records) segments), "
             + "\(bytes(usage.records.bytes)) of records, \(bytes(Int(log.storedBytes))) on disk"]
         if let first = usage.first, let last = usage.last {
             let days = max(1.0 / 24, first.seconds(until: last) / 86_400)

@@ -28,7 +28,7 @@ struct LogVerify: ParsableCommand {
         // Bodies are opened when a key is given, or when the root key is (it is checked on them).
         let keyring = keyOptions.key != nil || rootKeyOptions.given ? try keyOptions.keyring(for: location) : nil
         let report = log.verify(keyring: keyring)
-        print("log \(log.logID) in \(log.directory): \(report)")
+        print("log \(log.logID) in \(log.location): \(report)")
         guard report.isIntact else { throw ExitCode.failure }
         if let expected, let expectHead {
             if let mismatch = try expected.mismatch(in: log) { throw CommandFailure("\(expectHead): \(mismatch)") }

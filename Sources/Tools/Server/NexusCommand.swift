@@ -26,7 +26,10 @@ struct NexusCommand: AsyncParsableCommand {
           SPIKE_NEXUS_SHAMIR_SHARES            default 3 (must equal the number of Keepers)
           SPIKE_NEXUS_SHAMIR_THRESHOLD         default 2
           SPIKE_NEXUS_KEEPER_POLL_INTERVAL     default 5s
-          SPIKE_NEXUS_DATA_DIR                 default ~/.spike/data
+          SPIKE_NEXUS_DATA_DIR                 default ~/.spike/data (the audit key; the LMDB log)
+          SPIKE_NEXUS_BACKEND_STORE            lmdb (default: the log in the data directory) or postgres
+          SPIKE_NEXUS_POSTGRES_URL             postgres://USER:PASSWORD@HOST:PORT/DATABASE[?sslmode=require]
+                                               (without a password there: PGPASSWORD)
           SPIKE_TRUST_ROOT_*                   default spike.ist
           SPIKE_MEMORY_LOCK                    auto (default: lock memory when allowed), required, off
         Core dumps are disabled; memory is locked when allowed (CAP_IPC_LOCK or an unlimited
@@ -56,19 +59,21 @@ struct NexusCommand: AsyncParsableCommand {
         defer { source.close() }
         let id = try Workload.identity(of: source, as: .nexus, roles: roles)
         let nexus: NexusServer
+        let logPlace: String
+        if case .postgres(let url) = configuration.store { logPlace = "\(url)" } else { logPlace = configuration.dataDirectory }
         do {
             nexus = try await NexusServer.start(configuration: configuration, source: source, roles: roles, nexusID: id.description)
         } catch let error as LogError {
-            throw CommandFailure("cannot open the log in \(configuration.dataDirectory): \(error)")
+            throw CommandFailure("cannot open the log in \(logPlace): \(error)")
         } catch let error as ReplayError {
-            throw CommandFailure("refusing the log in \(configuration.dataDirectory): \(error)")
+            throw CommandFailure("refusing the log in \(logPlace): \(error)")
         } catch let error as LifecycleError {
             throw CommandFailure("cannot start the Nexus: \(error)")
         } catch {
             throw CommandFailure("cannot start the Nexus: \(error)")
         }
         try Workload.writeAddress("\(configuration.listen.host):\(nexus.port)", to: addressFile)
-        FileHandle.standardOutput.write(Data("spike nexus \(id) listening on https://\(configuration.listen.host):\(nexus.port), log in \(configuration.dataDirectory)\n".utf8))
+        FileHandle.standardOutput.write(Data("spike nexus \(id) listening on https://\(configuration.listen.host):\(nexus.port), log in \(logPlace)\n".utf8))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await nexus.running.value }
             group.addTask {
