@@ -28,6 +28,9 @@ public enum APIErrorCode: String, Codable, CaseIterable, Sendable {
     case rotationImpossible = "rotation_impossible"
     /// The log's volume is full: nothing was written (not SPIKE's; HTTP 507).
     case storageFull = "storage_full"
+    /// The log's store (PostgreSQL) cannot be reached: nothing was written; reads go on from
+    /// memory, and the write may be retried (not SPIKE's; HTTP 503).
+    case storeUnavailable = "store_unavailable"
 }
 
 /// An error body, `{"err":"code"}`; SPIKE's secret reads add `"data":null`.

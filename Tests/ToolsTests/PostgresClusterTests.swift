@@ -80,5 +80,41 @@ extension LocalClusters {
             let again = try await spike(["log", "copy", "--from", dir + "/copy", "--to", "\(copyURL)"])
             #expect(again.status != 0 && again.stderr.contains("already holds a log"), "\(again)")
         }
+
+        /// The cluster's own PostgreSQL goes away: writes answer 503 store_unavailable with nothing
+        /// written, reads go on from memory; once it is back, writes are taken again and every
+        /// acknowledged one is there.
+        @Test func whilePostgresIsDownWritesAreRefusedAndReadsGoOn() async throws {
+            defer { _ = try? SpikeExecutable.run(["dev", "down", "--dir", dir, "--purge"]) }
+            let up = try await spike(["dev", "up", "--dir", dir, "--poll-interval", "1s", "--store", "postgres"])
+            #expect(up.status == 0, "\(up.stdout) \(up.stderr)")
+            #expect(up.stdout.contains("/spike?host=\(dir)/postgres"), "\(up.stdout)")
+            let status = try await spike(["dev", "status", "--dir", dir])
+            #expect(status.stdout.contains("postgres         running"), "\(status.stdout)")
+            #expect(try await spike(["secret", "put", "pg/before", "value=kept"]).status == 0)
+
+            #expect(try await spike(["dev", "stop", "--dir", dir, "postgres"]).status == 0)
+            let refused = try await spike(["secret", "put", "pg/during", "value=lost"])
+            #expect(refused.status != 0 && refused.stderr.contains("cannot reach its log's store"), "\(refused)")
+            let read = try await spike(["secret", "get", "pg/before", "value"])
+            #expect(read.status == 0 && read.stdout.contains("kept"), "\(read)")
+
+            #expect(try await spike(["dev", "start", "--dir", dir, "postgres"]).status == 0)
+            var after = try await spike(["secret", "put", "pg/after", "value=back"])
+            for _ in 0..<20 where after.status != 0 {
+                try await Task.sleep(for: .milliseconds(250))
+                after = try await spike(["secret", "put", "pg/after", "value=back"])
+            }
+            #expect(after.status == 0, "\(after)")
+            #expect(try await spike(["secret", "get", "pg/after", "value"]).stdout.contains("back"))
+            #expect(try await spike(["secret", "get", "pg/during", "value"]).status != 0)
+            // `dev down` stops the cluster's PostgreSQL last; the log is read with it started alone.
+            let down = try await spike(["dev", "down", "--dir", dir])
+            #expect(down.stdout.contains("stopped postgres") && down.stdout.contains("the log stays in postgres://"), "\(down)")
+            #expect(try await spike(["dev", "start", "--dir", dir, "postgres"]).status == 0)
+            let verify = try await spike(["log", "verify", "--postgres-url", "postgres:///spike?host=\(dir)/postgres&user=\(getuid() == 0 ? "postgres" : NSUserName())",
+                                          "--data-dir", dir + "/nexus"])
+            #expect(verify.status == 0 && verify.stdout.contains("intact"), "\(verify)")
+        }
     }
 }

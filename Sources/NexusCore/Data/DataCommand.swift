@@ -34,6 +34,8 @@ public enum DataOutcome: Equatable, Sendable {
     case failed(String)
     /// The log's volume is full; nothing was written, and the write may succeed once space is freed.
     case storageFull(String)
+    /// The log's store cannot be reached; nothing was acknowledged, and the write may be retried.
+    case storeUnavailable(String)
 }
 
 /// Who asked for a command, and when (the wall clock, in milliseconds since the Unix epoch).

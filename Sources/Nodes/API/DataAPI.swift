@@ -94,6 +94,7 @@ public struct DataAPI: Sendable {
         case .notReady, .sealedForAnotherEpoch: throw .notReady
         case .failed: throw .internalError
         case .storageFull: throw APIFailure(.storageFull)
+        case .storeUnavailable: throw APIFailure(.storeUnavailable)
         }
     }
 }

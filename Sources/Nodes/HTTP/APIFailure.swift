@@ -41,7 +41,7 @@ public struct APIFailure: Error, Sendable {
         case .versionMismatch, .alreadyInitialized, .notSealed, .adminExists, .lastAdmin, .rotationImpossible: .conflict
         case .passwordIncorrect, .shardsIncorrect: .forbidden
         case .tooManyAttempts: .tooManyRequests
-        case .notReady: .serviceUnavailable
+        case .notReady, .storeUnavailable: .serviceUnavailable
         case .internalError: .internalServerError
         case .storageFull: .insufficientStorage
         }

@@ -312,7 +312,9 @@ public final class NexusStore: Sendable {
                 core.state.withLock { $0.plane.apply(decision) }
             } catch {
                 FileHandle.standardError.write(Data("spike nexus: the log refused \(decision.events.count) data events: \(error)\n".utf8))
-                outcomes = DataPlane.failed(decision, reason: "\(error)", outOfSpace: (error as? LogError)?.isOutOfSpace ?? false)
+                let failure = error as? LogError
+                outcomes = DataPlane.failed(decision, reason: "\(error)", outOfSpace: failure?.isOutOfSpace ?? false,
+                                            storeUnavailable: failure?.isStoreUnavailable ?? false)
             }
         }
         for (pending, outcome) in zip(batch, outcomes) { pending.reply(outcome) }

@@ -109,6 +109,8 @@ enum APIFailure {
     static func failure(_ response: HTTPClientResponse, notFound: String = notFound) -> CommandFailure {
         let code = NexusAPI.errorCode(response)
         switch (response.status.code, code) {
+        case (_, .storeUnavailable):
+            return CommandFailure("The Nexus cannot reach its log's store (PostgreSQL): nothing was written. Retry once it is back; reads still work.")
         case (503, _), (_, .notReady): return CommandFailure(notReady)
         case (401, _), (_, .unauthorized): return CommandFailure("Unauthorized access.")
         case (404, _), (_, .notFound), (_, .entityNotFound): return CommandFailure(notFound)

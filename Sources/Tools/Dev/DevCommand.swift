@@ -4,7 +4,7 @@ struct DevCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dev",
         abstract: "A local development trust domain (no SPIRE needed).",
-        subcommands: [DevUp.self, DevStatus.self, DevDown.self, DevStart.self, DevDrill.self, DevCA.self, DevAgent.self, DevFetch.self]
+        subcommands: [DevUp.self, DevStatus.self, DevDown.self, DevStart.self, DevStop.self, DevDrill.self, DevCA.self, DevAgent.self, DevFetch.self]
     )
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NexusCore
+import PostgresEventStore
 import Nodes
 import Projections
 import SPIFFEWorkloadAPI
@@ -31,6 +32,15 @@ struct DevStatus: AsyncParsableCommand {
                 print("\(name.padding(toLength: 16, withPad: " ", startingAt: 0)) running  pid \(pid)\(cluster.address(name).map { "  https://\($0)" } ?? "")")
             } else {
                 print("\(name.padding(toLength: 16, withPad: " ", startingAt: 0)) stopped")
+                healthy = false
+            }
+        }
+        let postgres = DevPostgres(directory: cluster.path("postgres"))
+        if FileManager.default.fileExists(atPath: postgres.dataDirectory) {
+            if let pid = postgres.runningPID {
+                print("\("postgres".padding(toLength: 16, withPad: " ", startingAt: 0)) running  pid \(pid)  \(try postgres.url)")
+            } else {
+                print("\("postgres".padding(toLength: 16, withPad: " ", startingAt: 0)) stopped")
                 healthy = false
             }
         }
@@ -78,8 +88,16 @@ struct DevDown: AsyncParsableCommand {
         for name in cluster.componentNames() where await cluster.stop(name) {
             print("stopped \(name)")
         }
+        // The cluster's own PostgreSQL goes last: the Nexus recorded its stop in it.
+        let postgres = DevPostgres(directory: cluster.path("postgres"))
+        if postgres.runningPID != nil {
+            try postgres.stop()
+            print("stopped postgres")
+        }
         if !purge {
-            print("the log stays in \(cluster.path("nexus")); the Keepers' shares are gone: after `spike dev up`, run `spike recover`")
+            let place = (try? cluster.component("nexus"))?.environment["SPIKE_NEXUS_POSTGRES_URL"].flatMap { try? PostgresURL($0) }?.description
+                ?? cluster.path("nexus")
+            print("the log stays in \(place); the Keepers' shares are gone: after `spike dev up`, run `spike recover`")
         }
         if purge {
             try FileManager.default.removeItem(atPath: cluster.directory)
@@ -100,12 +118,48 @@ struct DevStart: AsyncParsableCommand {
 
     @Option(name: .long, help: "The cluster's directory.")
     var dir: String
-    @Argument(help: "The component: nexus, keeper-<i>, agent-nexus, agent-keeper or agent-superuser.")
+    @Argument(help: "The component: nexus, keeper-<i>, agent-nexus, agent-keeper, agent-superuser, or postgres (the cluster's own).")
     var name: String
 
     func run() async throws {
         let cluster = DevCluster(directory: dir)
+        if name == "postgres" {
+            let postgres = DevPostgres(directory: cluster.path("postgres"))
+            guard FileManager.default.fileExists(atPath: postgres.dataDirectory) else {
+                throw CommandFailure("\(cluster.directory) has no PostgreSQL of its own (it was not made with `spike dev up --store postgres`)")
+            }
+            _ = try postgres.start()
+            print("postgres running, pid \(postgres.runningPID ?? 0)")
+            return
+        }
         let pid = try await cluster.start(try cluster.component(name))
         print("\(name) running, pid \(pid)")
+    }
+}
+
+struct DevStop: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stop",
+        abstract: "Stop one component of a local cluster (SIGTERM, then SIGKILL after a grace period), or its PostgreSQL.",
+        discussion: """
+        Example (the cluster's own PostgreSQL goes away; the Nexus refuses writes until it is back):
+          spike dev stop --dir ~/.spike/dev postgres
+        """
+    )
+
+    @Option(name: .long, help: "The cluster's directory.")
+    var dir: String
+    @Argument(help: "The component, as `spike dev status` lists it.")
+    var name: String
+
+    func run() async throws {
+        let cluster = DevCluster(directory: dir)
+        if name == "postgres" {
+            try DevPostgres(directory: cluster.path("postgres")).stop()
+        } else {
+            guard cluster.componentNames().contains(name) else { throw CommandFailure("\(cluster.directory) has no component \(name)") }
+            _ = await cluster.stop(name)
+        }
+        print("stopped \(name)")
     }
 }

@@ -37,17 +37,17 @@ struct DevUp: AsyncParsableCommand {
     var pollInterval: String = "5s"
     @Option(name: .long, help: "Seconds to wait for the Nexus to be ready.")
     var timeout: Int = 60
-    @Option(name: .long, help: "Where the Nexus keeps its log: lmdb (in DIR/nexus) or postgres (--postgres-url).")
+    @Option(name: .long, help: "Where the Nexus keeps its log: lmdb (in DIR/nexus) or postgres (a private server in DIR/postgres, or --postgres-url).")
     var store: String = "lmdb"
     @Option(name: .long, help: ArgumentHelp(
-        "The PostgreSQL database for --store postgres (postgres://USER@HOST:PORT/DATABASE; the password in PGPASSWORD).",
+        "An existing PostgreSQL database for --store postgres (postgres://USER@HOST:PORT/DATABASE; the password in PGPASSWORD).",
         valueName: "URL"))
     var postgresURL: String?
 
     func validate() throws {
         guard (1...9).contains(keepers) else { throw ValidationError("--keepers must be 1…9") }
         guard store == "lmdb" || store == "postgres" else { throw ValidationError("--store must be lmdb or postgres") }
-        guard store == "lmdb" || postgresURL != nil else { throw ValidationError("--store postgres needs --postgres-url URL") }
+        guard store == "postgres" || postgresURL == nil else { throw ValidationError("--postgres-url goes with --store postgres") }
         guard GoDuration.parse(pollInterval) != nil else { throw ValidationError("--poll-interval is not a duration such as 5s") }
     }
 
@@ -103,12 +103,25 @@ struct DevUp: AsyncParsableCommand {
             ]) { $1 },
             readyFile: cluster.path("run", "nexus.addr"))
         nexus.environment["SPIKE_NEXUS_KEEPER_PEERS"] = keeperURLs.joined(separator: ",")
-        if store == "postgres", let postgresURL {
-            // Checked here (no password on the command line); the Nexus reads PGPASSWORD as given.
-            _ = try LogStoreArgument.postgresURL(postgresURL)
+        var logPlace = cluster.path("nexus")
+        if store == "postgres" {
+            if let postgresURL {
+                // Checked here (no password on the command line); the Nexus reads PGPASSWORD as given.
+                logPlace = try LogStoreArgument.postgresURL(postgresURL).description
+                nexus.environment["SPIKE_NEXUS_POSTGRES_URL"] = postgresURL
+                if let password = ProcessInfo.processInfo.environment["PGPASSWORD"] { nexus.environment["PGPASSWORD"] = password }
+            } else {
+                let url = try DevPostgres(directory: cluster.path("postgres")).start()
+                logPlace = url.description
+                nexus.environment["SPIKE_NEXUS_POSTGRES_URL"] = url.description
+            }
             nexus.environment["SPIKE_NEXUS_BACKEND_STORE"] = "postgres"
-            nexus.environment["SPIKE_NEXUS_POSTGRES_URL"] = postgresURL
-            if let password = ProcessInfo.processInfo.environment["PGPASSWORD"] { nexus.environment["PGPASSWORD"] = password }
+        } else if let text = nexus.environment["SPIKE_NEXUS_POSTGRES_URL"] {
+            // A cluster made with --store postgres keeps it; its own server is started again.
+            if FileManager.default.fileExists(atPath: cluster.path("postgres", "data")) {
+                _ = try DevPostgres(directory: cluster.path("postgres")).start()
+            }
+            logPlace = (try? PostgresURL(text))?.description ?? logPlace
         }
         try cluster.save(nexus)
         try await cluster.start(nexus)
@@ -158,7 +171,6 @@ struct DevUp: AsyncParsableCommand {
             }
             try await Task.sleep(for: .milliseconds(100))
         }
-        let logPlace = store == "postgres" ? (try LogStoreArgument.postgresURL(postgresURL ?? "")).description : cluster.path("nexus")
         print("ready: Nexus at \(nexusURL), \(keepers) Keepers, log in \(logPlace)")
         print("act as the superuser with:  . \(cluster.path("env"))  (recover role: env-recover, restore role: env-restore)")
     }
