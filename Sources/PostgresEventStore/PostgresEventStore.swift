@@ -20,6 +20,10 @@ public final class PostgresEventStore: EventStore {
         public var followInterval: Duration = .seconds(1)
         /// The id a log created by this open gets (see `EventLog.Options`).
         package var newLogID: LogID?
+        /// Whether this open must be the log's only writer (a Nexus, until replicas fold each
+        /// other's writes): a session-level advisory lock, held while the store is open, refuses
+        /// a second such open with `LogError.writerLocked`.
+        public var exclusiveWriter = false
 
         public init() {}
     }
@@ -28,12 +32,14 @@ public final class PostgresEventStore: EventStore {
     package let core: LogCore
     private let storage: PostgresRecordStorage
     private let follower: Follower
+    private let writerLock: PostgresSession?
 
     public var logID: LogID { core.logID }
     public var location: String { url.description }
 
-    private init(url: PostgresURL, storage: PostgresRecordStorage, core: LogCore, follower: Follower) {
+    private init(url: PostgresURL, storage: PostgresRecordStorage, core: LogCore, follower: Follower, writerLock: PostgresSession?) {
         self.url = url
+        self.writerLock = writerLock
         self.storage = storage
         self.core = core
         self.follower = follower
@@ -46,7 +52,14 @@ public final class PostgresEventStore: EventStore {
     /// embedded store does: a writable open refuses a log whose last record is not its head.
     public static func open(url: PostgresURL, options: Options = .init()) throws(LogError) -> PostgresEventStore {
         let storage = PostgresRecordStorage(url: url)
+        var writerLock: PostgresSession?
         do {
+            if options.exclusiveWriter && !options.readOnly {
+                let session = PostgresSession(url: url, name: "writer-lock")
+                writerLock = session
+                let taken = try session.query("SELECT pg_try_advisory_lock(\(PostgresSchema.writerLock))")
+                guard try taken.first?.decode(Bool.self) == true else { throw LogError.writerLocked(directory: url.place) }
+            }
             let logID = try options.readOnly ? PostgresSchema.check(storage.reads) : PostgresSchema.migrate(storage.reads, newLogID: options.newLogID)
             if !options.readOnly { try LogCore.checkTail(storage, logID: logID) }
             let head = try storage.read { try $0.committedHead() }
@@ -56,9 +69,10 @@ public final class PostgresEventStore: EventStore {
                     segmentMaxRecords: options.segmentMaxRecords, segmentMaxAge: options.segmentMaxAge,
                     maxBatchEvents: options.maxBatchEvents, maxEventSize: options.maxEventSize))
             let follower = Follower(url: url, core: core, interval: options.followInterval)
-            return PostgresEventStore(url: url, storage: storage, core: core, follower: follower)
+            return PostgresEventStore(url: url, storage: storage, core: core, follower: follower, writerLock: writerLock)
         } catch {
             storage.close()
+            writerLock?.close()
             throw storage.writeFailure(error)
         }
     }
@@ -103,6 +117,7 @@ public final class PostgresEventStore: EventStore {
         core.close()
         follower.stop()
         storage.close()
+        writerLock?.close()
     }
 
     /// Publishes heads that other writers committed: woken by `NOTIFY spike_log`, and every

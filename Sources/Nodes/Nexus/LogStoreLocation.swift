@@ -11,7 +11,9 @@ public enum LogStoreLocation: Sendable, CustomStringConvertible {
     public func open(directory: String) throws(LogError) -> any EventStore {
         switch self {
         case .lmdb: try EventLog.open(directory: directory)
-        case .postgres(let url): try PostgresEventStore.open(url: url)
+        case .postgres(let url):
+            // One Nexus writes a log until replicas fold each other's writes (docs/adr/0015).
+            try PostgresEventStore.open(url: url, options: { var options = PostgresEventStore.Options(); options.exclusiveWriter = true; return options }())
         }
     }
 
