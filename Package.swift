@@ -238,6 +238,20 @@ let package = Package(
             path: "Benchmarks/LogBench",
             swiftSettings: strictSettings
         ),
+        // `scripts/bench pg`: the PostgreSQL store's appends against an insert loop, its replay.
+        .executableTarget(
+            name: "PGBench",
+            dependencies: [
+                "EventLog", "PostgresEventStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Benchmarks/PGBench",
+            swiftSettings: strictSettings
+        ),
         // The load generator of `scripts/bench api`: keep-alive connections over SPIFFE mutual TLS.
         .executableTarget(
             name: "APIBench",

@@ -22,6 +22,12 @@ final class PostgresSession: Sendable {
         self.name = name
     }
 
+    /// A session dropped without `close` (a store whose open failed half way) still closes its
+    /// connection, without waiting: a deinit may run anywhere.
+    deinit {
+        if let connection = connection.withLock({ $0 }), !connection.isClosed { let _: EventLoopFuture<Void> = connection.close() }
+    }
+
     /// Runs `query` and collects its rows.
     @discardableResult
     func query(_ query: PostgresQuery) throws(LogError) -> PostgresQueryResult {

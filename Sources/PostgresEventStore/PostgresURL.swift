@@ -118,8 +118,8 @@ public struct PostgresURL: Sendable, CustomStringConvertible {
         }
     }
 
-    /// postgres-nio's configuration for this URL.
-    func configuration() throws(PostgresURLError) -> PostgresConnection.Configuration {
+    /// postgres-nio's configuration for this URL (the benchmark's baseline connects with it too).
+    package func configuration() throws(PostgresURLError) -> PostgresConnection.Configuration {
         switch endpoint {
         case .unixSocket(let path):
             return .init(unixSocketPath: path, username: username, password: password, database: database)

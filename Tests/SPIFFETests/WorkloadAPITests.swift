@@ -118,7 +118,9 @@ import SPIFFEWorkloadAPI
         } throws: { error in
             "\(error)".contains("no X.509-SVID from the Workload API") && "\(error)".contains("is the agent running")
         }
-        #expect(start.duration(to: .now) < .seconds(5))
+        // It gives up, not waits for ever: a bound far above the timeout, since a loaded CI
+        // machine was seen to take 5.7 s over a 0.5 s timeout (starved, not waiting on a socket).
+        #expect(start.duration(to: .now) < .seconds(20))
     }
 
     @Test func endpointURIsFollowTheStandard() throws {
