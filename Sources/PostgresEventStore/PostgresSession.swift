@@ -60,9 +60,8 @@ final class PostgresSession: Sendable {
                 committing = true
                 try query("COMMIT")
                 return result
-            } catch LogError.storeUnavailable(let place, let reason) where !committing && !retried {
+            } catch LogError.storeUnavailable where !committing && !retried {
                 retried = true
-                _ = (place, reason)
             }
         }
     }
