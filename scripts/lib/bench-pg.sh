@@ -13,6 +13,7 @@ source scripts/lib/postgres.sh
 seconds="${SPIKE_BENCH_SECONDS:-20}"
 appenders=64
 work="$(mktemp -d /tmp/spike-bench-pg.XXXXXX)"
+chmod 711 "$work"   # the server's own user (postgres, under root) reaches its directory in it
 trap 'spike_postgres_stop "$work/server"; rm -rf "$work"' EXIT
 
 swift build -c release --product PGBench >&2
