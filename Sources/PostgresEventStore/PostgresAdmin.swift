@@ -12,7 +12,7 @@ package enum PostgresAdmin {
         guard database.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
             throw PostgresURLError.malformed("a database name of letters, digits and _ is needed")
         }
-        let session = PostgresSession(url: url, name: "admin")
+        let session = PostgresSession(url: url)
         defer { session.close() }
         let exists = try session.query("SELECT 1 FROM pg_database WHERE datname = \(database)")
         if exists.isEmpty { try session.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \"\(database)\"")) }
@@ -21,7 +21,7 @@ package enum PostgresAdmin {
 
     /// Drops `database`, closing its other connections first.
     package static func dropDatabase(_ database: String, at url: PostgresURL) throws {
-        let session = PostgresSession(url: url, name: "admin")
+        let session = PostgresSession(url: url)
         defer { session.close() }
         try session.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \"\(database)\" WITH (FORCE)"))
     }
@@ -29,7 +29,7 @@ package enum PostgresAdmin {
     /// Runs `sql` (one statement) in `url`'s database; returns the rows' first columns as text.
     @discardableResult
     package static func execute(_ sql: String, at url: PostgresURL) throws -> [String?] {
-        let session = PostgresSession(url: url, name: "admin")
+        let session = PostgresSession(url: url)
         defer { session.close() }
         return try session.query(PostgresQuery(unsafeSQL: sql)).map { row in
             try? row.makeRandomAccess()[0].decode(String?.self)

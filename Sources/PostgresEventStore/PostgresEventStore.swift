@@ -55,7 +55,7 @@ public final class PostgresEventStore: EventStore {
         var writerLock: PostgresSession?
         do {
             if options.exclusiveWriter && !options.readOnly {
-                let session = PostgresSession(url: url, name: "writer-lock")
+                let session = PostgresSession(url: url)
                 writerLock = session
                 let taken = try session.query("SELECT pg_try_advisory_lock(\(PostgresSchema.writerLock))")
                 guard try taken.first?.decode(Bool.self) == true else { throw LogError.writerLocked(directory: url.place) }
@@ -117,7 +117,15 @@ public final class PostgresEventStore: EventStore {
         core.close()
         follower.stop()
         storage.close()
-        writerLock?.close()
+        releaseWriterLock()
+    }
+
+    /// Unlocks before closing: a closed connection's backend releases its locks only once it
+    /// has exited, and a Nexus started again at once must not be refused by its own last run.
+    private func releaseWriterLock() {
+        guard let writerLock else { return }
+        _ = try? writerLock.query("SELECT pg_advisory_unlock(\(PostgresSchema.writerLock))")
+        writerLock.close()
     }
 
     /// Publishes heads that other writers committed: woken by `NOTIFY spike_log`, and every
@@ -130,8 +138,8 @@ public final class PostgresEventStore: EventStore {
         private let finished = DispatchSemaphore(value: 0)
 
         init(url: PostgresURL, core: LogCore, interval: Duration) {
-            session = PostgresSession(url: url, name: "follow")
-            listener = PostgresSession(url: url, name: "listen")
+            session = PostgresSession(url: url)
+            listener = PostgresSession(url: url)
             let thread = Thread { [self] in run(core: core, interval: interval) }
             thread.name = "spike-pg-follower"
             thread.start()

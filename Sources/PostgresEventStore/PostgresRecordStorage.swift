@@ -17,8 +17,8 @@ final class PostgresRecordStorage: RecordStorage {
 
     init(url: PostgresURL) {
         self.url = url
-        reads = PostgresSession(url: url, name: "reads")
-        writes = PostgresSession(url: url, name: "writes")
+        reads = PostgresSession(url: url)
+        writes = PostgresSession(url: url)
     }
 
     func read<T>(_ body: (any RecordView) throws -> T) throws -> T {

@@ -12,14 +12,12 @@ import Synchronization
 /// is dropped, and the next query connects again: the store comes back with the server.
 final class PostgresSession: Sendable {
     let url: PostgresURL
-    private let name: String
     private let connection = Mutex<PostgresConnection?>(nil)
     private let nextID = Atomic<Int>(1)
     private static let logger = Logger(label: "spike.postgres")
 
-    init(url: PostgresURL, name: String) {
+    init(url: PostgresURL) {
         self.url = url
-        self.name = name
     }
 
     /// A session dropped without `close` (a store whose open failed half way) still closes its

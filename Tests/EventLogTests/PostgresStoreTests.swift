@@ -39,8 +39,10 @@ import Testing
         let other = try t.open()
         let head = try await t.store.append(kind: 1, body: body("base"))
         #expect(try await other.append([NewEvent(kind: 1, body: body("B wins"))], keyChanges: KeyTableChanges(), expectedHead: head).lowerBound > head)
-        await #expect(throws: LogError.self) {
+        await #expect {
             try await t.store.append([NewEvent(kind: 1, body: body("A too late"))], keyChanges: KeyTableChanges(), expectedHead: head)
+        } throws: { error in
+            if case LogError.headMoved(head, let found) = error { found > head } else { false }
         }
         let now = try #require(try t.store.head()).sequence
         _ = try await t.store.append([NewEvent(kind: 1, body: body("A decides again"))], keyChanges: KeyTableChanges(), expectedHead: now)
@@ -98,8 +100,10 @@ import Testing
     @Test func recordsAreAppendOnlyAndANewerSchemaIsRefused() async throws {
         let t = try TestStore(.postgres)
         try await t.store.append(kind: 1, body: body("kept"))
-        #expect(throws: LogError.self) {
+        #expect {
             try PostgresAdmin.execute("DELETE FROM spike.events WHERE sequence = 2", at: t.url!)
+        } throws: { error in
+            if case LogError.storeRefused(_, let reason) = error { reason.contains("append-only") } else { false }
         }
         #expect(try texts(t.store, keyring: t.keyring) == ["kept"])
         try PostgresAdmin.execute("INSERT INTO spike.schema_version (version) VALUES (99)", at: t.url!)

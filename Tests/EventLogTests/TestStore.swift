@@ -89,18 +89,9 @@ final class TestStore: @unchecked Sendable {
         store = try open()
     }
 
-    /// The raw bytes of record `sequence` as stored.
-    func storedRecord(_ sequence: UInt64) throws -> [UInt8] {
-        switch store {
-        case let log as EventLog: try log.rawRecord(at: sequence)
-        case let log as PostgresEventStore: try log.rawRecord(at: sequence)
-        default: throw StoreSetupError.noServer
-        }
-    }
-
     /// Flips one byte of record `sequence` in storage, past any check of the store's own.
     func flipByte(ofRecord sequence: UInt64, at offset: Int) throws {
-        let record = try storedRecord(sequence)
+        let record = try store.rawRecord(at: sequence)
         switch kind {
         case .lmdb:
             try #require(try EventLogTests.flipByte(in: record, at: offset, directory: directory!) >= 1)
