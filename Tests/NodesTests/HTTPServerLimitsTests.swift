@@ -59,7 +59,8 @@ import Testing
     }
 
     @Test func anIdleConnectionIsClosedAfterTheIdleTimeout() async throws {
-        try await withKeeper(HTTPServerLimits(idleTimeout: .seconds(8))) { _, url, client in
+        // The handshake deadline is far off: only the idle timer may close a connection here.
+        try await withKeeper(HTTPServerLimits(handshakeTimeout: .seconds(60), idleTimeout: .seconds(8))) { _, url, client in
             await #expect {
                 try await client.withConnection(url) { session in
                     #expect(try await session.post("/v1/store/shard", body: Array("{}".utf8)).status.code == 404)
@@ -101,6 +102,20 @@ import Testing
                     }
                 }
             }
+        }
+    }
+
+    /// The idle timer starts once the handshake is done: a peer whose handshake starts late (a
+    /// loaded machine, a slow network) but within the handshake deadline is served. The timer
+    /// once ran from the accept, and such a connection was closed before its first request.
+    @Test func aHandshakeThatStartsLateIsNotClosedAsIdle() async throws {
+        try await withKeeper(HTTPServerLimits(handshakeTimeout: .seconds(20), idleTimeout: .seconds(1))) { server, _, client in
+            let proxy = try DelayingProxy(to: server.port, delay: .seconds(3))
+            defer { proxy.close() }
+            let status = try await client.withConnection("https://127.0.0.1:\(proxy.port)") { session in
+                try await session.post("/v1/store/shard", body: Array("{}".utf8)).status.code
+            }
+            #expect(status == 404)
         }
     }
 
@@ -273,6 +288,65 @@ enum RawConnection {
         if received == 0 || (received < 0 && errno == ECONNRESET) { return .closedByServer }
         if received < 0 { return .stillOpen }
         return .dataReceived
+    }
+}
+
+/// A TCP proxy for one connection that connects to the server at once and forwards nothing for
+/// `delay`: the server sees a connection whose handshake starts late.
+final class DelayingProxy: Sendable {
+    let port: Int
+    private let listener: Int32
+
+    init(to target: Int, delay: Duration) throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard listener >= 0 else { throw POSIXError(.EBADF) }
+        self.listener = listener
+        var address = Self.loopback(port: 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) == 0 && getsockname(listener, $0, &length) == 0 }
+        }
+        guard bound, listen(listener, 1) == 0 else { throw POSIXError(.EADDRINUSE) }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        Thread.detachNewThread {
+            let client = accept(listener, nil, nil)
+            guard client >= 0 else { return }
+            let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var target = Self.loopback(port: target)
+            let connected = withUnsafePointer(to: &target) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Foundation.connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard connected == 0 else { Foundation.close(client); Foundation.close(upstream); return }
+            Thread.sleep(forTimeInterval: Double(delay.components.seconds))
+            let back = DispatchGroup()
+            back.enter()
+            Thread.detachNewThread { Self.pump(from: upstream, to: client); back.leave() }
+            Self.pump(from: client, to: upstream)
+            back.wait()
+            Foundation.close(client)
+            Foundation.close(upstream)
+        }
+    }
+
+    func close() { shutdown(listener, Int32(SHUT_RDWR)); Foundation.close(listener) }
+
+    private static func loopback(port: Int) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return address
+    }
+
+    /// Copies until either side ends, then ends both.
+    private static func pump(from source: Int32, to sink: Int32) {
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let count = recv(source, &buffer, buffer.count, 0)
+            guard count > 0, buffer.withUnsafeBytes({ Foundation.send(sink, $0.baseAddress, count, Int32(MSG_NOSIGNAL)) }) == count else { break }
+        }
+        shutdown(source, Int32(SHUT_RDWR))
+        shutdown(sink, Int32(SHUT_RDWR))
     }
 }
 

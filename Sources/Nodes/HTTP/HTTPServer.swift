@@ -59,8 +59,7 @@ public final class HTTPServer: Sendable {
                     let pipeline = child.pipeline.syncOperations
                     try pipeline.addHandler(FirstBytesMarker(pending: pending))
                     try pipeline.addHandler(tls.makeHandler())
-                    try pipeline.addHandler(HandshakeDeadlineHandler(timeout: handshakeTimeout, pending: pending))
-                    try pipeline.addHandler(IdleStateHandler(allTimeout: idleTimeout))
+                    try pipeline.addHandler(HandshakeDeadlineHandler(timeout: handshakeTimeout, idleTimeout: idleTimeout, pending: pending))
                     try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
                     try pipeline.addHandler(NIOHTTPServerRequestAggregator(maxContentLength: limits.maxBodySize))
                     try pipeline.addHandler(IdleConnectionCloser())
