@@ -330,7 +330,8 @@ let package = Package(
         .testTarget(
             name: "NodesTests",
             dependencies: [
-                "Nodes", "NexusCore", "SpikeAPI", "SpikeClient", "Projections", "EventLog", "SecretSharing", "SPIFFE", "SPIFFETLS",
+                "Nodes", "NexusCore", "SpikeAPI", "SpikeClient", "Projections", "EventLog", "PostgresEventStore", "SecretSharing", "SPIFFE",
+                "SPIFFETLS",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),

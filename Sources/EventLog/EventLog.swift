@@ -34,6 +34,7 @@ public final class EventLog: EventStore {
     private let writerLock: WriterLock?
 
     public var logID: LogID { core.logID }
+    public var isShared: Bool { false }
     public var location: String { directory }
 
     private init(directory: String, environment: LMDBEnvironment, logID: LogID, head: ChainHead?, options: Options, writerLock: WriterLock?) {
@@ -92,11 +93,21 @@ public final class EventLog: EventStore {
     /// sequence (`LogError.headMoved` otherwise, and nothing is written).
     @discardableResult
     public func append(_ events: [NewEvent], keyChanges: KeyTableChanges, expectedHead: UInt64?) async throws -> ClosedRange<UInt64> {
-        try await core.append(events, keyChanges: keyChanges, expectedHead: expectedHead)
+        try await core.append(events, keyChanges: keyChanges, expectedHead: expectedHead).range
+    }
+
+    public func append(_ events: [NewEvent], keyChanges: KeyTableChanges, after position: ChainHead) async throws -> ChainHead {
+        try await core.append(events, keyChanges: keyChanges, expectedHead: position.sequence).head
     }
 
     /// Every entry of the key table (ids to values), as of the last commit.
     public func keyTable() throws -> [[UInt8]: [UInt8]] { try core.keyTable() }
+    public func keyTable(ids: [[UInt8]]) throws -> [[UInt8]: [UInt8]] { try core.keyTable(ids: ids) }
+    public func waitForHead(beyond sequence: UInt64) async -> UInt64? { await core.waitForHead(beyond: sequence) }
+
+    public func replay(after position: ChainHead, keyring: LogKeyring, _ body: (EventView) throws -> Void) throws -> ChainHead {
+        try core.replay(after: position, keyring: keyring, body)
+    }
 
     /// The chain link of record `sequence` (what the head holds while it is the last record), or
     /// nil when the log does not reach it. A witnessed head is checked against it.

@@ -8,6 +8,10 @@ public protocol EventStore: AnyObject, Sendable {
     /// Where the log is, for messages: a directory, or a URL without its password.
     var location: String { get }
 
+    /// Whether other processes may append to this log (PostgreSQL, which several Nexus replicas
+    /// write): a reader of it follows their records. An LMDB log has one writing process.
+    var isShared: Bool { get }
+
     /// The last committed record, or nil for an empty log.
     func head() throws -> ChainHead?
 
@@ -22,8 +26,27 @@ public protocol EventStore: AnyObject, Sendable {
     /// (`LogError.headMoved` otherwise: nothing is written, and the caller decides again).
     func append(_ events: [NewEvent], keyChanges: KeyTableChanges, expectedHead: UInt64?) async throws -> ClosedRange<UInt64>
 
+    /// Appends `events` with `keyChanges` right after `position` (its sequence is the expected
+    /// head: `LogError.headMoved` if another writer appended since, nothing written); returns the
+    /// chain head after them once durable. How a Nexus that follows the log appends: what it
+    /// decided holds on the log it has folded, and it knows the link its next fold continues from.
+    func append(_ events: [NewEvent], keyChanges: KeyTableChanges, after position: ChainHead) async throws -> ChainHead
+
     /// The key table (ids to values) as of the last commit.
     func keyTable() throws -> [[UInt8]: [UInt8]]
+
+    /// The entries of `ids` that the key table holds.
+    func keyTable(ids: [[UInt8]]) throws -> [[UInt8]: [UInt8]]
+
+    /// Calls `body` with every event after `position` through the committed head, checking that
+    /// they continue the chain from `position` (a log rewritten or cut back under the caller is
+    /// refused); returns the head it read to. How a Nexus folds what others appended.
+    func replay(after position: ChainHead, keyring: LogKeyring, _ body: (EventView) throws -> Void) throws -> ChainHead
+
+    /// Returns the head this process knows of (its own commits, and for a shared log another
+    /// writer's as followed) once it is beyond `sequence` (or the waiting task was cancelled);
+    /// nil once the store is closed.
+    func waitForHead(beyond sequence: UInt64) async -> UInt64?
 
     /// Calls `body` with every event from `start` through `end` (nil: the head when the call
     /// began), decrypted with `keyring`, checking the chain; returns how many it delivered.

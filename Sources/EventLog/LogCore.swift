@@ -52,7 +52,7 @@ package final class LogCore: Sendable {
         writer?.setRecipients(recipients, epoch: epoch)
     }
 
-    package func append(_ events: [NewEvent], keyChanges: KeyTableChanges, expectedHead: UInt64?) async throws -> ClosedRange<UInt64> {
+    package func append(_ events: [NewEvent], keyChanges: KeyTableChanges, expectedHead: UInt64?) async throws -> Appended {
         guard let writer else { throw LogError.readOnly }
         guard !events.isEmpty else { throw LogError.noEvents }
         for event in events where event.body.count > maxEventSize {
@@ -75,6 +75,16 @@ package final class LogCore: Sendable {
 
     package func keyTable() throws -> [[UInt8]: [UInt8]] {
         try storage.read { try $0.keyTable() }
+    }
+
+    package func keyTable(ids: [[UInt8]]) throws -> [[UInt8]: [UInt8]] {
+        try storage.read { try $0.keyTable(ids: ids) }
+    }
+
+    /// Returns the head this process knows once it is beyond `sequence`; nil once the log closed.
+    package func waitForHead(beyond sequence: UInt64) async -> UInt64? {
+        await notifier.wait(beyond: sequence)
+        return notifier.isClosed ? nil : notifier.head
     }
 
     package func link(at sequence: UInt64) throws -> ChainHash? {
@@ -101,6 +111,10 @@ package final class LogCore: Sendable {
 
     package func replay(from start: UInt64, through end: UInt64?, keyring: LogKeyring, _ body: (EventView) throws -> Void) throws -> UInt64 {
         try reader(keyring: keyring).replay(from: start, through: end, body)
+    }
+
+    package func replay(after position: ChainHead, keyring: LogKeyring, _ body: (EventView) throws -> Void) throws -> ChainHead {
+        try reader(keyring: keyring).replay(after: position, body)
     }
 
     package func walkHeaders(from start: UInt64, through end: UInt64?, _ body: (RecordHeader) throws -> Void) throws -> UInt64 {

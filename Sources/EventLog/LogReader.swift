@@ -66,6 +66,16 @@ public struct LogReader: Sendable {
         return delivered
     }
 
+    /// Every event after `position` through the committed head, checked to continue the chain
+    /// from `position` (a log rewritten under the caller is refused, not read); returns the head
+    /// it read to. What a Nexus folds when the log moved on (another replica appended).
+    public func replay(after position: ChainHead, _ body: (EventView) throws -> Void) throws -> ChainHead {
+        try pipeline(from: position.sequence + 1, through: nil, openBodies: true,
+                     after: position.sequence > 0 ? position.hash : nil, transform: { $0 }) { chunk in
+            try LogChunk(chunk).forEach(body)
+        }
+    }
+
     /// The replay with the work per event on the reader's workers too: `transform` runs on each
     /// chunk of events as soon as it is decrypted (on all cores, several chunks at once), and
     /// `deliver` gets the results on the calling thread in log order, each only once its chunk's
@@ -91,14 +101,24 @@ public struct LogReader: Sendable {
 
     /// The ordered pipeline behind every replay: up to `depth` chunks are read, checked (and
     /// opened) and transformed in the background while this thread delivers the oldest one.
+    /// With `link`, the first record must claim it as its predecessor's.
+    @discardableResult
     private func pipeline<T: Sendable>(
-        from start: UInt64, through end: UInt64?, openBodies: Bool,
+        from start: UInt64, through end: UInt64?, openBodies: Bool, after link: ChainHash? = nil,
         transform: @escaping @Sendable (DecodedChunk) throws -> T, deliver: (T) throws -> Void
-    ) throws {
+    ) throws -> ChainHead {
         let first = max(start, 1)
         let head = try core.head() ?? .empty(core.logID)
         let last = end.map { Swift.min($0, head.sequence) } ?? head.sequence
-        guard first <= last else { return }
+        guard first <= last else {
+            if link != nil, first > head.sequence + 1 {
+                throw LogError.corruptRecord(sequence: head.sequence, reason: "the log ends here, but record \(first - 1) was read before: the log was cut back")
+            }
+            if let link, first == head.sequence + 1, link != head.hash {
+                throw LogError.corruptRecord(sequence: head.sequence, reason: "its chain link is not the one read before: the log was rewritten")
+            }
+            return head
+        }
         let chunks = stride(from: first, through: last, by: Int(Self.chunkSize)).map {
             $0...Swift.min(last, $0 + Self.chunkSize - 1)
         }
@@ -119,6 +139,9 @@ public struct LogReader: Sendable {
             let (links, value) = try slots[index]!.value()
             slots[index] = nil  // its memory goes as soon as it is delivered
             // Chunks are checked inside; here they must join up, and the last must be the head.
+            if index == 0, let link, links.anchor != link {
+                throw LogError.corruptRecord(sequence: first, reason: "it does not link to record \(first - 1) as read before: the log was rewritten")
+            }
             if index > 0, links.anchor != linkBefore {
                 throw LogError.corruptRecord(sequence: chunks[index].lowerBound - 1,
                                              reason: "it does not hash to what record \(chunks[index].lowerBound) links to")
@@ -135,6 +158,7 @@ public struct LogReader: Sendable {
                 bytesSinceRelease = 0
             }
         }
+        return head
     }
 
     /// Where a decoded chunk sits in the chain, for the delivering thread's checks.

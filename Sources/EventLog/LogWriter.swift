@@ -20,6 +20,12 @@ public struct NewEvent: Sendable {
     var plaintextCount: Int { body.count + (authenticationKey == nil ? 0 : EventAuthenticator.size) }
 }
 
+/// What an append became: its records' sequences, and the chain head right after its last.
+package struct Appended: Sendable {
+    package var range: ClosedRange<UInt64>
+    package var head: ChainHead
+}
+
 /// Counters of what the writer committed since the log was opened.
 public struct LogStatistics: Sendable, Equatable {
     /// Write transactions committed (one fsync each).
@@ -46,7 +52,7 @@ final class LogWriter: @unchecked Sendable {
         var keyChanges: KeyTableChanges
         /// The head the appender decided on: the append goes through only right after it.
         var expectedHead: UInt64?
-        var continuation: CheckedContinuation<ClosedRange<UInt64>, any Error>
+        var continuation: CheckedContinuation<Appended, any Error>
     }
 
     /// The segment whose key encrypts new events. Writer-thread state only.
@@ -102,7 +108,7 @@ final class LogWriter: @unchecked Sendable {
         condition.unlock()
     }
 
-    func append(_ events: [NewEvent], keyChanges: KeyTableChanges, expectedHead: UInt64?) async throws -> ClosedRange<UInt64> {
+    func append(_ events: [NewEvent], keyChanges: KeyTableChanges, expectedHead: UInt64?) async throws -> Appended {
         try await withCheckedThrowingContinuation { continuation in
             condition.lock()
             defer { condition.unlock() }
@@ -293,12 +299,14 @@ final class LogWriter: @unchecked Sendable {
     private func commit(_ prepared: PreparedBatch, beforeSync: () -> Void) -> CommitOutcome {
         var synced = false
         do {
-            let head = try storage.write { txn -> ChainHead in
+            let committed = try storage.write { txn -> (ChainHead, [ChainHead]) in
                 let stored = try txn.committedHead() ?? .empty(logID)
                 guard stored.sequence + 1 == prepared.firstSequence, committedHead.map({ $0 == stored }) ?? true else {
                     throw StoredHeadMoved(stored: stored)
                 }
                 var head = stored
+                var heads: [ChainHead] = []
+                heads.reserveCapacity(prepared.ranges.count)
                 // Chunks still being sealed are awaited in order: linking overlaps sealing.
                 for pending in prepared.chunks {
                     let chunk = try pending.value()
@@ -310,6 +318,7 @@ final class LogWriter: @unchecked Sendable {
                             record.copyMemory(from: UnsafeRawBufferPointer(rebasing: all[offset..<(offset + size)]))
                             head.hash.write(to: record, at: RecordHeader.previousHashOffset)
                             head = ChainHead(sequence: sequence, hash: crypto.link(head.hash, content))
+                            if heads.count < prepared.ranges.count, sequence == prepared.ranges[heads.count].upperBound { heads.append(head) }
                             offset += size
                         }
                     }
@@ -322,8 +331,9 @@ final class LogWriter: @unchecked Sendable {
                     synced = true
                     beforeSync()
                 }
-                return head
+                return (head, heads)
             }
+            let (head, heads) = committed
             committedHead = head
             segment?.isStored = true
             statistics.withLock {
@@ -332,7 +342,9 @@ final class LogWriter: @unchecked Sendable {
                 $0.events += UInt64(prepared.eventCount)
             }
             onCommit(head)
-            for (pending, range) in zip(prepared.batch, prepared.ranges) { pending.continuation.resume(returning: range) }
+            for (pending, (range, head)) in zip(prepared.batch, zip(prepared.ranges, heads)) {
+                pending.continuation.resume(returning: Appended(range: range, head: head))
+            }
             return .committed
         } catch let moved as StoredHeadMoved {
             committedHead = moved.stored

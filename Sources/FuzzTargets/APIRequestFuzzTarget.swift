@@ -49,7 +49,7 @@ public final class APIRequestFuzzTarget: FuzzTarget, @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: path)
         let log = try EventLog.open(directory: path)
         log.setRecipients([LogRecipient(Curve25519.KeyAgreement.PrivateKey().publicKey)], epoch: 1)
-        let store = NexusStore(log: log, projection: DataProjection(), unverified: UnverifiedEvents(), versionKeys: [:], maxVersions: 4)
+        let store = NexusStore(log: log, keyring: LogKeyring([]), projections: NexusProjections(), versionKeys: [:], maxVersions: 4)
         try store.unlock(rootKey: RootKey.generate(), epoch: 1)
         var router = HTTPRouter()
         DataAPI(store: store, roles: SpikeRoles(trustRoots: Dictionary(uniqueKeysWithValues: SpikeRoles.Role.allCases.map { ($0, [try! TrustDomain(parsing: "spike.ist")]) })))

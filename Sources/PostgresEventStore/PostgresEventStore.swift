@@ -20,10 +20,6 @@ public final class PostgresEventStore: EventStore {
         public var followInterval: Duration = .seconds(1)
         /// The id a log created by this open gets (see `EventLog.Options`).
         package var newLogID: LogID?
-        /// Whether this open must be the log's only writer (a Nexus, until replicas fold each
-        /// other's writes): a session-level advisory lock, held while the store is open, refuses
-        /// a second such open with `LogError.writerLocked`.
-        public var exclusiveWriter = false
 
         public init() {}
     }
@@ -32,14 +28,13 @@ public final class PostgresEventStore: EventStore {
     package let core: LogCore
     private let storage: PostgresRecordStorage
     private let follower: Follower
-    private let writerLock: PostgresSession?
 
     public var logID: LogID { core.logID }
+    public var isShared: Bool { true }
     public var location: String { url.description }
 
-    private init(url: PostgresURL, storage: PostgresRecordStorage, core: LogCore, follower: Follower, writerLock: PostgresSession?) {
+    private init(url: PostgresURL, storage: PostgresRecordStorage, core: LogCore, follower: Follower) {
         self.url = url
-        self.writerLock = writerLock
         self.storage = storage
         self.core = core
         self.follower = follower
@@ -52,14 +47,7 @@ public final class PostgresEventStore: EventStore {
     /// embedded store does: a writable open refuses a log whose last record is not its head.
     public static func open(url: PostgresURL, options: Options = .init()) throws(LogError) -> PostgresEventStore {
         let storage = PostgresRecordStorage(url: url)
-        var writerLock: PostgresSession?
         do {
-            if options.exclusiveWriter && !options.readOnly {
-                let session = PostgresSession(url: url)
-                writerLock = session
-                let taken = try session.query("SELECT pg_try_advisory_lock(\(PostgresSchema.writerLock))")
-                guard try taken.first?.decode(Bool.self) == true else { throw LogError.writerLocked(directory: url.place) }
-            }
             let logID = try options.readOnly ? PostgresSchema.check(storage.reads) : PostgresSchema.migrate(storage.reads, newLogID: options.newLogID)
             if !options.readOnly { try LogCore.checkTail(storage, logID: logID) }
             let head = try storage.read { try $0.committedHead() }
@@ -69,10 +57,9 @@ public final class PostgresEventStore: EventStore {
                     segmentMaxRecords: options.segmentMaxRecords, segmentMaxAge: options.segmentMaxAge,
                     maxBatchEvents: options.maxBatchEvents, maxEventSize: options.maxEventSize))
             let follower = Follower(url: url, core: core, interval: options.followInterval)
-            return PostgresEventStore(url: url, storage: storage, core: core, follower: follower, writerLock: writerLock)
+            return PostgresEventStore(url: url, storage: storage, core: core, follower: follower)
         } catch {
             storage.close()
-            writerLock?.close()
             throw storage.writeFailure(error)
         }
     }
@@ -81,12 +68,22 @@ public final class PostgresEventStore: EventStore {
 
     @discardableResult
     public func append(_ events: [NewEvent], keyChanges: KeyTableChanges, expectedHead: UInt64?) async throws -> ClosedRange<UInt64> {
-        try await core.append(events, keyChanges: keyChanges, expectedHead: expectedHead)
+        try await core.append(events, keyChanges: keyChanges, expectedHead: expectedHead).range
+    }
+
+    public func append(_ events: [NewEvent], keyChanges: KeyTableChanges, after position: ChainHead) async throws -> ChainHead {
+        try await core.append(events, keyChanges: keyChanges, expectedHead: position.sequence).head
     }
 
     public func head() throws -> ChainHead? { try core.head() }
     public func link(at sequence: UInt64) throws -> ChainHash? { try core.link(at: sequence) }
     public func keyTable() throws -> [[UInt8]: [UInt8]] { try core.keyTable() }
+    public func keyTable(ids: [[UInt8]]) throws -> [[UInt8]: [UInt8]] { try core.keyTable(ids: ids) }
+    public func waitForHead(beyond sequence: UInt64) async -> UInt64? { await core.waitForHead(beyond: sequence) }
+
+    public func replay(after position: ChainHead, keyring: LogKeyring, _ body: (EventView) throws -> Void) throws -> ChainHead {
+        try core.replay(after: position, keyring: keyring, body)
+    }
     public func reader(keyring: LogKeyring) -> LogReader { core.reader(keyring: keyring) }
 
     public func replay(from start: UInt64, through end: UInt64?, keyring: LogKeyring, _ body: (EventView) throws -> Void) throws -> UInt64 {
@@ -117,15 +114,6 @@ public final class PostgresEventStore: EventStore {
         core.close()
         follower.stop()
         storage.close()
-        releaseWriterLock()
-    }
-
-    /// Unlocks before closing: a closed connection's backend releases its locks only once it
-    /// has exited, and a Nexus started again at once must not be refused by its own last run.
-    private func releaseWriterLock() {
-        guard let writerLock else { return }
-        _ = try? writerLock.query("SELECT pg_advisory_unlock(\(PostgresSchema.writerLock))")
-        writerLock.close()
     }
 
     /// Publishes heads that other writers committed: woken by `NOTIFY spike_log`, and every

@@ -122,6 +122,16 @@ class PostgresRecordView: RecordView {
         }
         return entries
     }
+
+    func keyTable(ids: [[UInt8]]) throws -> [[UInt8]: [UInt8]] {
+        guard !ids.isEmpty else { return [:] }
+        var entries: [[UInt8]: [UInt8]] = [:]
+        for row in try session.query("SELECT id, value FROM spike.keys WHERE id = ANY(\(ids.map { ByteBuffer(bytes: $0) })::bytea[])") {
+            let (id, value) = try row.decode((ByteBuffer, ByteBuffer).self)
+            entries[Array(id.readableBytesView)] = Array(value.readableBytesView)
+        }
+        return entries
+    }
 }
 
 /// A write transaction: the head is read under the writers' lock, records and key changes are

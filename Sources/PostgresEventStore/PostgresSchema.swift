@@ -29,8 +29,6 @@ enum PostgresSchema {
 
     /// Serializes migrations across processes (any constant unique to this use).
     static let migrationLock: Int64 = 0x5350_494B_454C_4F47  // "SPIKELOG"
-    /// Held by a store opened as the log's only writer.
-    static let writerLock: Int64 = 0x5350_494B_4557_5254  // "SPIKEWRT"
 
     /// Brings the schema to the latest version and creates the log's meta if there is none;
     /// returns the log id. Runs in one transaction.

@@ -23,8 +23,20 @@ public struct LifecycleProjection: Equatable, Sendable {
     public private(set) var keepers: [Int: Keeper] = [:]
     public private(set) var starts = 0
     public private(set) var crashes = 0
-    /// The `NexusStarted` no `NexusStopped` has followed yet.
-    public private(set) var runningSince: UInt64?
+    /// A process that started and has not stopped: its `NexusStarted` and its instance.
+    public struct Run: Equatable, Sendable {
+        public var sequence: UInt64
+        public var instance: String
+    }
+
+    /// The start no `NexusStopped` has followed yet, of each replica (by `NexusStarted.lane`).
+    public private(set) var running: [String: Run] = [:]
+
+    /// The start of `replica` that has not stopped (or, for a replica's first start on a log
+    /// written before replicas had names, the nameless one's): a new start finding it crashed it.
+    public func unstoppedStart(of replica: String) -> UInt64? {
+        running[replica]?.sequence ?? running[""]?.sequence
+    }
     public private(set) var restores = 0
     public private(set) var restoreFailures = 0
     /// Password attempts refused since the root key was last restored (or the epoch opened), and
@@ -114,10 +126,11 @@ public struct LifecycleProjection: Equatable, Sendable {
             }
         case let started as NexusStarted:
             starts += 1
-            if started.previousStartCrashed != nil || runningSince != nil { crashes += 1 }
-            runningSince = sequence
-        case is NexusStopped:
-            runningSince = nil
+            if started.previousStartCrashed != nil || unstoppedStart(of: started.lane) != nil { crashes += 1 }
+            running[""] = nil
+            running[started.lane] = Run(sequence: sequence, instance: started.instance)
+        case let stopped as NexusStopped:
+            if let lane = running.first(where: { $0.value.instance == stopped.instance })?.key { running[lane] = nil }
         case is RootKeyRestored:
             restores += 1
             passwordFailures = 0

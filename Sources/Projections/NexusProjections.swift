@@ -11,21 +11,14 @@ public struct NexusProjections: Sendable {
     public private(set) var skippedInformational = 0
     /// The current epoch's authenticated events folded so far, unchecked.
     public private(set) var unverified = UnverifiedEvents()
+    /// The head `replay` folded the log through: where a Nexus follows it from.
+    public private(set) var head: ChainHead?
 
     public init() {}
 
     /// Folds one event at `sequence` of epoch `epoch` (the record header's).
     public mutating func apply(_ event: DomainEvent, sequence: UInt64, epoch: UInt32, authenticator: EventAuthenticator?) throws(ReplayError) {
-        let kind = event.kind
-        if kind.authenticated {
-            guard let authenticator else { throw .unauthenticated(sequence: sequence, kind: kind.name) }
-            // A data record of an epoch a rotation has closed, written after it: not the Nexus'
-            // (it writes under the current epoch), but someone's who holds an old key.
-            if let rotation = lifecycle.rotation, epoch < rotation.epoch {
-                throw .staleEpoch(sequence: sequence, kind: kind.name, epoch: epoch, current: rotation.epoch)
-            }
-            unverified.append(UnverifiedEvents.Entry(sequence: sequence, kind: kind.name, epoch: epoch, authenticator: authenticator))
-        }
+        try unverified.admit(event.kind, sequence: sequence, epoch: epoch, authenticator: authenticator, openedByRotation: lifecycle.rotation?.epoch)
         lifecycle.apply(event, sequence: sequence)
         data.apply(event)
         // A new epoch (or a closed one) starts the data over; what came before is not folded.
@@ -37,7 +30,7 @@ public struct NexusProjections: Sendable {
     /// writer, or damage), an event that must be authenticated and is not.
     public static func replay(_ store: some EventStore, keyring: LogKeyring) throws -> NexusProjections {
         var projections = NexusProjections()
-        try store.replay(from: 1, through: nil, keyring: keyring) { view in
+        projections.head = try store.replay(after: .empty(store.logID), keyring: keyring) { view in
             let event: DomainEvent?
             do {
                 event = try DomainEvent.decode(kind: view.kind, body: view.body)
@@ -74,7 +67,28 @@ public struct UnverifiedEvents: Sendable {
 
     public var count: Int { entries.count }
 
-    mutating func append(_ entry: Entry) { entries.append(entry) }
+    /// Takes an event's authenticator to be checked, if its kind has one. Refuses a record of an
+    /// authenticated kind without one, and one of an epoch before `openedByRotation` (the epoch
+    /// the last rotation opened): no Nexus writes under an epoch a rotation closed, someone
+    /// holding an old key does.
+    public mutating func admit(_ kind: EventKind, sequence: UInt64, epoch: UInt32, authenticator: EventAuthenticator?,
+                               openedByRotation current: UInt32?) throws(ReplayError) {
+        guard kind.authenticated else { return }
+        guard let authenticator else { throw .unauthenticated(sequence: sequence, kind: kind.name) }
+        if let current, epoch < current {
+            throw .staleEpoch(sequence: sequence, kind: kind.name, epoch: epoch, current: current)
+        }
+        entries.append(Entry(sequence: sequence, kind: kind.name, epoch: epoch, authenticator: authenticator))
+    }
+
+    /// Checks every authenticator under the event key of `epoch`, which each must be of: what a
+    /// Nexus holding the data keys checks of the records other replicas appended.
+    public func authenticate(eventKey: SymmetricKey, epoch: UInt32) throws(ReplayError) {
+        let check = EventAuthenticatorCheck(key: eventKey)
+        for entry in entries where entry.epoch != epoch || !check.isValid(entry.authenticator) {
+            throw .forged(sequence: entry.sequence, kind: entry.kind)
+        }
+    }
 
     /// Checks every authenticator under HKDF(R, "event auth", epoch), or for the records of an
     /// epoch before a rotation, under that epoch's key as the rotation carried it over

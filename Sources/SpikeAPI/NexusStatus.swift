@@ -24,6 +24,23 @@ public struct NexusStatus: Codable, Equatable, Sendable {
         }
     }
 
+    /// How far this Nexus has folded the log: its replica name, the last record folded, the
+    /// head known to be committed (other replicas' records beyond the position are not folded
+    /// yet), and for how long it has been behind.
+    public struct Log: Codable, Equatable, Sendable {
+        public var replica: String
+        public var position: UInt64
+        public var head: UInt64
+        public var behindSeconds: Double?
+
+        public init(replica: String, position: UInt64, head: UInt64, behindSeconds: Double?) {
+            self.replica = replica
+            self.position = position
+            self.head = head
+            self.behindSeconds = behindSeconds
+        }
+    }
+
     public var state: State
     public var ready: Bool
     public var epoch: UInt32
@@ -31,6 +48,7 @@ public struct NexusStatus: Codable, Equatable, Sendable {
     public var threshold: Int
     public var keepers: [Keeper]
     public var reason: String?
+    public var log: Log?
 
     /// What `/readyz` shows a caller other than the superuser: the state and whether it serves,
     /// no Keeper, count or reason.
@@ -41,7 +59,8 @@ public struct NexusStatus: Codable, Equatable, Sendable {
     public static let starting = NexusStatus(state: .sealed, ready: false, epoch: 0, sharesInHand: 0, threshold: 0, keepers: [],
                                              reason: "starting")
 
-    public init(state: State, ready: Bool, epoch: UInt32, sharesInHand: Int, threshold: Int, keepers: [Keeper], reason: String?) {
+    public init(state: State, ready: Bool, epoch: UInt32, sharesInHand: Int, threshold: Int, keepers: [Keeper], reason: String?, log: Log? = nil) {
+        self.log = log
         self.state = state
         self.ready = ready
         self.epoch = epoch

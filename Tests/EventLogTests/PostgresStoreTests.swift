@@ -110,19 +110,3 @@ import Testing
         #expect(throws: LogError.unsupportedSchema(found: 99, supported: 1)) { _ = try t.open() }
     }
 }
-
-extension PostgresStoreTests {
-    /// A store opened as the only writer (what a Nexus does) refuses a second such open, and
-    /// lets the next one in once it is closed; readers are never refused.
-    @Test func anExclusiveWriterKeepsASecondOneOut() throws {
-        let t = try TestStore(.postgres)
-        var options = PostgresEventStore.Options()
-        options.exclusiveWriter = true
-        let first = try PostgresEventStore.open(url: t.url!, options: options)
-        #expect(throws: LogError.writerLocked(directory: t.url!.place)) { _ = try PostgresEventStore.open(url: t.url!, options: options) }
-        #expect(try t.open(readOnly: true).head() == nil)
-        first.close()
-        let second = try PostgresEventStore.open(url: t.url!, options: options)
-        second.close()
-    }
-}

@@ -33,7 +33,7 @@ import Testing
                       failAppends: Bool = false) -> [NexusLifecycle.Action] {
         var others: [NexusLifecycle.Action] = []
         while let effect = driver.nextEffect() {
-            if case .append(let events) = effect {
+            if let events = appended(effect) {
                 if failAppends {
                     driver.appendFailed("disk full", at: time)
                 } else {
@@ -45,6 +45,14 @@ import Testing
             }
         }
         return others
+    }
+
+    /// The events of an append (a decision too: one replica, nobody else decides).
+    static func appended(_ action: NexusLifecycle.Action) -> [DomainEvent]? {
+        switch action {
+        case .append(let events), .appendDecision(let events, _): events
+        default: nil
+        }
     }
 
     static func polls(_ actions: [NexusLifecycle.Action]) -> [Int] {

@@ -184,7 +184,7 @@ import Testing
         try driver.handle(.rotationPrepared(request: 1, .success(rotation)), at: Self.time)
         var actions: [NexusLifecycle.Action] = []
         while let effect = driver.nextEffect() {
-            if case .appendRotation(let events, _) = effect {
+            if case .appendRotation(let events, _, _) = effect {
                 log += events
                 driver.appendSucceeded(first: UInt64(log.count - events.count + 1), at: Self.time)
             } else {
@@ -204,7 +204,7 @@ import Testing
         try driver.handle(.contributeCompleted(keeper: 2, rehydration: nil, succeeded: true), at: Self.time)
         var completion: [NexusLifecycle.Action] = []
         while let effect = driver.nextEffect() {
-            if case .completeRotation(let events, let link) = effect {
+            if case .completeRotation(let events, let link, _) = effect {
                 #expect(link == Array(rotation.event.link))
                 log += events
                 driver.appendSucceeded(first: UInt64(log.count), at: Self.time)

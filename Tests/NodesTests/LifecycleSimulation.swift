@@ -278,7 +278,8 @@ struct LifecycleSimulation {
         try driver!.handle(input, at: time)
         while driver != nil, let effect = driver!.nextEffect() {
             switch effect {
-            case .append(let events), .completeRotation(let events, _):
+            case .append(let events), .appendDecision(let events, _), .completeRotation(let events, _, _):
+                // One Nexus writes this log: a decision never meets another replica's.
                 for event in events { try checkSealed(event) }
                 guard now >= logRefusesUntil else {
                     stats.appendsRefused += 1
@@ -305,7 +306,7 @@ struct LifecycleSimulation {
                 }
                 // The completion's transaction shreds the link: threshold Keepers must have held
                 // the new shares by then, else old shares were all there was.
-                if case .completeRotation(_, let link) = effect {
+                if case .completeRotation(_, let link, _) = effect {
                     guard heldCurrentShare.count >= threshold else {
                         throw violation("the rotation completed though only Keepers \(heldCurrentShare.sorted()) ever held its shares (threshold \(threshold))")
                     }
@@ -325,6 +326,8 @@ struct LifecycleSimulation {
             case .lockData:
                 unlockedWith = nil
                 plane = nil
+            case .rekeyData:
+                throw violation("the data was re-keyed for another replica's rotation; this Nexus is the only one")
             case .exit:
                 // The start could not be recorded: the process ends, and is started again later.
                 crashNexus()
@@ -368,7 +371,7 @@ struct LifecycleSimulation {
                                                           at: time.wall, using: &generator)
                 random = generator
                 try driver!.handle(.rotationPrepared(request: request, .success(rotation)), at: time)
-            case .appendRotation(let events, let rotation):
+            case .appendRotation(let events, let rotation, _):
                 for event in events { try checkSealed(event) }
                 guard now >= logRefusesUntil, var plane, let rootKey else {
                     stats.appendsRefused += 1

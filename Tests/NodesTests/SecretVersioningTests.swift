@@ -200,7 +200,7 @@ import Testing
     @Test func writesBeforeUnlockAreRefused() async throws {
         let h = try StoreHarness()
         try await awaitingCleanup({ await h.remove() }) {
-            let locked = NexusStore(log: h.log, projection: DataProjection(), unverified: UnverifiedEvents(), versionKeys: [:], maxVersions: 10)
+            let locked = NexusStore(log: h.log, keyring: LogKeyring([]), projections: NexusProjections(), versionKeys: [:], maxVersions: 10)
             #expect(try locked.seal([:], path: "a") == nil)
             let sealed = try #require(try h.store.seal([:], path: "a"))
             #expect(await locked.write(.putSecret(path: "a", sealed: sealed, cas: nil), actor: "x", trail: "t") == .notReady)

@@ -21,7 +21,7 @@ final class StoreHarness: @unchecked Sendable {
         self.maxVersions = maxVersions
         log = try EventLog.open(directory: directory)
         log.setRecipients([LogRecipient(auditKey.publicKey)], epoch: 1)
-        store = NexusStore(log: log, projection: DataProjection(), unverified: UnverifiedEvents(), versionKeys: [:], maxVersions: maxVersions)
+        store = NexusStore(log: log, keyring: LogKeyring([]), projections: NexusProjections(), versionKeys: [:], maxVersions: maxVersions)
         try store.unlock(rootKey: rootKey, epoch: 1)
     }
 
@@ -59,7 +59,7 @@ final class StoreHarness: @unchecked Sendable {
         log = try EventLog.open(directory: directory)
         log.setRecipients([LogRecipient(auditKey.publicKey)], epoch: 1)
         let projections = try NexusProjections.replay(log, keyring: LogKeyring([auditKey]))
-        store = NexusStore(log: log, projection: projections.data, unverified: projections.unverified, versionKeys: try log.keyTable(), maxVersions: maxVersions)
+        store = NexusStore(log: log, keyring: LogKeyring([auditKey]), projections: projections, versionKeys: try log.keyTable(), maxVersions: maxVersions)
         try store.unlock(rootKey: rootKey, epoch: 1)
         return projections
     }

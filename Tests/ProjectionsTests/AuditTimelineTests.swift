@@ -135,3 +135,36 @@ import Testing
         #expect(rollback != nil && accepted != nil && rollback! < accepted!, "\(texts)")
     }
 }
+
+extension AuditTimelineTests {
+    /// Two replicas on one log: a start of one is not the other's crash, each has its lane, and
+    /// the system's lane is down only while neither runs.
+    @Test func eachReplicaHasItsLaneAndItsOwnCrashes() throws {
+        var timeline = AuditTimeline(logID: "test", head: 9)
+        var sequence: UInt64 = 0
+        func at(_ minutes: Double, _ payload: any EventPayload) {
+            sequence += 1
+            timeline.apply(DomainEvent(actor: "spiffe://spike.ist/spike/nexus", trail: "t", payload), sequence: sequence,
+                           time: Self.start + Int64(minutes * Double(Self.minute)), epoch: 1)
+        }
+        at(0, NexusStarted(instance: "a1", version: "v", previousStartCrashed: nil, replica: "nexus"))
+        at(0.1, Self.genesis(1))
+        at(1, NexusStarted(instance: "b1", version: "v", previousStartCrashed: nil, replica: "nexus-2"))
+        at(2, RootKeyRestored(source: .keepers, shareIndices: [1, 2]))
+        // nexus-2 is SIGKILLed at 3 and started again at 5; nexus runs on.
+        at(3, KeeperPolled(keeper: 1, outcome: .hasShard, count: 1, firstAt: 0, lastAt: 0, maxLatencyMillis: 1))
+        at(5, NexusStarted(instance: "b2", version: "v", previousStartCrashed: 3, replica: "nexus-2"))
+        at(6, NexusStopped(instance: "a1", reason: "signal"))
+        at(7, NexusStopped(instance: "b2", reason: "signal"))
+        let report = timeline.finished()
+        #expect(report.runs.map(\.end) == [.stopped, .crashed, .stopped])
+        #expect(report.runs.map(\.replica) == ["nexus", "nexus-2", "nexus-2"])
+        #expect(report.replicas.map(\.replica) == ["nexus", "nexus-2"])
+        #expect(report.replicas[1].periods.map(\.state) == ["running", "down", "running", "down"])
+        #expect(report.replicas[0].periods.map(\.state) == ["running", "down"])
+        // The system was down only after both stopped.
+        #expect(report.nexus.map(\.state) == ["uninitialized", "ready", "down"])
+        let crashes = report.findings.filter { $0.text.contains("crashed") }.map(\.text)
+        #expect(crashes.count == 1 && crashes[0].hasPrefix("Nexus replica nexus-2 crashed after"), "\(crashes)")
+    }
+}

@@ -70,6 +70,15 @@ struct LMDBRecordView: RecordWriteView {
         return entries
     }
 
+    func keyTable(ids: [[UInt8]]) throws -> [[UInt8]: [UInt8]] {
+        var entries: [[UInt8]: [UInt8]] = [:]
+        guard let keys = environment.keys else { return entries }
+        for id in ids where !id.isEmpty {
+            if let value = try txn.get(keys, key: id) { entries[id] = Array(value) }
+        }
+        return entries
+    }
+
     func reserveRecord(sequence: UInt64, count: Int) throws -> UnsafeMutableRawBufferPointer {
         try txn.reserve(environment.events, sequence: sequence, count: count, append: true)
     }

@@ -46,6 +46,9 @@ package protocol RecordView {
 
     /// Every key-table entry.
     func keyTable() throws -> [[UInt8]: [UInt8]]
+
+    /// The key-table entries of `ids` that exist.
+    func keyTable(ids: [[UInt8]]) throws -> [[UInt8]: [UInt8]]
 }
 
 /// A view inside a write transaction.

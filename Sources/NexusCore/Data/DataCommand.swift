@@ -83,7 +83,7 @@ struct DataBatch {
             let put = SecretPut(path: path, version: version, keyID: Data(sealed.keyID), sealedValue: Data(sealed.sealedValue),
                                 maxVersions: maxVersions, pruned: pruned, at: context.now, epoch: keys.epoch)
             keyChanges.puts.append(KeyTableEntry(id: sealed.keyID, value: sealed.wrappedKey))
-            keyChanges.deletes += pruned.compactMap { current.versions[$0]?.keyID }
+            keyChanges.deletes += current.keysShredded(by: put)
             var updated = current
             updated.apply(put, epoch: keys.epoch)
             secrets[path] = updated
@@ -128,7 +128,7 @@ struct DataBatch {
         let resolved = resolve(entry)
         guard !resolved.isEmpty else { return nothingToChange }
         let event = SecretVersionsChanged<Change>(path: path, versions: resolved, at: context.now)
-        if event is SecretDestroyed { keyChanges.deletes += resolved.compactMap { entry.versions[$0]?.keyID } }
+        keyChanges.deletes += entry.keysShredded(by: event)
         entry.apply(event, epoch: keys.epoch)
         secrets[path] = entry
         record(event, context)

@@ -44,6 +44,24 @@ public struct DataPlane: Sendable {
         for id in decision.keyChanges.deletes { versionKeys[id] = nil }
     }
 
+    /// Folds an event another replica appended, the version keys kept in step with the key table:
+    /// a put's key is taken from `keys` (the key table's entries, read after the records), the
+    /// keys the event shredded are forgotten. A rotation re-wrapped every key: the caller reads
+    /// the whole table again.
+    public mutating func fold(_ event: DomainEvent, keys: [[UInt8]: [UInt8]]) {
+        if let path = (event.payload as? SecretPut)?.path ?? (event.payload as? SecretDestroyed)?.path,
+           let entry = projection.secrets[path] {
+            for id in entry.keysShredded(by: event.payload) { versionKeys[id] = nil }
+        }
+        if let put = event.payload as? SecretPut { versionKeys[Array(put.keyID)] = keys[Array(put.keyID)] }
+        projection.apply(event)
+    }
+
+    /// The version keys as the key table holds them now (after another replica's rotation).
+    public mutating func reloadVersionKeys(_ keys: [[UInt8]: [UInt8]]) {
+        versionKeys = keys
+    }
+
     /// Folds a rotation whose transaction is durable: its events (the data's epoch moves on) and
     /// the version keys it re-wrapped.
     public mutating func applyRotation(_ events: [DomainEvent], versionKeys rewrapped: [KeyTableEntry]) {

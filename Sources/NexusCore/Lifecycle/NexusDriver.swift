@@ -5,10 +5,12 @@ import Projections
 /// re-implements what follows an append, what a failed one means, or in which order actions run.
 ///
 /// An adapter feeds an input with `handle`, then carries out every effect `nextEffect` gives, in
-/// order, until it gives nil, before it feeds the next input. An `.append` (and the rotation's
-/// `.appendRotation` and `.completeRotation`, appends too) must be reported
-/// (`appendSucceeded` or `appendFailed`) before `nextEffect` gives anything more: what the
-/// machine decides on a durable append runs before the actions that came after it. `.poll` and
+/// order, until it gives nil, before it feeds the next input. An `.append` (and `.appendDecision`,
+/// the rotation's `.appendRotation` and `.completeRotation`, appends too) must be reported
+/// (`appendSucceeded`, `appendFailed`, or for a decision `appendConflicted`) before `nextEffect`
+/// gives anything more: what the machine decides on a durable append runs before the actions
+/// that came after it. On a log other replicas share, a report carries what they appended before
+/// it, and `.logged` what they appended since; the machine folds them in log order. `.poll` and
 /// `.contribute` are sent and come back later as inputs; `.unlockData` is reported only if it
 /// fails (`dataRefused`). A value type with no I/O.
 public struct NexusDriver: Sendable {
@@ -36,6 +38,8 @@ public struct NexusDriver: Sendable {
         case refusal(AccessDenied, actor: String, trail: String)
         /// What the adapter's wrap for an admin change gave.
         case passwordWrapped(request: UInt64, Result<PasswordWrap, OperatorRefusal>)
+        /// Events other replicas appended, in log order (`NexusLifecycle.folded`).
+        case logged([LoggedEvent])
     }
 
     public private(set) var machine: NexusLifecycle
@@ -72,6 +76,7 @@ public struct NexusDriver: Sendable {
         case .passwordWrapped(let request, let wrap): actions = machine.passwordWrapped(request: request, wrap)
         case .refusal(let denied, let actor, let trail): actions = machine.recordRefusal(denied, actor: actor, trail: trail)
         case .rotationPrepared(let request, let rotation): actions = machine.rotationPrepared(request: request, rotation)
+        case .logged(let logged): actions = machine.folded(logged, at: time)
         }
         queue += actions
     }
@@ -81,17 +86,30 @@ public struct NexusDriver: Sendable {
         guard inFlight == nil, !queue.isEmpty else { return nil }
         let action = queue.removeFirst()
         switch action {
-        case .append(let events), .appendRotation(let events, _), .completeRotation(let events, _): inFlight = events
+        case .append(let events), .appendDecision(let events, _), .appendRotation(let events, _, _), .completeRotation(let events, _, _):
+            inFlight = events
         default: break
         }
         return action
     }
 
-    /// The append in flight is durable from sequence `first` on.
-    public mutating func appendSucceeded(first: UInt64, at time: NexusTime) {
+    /// The append in flight is durable from sequence `first` on; `logged` are the other replicas'
+    /// events before it that the machine has not folded yet.
+    public mutating func appendSucceeded(first: UInt64, after logged: [LoggedEvent] = [], at time: NexusTime) {
         guard let events = inFlight else { preconditionFailure("no append in flight") }
         inFlight = nil
-        queue.insert(contentsOf: machine.appended(events, first: first, at: time), at: 0)
+        precondition(logged.allSatisfy { $0.sequence < first }, "another replica's events come before this append's")
+        let folded = machine.folded(logged, at: time)
+        queue.insert(contentsOf: folded + machine.appended(events, first: first, at: time), at: 0)
+    }
+
+    /// The decision in flight was not appended: other replicas appended `logged` (decisions among
+    /// them) first. The machine folds them and decides again.
+    public mutating func appendConflicted(after logged: [LoggedEvent], at time: NexusTime) {
+        guard let events = inFlight else { preconditionFailure("no append in flight") }
+        inFlight = nil
+        let folded = machine.folded(logged, at: time)
+        queue.insert(contentsOf: folded + machine.appendConflicted(events, at: time), at: 0)
     }
 
     /// The append in flight was refused; nothing of it is in the log.

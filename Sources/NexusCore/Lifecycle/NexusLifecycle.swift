@@ -24,9 +24,12 @@ public struct NexusLifecycle: Sendable {
         /// This process (a random id) and its version, for `NexusStarted`.
         public var instance: String
         public var version: String
+        /// The replica this process runs as (its lane in the log: starts and crashes are counted
+        /// per replica); nil writes nameless starts, as before replicas.
+        public var replica: String?
 
         public init(keepers: [String], threshold: Int, pollIntervalMillis: Int64 = 5000, summaryIntervalMillis: Int64 = 60_000,
-                    nexusID: String, instance: String, version: String) {
+                    nexusID: String, instance: String, version: String, replica: String? = nil) {
             self.keepers = keepers
             self.threshold = threshold
             self.pollIntervalMillis = pollIntervalMillis
@@ -34,6 +37,7 @@ public struct NexusLifecycle: Sendable {
             self.nexusID = nexusID
             self.instance = instance
             self.version = version
+            self.replica = replica
         }
     }
 
@@ -76,6 +80,12 @@ public struct NexusLifecycle: Sendable {
     public enum Action: Sendable {
         /// Append these events in one transaction, then report `appended` (or `appendFailed`).
         case append([DomainEvent])
+        /// Append these events only if no other replica has appended a decision (`decisionKinds`)
+        /// after record `after` (the last this machine had folded when it decided); report
+        /// `appended`, `appendFailed`, or `appendConflicted` with what the other replica appended.
+        /// Only one of two replicas deciding the same thing (a genesis, a rehydration, an admin
+        /// change) gets it into the log.
+        case appendDecision([DomainEvent], after: UInt64)
         /// POST `/v1/store/shard` to Keeper `keeper`, then report `pollCompleted`.
         case poll(keeper: Int)
         /// POST the share to the Keeper's `/v1/store/contribute`, then report `contributeCompleted`.
@@ -86,8 +96,11 @@ public struct NexusLifecycle: Sendable {
         /// The root key is in memory: check the data's authenticators and open it under the
         /// keys of `epoch`; report `dataRefused` if the log does not authenticate.
         case unlockData(rootKey: RootKey, epoch: UInt32)
-        /// Forget the data's keys (the process is stopping).
+        /// Forget the data's keys (the process is stopping, or another replica closed the epoch).
         case lockData
+        /// Another replica rotated the root key: the data's keys are those of `epoch`, derived
+        /// from `rootKey`, from now on (the data store locked itself when it folded the rotation).
+        case rekeyData(rootKey: RootKey, epoch: UInt32)
         /// The process cannot go on (its start could not be recorded): end it with this reason.
         case exit(String)
         /// A password attempt may go on: unwrap the root key from one of these wraps with the
@@ -105,10 +118,20 @@ public struct NexusLifecycle: Sendable {
         case prepareRotation(request: UInt64, rootKey: RootKey, current: EpochStarted, currentRotation: RootKeyRotated?, epoch: UInt32)
         /// Append the rotation's events through the data store, which re-wraps every version key
         /// and puts the link in the same transaction (an append: report `appended` or `appendFailed`).
-        case appendRotation([DomainEvent], RootKeyRotation)
-        /// Append these events with the link deleted from the key table in their transaction (an append).
-        case completeRotation([DomainEvent], link: [UInt8])
+        case appendRotation([DomainEvent], RootKeyRotation, after: UInt64)
+        /// Append these events with the link deleted from the key table in their transaction (an
+        /// append, and a decision: another replica may have completed the rotation first).
+        case completeRotation([DomainEvent], link: [UInt8], after: UInt64)
     }
+
+    /// The kinds of event that are decisions rather than observations: an append of a decision
+    /// is refused (`appendConflicted`) when another replica appended one of these meanwhile, so
+    /// that it is decided again on the log as it now is. Starts, stops, polls and restores are
+    /// observations: each replica records its own.
+    public static let decisionKinds: Set<UInt16> = [
+        EpochStarted.kind, SystemReset.kind, AdminPasswordAdded.kind, AdminPasswordChanged.kind, AdminPasswordRemoved.kind,
+        RootKeyRotated.kind, RootKeyRotationCompleted.kind, ShardDistributed.kind, KeeperRehydrated.kind,
+    ].reduce(into: []) { $0.insert($1.number) }
 
     /// How a `spike recover` attempt ended.
     public enum PasswordAttemptOutcome: Equatable, Sendable {
@@ -170,6 +193,13 @@ public struct NexusLifecycle: Sendable {
     /// Keepers a share is on its way to, and the epoch of that share: an old epoch's share that
     /// arrives after a rotation confirms nothing.
     private var sending: [Int: UInt32] = [:]
+    /// Rehydrations decided and not yet in the log (`KeeperRehydrated` is appended first, as a
+    /// decision: of two replicas that found a Keeper empty, the one whose event is appended first
+    /// sends the share, the other stands down), by Keeper; `lost` once another's was folded.
+    private var claims: [Int: (share: Shamir.Share, rehydration: Rehydration, lost: Bool)] = [:]
+    /// When another replica's `KeeperRehydrated` was last folded, by Keeper (monotonic): its share
+    /// is on its way, and an empty answer within a poll interval of it is not a reason to send one.
+    private var rehydratedElsewhereAt: [Int: Int64] = [:]
     /// On the monotonic clock.
     private var nextPollAt: Int64 = .max
     /// Set once `stop` ran: nothing more is decided.
@@ -177,8 +207,10 @@ public struct NexusLifecycle: Sendable {
     /// Why the data refused the log it was folded from, once it did: the Nexus then serves
     /// nothing, whatever its phase (the root key is right; the log is not).
     public private(set) var refusal: String?
-    /// Why the last `initialize` did not take (its genesis could not be appended).
+    /// Why the last `initialize` did not take (its genesis could not be appended, or another
+    /// replica's genesis was appended first: `initializedElsewhere`).
     public private(set) var initializationFailure: String?
+    public private(set) var initializedElsewhere = false
     /// After `spike init`, the Keepers that have confirmed their share; nil once `threshold` of
     /// them have (or when the root key came any other way). Until then the Nexus holds R but does
     /// not serve: a crash before the shares are out would leave the system to the password alone.
@@ -212,7 +244,8 @@ public struct NexusLifecycle: Sendable {
     /// The process started: record it (and the crash of the previous one, if it never stopped).
     public mutating func start(at time: NexusTime) -> [Action] {
         let started = NexusStarted(instance: configuration.instance, version: configuration.version,
-                                   previousStartCrashed: projection.runningSince)
+                                   previousStartCrashed: projection.unstoppedStart(of: configuration.replica ?? ""),
+                                   replica: configuration.replica)
         var actions: [Action] = []
         if let genesis = projection.genesis {
             nextPollAt = time.monotonic
@@ -229,9 +262,10 @@ public struct NexusLifecycle: Sendable {
         }
         pendingGenesis = genesis
         initializationFailure = nil
+        initializedElsewhere = false
         let events = [DomainEvent(actor: actor, trail: trail, genesis.event)]
             + genesis.distributions.map { DomainEvent(actor: actor, trail: trail, $0) }
-        return [.useEpoch(genesis.event), .append(events)]
+        return [.useEpoch(genesis.event), decision(events)]
     }
 
     /// Events from an `.append` are durable at sequences `first…`: fold them, and act on a
@@ -239,6 +273,11 @@ public struct NexusLifecycle: Sendable {
     public mutating func appended(_ events: [DomainEvent], first: UInt64, at time: NexusTime) -> [Action] {
         for (offset, event) in events.enumerated() {
             projection.apply(event, sequence: first + UInt64(offset))
+        }
+        // A rehydration this replica decided is its own now: the share goes out.
+        if let rehydrated = events.lazy.compactMap({ $0.payload as? KeeperRehydrated }).first,
+           let claim = claims.removeValue(forKey: rehydrated.keeper) {
+            return [.contribute(keeper: rehydrated.keeper, share: claim.share, rehydration: claim.rehydration)]
         }
         if events.contains(where: { $0.payload is RootKeyRotated }), let rotation = preparedRotation, let request = rotationRequest {
             return rotated(rotation, request)
@@ -283,6 +322,17 @@ public struct NexusLifecycle: Sendable {
             pendingGenesis = nil
             initializationFailure = reason
             return []
+        }
+        // A log that takes nothing cannot decide which replica rehydrates: the share goes out all
+        // the same (any replica would send the same one), and the event is recorded when the log
+        // takes appends again. A Keeper is not left empty for as long as a disk is full.
+        if let rehydrated = events.lazy.compactMap({ $0.payload as? KeeperRehydrated }).first,
+           let claim = claims.removeValue(forKey: rehydrated.keeper) {
+            if !stopped {
+                unwritten += events
+                retryAt = time.monotonic + Self.appendRetryMillis
+            }
+            return [.contribute(keeper: rehydrated.keeper, share: claim.share, rehydration: claim.rehydration)]
         }
         // An operator's event that is not in the log did not happen: say so, never retry it
         // behind the operator's back (an export not recorded hands out no shards).
@@ -348,7 +398,7 @@ public struct NexusLifecycle: Sendable {
             return [.append([DomainEvent(actor: actor, trail: trail, failed)]), .answerPasswordAttempt(.wrongPassword)]
         }
         let restored = DomainEvent(actor: actor, trail: trail, RootKeyRestored(source: .password, shareIndices: [], admin: admin))
-        return becomeReady(with: key, restored: restored, epoch: genesis.epoch) + [.answerPasswordAttempt(.restored(admin: admin))]
+        return becomeReady(with: key, restored: restored, epoch: genesis.epoch, at: time) + [.answerPasswordAttempt(.restored(admin: admin))]
     }
 
     /// An operator command (see `OperatorCommand`). Refusals are answered at once; an export and
@@ -387,7 +437,7 @@ public struct NexusLifecycle: Sendable {
             }
             awaitingAppend.append((request.id, .shards(shares)))
             let exported = RecoveryShardsExported(epoch: genesis.epoch, shareIndices: shares.map { Int($0.index) }, at: time.wall)
-            return [.append([DomainEvent(actor: request.actor, trail: request.trail, exported)])]
+            return [decision([DomainEvent(actor: request.actor, trail: request.trail, exported)])]
         case .addAdmin(let name), .changeAdmin(let name):
             guard adminChange == nil, rotationRequest == nil else { return [.answerOperator(request: request.id, .refused(.busy))] }
             if case .addAdmin = command, admins.contains(name) { return [.answerOperator(request: request.id, .refused(.adminExists(name)))] }
@@ -400,7 +450,7 @@ public struct NexusLifecycle: Sendable {
             guard admins.count > 1 else { return [.answerOperator(request: request.id, .refused(.lastAdmin(name)))] }
             awaitingAppend.append((request.id, .adminsChanged))
             let removed = AdminPasswordRemoved(epoch: genesis.epoch, admin: name, at: time.wall)
-            return [.append([DomainEvent(actor: request.actor, trail: request.trail, removed)])]
+            return [decision([DomainEvent(actor: request.actor, trail: request.trail, removed)])]
         }
     }
 
@@ -421,7 +471,7 @@ public struct NexusLifecycle: Sendable {
             AdminPasswordChanged(epoch: genesis.epoch, wrap: wrap)
         }
         awaitingAppend.append((request, .adminsChanged))
-        return [.append([DomainEvent(actor: operatorRequest.actor, trail: operatorRequest.trail, payload)])]
+        return [decision([DomainEvent(actor: operatorRequest.actor, trail: operatorRequest.trail, payload)])]
     }
 
     /// The rotation of `request` is made (or could not be): append it, through the data store.
@@ -442,7 +492,7 @@ public struct NexusLifecycle: Sendable {
         preparedRotation = rotation
         let events = [DomainEvent(actor: operatorRequest.actor, trail: operatorRequest.trail, rotation.event)]
             + rotation.distributions.map { DomainEvent(actor: operatorRequest.actor, trail: operatorRequest.trail, $0) }
-        return [.appendRotation(events, rotation)]
+        return [.appendRotation(events, rotation, after: projection.lastSequence)]
     }
 
     /// A rotation is durable: the new key is the key, the Keepers are sent the new shares, and
@@ -468,7 +518,8 @@ public struct NexusLifecycle: Sendable {
         guard let confirmed = rotationConfirmed, confirmed.count >= threshold, !completingRotation, !stopped,
               time.monotonic >= completionRetryAt, let link = projection.pendingRotationLink else { return [] }
         completingRotation = true
-        return [.completeRotation([event(RootKeyRotationCompleted(epoch: projection.epoch, link: link, at: time.wall))], link: link)]
+        return [.completeRotation([event(RootKeyRotationCompleted(epoch: projection.epoch, link: link, at: time.wall))], link: link,
+                                  after: projection.lastSequence)]
     }
 
     /// `spike operator restore`: one recovery shard for a sealed Nexus. Once `threshold` are in
@@ -499,7 +550,7 @@ public struct NexusLifecycle: Sendable {
                     .answerOperator(request: request.id, .refused(.wrongShards(indices)))]
         }
         let restored = DomainEvent(actor: request.actor, trail: request.trail, RootKeyRestored(source: .shards, shareIndices: indices))
-        return becomeReady(with: key, restored: restored, epoch: genesis.epoch) + [.answerOperator(request: request.id, .restored(collected: collected))]
+        return becomeReady(with: key, restored: restored, epoch: genesis.epoch, at: time) + [.answerOperator(request: request.id, .restored(collected: collected))]
     }
 
     /// A caller was refused while the data store cannot record it (sealed, or not serving yet):
@@ -575,25 +626,143 @@ public struct NexusLifecycle: Sendable {
         case .sealed:
             if case .shard(let value) = result {
                 collected[keeper] = Shamir.Share(index: UInt8(keeper), value: value)
-                actions += tryToRestore()
+                actions += tryToRestore(at: time)
             }
         case .ready:
             if case .shard(let value) = result, let (_, share) = distributedShare(keeper), value == share.value { confirm(keeper) }
-            actions += repair(keeper: keeper, result: result) + completeRotationIfConfirmed(at: time)
+            actions += repair(keeper: keeper, result: result, at: time) + completeRotationIfConfirmed(at: time)
         }
         return actions
     }
 
-    /// A share sent to `keeper` arrived (`succeeded`) or not; a rehydration that arrived is
-    /// recorded. One that did not will be retried after the next poll.
+    /// A share sent to `keeper` arrived (`succeeded`) or not. A rehydration's event is in the log
+    /// already (it was the decision to send); one that did not arrive is decided again after the
+    /// next poll.
     public mutating func contributeCompleted(keeper: Int, rehydration: Rehydration?, succeeded: Bool, at time: NexusTime) -> [Action] {
         let epoch = sending.removeValue(forKey: keeper)
         guard !stopped, succeeded else { return [] }
         if epoch == projection.epoch { confirm(keeper) }
-        let completion = completeRotationIfConfirmed(at: time)
-        guard let rehydration else { return completion }
-        return [.append([event(KeeperRehydrated(keeper: keeper, distribution: rehydration.distribution,
-                                                                     reason: rehydration.reason))])] + completion
+        return completeRotationIfConfirmed(at: time)
+    }
+
+    /// Events other replicas appended (read from the shared log, in log order, none of this
+    /// machine's own): folded, and acted on. A genesis makes an uninitialized Nexus sealed (it
+    /// polls for its shares); a rotation moves a ready one to the new key through the rotation's
+    /// link, or seals it when the link cannot be opened; a reset closes the epoch; another's
+    /// rehydration of a Keeper makes this one stand down.
+    public mutating func folded(_ logged: [LoggedEvent], at time: NexusTime) -> [Action] {
+        var actions: [Action] = []
+        for entry in logged {
+            projection.apply(entry.event, sequence: entry.sequence)
+            guard !stopped else { continue }
+            switch entry.event.payload {
+            case let genesis as EpochStarted where phase == .uninitialized && projection.genesis == genesis:
+                phase = .sealed
+                nextPollAt = time.monotonic
+                actions.append(.useEpoch(genesis))
+            case let rotated as RootKeyRotated where projection.rotation == rotated:
+                actions += followRotation(rotated, link: entry.rotationLink, at: time)
+            case is RootKeyRotationCompleted where projection.pendingRotationLink == nil:
+                rotationConfirmed = nil
+                if rotationLink != nil { Shamir.zero(&rotationLink!) }
+                rotationLink = nil
+            case let reset as SystemReset where !projection.isInitialized && reset.epoch == projection.highestEpoch:
+                let wasReady = phase == .ready
+                phase = .uninitialized
+                rootKey = nil
+                nextPollAt = .max
+                forgetShares()
+                forgetOfferedShards()
+                for key in openedShares.keys { Shamir.zero(&openedShares[key]!.1.value) }
+                openedShares.removeAll()
+                if wasReady { actions.append(.lockData) }
+            case let rehydrated as KeeperRehydrated:
+                rehydratedElsewhereAt[rehydrated.keeper] = time.monotonic
+                if claims[rehydrated.keeper]?.rehydration.distribution == rehydrated.distribution { claims[rehydrated.keeper]?.lost = true }
+            default:
+                break
+            }
+        }
+        return actions
+    }
+
+    /// Another replica rotated the root key. Ready: the new key is opened from the link with the
+    /// key in hand, checked against the new key check value, and the data re-keyed; a link that
+    /// does not open seals this Nexus (it gets the key back from the Keepers). Sealed: shares
+    /// now combine through the link.
+    private mutating func followRotation(_ rotated: RootKeyRotated, link: [UInt8]?, at time: NexusTime) -> [Action] {
+        for key in openedShares.keys { Shamir.zero(&openedShares[key]!.1.value) }
+        openedShares.removeAll()
+        if rotationLink != nil { Shamir.zero(&rotationLink!) }
+        rotationLink = link
+        lastFailedCombination = nil
+        guard phase == .ready, let old = rootKey else { return [.useEpoch(rotated.next)] }
+        if let link, let key = try? RootKeyRotation.openLink(link, oldKey: old, epoch: rotated.epoch),
+           key.matches(keyCheckValue: Array(rotated.next.keyCheckValue)) {
+            rootKey = key
+            // The rotating replica completes it; this one does too if it outlives that one.
+            rotationConfirmed = []
+            return [.useEpoch(rotated.next), .rekeyData(rootKey: key, epoch: rotated.epoch)]
+        }
+        rootKey = nil
+        phase = .sealed
+        nextPollAt = time.monotonic
+        return [.lockData, .useEpoch(rotated.next)]
+    }
+
+    /// A decision (`appendDecision`, `completeRotation`) was not appended: another replica
+    /// appended a decision first, and what it appended has been folded (`folded`). Each is
+    /// decided again on the log as it is now: dropped when the other's makes it moot, refused to
+    /// the operator when it no longer holds, appended again otherwise.
+    public mutating func appendConflicted(_ events: [DomainEvent], at time: NexusTime) -> [Action] {
+        guard !stopped else { return appendFailed(events, reason: "the Nexus is stopping", at: time) }
+        if events.contains(where: { $0.payload is EpochStarted }) {
+            guard !projection.isInitialized else {
+                pendingGenesis = nil
+                initializedElsewhere = true
+                initializationFailure = "another Nexus replica initialized the system first"
+                return []
+            }
+            return [decision(events)]
+        }
+        if let rehydrated = events.lazy.compactMap({ $0.payload as? KeeperRehydrated }).first {
+            // The other replica sends the share: this one stands down.
+            guard let claim = claims[rehydrated.keeper], !claim.lost, phase == .ready,
+                  projection.keepers[rehydrated.keeper]?.distribution == rehydrated.distribution else {
+                claims[rehydrated.keeper] = nil
+                sending[rehydrated.keeper] = nil
+                return []
+            }
+            return [decision(events)]
+        }
+        if events.contains(where: { $0.payload is RootKeyRotationCompleted }) {
+            completingRotation = false
+            // Completed by another replica, or still to complete (tried again at a tick).
+            if projection.pendingRotationLink == nil { rotationConfirmed = nil }
+            return completeRotationIfConfirmed(at: time)
+        }
+        if events.contains(where: Self.answersAnOperator), let (request, _) = awaitingAppend.first {
+            // An admin change or an export: still what the operator asked for, on the admins as they are now?
+            awaitingAppend.removeFirst()
+            guard isServing, let genesis = projection.genesis else { return [.answerOperator(request: request, .refused(.notServing))] }
+            let admins = projection.passwordWraps.map(\.admin)
+            for payload in events.map(\.payload) {
+                let refusal: OperatorRefusal? = switch payload {
+                case let added as AdminPasswordAdded where added.epoch != genesis.epoch: .busy
+                case let added as AdminPasswordAdded where admins.contains(added.wrap.admin): .adminExists(added.wrap.admin)
+                case let changed as AdminPasswordChanged where changed.epoch != genesis.epoch: .busy
+                case let changed as AdminPasswordChanged where !admins.contains(changed.wrap.admin): .unknownAdmin(changed.wrap.admin)
+                case let removed as AdminPasswordRemoved where !admins.contains(removed.admin): .unknownAdmin(removed.admin)
+                case let removed as AdminPasswordRemoved where admins == [removed.admin]: .lastAdmin(removed.admin)
+                case let exported as RecoveryShardsExported where exported.epoch != genesis.epoch: .busy
+                default: nil
+                }
+                if let refusal { return [.answerOperator(request: request, .refused(refusal))] }
+            }
+            awaitingAppend.insert((request, .adminsChanged), at: 0)
+            return [decision(events)]
+        }
+        return [decision(events)]
     }
 
     /// A clean stop: the pending poll summaries and `NexusStopped`. The root key is dropped.
@@ -606,6 +775,8 @@ public struct NexusLifecycle: Sendable {
         rotationLink = nil
         for key in openedShares.keys { Shamir.zero(&openedShares[key]!.1.value) }
         openedShares.removeAll()
+        for key in claims.keys { Shamir.zero(&claims[key]!.share.value) }
+        claims.removeAll()
         rootKey = nil
         let summaries = unwritten + ledger.flush(at: time).map { event($0) }
         unwritten = []
@@ -616,14 +787,14 @@ public struct NexusLifecycle: Sendable {
 
     /// With `threshold` shares in hand, tries every combination of them (smallest indices
     /// first) against the key check value; a match makes the Nexus ready.
-    private mutating func tryToRestore() -> [Action] {
+    private mutating func tryToRestore(at time: NexusTime) -> [Action] {
         guard let genesis = projection.genesis, collected.count >= genesis.threshold else { return [] }
         precondition(phase == .sealed, "shares are combined only while sealed")
         let indices = collected.keys.sorted()
         for subset in Self.combinations(of: indices, size: genesis.threshold) {
             precondition(subset.count >= genesis.threshold, "never combine fewer than threshold shares")
             guard let key = reconstruct(subset.map { collected[$0]! }) else { continue }
-            return becomeReady(with: key, restored: event(RootKeyRestored(source: .keepers, shareIndices: subset)), epoch: genesis.epoch)
+            return becomeReady(with: key, restored: event(RootKeyRestored(source: .keepers, shareIndices: subset)), epoch: genesis.epoch, at: time)
         }
         guard lastFailedCombination != indices else { return [] }
         lastFailedCombination = indices
@@ -649,7 +820,7 @@ public struct NexusLifecycle: Sendable {
 
     /// The root key is back and checked: ready, the data unlocked, and Keepers already seen empty
     /// or holding another share repaired now rather than one interval later.
-    private mutating func becomeReady(with key: RootKey, restored: DomainEvent, epoch: UInt32) -> [Action] {
+    private mutating func becomeReady(with key: RootKey, restored: DomainEvent, epoch: UInt32, at time: NexusTime) -> [Action] {
         rootKey = key
         phase = .ready
         // A rotation still waiting: it completes once threshold Keepers hold its shares.
@@ -657,9 +828,9 @@ public struct NexusLifecycle: Sendable {
         var actions: [Action] = [.append([restored]), .unlockData(rootKey: key, epoch: epoch)]
         for keeper in 1...keeperCount {
             if let share = collected[keeper] {
-                actions += repair(keeper: keeper, result: .shard(share.value))
+                actions += repair(keeper: keeper, result: .shard(share.value), at: time)
             } else if ledger.runs[keeper]?.outcome == .empty {
-                actions += repair(keeper: keeper, result: .empty)
+                actions += repair(keeper: keeper, result: .empty, at: time)
             }
         }
         forgetShares()
@@ -669,7 +840,7 @@ public struct NexusLifecycle: Sendable {
 
     /// While ready: sends the distributed share again to a Keeper that is empty or holds
     /// another share.
-    private mutating func repair(keeper: Int, result: PollResult) -> [Action] {
+    private mutating func repair(keeper: Int, result: PollResult, at time: NexusTime) -> [Action] {
         guard sending[keeper] == nil, let (sequence, share) = distributedShare(keeper) else { return [] }
         let reason: RehydrationReason
         switch result {
@@ -677,8 +848,12 @@ public struct NexusLifecycle: Sendable {
         case .shard(let value) where value != share.value: reason = .mismatch
         default: return []
         }
+        // Another replica rehydrated it a moment ago: its share is on its way.
+        if let at = rehydratedElsewhereAt[keeper], time.monotonic < at + configuration.pollIntervalMillis { return [] }
         sending[keeper] = projection.epoch
-        return [.contribute(keeper: keeper, share: share, rehydration: Rehydration(distribution: sequence, reason: reason))]
+        let rehydration = Rehydration(distribution: sequence, reason: reason)
+        claims[keeper] = (share, rehydration, false)
+        return [decision([event(KeeperRehydrated(keeper: keeper, distribution: sequence, reason: reason))])]
     }
 
     /// The share last distributed to `keeper`, opened with the root key (kept while ready, so
@@ -716,6 +891,11 @@ public struct NexusLifecycle: Sendable {
     private static func answersAnOperator(_ event: DomainEvent) -> Bool {
         event.payload is RecoveryShardsExported || event.payload is AdminPasswordAdded
             || event.payload is AdminPasswordChanged || event.payload is AdminPasswordRemoved
+    }
+
+    /// Events to append as a decision taken on the log as folded so far.
+    private func decision(_ events: [DomainEvent]) -> Action {
+        .appendDecision(events, after: projection.lastSequence)
     }
 
     private func event(_ payload: any EventPayload) -> DomainEvent {

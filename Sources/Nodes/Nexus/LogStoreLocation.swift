@@ -12,8 +12,8 @@ public enum LogStoreLocation: Sendable, CustomStringConvertible {
         switch self {
         case .lmdb: try EventLog.open(directory: directory)
         case .postgres(let url):
-            // One Nexus writes a log until replicas fold each other's writes (docs/adr/0015).
-            try PostgresEventStore.open(url: url, options: { var options = PostgresEventStore.Options(); options.exclusiveWriter = true; return options }())
+            // Several Nexus replicas may write it: each follows the others' records (docs/adr/0016).
+            try PostgresEventStore.open(url: url)
         }
     }
 

@@ -22,6 +22,10 @@ public struct NexusConfiguration: Sendable {
     /// Where the log is: LMDB in the data directory (`SPIKE_NEXUS_BACKEND_STORE=lmdb`, the
     /// default) or PostgreSQL (`postgres`, with `SPIKE_NEXUS_POSTGRES_URL`).
     public var store: LogStoreLocation = .lmdb
+    /// The name this Nexus runs under as one replica of a shared log (`SPIKE_NEXUS_REPLICA`):
+    /// its lane in the log, where its starts, stops and crashes are counted. Unset: the name kept
+    /// in the data directory (`replica`, made at the first start).
+    public var replica: String?
     /// Versions kept per secret (`SPIKE_NEXUS_MAX_SECRET_VERSIONS`, default 10).
     public var maxSecretVersions = 10
     /// The largest cipher plaintext or ciphertext (`SPIKE_NEXUS_CRYPTO_MAX_CIPHERTEXT_SIZE`, 65536).
@@ -105,6 +109,12 @@ public struct NexusConfiguration: Sendable {
         case let other:
             throw .invalid("SPIKE_NEXUS_BACKEND_STORE", "is \"\(other)\"; use lmdb (the default, the log in SPIKE_NEXUS_DATA_DIR) or postgres")
         }
+        if let replica = value("SPIKE_NEXUS_REPLICA") {
+            guard Self.isReplicaName(replica) else {
+                throw .invalid("SPIKE_NEXUS_REPLICA", "is \"\(replica)\"; use 1 to 64 letters, digits, '.', '_' or '-', e.g. nexus-2")
+            }
+            configuration.replica = replica
+        }
         configuration.maxSecretVersions = try integer(value("SPIKE_NEXUS_MAX_SECRET_VERSIONS"), "SPIKE_NEXUS_MAX_SECRET_VERSIONS", default: 10)
         guard (1...10_000).contains(configuration.maxSecretVersions) else {
             throw .invalid("SPIKE_NEXUS_MAX_SECRET_VERSIONS", "must be 1…10000")
@@ -126,6 +136,15 @@ public struct NexusConfiguration: Sendable {
             throw .invalid("SPIKE_NEXUS_MAX_TLS_HANDSHAKES", "must be 1…SPIKE_NEXUS_MAX_CONNECTIONS")
         }
         return configuration
+    }
+
+    /// 1 to 64 letters, digits, `.`, `_` or `-`.
+    public static func isReplicaName(_ name: String) -> Bool {
+        (1...64).contains(name.utf8.count) && name.utf8.allSatisfy { byte in
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_")
+                || byte == UInt8(ascii: "-")
+        }
     }
 
     private static func duration(_ text: String?, _ name: String, default fallback: Duration) throws(ConfigurationError) -> Duration {

@@ -19,6 +19,8 @@ public final class NexusNode: Sendable {
         /// A Keeper answered for the first time in this process, with the head it witnessed.
         case firstWitness(keeper: Int, LogWitness)
         case initialize(EpochGenesis, actor: String, trail: String, reply: @Sendable (Result<Void, NexusError>) -> Void)
+        /// The data store folded other replicas' events (`NexusStore.takeLogged`), or refused one.
+        case follow
         case stop(reason: String)
     }
 
@@ -63,6 +65,8 @@ public final class NexusNode: Sendable {
     /// Whether `run` has returned, and who waits for it to (`stop`).
     private let loop = Mutex<(ended: Bool, stopWaiters: [@Sendable () -> Void])>((false, []))
     public let instance = UUID().uuidString.lowercased()
+    /// The replica this process runs as (`NexusConfiguration.replica`, or the data directory's).
+    public let replica: String
 
     /// Opens (or creates) the log in the data directory and folds it with the host audit key
     /// (`audit-key.pem` beside the log, created on first start, mode 0600). The data events'
@@ -77,10 +81,20 @@ public final class NexusNode: Sendable {
         let keyPath = (configuration.dataDirectory as NSString).appendingPathComponent("audit-key.pem")
         auditKey = FileManager.default.fileExists(atPath: keyPath)
             ? try LogKeyFile.readPrivateKey(at: keyPath) : try LogKeyFile.create(at: keyPath)
+        replica = try configuration.replica ?? Self.replicaName(in: configuration.dataDirectory)
         let log = try configuration.store.open(directory: configuration.dataDirectory)
         self.log = log
         openedHead = try log.head() ?? .empty(log.logID)
-        let projections = try NexusProjections.replay(log, keyring: LogKeyring([auditKey]))
+        let keyring = LogKeyring([auditKey])
+        let projections: NexusProjections
+        do {
+            projections = try NexusProjections.replay(log, keyring: keyring)
+        } catch let error as LogError where log.isShared {
+            // Replicas of one log each need the audit key its records were sealed to.
+            log.close()
+            guard case .noKeyForSegment = error else { throw error }
+            throw NexusStartError.auditKeyNotShared(keyFile: keyPath, reason: "\(error)")
+        }
         // Share i lives on Keeper i: a Keeper list shorter (or longer) than the genesis' cannot
         // be polled, and no start can fix it.
         if let genesis = projections.lifecycle.genesis, genesis.keepers.count != configuration.keepers.count {
@@ -90,14 +104,28 @@ public final class NexusNode: Sendable {
         initialProjection = projections.lifecycle
         let keyTable = try log.keyTable()
         initialRotationLink = projections.lifecycle.pendingRotationLink.flatMap { keyTable[$0] }
-        store = NexusStore(log: log, projection: projections.data, unverified: projections.unverified,
-                           versionKeys: keyTable, maxVersions: configuration.maxSecretVersions)
+        let (stream, inputs) = AsyncStream.makeStream(of: Input.self)
+        (self.stream, self.inputs) = (stream, inputs)
+        store = NexusStore(log: log, keyring: keyring, projections: projections, versionKeys: keyTable,
+                           maxVersions: configuration.maxSecretVersions, onLogged: { inputs.yield(.follow) })
         // Until the lifecycle names an epoch (`useEpoch`), new segments are sealed to the audit key.
         log.setRecipients([LogRecipient(auditKey.publicKey)], epoch: 0)
-        (stream, inputs) = AsyncStream.makeStream(of: Input.self)
     }
 
-    public var status: NexusStatus { snapshot.withLock { $0 } }
+    /// The lifecycle's status, with how far the log is folded. A replica whose fold has been
+    /// behind the committed head for longer than `NexusStore.lagTolerance` says so: `/readyz`
+    /// answers not ready (its data routes still serve what it has folded).
+    public var status: NexusStatus {
+        var status = snapshot.withLock { $0 }
+        let (position, lag) = (store.position.sequence, store.lag)
+        status.log = NexusStatus.Log(replica: replica, position: position, head: position + lag.records,
+                                     behindSeconds: lag.since.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 })
+        if let since = lag.since, since > NexusStore.lagTolerance, status.ready {
+            status.ready = false
+            status.reason = "behind the log: \(lag.records) records other replicas appended are not folded yet, for \(since)"
+        }
+        return status
+    }
     /// Whether the Nexus serves its data routes (the root key is in memory, the log authentic).
     public var isServing: Bool { serving.load(ordering: .acquiring) }
 
@@ -121,7 +149,7 @@ public final class NexusNode: Sendable {
         var driver = NexusDriver(NexusLifecycle(
             configuration: .init(keepers: configuration.keepers, threshold: configuration.threshold,
                                  pollIntervalMillis: Int64(configuration.pollInterval / .milliseconds(1)),
-                                 nexusID: nexusID, instance: instance, version: NexusNode.version),
+                                 nexusID: nexusID, instance: instance, version: NexusNode.version, replica: replica),
             projection: initialProjection, rotationLink: initialRotationLink))
         try driver.handle(.start, at: now())
         try await drain(&driver)
@@ -140,7 +168,9 @@ public final class NexusNode: Sendable {
         var initialization: (@Sendable (Result<Void, NexusError>) -> Void)?
         func answerInitialization() {
             guard let reply = initialization else { return }
-            if let failure = driver.machine.initializationFailure {
+            if driver.machine.initializedElsewhere {
+                reply(.failure(.alreadyInitialized))
+            } else if let failure = driver.machine.initializationFailure {
                 reply(.failure(.logFailed(failure)))
             } else if driver.machine.isServing {
                 reply(.success(()))
@@ -189,6 +219,18 @@ public final class NexusNode: Sendable {
                 // Serving (the store unlocked, the shares out) before the caller hears so.
                 initialization = reply
                 answerInitialization()
+            case .follow:
+                // Other replicas' events, in log order; or the data refused one of their records.
+                let logged = store.takeLogged()
+                if !logged.isEmpty {
+                    try driver.handle(.logged(logged), at: now())
+                    try await drain(&driver)
+                    answerInitialization()
+                }
+                if let refusal = store.refusal, driver.machine.refusal == nil {
+                    try driver.handle(.dataRefused(refusal), at: now())
+                    try await drain(&driver)
+                }
             case .firstWitness(let keeper, let witness):
                 // A Keeper first heard after the root key came back: its head is checked too.
                 guard let key = witnessing.withLock({ $0.key }) else { continue }
@@ -207,13 +249,9 @@ public final class NexusNode: Sendable {
         while let effect = driver.nextEffect() {
             switch effect {
             case .append(let events):
-                do {
-                    let range = try await log.append(events.map { NewEvent(kind: $0.kind.number, body: $0.encoded()) })
-                    driver.appendSucceeded(first: range.lowerBound, at: now())
-                } catch {
-                    FileHandle.standardError.write(Data("spike nexus: the log refused \(events.map(\.kind.name)): \(error)\n".utf8))
-                    driver.appendFailed("\(error)", at: now())
-                }
+                report(await store.appendLifecycle(events), of: events, to: &driver)
+            case .appendDecision(let events, let after):
+                report(await store.appendLifecycle(events, decidedAfter: after), of: events, to: &driver)
             case .poll(let keeper):
                 let url = configuration.keepers[keeper - 1]
                 let (poller, inputs, head) = (self.poller, self.inputs, ownHead(for: keeper))
@@ -253,6 +291,19 @@ public final class NexusNode: Sendable {
             case .lockData:
                 store.lock()
                 witnessing.withLock { $0.key = nil }
+            case .rekeyData(let rootKey, let epoch):
+                // Another replica rotated: the data moves to the new keys, and our heads are
+                // authenticated under the new root key.
+                do {
+                    let previous = try driver.machine.projection.rotation.map { rotation throws(KeyError) in
+                        try PreviousKeys.open(rotation.previousKeys, rootKey: rootKey, epoch: rotation.epoch)
+                    } ?? PreviousKeys()
+                    try store.unlock(rootKey: rootKey, epoch: epoch, previous: previous)
+                    witnessing.withLock { state in if state.key != nil { state.key = (rootKey, epoch) } }
+                } catch {
+                    FileHandle.standardError.write(Data("spike nexus: refusing to serve: \(error)\n".utf8))
+                    try driver.handle(.dataRefused("\(error)"), at: now())
+                }
             case .exit(let reason):
                 throw NexusError.logFailed(reason)
             case .unwrapPassword(let wraps, let epoch):
@@ -294,7 +345,7 @@ public final class NexusNode: Sendable {
                                                at: now().wall, using: &generator)
                 }.mapError { OperatorRefusal.rotationImpossible($0.description) }
                 try driver.handle(.rotationPrepared(request: request, rotation), at: now())
-            case .appendRotation(let events, let rotation):
+            case .appendRotation(let events, let rotation, let after):
                 Failpoint.rotationBeforeCommit.hit()
                 let result: Result<ClosedRange<UInt64>, NexusStore.RotationError>
                 do {
@@ -303,7 +354,7 @@ public final class NexusNode: Sendable {
                                                                         epoch: rotation.event.epoch))
                     let recipients = [LogRecipient(auditKey.publicKey), LogRecipient(try rotation.event.next.logRecipientKey())]
                     result = await store.rotate(events, to: next, link: KeyTableEntry(id: Array(rotation.event.link), value: rotation.linkValue),
-                                                recipients: recipients)
+                                                recipients: recipients, decidedAfter: after)
                 } catch {
                     result = .failure(.refused("\(error)"))
                 }
@@ -312,20 +363,13 @@ public final class NexusNode: Sendable {
                     Failpoint.rotationAfterCommit.hit()
                     // Our heads are authenticated under the new root key from now on.
                     witnessing.withLock { state in if state.key != nil { state.key = (rotation.rootKey, rotation.event.epoch) } }
-                    driver.appendSucceeded(first: range.lowerBound, at: now())
+                    driver.appendSucceeded(first: range.lowerBound, after: store.takeLogged(before: range.lowerBound), at: now())
                 case .failure(let error):
                     driver.appendFailed("\(error)", at: now())
                 }
-            case .completeRotation(let events, let link):
+            case .completeRotation(let events, let link, let after):
                 Failpoint.rotationBeforeCompletion.hit()
-                do {
-                    let range = try await log.append(events.map { NewEvent(kind: $0.kind.number, body: $0.encoded()) },
-                                                     keyChanges: KeyTableChanges(deletes: [link]))
-                    driver.appendSucceeded(first: range.lowerBound, at: now())
-                } catch {
-                    FileHandle.standardError.write(Data("spike nexus: the log refused the rotation's completion: \(error)\n".utf8))
-                    driver.appendFailed("\(error)", at: now())
-                }
+                report(await store.appendLifecycle(events, keyChanges: KeyTableChanges(deletes: [link]), decidedAfter: after), of: events, to: &driver)
             case .answerOperator(let request, let outcome):
                 operatorRequests.withLock { $0.pending.removeValue(forKey: request) }?.reply(outcome)
             case .answerPasswordAttempt(let outcome):
@@ -339,6 +383,20 @@ public final class NexusNode: Sendable {
         let status = NexusStatus(driver.machine, keeperURLs: configuration.keepers)
         snapshot.withLock { $0 = status }
         serving.store(status.ready, ordering: .releasing)
+    }
+
+    /// Tells the driver how an append of the lifecycle's went, with the other replicas' events
+    /// before it (or, for a decision that lost, all of them).
+    private func report(_ outcome: NexusStore.LifecycleAppendOutcome, of events: [DomainEvent], to driver: inout NexusDriver) {
+        switch outcome {
+        case .appended(let range):
+            driver.appendSucceeded(first: range.lowerBound, after: store.takeLogged(before: range.lowerBound), at: now())
+        case .conflicted:
+            driver.appendConflicted(after: store.takeLogged(), at: now())
+        case .failed(let reason):
+            FileHandle.standardError.write(Data("spike nexus: the log refused \(events.map(\.kind.name)): \(reason)\n".utf8))
+            driver.appendFailed(reason, at: now())
+        }
     }
 
     /// Initializes the system with the admin's password (the superuser's `spike init`): a new
@@ -472,7 +530,8 @@ public final class NexusNode: Sendable {
     public func stop(reason: String) async {
         // Every refusal counted is written before the store closes.
         for write in refusals.withLock({ $0.drain() }) { await record(write) }
-        await store.stop()
+        // The writes queued are committed; the lifecycle's last events go through the store after them.
+        await store.stopTakingWrites()
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let ended = loop.withLock { loop in
                 if !loop.ended { loop.stopWaiters.append { continuation.resume() } }
@@ -483,10 +542,41 @@ public final class NexusNode: Sendable {
         inputs.finish()
         // Their answers no longer matter; they must not reach a Keeper after the stop.
         await exchanges.cancelAndWait()
+        await store.stop()
         log.close()
     }
 
     public static let version = "0.1.0"
+
+    /// The replica name kept in `directory` (`replica`), made at the first start: a Nexus keeps
+    /// its lane in the log across restarts.
+    static func replicaName(in directory: String) throws -> String {
+        let path = (directory as NSString).appendingPathComponent("replica")
+        if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+            let name = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard NexusConfiguration.isReplicaName(name) else {
+                throw ConfigurationError.invalid(path, "holds \"\(name)\", not a replica name: remove it (a new one is made) or set SPIKE_NEXUS_REPLICA")
+            }
+            return name
+        }
+        let name = "nexus-" + UUID().uuidString.lowercased().prefix(8)
+        try (name + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return name
+    }
+}
+
+/// Why a Nexus cannot start.
+public enum NexusStartError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A replica of a shared log whose audit key does not open what the other replicas wrote.
+    case auditKeyNotShared(keyFile: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .auditKeyNotShared(let keyFile, let reason):
+            "this replica's audit key (\(keyFile)) does not open the records other Nexus replicas wrote to the shared log (\(reason)): "
+                + "every replica needs the same audit key; copy audit-key.pem (mode 0600) from the data directory of the replica that created the log"
+        }
+    }
 }
 
 /// What the Nexus refuses to do, with the HTTP answer it maps to.

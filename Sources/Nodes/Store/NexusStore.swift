@@ -5,8 +5,16 @@ import NexusCore
 import Projections
 import Synchronization
 
-/// The Nexus' secrets and policies: a `DataPlane` in memory, written only through the log.
-/// Writes queue up; one loop takes everything queued, decides it on a snapshot of the plane,
+/// The Nexus' secrets and policies, and the one writer of its log. The data is a `DataPlane` in
+/// memory, changed only through the log; every event the Nexus writes (data, lifecycle, a
+/// rotation) is appended by this store's loop, right after the last record it folded
+/// (`EventStore.append(_:keyChanges:after:)`). When the log has moved on (another replica
+/// appended), the loop folds what was appended (data into the plane, the rest kept for the
+/// lifecycle: `takeLogged`) and decides again: two replicas writing one secret get versions 1…N,
+/// none lost and none twice (docs/adr/0016). On a shared log a follower folds other replicas'
+/// records as they are committed, so reads see them within the follow lag.
+///
+/// Writes queue up; the loop takes everything queued, decides it on a snapshot of the plane,
 /// appends the resulting events and key-table changes in one transaction (group commit: one
 /// fsync for all of them), and only then applies them and answers. Reads take the lock for a
 /// lookup, never wait for a write, and open sealed values outside the lock.
@@ -16,6 +24,21 @@ public final class NexusStore: Sendable {
         var keys: DataKeys?
         /// The folded events whose authenticators wait for the root key.
         var unverified: UnverifiedEvents
+        /// The epoch the last rotation opened (records of earlier epochs after it are refused).
+        var openedByRotation: UInt32?
+        /// The last record folded into the plane (or appended by this store): the next append
+        /// goes right after it, and the log is followed from it.
+        var position: ChainHead
+        /// Other replicas' events that are not the data's, folded here, for the lifecycle.
+        var logged: [LoggedEvent] = []
+        /// The last decision (`NexusLifecycle.decisionKinds`) another replica appended, as folded:
+        /// a decision taken before it is not appended (`LifecycleAppendOutcome.conflicted`).
+        var lastForeignDecision: UInt64 = 0
+        /// Why the data is not served: a record another writer appended did not fold.
+        var refusal: String?
+        /// The highest head known to be committed, and since when the fold has been behind it.
+        var followed: UInt64 = 0
+        var behindSince: ContinuousClock.Instant?
     }
 
     private struct Pending: Sendable {
@@ -31,78 +54,175 @@ public final class NexusStore: Sendable {
         var next: DataKeys
         var link: KeyTableEntry
         var recipients: [LogRecipient]
+        var decidedAfter: UInt64
         var reply: @Sendable (Result<ClosedRange<UInt64>, RotationError>) -> Void
+    }
+
+    /// Lifecycle events to append (`appendLifecycle`).
+    private struct LifecycleAppend: Sendable {
+        var events: [DomainEvent]
+        var keyChanges: KeyTableChanges
+        var decidedAfter: UInt64?
+        var reply: @Sendable (LifecycleAppendOutcome) -> Void
     }
 
     private enum Work: Sendable {
         case write(Pending)
         case rotation(Rotation)
+        case lifecycle(LifecycleAppend)
+        /// Fold what others appended, through at least `head` (the follower saw it committed).
+        case follow(head: UInt64, reply: @Sendable (Bool) -> Void)
+        /// Answered once everything queued before it is done.
+        case barrier(@Sendable () -> Void)
     }
 
     /// What the write loop shares with the handlers (the loop holds this, not the store).
     private final class Core: Sendable {
         let log: any EventStore
+        let keyring: LogKeyring
         let maxVersions: Int
         let state: Mutex<State>
-        let queue = Mutex<(pending: [Work], stopped: Bool)>(([], false))
+        /// Queued work; data writes and rotations refused once `writesStopped`, everything once `stopped`.
+        let queue = Mutex<(pending: [Work], writesStopped: Bool, stopped: Bool)>(([], false, false))
+        /// Told when other replicas' events are waiting in `logged`, or the data was refused.
+        let onLogged: @Sendable () -> Void
 
-        init(log: any EventStore, maxVersions: Int, state: State) {
+        init(log: any EventStore, keyring: LogKeyring, maxVersions: Int, state: State, onLogged: @escaping @Sendable () -> Void) {
             self.log = log
+            self.keyring = keyring
             self.maxVersions = maxVersions
             self.state = Mutex(state)
+            self.onLogged = onLogged
         }
     }
 
     private let core: Core
     /// The most writes decided and committed together (bounds a batch's latency and memory).
     static let maxBatch = 4096
+    /// How many times a batch is decided again because other replicas appended first, before
+    /// its writes are answered as failed (each round folds what they appended: it cannot loop
+    /// unless they keep winning).
+    static let maxAttempts = 64
+    /// A fold behind the committed head for longer than this is reported (`/readyz`).
+    public static let lagTolerance: Duration = .seconds(5)
     private let wakeups: AsyncStream<Void>.Continuation
     private let loop: Task<Void, Never>
+    private let follower: Task<Void, Never>?
     public var maxVersions: Int { core.maxVersions }
 
-    /// A store serving `projection` once `unlock` has checked the authenticators of `unverified`,
-    /// the events it was folded from.
-    public init(log: any EventStore, projection: DataProjection, unverified: UnverifiedEvents, versionKeys: [[UInt8]: [UInt8]], maxVersions: Int) {
-        let core = Core(log: log, maxVersions: maxVersions,
-                        state: State(plane: DataPlane(projection: projection, versionKeys: versionKeys, maxVersions: maxVersions),
-                                     keys: nil, unverified: unverified))
+    /// A store serving `projections.data` once `unlock` has checked the authenticators of the
+    /// events it was folded from; it appends after `projections.head`, opens other replicas'
+    /// records with `keyring`, and calls `onLogged` when there are some for `takeLogged`.
+    public init(log: any EventStore, keyring: LogKeyring, projections: NexusProjections, versionKeys: [[UInt8]: [UInt8]], maxVersions: Int,
+                onLogged: @escaping @Sendable () -> Void = {}) {
+        let position = projections.head ?? .empty(log.logID)
+        let core = Core(log: log, keyring: keyring, maxVersions: maxVersions, state: State(
+            plane: DataPlane(projection: projections.data, versionKeys: versionKeys, maxVersions: maxVersions),
+            keys: nil, unverified: projections.unverified, openedByRotation: projections.lifecycle.rotation?.epoch,
+            position: position, followed: position.sequence), onLogged: onLogged)
         self.core = core
         let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         wakeups = continuation
         loop = Task {
             for await _ in stream {
-                while true {
-                    // The writes queued before the next rotation, or that rotation alone.
-                    let work = core.queue.withLock { queue -> ([Pending], Rotation?) in
-                        if case .rotation(let rotation)? = queue.pending.first {
-                            queue.pending.removeFirst()
-                            return ([], rotation)
-                        }
-                        var taken: [Pending] = []
-                        while taken.count < Self.maxBatch, case .write(let pending)? = queue.pending.first {
-                            taken.append(pending)
-                            queue.pending.removeFirst()
-                        }
-                        return (taken, nil)
-                    }
-                    if let rotation = work.1 {
-                        await Self.rotate(rotation, core: core)
-                    } else if work.0.isEmpty {
-                        break
-                    } else {
-                        await Self.commit(work.0, core: core)
+                while let work = Self.take(core) {
+                    switch work {
+                    case .writes(let batch): await Self.commit(batch, core: core)
+                    case .rotation(let rotation): await Self.rotate(rotation, core: core)
+                    case .lifecycle(let append): append.reply(await Self.appendLifecycle(append, core: core))
+                    case .follow(let head, let reply): reply(Self.follow(through: head, core: core))
+                    case .barrier(let reply): reply()
                     }
                 }
             }
         }
+        // Other replicas' records: folded as they are committed (LISTEN/NOTIFY, and a read of the
+        // head every second in any case); a fold that failed (the store away) is tried again.
+        follower = log.isShared ? Task { [core, wakeups] in
+            var seen = position.sequence
+            while !Task.isCancelled, let head = await core.log.waitForHead(beyond: seen) {
+                guard head > seen else { continue }
+                seen = head
+                core.state.withLock { state in
+                    state.followed = max(state.followed, head)
+                    if state.position.sequence < state.followed, state.behindSince == nil { state.behindSince = .now }
+                }
+                let folded = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                    let queued = core.queue.withLock { queue -> Bool in
+                        guard !queue.stopped else { return false }
+                        queue.pending.append(.follow(head: head, reply: { continuation.resume(returning: $0) }))
+                        return true
+                    }
+                    if queued { wakeups.yield() } else { continuation.resume(returning: true) }
+                }
+                if !folded {
+                    do { try await Task.sleep(for: .seconds(1)) } catch { return }
+                    seen = core.state.withLock { $0.position.sequence }
+                }
+            }
+        } : nil
     }
 
-    deinit { wakeups.finish() }
+    deinit {
+        follower?.cancel()
+        wakeups.finish()
+    }
+
+    private enum Taken {
+        case writes([Pending])
+        case rotation(Rotation)
+        case lifecycle(LifecycleAppend)
+        case follow(head: UInt64, reply: @Sendable (Bool) -> Void)
+        case barrier(@Sendable () -> Void)
+    }
+
+    /// The writes queued before the next other work, or that work alone.
+    private static func take(_ core: Core) -> Taken? {
+        core.queue.withLock { queue -> Taken? in
+            guard let first = queue.pending.first else { return nil }
+            switch first {
+            case .rotation(let rotation):
+                queue.pending.removeFirst()
+                return .rotation(rotation)
+            case .lifecycle(let append):
+                queue.pending.removeFirst()
+                return .lifecycle(append)
+            case .follow(let head, let reply):
+                queue.pending.removeFirst()
+                return .follow(head: head, reply: reply)
+            case .barrier(let reply):
+                queue.pending.removeFirst()
+                return .barrier(reply)
+            case .write:
+                var taken: [Pending] = []
+                while taken.count < Self.maxBatch, case .write(let pending)? = queue.pending.first {
+                    taken.append(pending)
+                    queue.pending.removeFirst()
+                }
+                return .writes(taken)
+            }
+        }
+    }
+
+    /// Queues `work` unless the store stopped taking it; false if it did.
+    private func enqueue(_ work: Work) -> Bool {
+        let accepted = core.queue.withLock { queue -> Bool in
+            if queue.stopped { return false }
+            switch work {
+            case .write, .rotation: if queue.writesStopped { return false }
+            case .lifecycle, .follow, .barrier: break
+            }
+            queue.pending.append(work)
+            return true
+        }
+        if accepted { wakeups.yield() }
+        return accepted
+    }
 
     /// Makes the data readable and writable: checks that the root key confirms every event the
     /// projection was folded from, then derives the keys of `epoch`. Throws, and stays locked,
     /// when one fails: that record was written without the root key, and nothing it may have
-    /// granted is served.
+    /// granted is served. Also how the data moves to the keys of another replica's rotation.
     public func unlock(rootKey: RootKey, epoch: UInt32, previous: PreviousKeys = PreviousKeys()) throws(ReplayError) {
         try core.state.withLock { $0.unverified }.authenticate(with: rootKey, epoch: epoch, previous: previous)
         let keys = DataKeys(rootKey: rootKey, epoch: epoch, previous: previous)
@@ -119,6 +239,10 @@ public final class NexusStore: Sendable {
 
     public var isUnlocked: Bool { core.state.withLock { $0.keys != nil } }
 
+    /// Why the data stopped being served while following the log (a record another writer
+    /// appended did not fold or authenticate), if it did.
+    public var refusal: String? { core.state.withLock { $0.refusal } }
+
     /// Seals values for a put under a new version key (nil until unlocked). This is the costly
     /// part of a write, so it runs in the caller's task, in parallel, not in the commit loop.
     public func seal(_ values: [String: String], path: String) throws(KeyError) -> VersionSeal.Sealed? {
@@ -129,29 +253,25 @@ public final class NexusStore: Sendable {
     /// Queues a write and returns once it is durable (or refused).
     public func write(_ command: DataCommand, actor: String, trail: String) async -> DataOutcome {
         await withCheckedContinuation { continuation in
-            let accepted = core.queue.withLock { queue -> Bool in
-                guard !queue.stopped else { return false }
-                queue.pending.append(.write(Pending(command: command, actor: actor, trail: trail, reply: { continuation.resume(returning: $0) })))
-                return true
-            }
-            if accepted { wakeups.yield() } else { continuation.resume(returning: .failed("the Nexus is stopping")) }
+            let reply: @Sendable (DataOutcome) -> Void = { continuation.resume(returning: $0) }
+            if !enqueue(.write(Pending(command: command, actor: actor, trail: trail, reply: reply))) { reply(.failed("the Nexus is stopping")) }
         }
     }
 
     /// A root-key rotation's transaction (ADR-0009): between two batches of writes, every version
     /// key is re-wrapped under `next`'s data key and appended with `events` and the link in one
     /// transaction; the writes after it are sealed, wrapped and authenticated under `next`, in
-    /// records of its epoch (`recipients`). Returns the events' sequences.
-    public func rotate(_ events: [DomainEvent], to next: DataKeys, link: KeyTableEntry,
-                       recipients: [LogRecipient]) async -> Result<ClosedRange<UInt64>, RotationError> {
+    /// records of its epoch (`recipients`). Refused when another replica appended a decision
+    /// (`NexusLifecycle.decisionKinds`) after record `decidedAfter`, the last the lifecycle had
+    /// folded when it decided the rotation. Returns the events' sequences.
+    public func rotate(_ events: [DomainEvent], to next: DataKeys, link: KeyTableEntry, recipients: [LogRecipient],
+                       decidedAfter: UInt64) async -> Result<ClosedRange<UInt64>, RotationError> {
         await withCheckedContinuation { continuation in
-            let accepted = core.queue.withLock { queue -> Bool in
-                guard !queue.stopped else { return false }
-                queue.pending.append(.rotation(Rotation(events: events, next: next, link: link, recipients: recipients,
-                                                        reply: { continuation.resume(returning: $0) })))
-                return true
+            let reply: @Sendable (Result<ClosedRange<UInt64>, RotationError>) -> Void = { continuation.resume(returning: $0) }
+            if !enqueue(.rotation(Rotation(events: events, next: next, link: link, recipients: recipients, decidedAfter: decidedAfter,
+                                           reply: reply))) {
+                reply(.failure(.refused("the Nexus is stopping")))
             }
-            if accepted { wakeups.yield() } else { continuation.resume(returning: .failure(.refused("the Nexus is stopping"))) }
         }
     }
 
@@ -163,9 +283,68 @@ public final class NexusStore: Sendable {
         }
     }
 
-    /// Stops taking writes; those queued are still committed.
+    /// What became of lifecycle events given to `appendLifecycle`.
+    public enum LifecycleAppendOutcome: Sendable {
+        case appended(ClosedRange<UInt64>)
+        /// A decision not appended: another replica appended a decision first (in `takeLogged`).
+        case conflicted
+        /// Nothing was appended, for this reason.
+        case failed(String)
+    }
+
+    /// Appends the lifecycle's events (with `keyChanges` in their transaction), after whatever
+    /// other replicas appended. A decision taken on the log through record `decidedAfter` is
+    /// appended only if no other replica appended a decision (`NexusLifecycle.decisionKinds`)
+    /// after that record; the lifecycle then decides again on what `takeLogged` gives it.
+    public func appendLifecycle(_ events: [DomainEvent], keyChanges: KeyTableChanges = KeyTableChanges(),
+                                decidedAfter: UInt64? = nil) async -> LifecycleAppendOutcome {
+        await withCheckedContinuation { continuation in
+            let reply: @Sendable (LifecycleAppendOutcome) -> Void = { continuation.resume(returning: $0) }
+            if !enqueue(.lifecycle(LifecycleAppend(events: events, keyChanges: keyChanges, decidedAfter: decidedAfter, reply: reply))) {
+                reply(.failed("the Nexus is stopping"))
+            }
+        }
+    }
+
+    /// Other replicas' lifecycle events folded so far (before sequence `end`, if given), in log
+    /// order, taken out: the lifecycle folds each once.
+    public func takeLogged(before end: UInt64? = nil) -> [LoggedEvent] {
+        core.state.withLock { state in
+            let cut = end.map { end in state.logged.firstIndex { $0.sequence >= end } ?? state.logged.count } ?? state.logged.count
+            defer { state.logged.removeFirst(cut) }
+            return Array(state.logged[..<cut])
+        }
+    }
+
+    /// How far the fold is behind the head known to be committed (other replicas' records not
+    /// folded yet), and for how long it has been.
+    public var lag: (records: UInt64, since: Duration?) {
+        core.state.withLock { state in
+            (state.followed > state.position.sequence ? state.followed - state.position.sequence : 0,
+             state.behindSince.map { $0.duration(to: .now) })
+        }
+    }
+
+    /// The last record folded.
+    public var position: ChainHead { core.state.withLock { $0.position } }
+
+    /// Stops taking data writes and rotations, and returns once those queued are committed;
+    /// lifecycle appends (a stop's last events) are still taken until `stop`.
+    public func stopTakingWrites() async {
+        core.queue.withLock { $0.writesStopped = true }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            if !enqueue(.barrier({ continuation.resume() })) { continuation.resume() }
+        }
+    }
+
+    /// Stops taking anything; what is queued is still appended.
     public func stop() async {
-        core.queue.withLock { $0.stopped = true }
+        core.queue.withLock {
+            $0.writesStopped = true
+            $0.stopped = true
+        }
+        follower?.cancel()
+        await follower?.value
         wakeups.yield()
         wakeups.finish()
         await loop.value
@@ -267,56 +446,255 @@ public final class NexusStore: Sendable {
         core.state.withLock { ($0.plane.projection.secrets.count, $0.plane.projection.policies.count, $0.plane.projection.accessDenials) }
     }
 
-    // MARK: - Group commit
+    // MARK: - Appending after the position
 
-    private static func rotate(_ rotation: Rotation, core: Core) async {
-        guard let (plane, keys) = core.state.withLock({ state in state.keys.map { (state.plane, $0) } }) else {
-            rotation.reply(.failure(.refused("the data is locked")))
-            return
-        }
-        let rewrapped: [KeyTableEntry]
+    /// How an append right after the position went.
+    private enum Placed<T> {
+        case appended(T)
+        /// Another replica appended first; what it appended is folded now.
+        case moved
+        case failed(any Error)
+    }
+
+    /// Appends `events` right after the position and moves the position past them; when another
+    /// replica appended first, folds what it appended instead (`moved`: the caller decides again).
+    private static func place(_ events: [NewEvent], keyChanges: KeyTableChanges, core: Core) async -> Placed<ClosedRange<UInt64>> {
+        let position = core.state.withLock { $0.position }
         do {
-            rewrapped = try plane.rewrappedVersionKeys(from: keys, to: rotation.next)
-        } catch {
-            rotation.reply(.failure(.refused("\(error)")))
-            return
-        }
-        do {
-            let range = try await core.log.append(rotation.events.map { NewEvent(kind: $0.kind.number, body: $0.encoded()) },
-                                                  keyChanges: KeyTableChanges(puts: rewrapped + [rotation.link]))
-            // Before the next batch: its records are of the new epoch, under the new keys.
-            core.log.setRecipients(rotation.recipients, epoch: rotation.next.epoch)
+            let head = try await core.log.append(events, keyChanges: keyChanges, after: position)
+            let range = (head.sequence - UInt64(events.count) + 1)...head.sequence
             core.state.withLock { state in
-                state.plane.applyRotation(rotation.events, versionKeys: rewrapped)
-                state.keys = rotation.next
+                state.position = head
+                state.followed = max(state.followed, head.sequence)
+                if state.position.sequence >= state.followed { state.behindSince = nil }
             }
-            rotation.reply(.success(range))
+            return .appended(range)
+        } catch LogError.headMoved {
+            switch catchUp(core: core) {
+            case .folded: return .moved
+            case .failed(let error): return .failed(error)
+            }
         } catch {
-            FileHandle.standardError.write(Data("spike nexus: the log refused the rotation: \(error)\n".utf8))
-            rotation.reply(.failure(.refused("\(error)")))
+            return .failed(error)
         }
     }
 
-    private static func commit(_ batch: [Pending], core: Core) async {
-        // Only this loop changes the plane, so the snapshot stays current until it applies.
-        guard let (plane, keys) = core.state.withLock({ state in state.keys.map { (state.plane, $0) } }) else {
-            for pending in batch { pending.reply(.notReady) }
-            return
-        }
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
-        let decision = plane.decide(batch.map { ($0.command, DataContext(actor: $0.actor, trail: $0.trail, now: now)) }, keys: keys)
-        var outcomes = decision.outcomes
-        if !decision.events.isEmpty {
+    private static func rotate(_ rotation: Rotation, core: Core) async {
+        for _ in 0..<Self.maxAttempts {
+            guard let (plane, keys) = core.state.withLock({ state in state.keys.map { (state.plane, $0) } }) else {
+                rotation.reply(.failure(.refused("the data is locked")))
+                return
+            }
+            if core.state.withLock({ $0.lastForeignDecision > rotation.decidedAfter }) {
+                rotation.reply(.failure(.refused("another Nexus replica changed the root key, its shares or the admins meanwhile; try again")))
+                return
+            }
+            let rewrapped: [KeyTableEntry]
             do {
-                try await core.log.append(decision.newEvents(keys: keys), keyChanges: decision.keyChanges)
-                core.state.withLock { $0.plane.apply(decision) }
+                rewrapped = try plane.rewrappedVersionKeys(from: keys, to: rotation.next)
             } catch {
-                FileHandle.standardError.write(Data("spike nexus: the log refused \(decision.events.count) data events: \(error)\n".utf8))
-                let failure = error as? LogError
-                outcomes = DataPlane.failed(decision, reason: "\(error)", outOfSpace: failure?.isOutOfSpace ?? false,
-                                            storeUnavailable: failure?.isStoreUnavailable ?? false)
+                rotation.reply(.failure(.refused("\(error)")))
+                return
+            }
+            switch await place(rotation.events.map { NewEvent(kind: $0.kind.number, body: $0.encoded()) },
+                               keyChanges: KeyTableChanges(puts: rewrapped + [rotation.link]), core: core) {
+            case .appended(let range):
+                // Before the next batch: its records are of the new epoch, under the new keys.
+                core.log.setRecipients(rotation.recipients, epoch: rotation.next.epoch)
+                core.state.withLock { state in
+                    state.plane.applyRotation(rotation.events, versionKeys: rewrapped)
+                    state.keys = rotation.next
+                    state.openedByRotation = rotation.next.epoch
+                }
+                rotation.reply(.success(range))
+                return
+            case .moved:
+                continue
+            case .failed(let error):
+                FileHandle.standardError.write(Data("spike nexus: the log refused the rotation: \(error)\n".utf8))
+                rotation.reply(.failure(.refused("\(error)")))
+                return
             }
         }
-        for (pending, outcome) in zip(batch, outcomes) { pending.reply(outcome) }
+        rotation.reply(.failure(.refused("other Nexus replicas kept appending first; try again")))
+    }
+
+    private static func appendLifecycle(_ append: LifecycleAppend, core: Core) async -> LifecycleAppendOutcome {
+        let events = append.events.map { NewEvent(kind: $0.kind.number, body: $0.encoded()) }
+        for _ in 0..<Self.maxAttempts {
+            if let decided = append.decidedAfter, core.state.withLock({ $0.lastForeignDecision > decided }) {
+                return .conflicted
+            }
+            switch await place(events, keyChanges: append.keyChanges, core: core) {
+            case .appended(let range): return .appended(range)
+            case .moved: continue
+            case .failed(let error): return .failed("\(error)")
+            }
+        }
+        return .failed("other Nexus replicas kept appending first")
+    }
+
+    private static func commit(_ batch: [Pending], core: Core) async {
+        for _ in 0..<Self.maxAttempts {
+            // Only this loop changes the plane, so the snapshot stays current until it applies.
+            guard let (plane, keys) = core.state.withLock({ state in state.keys.map { (state.plane, $0) } }) else {
+                for pending in batch { pending.reply(.notReady) }
+                return
+            }
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            let decision = plane.decide(batch.map { ($0.command, DataContext(actor: $0.actor, trail: $0.trail, now: now)) }, keys: keys)
+            guard !decision.events.isEmpty else {
+                for (pending, outcome) in zip(batch, decision.outcomes) { pending.reply(outcome) }
+                return
+            }
+            switch await place(decision.newEvents(keys: keys), keyChanges: decision.keyChanges, core: core) {
+            case .appended:
+                core.state.withLock { $0.plane.apply(decision) }
+                for (pending, outcome) in zip(batch, decision.outcomes) { pending.reply(outcome) }
+                return
+            case .moved:
+                // Decided again on the plane with the other replicas' writes in it.
+                continue
+            case .failed(let error):
+                FileHandle.standardError.write(Data("spike nexus: the log refused \(decision.events.count) data events: \(error)\n".utf8))
+                let failure = error as? LogError
+                let outcomes = DataPlane.failed(decision, reason: "\(error)", outOfSpace: failure?.isOutOfSpace ?? false,
+                                                storeUnavailable: failure?.isStoreUnavailable ?? false)
+                for (pending, outcome) in zip(batch, outcomes) { pending.reply(outcome) }
+                return
+            }
+        }
+        for pending in batch { pending.reply(.failed("other Nexus replicas kept appending first; try again")) }
+    }
+
+    // MARK: - Following the log
+
+    /// The follower's request: folds through at least `head` unless the position is there
+    /// already (the store's own commits wake the follower too). False if the fold failed.
+    private static func follow(through head: UInt64, core: Core) -> Bool {
+        guard core.state.withLock({ $0.position.sequence }) < head else { return true }
+        if case .failed = catchUp(core: core) { return false }
+        return true
+    }
+
+    private enum CatchUp {
+        case folded
+        case failed(any Error)
+    }
+
+    /// An event as read for the fold.
+    private struct Read {
+        var sequence: UInt64
+        var epoch: UInt32
+        var authenticator: EventAuthenticator?
+        var event: DomainEvent
+    }
+
+    /// Folds every record after the position through the committed head: data events into the
+    /// plane (their authenticators checked now when the data is unlocked, else kept for the
+    /// unlock), version keys as the key table holds them, everything else kept for the lifecycle.
+    /// A record that does not fold (damaged, unknown, forged) stops the data being served:
+    /// nothing after it is folded, and the lifecycle hears of it.
+    private static func catchUp(core: Core) -> CatchUp {
+        let position = core.state.withLock { $0.position }
+        var read: [Read] = []
+        let head: ChainHead
+        var receivedKeys: [[UInt8]: [UInt8]] = [:]
+        var table: [[UInt8]: [UInt8]]?
+        do {
+            head = try core.log.replay(after: position, keyring: core.keyring) { view in
+                let event: DomainEvent?
+                do {
+                    event = try DomainEvent.decode(kind: view.kind, body: view.body)
+                } catch {
+                    throw LogError.corruptRecord(sequence: view.sequence, reason: "\(error)")
+                }
+                guard let event else {
+                    guard EventKind.effect(ofNumber: view.kind) == .informational else {
+                        throw ReplayError.unknownKind(sequence: view.sequence, kind: view.kind)
+                    }
+                    return
+                }
+                read.append(Read(sequence: view.sequence, epoch: view.header.epoch, authenticator: view.authenticator, event: event))
+            }
+            // The keys the folded puts wrote, and the links of rotations, read after the records:
+            // each was written in its event's transaction.
+            let ids = read.compactMap { ($0.event.payload as? SecretPut).map { Array($0.keyID) } ?? ($0.event.payload as? RootKeyRotated).map { Array($0.link) } }
+            receivedKeys = try core.log.keyTable(ids: ids)
+            if read.contains(where: { $0.event.payload is RootKeyRotated }) { table = try core.log.keyTable() }
+        } catch let error as ReplayError {
+            return refuse(error.description, core: core)
+        } catch LogError.corruptRecord(let sequence, let reason) {
+            return refuse(LogError.corruptRecord(sequence: sequence, reason: reason).description, core: core)
+        } catch {
+            // The store away: nothing folded; the next fold tries again.
+            return .failed(error)
+        }
+        let outcome = core.state.withLock { state -> Result<Bool, ReplayError> in
+            // Checked first, on the small parts of the state: nothing is folded from a batch
+            // holding a record that does not authenticate.
+            var (keys, unverified, opened) = (state.keys, state.unverified, state.openedByRotation)
+            do throws(ReplayError) {
+                for entry in read {
+                    try unverified.admit(entry.event.kind, sequence: entry.sequence, epoch: entry.epoch,
+                                         authenticator: entry.authenticator, openedByRotation: opened)
+                    switch entry.event.payload {
+                    case let rotated as RootKeyRotated:
+                        // The data moves to the rotation's keys when the lifecycle has them (`unlock`).
+                        keys = nil
+                        opened = rotated.epoch
+                    case is EpochStarted, is SystemReset:
+                        // A new epoch, or a closed one, starts the data over.
+                        keys = nil
+                        opened = nil
+                        unverified = UnverifiedEvents()
+                    default:
+                        break
+                    }
+                }
+                if let keys {
+                    try unverified.authenticate(eventKey: keys.eventAuthentication, epoch: keys.epoch)
+                    unverified = UnverifiedEvents()
+                }
+            } catch {
+                return .failure(error)
+            }
+            // Folded in place (the plane is large; a copy of it per fold would cost).
+            let before = (state.logged.count, state.keys != nil)
+            for entry in read {
+                state.plane.fold(entry.event, keys: receivedKeys)
+                guard !EventVocabulary.dataPlaneKinds.contains(entry.event.kind.number) else { continue }
+                var link: [UInt8]?
+                if let rotated = entry.event.payload as? RootKeyRotated {
+                    state.plane.reloadVersionKeys(table ?? [:])
+                    link = receivedKeys[Array(rotated.link)]
+                }
+                state.logged.append(LoggedEvent(sequence: entry.sequence, event: entry.event, rotationLink: link))
+                if NexusLifecycle.decisionKinds.contains(entry.event.kind.number) { state.lastForeignDecision = entry.sequence }
+            }
+            (state.keys, state.unverified, state.openedByRotation) = (keys, unverified, opened)
+            state.position = head
+            state.followed = max(state.followed, head.sequence)
+            if state.position.sequence >= state.followed { state.behindSince = nil }
+            return .success(state.logged.count > before.0 || before.1 && keys == nil)
+        }
+        switch outcome {
+        case .success(let logged):
+            if logged { core.onLogged() }
+            return .folded
+        case .failure(let error):
+            return refuse(error.description, core: core)
+        }
+    }
+
+    /// A record another writer appended does not fold: nothing is served from now on.
+    private static func refuse(_ reason: String, core: Core) -> CatchUp {
+        FileHandle.standardError.write(Data("spike nexus: refusing to serve: \(reason)\n".utf8))
+        core.state.withLock { state in
+            state.keys = nil
+            state.refusal = reason
+        }
+        core.onLogged()
+        return .failed(LogError.corruptRecord(sequence: core.state.withLock { $0.position.sequence } + 1, reason: reason))
     }
 }

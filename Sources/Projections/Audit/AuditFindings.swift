@@ -15,10 +15,13 @@ public enum AuditFindings {
 
         // Crashes, with what the Keepers were going through when it happened.
         var explained = Set<String>()
+        let severalReplicas = report.replicas.count > 1
         for (index, run) in report.runs.enumerated() where run.end == .crashed {
             let end = run.endedAt ?? run.startedAt
-            let next = index + 1 < report.runs.count ? report.runs[index + 1] : nil
-            var text = "The Nexus crashed after \(end.short) (the process started at \(run.startedAt.short) never stopped cleanly"
+            // The start that found it: the next one of the same replica (a nameless run's, any named one).
+            let next = report.runs[(index + 1)...].first { $0.replica == run.replica || run.replica == nil }
+            let who = severalReplicas ? "Nexus replica \(run.replica ?? "(unnamed)")" : "The Nexus"
+            var text = "\(who) crashed after \(end.short) (the process started at \(run.startedAt.short) never stopped cleanly"
             if let next { text += "; the next start, at \(next.startedAt.short), found no stop before it" }
             text += ")."
             // What each Keeper was last seen doing before the crash, if it was not holding its

@@ -28,6 +28,8 @@ public struct AuditReport: Codable, Sendable {
     public struct Run: Codable, Sendable {
         public enum End: String, Codable, Sendable { case stopped, crashed, running }
         public var instance: String
+        /// The replica it ran as (nil in logs written before replicas had names).
+        public var replica: String?
         public var sequence: UInt64
         public var startedAt: Timestamp
         public var endedAt: Timestamp?
@@ -58,6 +60,13 @@ public struct AuditReport: Codable, Sendable {
         public var at: Timestamp
         public var sequence: UInt64
         public var reason: String
+    }
+
+    /// One Nexus replica over time: `running` from each start to its stop or its crash, `down`
+    /// in between. The `nexus` lane is the system's: down only while no replica runs.
+    public struct ReplicaLane: Codable, Sendable {
+        public var replica: String
+        public var periods: [Period] = []
     }
 
     public struct KeeperLane: Codable, Sendable {
@@ -143,6 +152,8 @@ public struct AuditReport: Codable, Sendable {
     public var epochs: [Epoch] = []
     public var runs: [Run] = []
     public var nexus: [Period] = []
+    /// One lane per replica, in the order they first started.
+    public var replicas: [ReplicaLane] = []
     public var sealedPeriods: [SealedPeriod] = []
     public var keepers: [KeeperLane] = []
     public var restores: [Restore] = []

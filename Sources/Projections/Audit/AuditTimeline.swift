@@ -3,8 +3,11 @@
 /// scripted story.
 public struct AuditTimeline: Sendable {
     private var report: AuditReport
-    /// The process running now (index into `report.runs`) and the time of the last event.
-    private var openRun: Int?
+    /// The process each replica runs now (index into `report.runs`), and the time of the last event.
+    private var openRuns: [String: Int] = [:]
+    private var replicaStates: [String: (running: Bool, since: Timestamp)] = [:]
+    private var replicaPeriods: [String: [AuditReport.Period]] = [:]
+    private var replicaOrder: [String] = []
     private var lastTime: Timestamp?
     private var initialized = false
     private var nexusState: (state: String, since: Timestamp)?
@@ -25,8 +28,7 @@ public struct AuditTimeline: Sendable {
     /// decoded: `apply` counts them with no body.
     public static func reads(kind: UInt16) -> Bool { !dataKinds.contains(kind) }
 
-    private static let dataKinds: Set<UInt16> = [SecretPut.kind, SecretDeleted.kind, SecretUndeleted.kind, SecretDestroyed.kind,
-                                                 PolicyPut.kind, PolicyDeleted.kind].reduce(into: []) { $0.insert($1.number) }
+    private static let dataKinds = EventVocabulary.dataPlaneKinds.subtracting([AccessDenied.kind.number])
 
     /// Folds one event (nil: an event the report only counts, or a kind this build does not
     /// know): `time` and `epoch` are its record header's.
@@ -43,39 +45,48 @@ public struct AuditTimeline: Sendable {
             report.epochs.append(.init(epoch: started.epoch, sequence: sequence, startedAt: at, openedBy: "init",
                                        keepers: started.keepers, threshold: started.threshold))
             initialized = true
-            if openRun != nil { enter("ready", at: at) }
+            if !openRuns.isEmpty { enter("ready", at: at) }
         case let started as NexusStarted:
-            if let open = openRun {
-                // A start with no stop before it: the process before crashed after its last event.
+            let lane = started.lane
+            // A start with no stop before it, of the same replica (or of a log's nameless one):
+            // that process crashed after its last event.
+            for crashed in [lane, ""] {
+                guard let open = openRuns.removeValue(forKey: crashed) else { continue }
                 let end = lastTime ?? at
                 report.runs[open].end = .crashed
                 report.runs[open].endedAt = end
-                enter("down", at: end)
+                replica(crashed, running: false, at: end)
+                if openRuns.isEmpty { enter("down", at: end) }
             }
-            report.runs.append(.init(instance: started.instance, sequence: sequence, startedAt: at, end: .running))
-            openRun = report.runs.count - 1
-            if initialized {
-                enter("sealed", at: at)
-                if openSealed == nil {
-                    report.sealedPeriods.append(.init(from: at))
-                    openSealed = report.sealedPeriods.count - 1
+            // Another replica running goes on as it was: the system's lane changes only when none runs.
+            if openRuns.isEmpty {
+                if initialized {
+                    enter("sealed", at: at)
+                    if openSealed == nil {
+                        report.sealedPeriods.append(.init(from: at))
+                        openSealed = report.sealedPeriods.count - 1
+                    }
+                } else {
+                    enter("uninitialized", at: at)
                 }
-            } else {
-                enter("uninitialized", at: at)
             }
+            report.runs.append(.init(instance: started.instance, replica: started.replica, sequence: sequence, startedAt: at, end: .running))
+            openRuns[lane] = report.runs.count - 1
+            replica(lane, running: true, at: at)
         case let stopped as NexusStopped:
-            if let open = openRun {
+            if let (lane, open) = openRuns.first(where: { report.runs[$0.value].instance == stopped.instance }) {
                 report.runs[open].end = .stopped
                 report.runs[open].endedAt = at
                 report.runs[open].reason = stopped.reason
-                openRun = nil
+                openRuns[lane] = nil
+                replica(lane, running: false, at: at)
             }
-            enter("down", at: at)
+            if openRuns.isEmpty { enter("down", at: at) }
         case let restored as RootKeyRestored:
             report.restores.append(.init(at: at, sequence: sequence, source: restored.source.rawValue, succeeded: true,
                                          admin: restored.admin, shareIndices: restored.shareIndices))
             endSealed(at: at, by: restored.source.rawValue, admin: restored.admin)
-            if openRun != nil { enter("ready", at: at) }
+            if !openRuns.isEmpty { enter("ready", at: at) }
         case let failed as RootKeyRestoreFailed:
             report.restores.append(.init(at: at, sequence: sequence, source: failed.source.rawValue, succeeded: false,
                                          shareIndices: failed.shareIndices, reason: failed.reason))
@@ -84,7 +95,7 @@ public struct AuditTimeline: Sendable {
             closeEpoch(at: at, by: "reset")
             endSealed(at: at, by: "reset", admin: nil)
             initialized = false
-            if openRun != nil { enter("uninitialized", at: at) }
+            if !openRuns.isEmpty { enter("uninitialized", at: at) }
         case let added as AdminPasswordAdded:
             report.adminChanges.append(.init(at: at, sequence: sequence, change: "added", admin: added.wrap.admin, actor: event.actor))
         case let changed as AdminPasswordChanged:
@@ -146,6 +157,13 @@ public struct AuditTimeline: Sendable {
         if let state = nexusState, let last = report.last {
             report.nexus.append(.init(state: state.state, from: state.since, to: max(last, state.since)))
         }
+        report.replicas = replicaOrder.map { lane in
+            var periods = replicaPeriods[lane] ?? []
+            if let state = replicaStates[lane], let last = report.last {
+                periods.append(.init(state: state.running ? "running" : "down", from: state.since, to: max(last, state.since)))
+            }
+            return AuditReport.ReplicaLane(replica: lane, periods: periods)
+        }
         report.keepers = lanes.keys.sorted().map { lanes[$0]! }
         report.denials = denials.values.sorted { ($0.count, $1.actor) > ($1.count, $0.actor) }
         report.findings = AuditFindings.write(report)
@@ -159,6 +177,19 @@ public struct AuditTimeline: Sendable {
             keeper: keeper, url: report.epochs.last.flatMap { keeper >= 1 && keeper <= $0.keepers.count ? $0.keepers[keeper - 1] : nil })
         change(&lane)
         lanes[keeper] = lane
+    }
+
+    /// A replica's lane: running from a start, down from a stop or a crash.
+    private mutating func replica(_ lane: String, running: Bool, at: Timestamp) {
+        if let current = replicaStates[lane] {
+            if current.running == running { return }
+            if at > current.since {
+                replicaPeriods[lane, default: []].append(.init(state: current.running ? "running" : "down", from: current.since, to: at))
+            }
+        } else {
+            replicaOrder.append(lane)
+        }
+        replicaStates[lane] = (running, at)
     }
 
     private mutating func enter(_ state: String, at: Timestamp) {

@@ -79,6 +79,12 @@ public enum EventVocabulary {
         PolicyPut.self, PolicyDeleted.self, AccessDenied.self,
     ]
 
+    /// The data plane's kinds: secrets, policies and refusals, which the data store writes and
+    /// folds; the lifecycle folds every other kind.
+    public static let dataPlaneKinds: Set<UInt16> = [
+        SecretPut.kind, SecretDeleted.kind, SecretUndeleted.kind, SecretDestroyed.kind, PolicyPut.kind, PolicyDeleted.kind, AccessDenied.kind,
+    ].reduce(into: []) { $0.insert($1.number) }
+
     private static let byNumber: [UInt16: any EventPayload.Type] = {
         var table: [UInt16: any EventPayload.Type] = [:]
         var names = Set<String>()

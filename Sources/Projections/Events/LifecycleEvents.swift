@@ -34,20 +34,30 @@ public struct EpochStarted: EventPayload {
     }
 }
 
-/// A Nexus process started. `previousStartCrashed` names the earlier `NexusStarted` that no
-/// `NexusStopped` followed: that process crashed.
+/// A Nexus process started. `previousStartCrashed` names the earlier `NexusStarted` of the same
+/// replica that no `NexusStopped` followed: that process crashed. Several replicas share a
+/// PostgreSQL log, each with a name that outlives its processes (`replica`); a start of one is
+/// never another's crash. Starts written before replicas had names have none: one lane.
 public struct NexusStarted: EventPayload {
     public static let kind = EventKind(3, "NexusStarted", .changesState)
 
+    /// This process (random at every start).
     public var instance: String
     public var version: String
     public var previousStartCrashed: UInt64?
+    /// The replica this process runs as (`SPIKE_NEXUS_REPLICA`, or the name kept in its data
+    /// directory); nil in logs written before replicas.
+    public var replica: String?
 
-    public init(instance: String, version: String, previousStartCrashed: UInt64?) {
+    public init(instance: String, version: String, previousStartCrashed: UInt64?, replica: String? = nil) {
         self.instance = instance
         self.version = version
         self.previousStartCrashed = previousStartCrashed
+        self.replica = replica
     }
+
+    /// The lane of the audit and of the crash rule: "" for a start without a replica name.
+    public var lane: String { replica ?? "" }
 }
 
 /// A Nexus process stopped cleanly.

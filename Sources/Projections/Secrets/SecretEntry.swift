@@ -72,6 +72,18 @@ public struct SecretEntry: Equatable, Sendable {
         return Set(wanted).filter { versions[$0].map { !$0.destroyed } ?? false }.sorted()
     }
 
+    /// The version keys an event of this path shreds from the key table, read before it is
+    /// folded: a put's pruned versions', a destroy's versions'. What the data store deletes in the
+    /// event's transaction, and what a replica that folds the event forgets.
+    public func keysShredded(by payload: any EventPayload) -> [[UInt8]] {
+        let gone: [Int] = switch payload {
+        case let put as SecretPut: put.pruned
+        case let destroyed as SecretDestroyed: destroyed.versions
+        default: []
+        }
+        return gone.compactMap { versions[$0]?.keyID }
+    }
+
     // MARK: - Fold
 
     /// Folds a secret event of this path, in `epoch`; other events change nothing.

@@ -30,14 +30,34 @@ struct DevCluster {
 
     static let agentNames = ["agent-nexus", "agent-keeper", "agent-superuser", "agent-recover", "agent-restore"]
     static func keeperName(_ index: Int) -> String { "keeper-\(index)" }
+    /// The Nexus replicas: `nexus`, then `nexus-2`, `nexus-3`… (each also its replica name).
+    static func nexusName(_ index: Int) -> String { index == 1 ? "nexus" : "nexus-\(index)" }
+    static func isNexus(_ name: String) -> Bool { name == "nexus" || name.hasPrefix("nexus-") }
 
-    /// Names in stopping order: the Nexus first (so it records a clean stop while Keepers still
-    /// answer), then the Keepers, then the agents.
+    /// Names in stopping order: the Nexus replicas first (so each records a clean stop while
+    /// Keepers still answer), then the Keepers, then the agents.
     func componentNames() -> [String] {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: runDirectory)) ?? []
         let names = files.filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }
-        func rank(_ name: String) -> Int { name == "nexus" ? 0 : name.hasPrefix("keeper-") ? 1 : 2 }
-        return names.sorted { (rank($0), $0) < (rank($1), $1) }
+        func rank(_ name: String) -> Int { Self.isNexus(name) ? 0 : name.hasPrefix("keeper-") ? 1 : 2 }
+        return names.sorted { (rank($0), $0.count, $0) < (rank($1), $1.count, $1) }
+    }
+
+    /// The Nexus replicas this cluster has, in order.
+    func nexusNames() -> [String] { componentNames().filter(Self.isNexus) }
+
+    /// Gives replica `name` the first replica's audit key (mode 0600), unless it has one: the
+    /// key every replica's records are sealed to, which each needs to read the others'.
+    func shareAuditKey(with name: String) throws {
+        let target = path(name, "audit-key.pem")
+        guard !FileManager.default.fileExists(atPath: target) else { return }
+        try FileManager.default.createDirectory(atPath: path(name), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        guard let key = FileManager.default.contents(atPath: path("nexus", "audit-key.pem")) else {
+            throw CommandFailure("\(path("nexus", "audit-key.pem")) is missing: the first replica makes it at its first start")
+        }
+        guard FileManager.default.createFile(atPath: target, contents: key, attributes: [.posixPermissions: 0o600]) else {
+            throw CommandFailure("cannot write \(target)")
+        }
     }
 
     func component(_ name: String) throws -> Component {

@@ -44,20 +44,25 @@ struct DevStatus: AsyncParsableCommand {
                 healthy = false
             }
         }
-        if cluster.runningPID("nexus") != nil, cluster.runningPID("agent-superuser") != nil, let address = cluster.address("nexus") {
+        let replicas = cluster.nexusNames().filter { cluster.runningPID($0) != nil && cluster.address($0) != nil }
+        if !replicas.isEmpty, cluster.runningPID("agent-superuser") != nil {
             let source = try await WorkloadAPIX509Source(
                 endpoint: WorkloadAPIEndpoint(socketPath: cluster.path("run", "agent-superuser.sock")), firstSVIDTimeout: .seconds(5))
             defer { source.close() }
-            let api = try await NexusAPI.connect(as: .superuser, url: "https://\(address)", source: source)
-            if let status = try await api.status() {
-                print("nexus state      \(status.state.rawValue), \(status.sharesInHand) of \(status.threshold) shares\(status.reason.map { ": \($0)" } ?? "")")
-                for keeper in status.keepers {
-                    print("  keeper \(keeper.index)       \(keeper.lastOutcome ?? "not polled yet")\(keeper.lastPolledAt.map { " at \($0)" } ?? "")")
+            for name in replicas {
+                let api = try await NexusAPI.connect(as: .superuser, url: "https://\(cluster.address(name)!)", source: source)
+                let label = "\(name) state".padding(toLength: 16, withPad: " ", startingAt: 0)
+                if let status = try await api.status() {
+                    let log = status.log.map { "; log folded through \($0.position) of \($0.head)" } ?? ""
+                    print("\(label) \(status.state.rawValue), \(status.sharesInHand) of \(status.threshold) shares\(log)\(status.reason.map { ": \($0)" } ?? "")")
+                    for keeper in status.keepers {
+                        print("  keeper \(keeper.index)       \(keeper.lastOutcome ?? "not polled yet")\(keeper.lastPolledAt.map { " at \($0)" } ?? "")")
+                    }
+                    healthy = healthy && status.ready
+                } else {
+                    print("\(label) unknown (no /readyz answer)")
+                    healthy = false
                 }
-                healthy = healthy && status.ready
-            } else {
-                print("nexus state      unknown (no /readyz answer)")
-                healthy = false
             }
         }
         if !healthy { throw ExitCode(1) }

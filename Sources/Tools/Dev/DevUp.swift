@@ -18,8 +18,12 @@ struct DevUp: AsyncParsableCommand {
         which `spike` acts as the superuser. A new system is initialized with the password from
         --admin-password-file, or a generated one printed once. Running it again on the same
         directory starts what is not running and keeps the data. Returns once the Nexus is ready.
+        With --replicas N (and --store postgres) N Nexus replicas share the log: `nexus`, then
+        `nexus-2`…, each with its own port and data directory (the audit key copied from the
+        first); DIR/env names the first in SPIKE_NEXUS_API_URL and all in SPIKE_NEXUS_API_URLS.
         Examples:
           spike dev up --dir ~/.spike/dev
+          spike dev up --dir ~/.spike/ha --store postgres --replicas 2
           . ~/.spike/dev/env && spike dev status --dir ~/.spike/dev
           spike dev down --dir ~/.spike/dev
         """
@@ -43,8 +47,14 @@ struct DevUp: AsyncParsableCommand {
         "An existing PostgreSQL database for --store postgres (postgres://USER@HOST:PORT/DATABASE; the password in PGPASSWORD).",
         valueName: "URL"))
     var postgresURL: String?
+    @Option(name: .long, help: "How many Nexus replicas share the log (more than one needs --store postgres).")
+    var replicas: Int = 1
 
     func validate() throws {
+        guard (1...5).contains(replicas) else { throw ValidationError("--replicas must be 1…5") }
+        guard replicas == 1 || store == "postgres" else {
+            throw ValidationError("--replicas \(replicas) needs --store postgres: an LMDB log has one writing process")
+        }
         guard (1...9).contains(keepers) else { throw ValidationError("--keepers must be 1…9") }
         guard store == "lmdb" || store == "postgres" else { throw ValidationError("--store must be lmdb or postgres") }
         guard store == "postgres" || postgresURL == nil else { throw ValidationError("--postgres-url goes with --store postgres") }
@@ -123,17 +133,36 @@ struct DevUp: AsyncParsableCommand {
             }
             logPlace = (try? PostgresURL(text))?.description ?? logPlace
         }
-        try cluster.save(nexus)
-        try await cluster.start(nexus)
-        let nexusURL = "https://\(cluster.address("nexus") ?? "")"
-        nexus.environment["SPIKE_NEXUS_TLS_PORT"] = cluster.address("nexus") ?? ""
-        try cluster.save(nexus)
+        // Replicas of a shared log: the first (`nexus`) and `nexus-2`…, each its lane in the log.
+        if nexus.environment["SPIKE_NEXUS_POSTGRES_URL"] != nil { nexus.environment["SPIKE_NEXUS_REPLICA"] = "nexus" }
+        var nexusURLs: [String] = []
+        for index in 1...max(replicas, cluster.nexusNames().count) {
+            let name = DevCluster.nexusName(index)
+            var replica = nexus
+            if index > 1 {
+                replica.name = name
+                replica.arguments = ["nexus", "--address-file", cluster.path("run", name + ".addr")]
+                replica.readyFile = cluster.path("run", name + ".addr")
+                replica.environment["SPIKE_NEXUS_DATA_DIR"] = cluster.path(name)
+                // Later starts keep the port: clients know the replica by its URL.
+                replica.environment["SPIKE_NEXUS_TLS_PORT"] = (try? cluster.component(name))?.environment["SPIKE_NEXUS_TLS_PORT"] ?? "127.0.0.1:0"
+                replica.environment["SPIKE_NEXUS_REPLICA"] = name
+                // Every replica opens what the others wrote: the first one's audit key.
+                try cluster.shareAuditKey(with: name)
+            }
+            try cluster.save(replica)
+            try await cluster.start(replica)
+            replica.environment["SPIKE_NEXUS_TLS_PORT"] = cluster.address(name) ?? ""
+            try cluster.save(replica)
+            nexusURLs.append("https://\(cluster.address(name) ?? "")")
+        }
+        let nexusURL = nexusURLs[0]
 
         // One environment file per pilot role: `. DIR/env` acts as the superuser,
         // `. DIR/env-recover` and `. DIR/env-restore` as the recover and restore roles.
         func exports(_ agent: String) -> [String: String] {
             ["SPIFFE_ENDPOINT_SOCKET": "unix://" + cluster.path("run", agent + ".sock"), "SPIKE_NEXUS_API_URL": nexusURL,
-             "SPIKE_TRUST_ROOT": domain.name]
+             "SPIKE_NEXUS_API_URLS": nexusURLs.joined(separator: ","), "SPIKE_TRUST_ROOT": domain.name]
         }
         for (file, agent) in [("env", "agent-superuser"), ("env-recover", "agent-recover"), ("env-restore", "agent-restore")] {
             try exports(agent).sorted { $0.key < $1.key }.map { "export \($0.key)=\(Self.shellQuoted($0.value))\n" }.joined()
@@ -159,7 +188,17 @@ struct DevUp: AsyncParsableCommand {
         let deadline = ContinuousClock.now + .seconds(timeout)
         while true {
             let status = try await api.status()
-            if status?.ready == true { break }
+            if status?.ready == true {
+                // Every other replica gets the root key from the Keepers on its own.
+                var others: [String] = []
+                for url in nexusURLs.dropFirst() where try await NexusAPI.connect(as: .superuser, url: url, source: source).status()?.ready != true {
+                    others.append(url)
+                }
+                if others.isEmpty { break }
+                guard ContinuousClock.now < deadline else { throw CommandFailure("Nexus replicas \(others) are not ready after \(timeout)s; see \(cluster.path("logs"))") }
+                try await Task.sleep(for: .milliseconds(100))
+                continue
+            }
             guard ContinuousClock.now < deadline else {
                 if let status, status.state == .sealed, status.keepers.allSatisfy({ $0.lastOutcome == "empty" }) {
                     throw CommandFailure("""
@@ -171,7 +210,7 @@ struct DevUp: AsyncParsableCommand {
             }
             try await Task.sleep(for: .milliseconds(100))
         }
-        print("ready: Nexus at \(nexusURL), \(keepers) Keepers, log in \(logPlace)")
+        print("ready: Nexus at \(nexusURLs.joined(separator: ", ")), \(keepers) Keepers, log in \(logPlace)")
         print("act as the superuser with:  . \(cluster.path("env"))  (recover role: env-recover, restore role: env-restore)")
     }
 

@@ -5,7 +5,7 @@ import Projections
 /// coloured by state, with epochs, crashes and resets marked; then the report's tables.
 enum AuditHTML {
     static let colours: [String: String] = [
-        "ready": "#2ca02c", "sealed": "#ff7f0e", "uninitialized": "#9e9e9e", "down": "#eeeeee",
+        "ready": "#2ca02c", "sealed": "#ff7f0e", "uninitialized": "#9e9e9e", "down": "#eeeeee", "running": "#17becf",
         "has-shard": "#2ca02c", "empty": "#ff7f0e", "unreachable": "#9467bd", "refused": "#8c564b", "error": "#e377c2",
     ]
     static let resetColour = "#d62728"
@@ -34,8 +34,9 @@ enum AuditHTML {
             html += "<li class=\"\(finding.severity.rawValue)\" data-sequence=\"\(finding.sequence)\">\(escape(finding.text))</li>\n"
         }
         html += "</ol>\n<h2>Timeline</h2>\n" + timeline(report) + legend()
-        html += table("Nexus processes", ["started", "instance", "end", "at"], report.runs.map {
-            [$0.startedAt.short, String($0.instance.prefix(12)), $0.end.rawValue + ($0.reason.map { " (\($0))" } ?? ""), $0.endedAt?.short ?? ""]
+        html += table("Nexus processes", ["started", "replica", "instance", "end", "at"], report.runs.map {
+            [$0.startedAt.short, $0.replica ?? "", String($0.instance.prefix(12)), $0.end.rawValue + ($0.reason.map { " (\($0))" } ?? ""),
+             $0.endedAt?.short ?? ""]
         })
         html += table("Sealed periods", ["from", "to", "ended by"], report.sealedPeriods.map {
             [$0.from.short, $0.to?.short ?? "still sealed", ($0.endedBy ?? "") + ($0.admin.map { " (\($0))" } ?? "")]
@@ -50,11 +51,15 @@ enum AuditHTML {
         return html + "</body></html>\n"
     }
 
-    /// The SVG: time runs left to right over the report's span; lane 0 is the Nexus.
+    /// The SVG: time runs left to right over the report's span; lane 0 is the Nexus (the system),
+    /// then one lane per replica when several ran, then the Keepers.
     static func timeline(_ report: AuditReport) -> String {
         let width = 1100.0, left = 110.0, laneHeight = 26.0, top = 34.0
+        let replicas = report.replicas.count > 1 ? report.replicas : []
         let lanes: [(id: String, label: String, periods: [AuditReport.Period])] =
-            [("nexus", "Nexus", report.nexus)] + report.keepers.map { ("keeper-\($0.keeper)", "keeper-\($0.keeper)", $0.periods) }
+            [("nexus", "Nexus", report.nexus)]
+            + replicas.map { ("replica-\($0.replica)", String($0.replica.prefix(14)), $0.periods) }
+            + report.keepers.map { ("keeper-\($0.keeper)", "keeper-\($0.keeper)", $0.periods) }
         let height = top + Double(lanes.count) * laneHeight + 30
         let start = report.first?.nanoseconds ?? 0
         let span = Double(max(1_000_000_000, (report.last?.nanoseconds ?? start) - start))
@@ -84,7 +89,9 @@ enum AuditHTML {
         }
         for run in report.runs where run.end == .crashed {
             let position = fixed(x(run.endedAt ?? run.startedAt))
-            svg += "<g class=\"marker crash\"><text x=\"\(position)\" y=\"\(fixed(top + 18))\" font-size=\"15\" text-anchor=\"middle\">✕</text>"
+            // On the crashed replica's lane when there are several.
+            let lane = replicas.firstIndex { $0.replica == (run.replica ?? "") }.map { $0 + 1 } ?? 0
+            svg += "<g class=\"marker crash\"><text x=\"\(position)\" y=\"\(fixed(top + Double(lane) * laneHeight + 18))\" font-size=\"15\" text-anchor=\"middle\">✕</text>"
                 + "<title>\(escape("crash after \((run.endedAt ?? run.startedAt).short)"))</title></g>\n"
         }
         for reset in report.resets {
@@ -102,7 +109,7 @@ enum AuditHTML {
     }
 
     static func legend() -> String {
-        let entries = ["ready", "sealed", "uninitialized", "down", "has-shard", "empty", "unreachable", "refused", "error"]
+        let entries = ["ready", "sealed", "uninitialized", "down", "running", "has-shard", "empty", "unreachable", "refused", "error"]
         return "<p class=\"legend\">" + entries.map { "<span><i style=\"background:\(colours[$0]!)\"></i>\($0)</span>" }.joined()
             + "<span><i style=\"background:\(epochColour)\"></i>epoch</span><span><i style=\"background:\(resetColour)\"></i>reset</span></p>\n"
     }

@@ -29,7 +29,8 @@ enum AuditText {
             case .crashed: "crashed after \(run.endedAt?.short ?? "?")"
             case .running: "running (no stop yet)"
             }
-            return "\(run.startedAt.short)  started (instance \(run.instance.prefix(12)))  \(end)"
+            let replica = report.replicas.count > 1 ? "replica \(run.replica ?? "(unnamed)"), " : ""
+            return "\(run.startedAt.short)  started (\(replica)instance \(run.instance.prefix(12)))  \(end)"
         })
         section("Sealed periods", report.sealedPeriods.map { period in
             guard let to = period.to else { return "\(period.from.short) - still sealed" }
