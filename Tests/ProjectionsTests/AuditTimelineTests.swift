@@ -142,22 +142,25 @@ extension AuditTimelineTests {
     @Test func eachReplicaHasItsLaneAndItsOwnCrashes() throws {
         var timeline = AuditTimeline(logID: "test", head: 9)
         var sequence: UInt64 = 0
-        func at(_ minutes: Double, _ payload: any EventPayload) {
+        func at(_ minutes: Double, _ payload: any EventPayload, by instance: String = "t") {
             sequence += 1
-            timeline.apply(DomainEvent(actor: "spiffe://spike.ist/spike/nexus", trail: "t", payload), sequence: sequence,
+            timeline.apply(DomainEvent(actor: "spiffe://spike.ist/spike/nexus", trail: instance, payload), sequence: sequence,
                            time: Self.start + Int64(minutes * Double(Self.minute)), epoch: 1)
         }
         at(0, NexusStarted(instance: "a1", version: "v", previousStartCrashed: nil, replica: "nexus"))
         at(0.1, Self.genesis(1))
         at(1, NexusStarted(instance: "b1", version: "v", previousStartCrashed: nil, replica: "nexus-2"))
         at(2, RootKeyRestored(source: .keepers, shareIndices: [1, 2]))
-        // nexus-2 is SIGKILLed at 3 and started again at 5; nexus runs on.
-        at(3, KeeperPolled(keeper: 1, outcome: .hasShard, count: 1, firstAt: 0, lastAt: 0, maxLatencyMillis: 1))
+        // nexus-2 is SIGKILLed after its poll summary at 3 and started again at 5; nexus runs on,
+        // writing at 4 (the crash is placed at nexus-2's last event, not at the log's).
+        at(3, KeeperPolled(keeper: 1, outcome: .hasShard, count: 1, firstAt: 0, lastAt: 0, maxLatencyMillis: 1), by: "b1")
+        at(4, KeeperPolled(keeper: 2, outcome: .hasShard, count: 1, firstAt: 0, lastAt: 0, maxLatencyMillis: 1), by: "a1")
         at(5, NexusStarted(instance: "b2", version: "v", previousStartCrashed: 3, replica: "nexus-2"))
         at(6, NexusStopped(instance: "a1", reason: "signal"))
         at(7, NexusStopped(instance: "b2", reason: "signal"))
         let report = timeline.finished()
         #expect(report.runs.map(\.end) == [.stopped, .crashed, .stopped])
+        #expect(report.runs[1].endedAt == Timestamp(nanoseconds: Self.start + 3 * Self.minute))
         #expect(report.runs.map(\.replica) == ["nexus", "nexus-2", "nexus-2"])
         #expect(report.replicas.map(\.replica) == ["nexus", "nexus-2"])
         #expect(report.replicas[1].periods.map(\.state) == ["running", "down", "running", "down"])

@@ -8,6 +8,10 @@ public struct AuditTimeline: Sendable {
     private var replicaStates: [String: (running: Bool, since: Timestamp)] = [:]
     private var replicaPeriods: [String: [AuditReport.Period]] = [:]
     private var replicaOrder: [String] = []
+    /// The time of the last event each running process wrote of its own accord (its instance
+    /// is the trail of what the Nexus decides by itself): where a replica's crash is placed
+    /// while another replica went on writing.
+    private var lastOwnEvent: [String: Timestamp] = [:]
     private var lastTime: Timestamp?
     private var initialized = false
     private var nexusState: (state: String, since: Timestamp)?
@@ -39,6 +43,7 @@ public struct AuditTimeline: Sendable {
         report.last = at
         defer { lastTime = at }
         guard let event else { return }
+        if lastOwnEvent[event.trail] != nil { lastOwnEvent[event.trail] = at }
         switch event.payload {
         case let started as EpochStarted:
             closeEpoch(at: at, by: "init")
@@ -52,7 +57,9 @@ public struct AuditTimeline: Sendable {
             // that process crashed after its last event.
             for crashed in [lane, ""] {
                 guard let open = openRuns.removeValue(forKey: crashed) else { continue }
-                let end = lastTime ?? at
+                // With another replica running, the log's last event may be that one's.
+                let end = openRuns.isEmpty ? lastTime ?? at : lastOwnEvent[report.runs[open].instance] ?? report.runs[open].startedAt
+                lastOwnEvent[report.runs[open].instance] = nil
                 report.runs[open].end = .crashed
                 report.runs[open].endedAt = end
                 replica(crashed, running: false, at: end)
@@ -71,6 +78,7 @@ public struct AuditTimeline: Sendable {
                 }
             }
             report.runs.append(.init(instance: started.instance, replica: started.replica, sequence: sequence, startedAt: at, end: .running))
+            lastOwnEvent[started.instance] = at
             openRuns[lane] = report.runs.count - 1
             replica(lane, running: true, at: at)
         case let stopped as NexusStopped:
@@ -79,6 +87,7 @@ public struct AuditTimeline: Sendable {
                 report.runs[open].endedAt = at
                 report.runs[open].reason = stopped.reason
                 openRuns[lane] = nil
+                lastOwnEvent[stopped.instance] = nil
                 replica(lane, running: false, at: at)
             }
             if openRuns.isEmpty { enter("down", at: at) }
