@@ -8,7 +8,10 @@ import SpikeClient
 // each sending its requests one after the other for a while; prints JSON lines with the
 // throughput and the latency percentiles. Any answer but 200 fails the run.
 //
-//   APIBench run NAME URL MODE CONNECTIONS SECONDS   (MODE: read | write | static)
+//   APIBench run NAME URL MODE CONNECTIONS SECONDS   (MODE: read | write | static; URL may be a
+//                                                    comma-separated list: the connections take turns)
+//   APIBench lag NAME URL_A URL_B SAMPLES             a write acknowledged by replica A, then reads of
+//                                                    it on replica B until it is there: the time between
 //   APIBench populate URL COUNT CONNECTIONS
 //   APIBench soak URL WORKERS STEADY_SECONDS FAULT_SECONDS LEDGER   (see Soak.swift)
 //   APIBench verify URL LEDGER
@@ -49,16 +52,48 @@ final class Counter: @unchecked Sendable {
     }
 }
 
+func nanoseconds(_ duration: Duration) -> Int64 {
+    duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+}
+
+/// How long after replica A acknowledged a write replica B serves it: `samples` writes of new
+/// paths through A, each followed by reads through B on a kept-alive connection until one answers
+/// 200 (404 before: B's follower has not folded the record yet). Returns the lags (ns).
+func replicaLag(writer: String, reader: String, client: HTTPClient, samples: Int) async throws -> [Int64] {
+    try await client.withConnection(writer) { writing in
+        try await client.withConnection(reader) { reading in
+            var lags: [Int64] = []
+            for sample in 0..<samples {
+                let path = "bench/lag/\(UUID().uuidString)-\(sample)"
+                let put = try await writing.post("/v1/store/secrets", body: Array(#"{"path":"\#(path)","values":{"v":"\#(sample)"}}"#.utf8))
+                guard put.status == .ok else { throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "put answered \(put.status.code)"]) }
+                let acknowledged = ContinuousClock.now
+                while true {
+                    let get = try await reading.post("/v1/store/secrets?action=get", body: Array(#"{"path":"\#(path)"}"#.utf8))
+                    if get.status == .ok { break }
+                    guard get.status == .notFound, ContinuousClock.now - acknowledged < .seconds(30) else {
+                        throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "replica B answered \(get.status.code) for \(path)"])
+                    }
+                }
+                lags.append(nanoseconds(ContinuousClock.now - acknowledged))
+            }
+            return lags
+        }
+    }
+}
+
 func emit(_ name: String, _ value: Double, _ unit: String) {
     print(#"{"name": "\#(name)", "value": \#((value * 1000).rounded() / 1000), "unit": "\#(unit)"}"#)
 }
 
 /// Runs `connections` workers until `deadline` or until `counter` runs out; returns every latency (ns).
+/// With several URLs (comma-separated), connection i goes to URL i modulo their count.
 func load(url: String, client: HTTPClient, request: Request, connections: Int, deadline: ContinuousClock.Instant?, counter: Counter) async throws -> [Int64] {
-    try await withThrowingTaskGroup(of: [Int64].self) { group in
+    let urls = url.split(separator: ",").map(String.init)
+    return try await withThrowingTaskGroup(of: [Int64].self) { group in
         for connection in 0..<connections {
             group.addTask {
-                try await client.withConnection(url) { session in
+                try await client.withConnection(urls[connection % urls.count]) { session in
                     var latencies: [Int64] = []
                     latencies.reserveCapacity(1 << 16)
                     while deadline.map({ ContinuousClock.now < $0 }) ?? true, let number = counter.take() {
@@ -68,8 +103,7 @@ func load(url: String, client: HTTPClient, request: Request, connections: Int, d
                         guard response.status == .ok else {
                             throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "answer \(response.status.code): \(String(decoding: response.body, as: UTF8.self))"])
                         }
-                        let elapsed = ContinuousClock.now - started
-                        latencies.append(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+                        latencies.append(nanoseconds(ContinuousClock.now - started))
                     }
                     return latencies
                 }
@@ -104,6 +138,12 @@ do {
         emit("\(name)_throughput", Double(latencies.count) / elapsed, "requests/s")
         emit("\(name)_p50", Double(latencies[latencies.count / 2]) / 1e6, "ms")
         emit("\(name)_p99", Double(latencies[latencies.count * 99 / 100]) / 1e6, "ms")
+    case "lag" where arguments.count == 6:
+        guard let samples = Int(arguments[5]) else { exit(2) }
+        let lags = try await replicaLag(writer: arguments[3], reader: arguments[4], client: client, samples: samples).sorted()
+        emit("\(arguments[2])_p50", Double(lags[lags.count / 2]) / 1e6, "ms")
+        emit("\(arguments[2])_p99", Double(lags[lags.count * 99 / 100]) / 1e6, "ms")
+        emit("\(arguments[2])_max", Double(lags[lags.count - 1]) / 1e6, "ms")
     case "populate" where arguments.count == 5:
         guard let count = Int(arguments[3]), let connections = Int(arguments[4]) else { exit(2) }
         let started = ContinuousClock.now

@@ -105,6 +105,9 @@ public final class EventLog: EventStore {
     public func keyTable(ids: [[UInt8]]) throws -> [[UInt8]: [UInt8]] { try core.keyTable(ids: ids) }
     public func waitForHead(beyond sequence: UInt64) async -> UInt64? { await core.waitForHead(beyond: sequence) }
 
+    /// One process writes an LMDB log: every append is in its turn.
+    public func inTurn<T>(_ body: () async throws -> T) async throws -> T { try await body() }
+
     public func replay(after position: ChainHead, keyring: LogKeyring, _ body: (EventView) throws -> Void) throws -> ChainHead {
         try core.replay(after: position, keyring: keyring, body)
     }

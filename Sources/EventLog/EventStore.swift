@@ -43,6 +43,11 @@ public protocol EventStore: AnyObject, Sendable {
     /// refused); returns the head it read to. How a Nexus folds what others appended.
     func replay(after position: ChainHead, keyring: LogKeyring, _ body: (EventView) throws -> Void) throws -> ChainHead
 
+    /// Runs `body` (decide, then append) in this writer's turn: on a shared log the writers that
+    /// take turns decide and append one at a time, in the order they asked, so none is starved
+    /// by another that keeps appending first. An LMDB log has one writer: `body` runs at once.
+    func inTurn<T>(_ body: () async throws -> T) async throws -> T
+
     /// Returns the head this process knows of (its own commits, and for a shared log another
     /// writer's as followed) once it is beyond `sequence` (or the waiting task was cancelled);
     /// nil once the store is closed.

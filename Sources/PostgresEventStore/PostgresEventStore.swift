@@ -28,6 +28,9 @@ public final class PostgresEventStore: EventStore {
     package let core: LogCore
     private let storage: PostgresRecordStorage
     private let follower: Follower
+    /// The session that holds the turns' lock (`inTurn`); a turn not had within its
+    /// `lock_timeout` is gone without (a replica stalled in its turn does not stop the others).
+    private let turns: PostgresSession
 
     public var logID: LogID { core.logID }
     public var isShared: Bool { true }
@@ -38,9 +41,27 @@ public final class PostgresEventStore: EventStore {
         self.storage = storage
         self.core = core
         self.follower = follower
+        turns = PostgresSession(url: url, settings: [("lock_timeout", "2000")])
     }
 
     deinit { follower.stop() }
+
+    /// Replicas decide and append one at a time: a session-level advisory lock, which the server
+    /// grants in the order asked, so a replica that keeps appending cannot starve another into
+    /// deciding again forever. Without the lock in time (another replica stalled in its turn), or
+    /// with a dropped lock session, `body` runs all the same: the expected head keeps the log
+    /// right, turns only keep it fair.
+    public func inTurn<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            try await turns.waitingQuery("SELECT pg_advisory_lock(\(PostgresSchema.turnLock))")
+        } catch {
+            return try await body()
+        }
+        let result: Result<T, any Error>
+        do { result = .success(try await body()) } catch { result = .failure(error) }
+        _ = try? await turns.waitingQuery("SELECT pg_advisory_unlock(\(PostgresSchema.turnLock))")
+        return try result.get()
+    }
 
     /// Connects, applies the schema's migrations (a writable open) or checks them (read-only),
     /// creates the log if the database holds none, and checks the end of the log as the
@@ -113,6 +134,7 @@ public final class PostgresEventStore: EventStore {
     public func close() {
         core.close()
         follower.stop()
+        turns.close()
         storage.close()
     }
 

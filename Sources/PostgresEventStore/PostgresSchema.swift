@@ -29,6 +29,8 @@ enum PostgresSchema {
 
     /// Serializes migrations across processes (any constant unique to this use).
     static let migrationLock: Int64 = 0x5350_494B_454C_4F47  // "SPIKELOG"
+    /// Held by the replica whose turn it is to decide and append (`EventStore.inTurn`).
+    static let turnLock: Int64 = 0x5350_494B_4554_524E  // "SPIKETRN"
 
     /// Brings the schema to the latest version and creates the log's meta if there is none;
     /// returns the log id. Runs in one transaction.

@@ -12,12 +12,15 @@ import Synchronization
 /// is dropped, and the next query connects again: the store comes back with the server.
 final class PostgresSession: Sendable {
     let url: PostgresURL
+    /// Server settings for this session's connections (`lock_timeout` for the turns' lock).
+    private let settings: [(String, String)]
     private let connection = Mutex<PostgresConnection?>(nil)
     private let nextID = Atomic<Int>(1)
     private static let logger = Logger(label: "spike.postgres")
 
-    init(url: PostgresURL) {
+    init(url: PostgresURL, settings: [(String, String)] = []) {
         self.url = url
+        self.settings = settings
     }
 
     /// A session dropped without `close` (a store whose open failed half way) still closes its
@@ -32,6 +35,18 @@ final class PostgresSession: Sendable {
         let connection = try connected()
         do {
             return try connection.query(query, logger: Self.logger).wait()
+        } catch {
+            throw failure(error, dropping: connection)
+        }
+    }
+
+    /// `query` awaited by a task, no thread waiting for it: for a wait whose length another
+    /// process decides (a lock another replica holds).
+    @discardableResult
+    func waitingQuery(_ query: PostgresQuery) async throws(LogError) -> PostgresQueryResult {
+        let connection = try connected()
+        do {
+            return try await connection.query(query, logger: Self.logger).get()
         } catch {
             throw failure(error, dropping: connection)
         }
@@ -85,8 +100,9 @@ final class PostgresSession: Sendable {
             preconditionFailure("a blocking PostgreSQL call on an event loop: run it on the log's threads or in a task")
         }
         if let existing = connection.withLock({ $0 }), !existing.isClosed { return existing }
-        let configuration: PostgresConnection.Configuration
+        var configuration: PostgresConnection.Configuration
         do { configuration = try url.configuration() } catch { throw .storeUnavailable(place: url.place, reason: "\(error)") }
+        configuration.options.additionalStartupParameters += settings
         let fresh: PostgresConnection
         do {
             fresh = try PostgresConnection.connect(

@@ -79,10 +79,4 @@ public struct DataPlane: Sendable {
         }
         return entries
     }
-
-    /// What a decision's outcomes become when its append failed: nothing of it was written,
-    /// and every outcome was decided on top of events that are not in the log.
-    public static func failed(_ decision: Decision, reason: String, outOfSpace: Bool = false, storeUnavailable: Bool = false) -> [DataOutcome] {
-        decision.outcomes.map { _ in outOfSpace ? .storageFull(reason) : storeUnavailable ? .storeUnavailable(reason) : .failed(reason) }
-    }
 }

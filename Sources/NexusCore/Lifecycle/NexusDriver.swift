@@ -83,14 +83,33 @@ public struct NexusDriver: Sendable {
 
     /// The next effect to carry out, or nil: nothing left, or an append not yet reported.
     public mutating func nextEffect() -> NexusLifecycle.Action? {
-        guard inFlight == nil, !queue.isEmpty else { return nil }
-        let action = queue.removeFirst()
+        guard inFlight == nil else { return nil }
+        var next: NexusLifecycle.Action?
+        while next == nil, !queue.isEmpty { next = current(queue.removeFirst()) }
+        guard let action = next else { return nil }
         switch action {
         case .append(let events), .appendDecision(let events, _), .appendRotation(let events, _, _), .completeRotation(let events, _, _):
             inFlight = events
         default: break
         }
         return action
+    }
+
+    /// An effect decided before the machine folded a later epoch (another replica's rotation,
+    /// folded when an append came back) would take the data back to the old keys: it gets the
+    /// keys of the epoch now folded, or is dropped when the machine holds none.
+    private func current(_ action: NexusLifecycle.Action) -> NexusLifecycle.Action? {
+        let epoch = machine.projection.epoch
+        switch action {
+        case .useEpoch(let genesis) where genesis.epoch < epoch:
+            return nil
+        case .unlockData(_, let stale) where stale < epoch, .rekeyData(_, let stale) where stale < epoch:
+            guard machine.phase == .ready, let key = machine.currentRootKey else { return nil }
+            if case .unlockData = action { return .unlockData(rootKey: key, epoch: epoch) }
+            return .rekeyData(rootKey: key, epoch: epoch)
+        default:
+            return action
+        }
     }
 
     /// The append in flight is durable from sequence `first` on; `logged` are the other replicas'

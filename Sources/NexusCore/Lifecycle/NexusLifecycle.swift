@@ -197,9 +197,14 @@ public struct NexusLifecycle: Sendable {
     /// decision: of two replicas that found a Keeper empty, the one whose event is appended first
     /// sends the share, the other stands down), by Keeper; `lost` once another's was folded.
     private var claims: [Int: (share: Shamir.Share, rehydration: Rehydration, lost: Bool)] = [:]
-    /// When another replica's `KeeperRehydrated` was last folded, by Keeper (monotonic): its share
-    /// is on its way, and an empty answer within a poll interval of it is not a reason to send one.
-    private var rehydratedElsewhereAt: [Int: Int64] = [:]
+    /// By Keeper: an answer to a poll sent before this (monotonic) is no reason to send the
+    /// Keeper its share, which may have arrived after the answer left. This Nexus' own share: from
+    /// when it arrived; another replica's (its `KeeperRehydrated`, a genesis or a rotation it
+    /// made, folded here): from a poll interval after it was seen, time for it to arrive.
+    private var shareSentUntil: [Int: Int64] = [:]
+    /// When each Keeper's poll in flight was sent, and when the last one answered was (monotonic).
+    private var pollSentAt: [Int: Int64] = [:]
+    private var answeredPollSentAt: [Int: Int64] = [:]
     /// On the monotonic clock.
     private var nextPollAt: Int64 = .max
     /// Set once `stop` ran: nothing more is decided.
@@ -251,6 +256,9 @@ public struct NexusLifecycle: Sendable {
             nextPollAt = time.monotonic
             actions.append(.useEpoch(genesis))
         }
+        // Another replica runs on this log: a share it is sending may arrive after this start's
+        // first polls left, and their answers are no reason to send one.
+        if projection.running.keys.contains(where: { !$0.isEmpty && $0 != configuration.replica }) { sharesSentElsewhere(at: time) }
         return actions + [.append([event(started)])] + tick(at: time)
     }
 
@@ -589,6 +597,7 @@ public struct NexusLifecycle: Sendable {
         if phase != .uninitialized, time.monotonic >= nextPollAt {
             for keeper in 1...keeperCount where !polling.contains(keeper) {
                 polling.insert(keeper)
+                pollSentAt[keeper] = time.monotonic
                 actions.append(.poll(keeper: keeper))
             }
             nextPollAt = time.monotonic + configuration.pollIntervalMillis
@@ -616,6 +625,7 @@ public struct NexusLifecycle: Sendable {
     /// A poll of Keeper `keeper` came back.
     public mutating func pollCompleted(keeper: Int, result: PollResult, latencyMillis: Int64, at time: NexusTime) -> [Action] {
         polling.remove(keeper)
+        answeredPollSentAt[keeper] = pollSentAt.removeValue(forKey: keeper) ?? time.monotonic
         guard !stopped, (1...keeperCount).contains(keeper) else { return [] }
         var actions: [Action] = []
         let polled = ledger.record(keeper: keeper, outcome: result.outcome, latencyMillis: latencyMillis, detail: result.detail, at: time)
@@ -630,7 +640,7 @@ public struct NexusLifecycle: Sendable {
             }
         case .ready:
             if case .shard(let value) = result, let (_, share) = distributedShare(keeper), value == share.value { confirm(keeper) }
-            actions += repair(keeper: keeper, result: result, at: time) + completeRotationIfConfirmed(at: time)
+            actions += repair(keeper: keeper, result: result) + completeRotationIfConfirmed(at: time)
         }
         return actions
     }
@@ -641,6 +651,7 @@ public struct NexusLifecycle: Sendable {
     public mutating func contributeCompleted(keeper: Int, rehydration: Rehydration?, succeeded: Bool, at time: NexusTime) -> [Action] {
         let epoch = sending.removeValue(forKey: keeper)
         guard !stopped, succeeded else { return [] }
+        shareSentUntil[keeper] = max(shareSentUntil[keeper] ?? .min, time.monotonic)
         if epoch == projection.epoch { confirm(keeper) }
         return completeRotationIfConfirmed(at: time)
     }
@@ -659,6 +670,8 @@ public struct NexusLifecycle: Sendable {
             case let genesis as EpochStarted where phase == .uninitialized && projection.genesis == genesis:
                 phase = .sealed
                 nextPollAt = time.monotonic
+                // The replica that made it sends the shares.
+                sharesSentElsewhere(at: time)
                 actions.append(.useEpoch(genesis))
             case let rotated as RootKeyRotated where projection.rotation == rotated:
                 actions += followRotation(rotated, link: entry.rotationLink, at: time)
@@ -677,7 +690,7 @@ public struct NexusLifecycle: Sendable {
                 openedShares.removeAll()
                 if wasReady { actions.append(.lockData) }
             case let rehydrated as KeeperRehydrated:
-                rehydratedElsewhereAt[rehydrated.keeper] = time.monotonic
+                shareSentUntil[rehydrated.keeper] = max(shareSentUntil[rehydrated.keeper] ?? .min, time.monotonic + configuration.pollIntervalMillis)
                 if claims[rehydrated.keeper]?.rehydration.distribution == rehydrated.distribution { claims[rehydrated.keeper]?.lost = true }
             default:
                 break
@@ -691,6 +704,9 @@ public struct NexusLifecycle: Sendable {
     /// does not open seals this Nexus (it gets the key back from the Keepers). Sealed: shares
     /// now combine through the link.
     private mutating func followRotation(_ rotated: RootKeyRotated, link: [UInt8]?, at time: NexusTime) -> [Action] {
+        // The rotating replica sends the new shares: a Keeper still holding its old one is not
+        // this replica's to repair before then.
+        sharesSentElsewhere(at: time)
         for key in openedShares.keys { Shamir.zero(&openedShares[key]!.1.value) }
         openedShares.removeAll()
         if rotationLink != nil { Shamir.zero(&rotationLink!) }
@@ -708,6 +724,12 @@ public struct NexusLifecycle: Sendable {
         phase = .sealed
         nextPollAt = time.monotonic
         return [.lockData, .useEpoch(rotated.next)]
+    }
+
+    /// Another replica is sending every Keeper its share (a genesis, a rotation): for a poll
+    /// interval none is repaired from here.
+    private mutating func sharesSentElsewhere(at time: NexusTime) {
+        for keeper in 1...keeperCount { shareSentUntil[keeper] = max(shareSentUntil[keeper] ?? .min, time.monotonic + configuration.pollIntervalMillis) }
     }
 
     /// A decision (`appendDecision`, `completeRotation`) was not appended: another replica
@@ -828,9 +850,9 @@ public struct NexusLifecycle: Sendable {
         var actions: [Action] = [.append([restored]), .unlockData(rootKey: key, epoch: epoch)]
         for keeper in 1...keeperCount {
             if let share = collected[keeper] {
-                actions += repair(keeper: keeper, result: .shard(share.value), at: time)
+                actions += repair(keeper: keeper, result: .shard(share.value))
             } else if ledger.runs[keeper]?.outcome == .empty {
-                actions += repair(keeper: keeper, result: .empty, at: time)
+                actions += repair(keeper: keeper, result: .empty)
             }
         }
         forgetShares()
@@ -840,7 +862,7 @@ public struct NexusLifecycle: Sendable {
 
     /// While ready: sends the distributed share again to a Keeper that is empty or holds
     /// another share.
-    private mutating func repair(keeper: Int, result: PollResult, at time: NexusTime) -> [Action] {
+    private mutating func repair(keeper: Int, result: PollResult) -> [Action] {
         guard sending[keeper] == nil, let (sequence, share) = distributedShare(keeper) else { return [] }
         let reason: RehydrationReason
         switch result {
@@ -848,8 +870,8 @@ public struct NexusLifecycle: Sendable {
         case .shard(let value) where value != share.value: reason = .mismatch
         default: return []
         }
-        // Another replica rehydrated it a moment ago: its share is on its way.
-        if let at = rehydratedElsewhereAt[keeper], time.monotonic < at + configuration.pollIntervalMillis { return [] }
+        // An answer to a poll that left before a share was sent says nothing of that share.
+        if let until = shareSentUntil[keeper], answeredPollSentAt[keeper] ?? .min < until { return [] }
         sending[keeper] = projection.epoch
         let rehydration = Rehydration(distribution: sequence, reason: reason)
         claims[keeper] = (share, rehydration, false)

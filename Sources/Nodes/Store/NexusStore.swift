@@ -479,92 +479,105 @@ public final class NexusStore: Sendable {
         }
     }
 
-    private static func rotate(_ rotation: Rotation, core: Core) async {
-        for _ in 0..<Self.maxAttempts {
-            guard let (plane, keys) = core.state.withLock({ state in state.keys.map { (state.plane, $0) } }) else {
-                rotation.reply(.failure(.refused("the data is locked")))
-                return
+    /// Runs a decision and its append in this replica's turn (`EventStore.inTurn`): on a shared
+    /// log, what the other replicas appended is folded first, so the first try usually lands.
+    private static func inTurn<T>(_ core: Core, failed: (any Error) -> T, _ body: () async -> T) async -> T {
+        do {
+            return try await core.log.inTurn {
+                // A fold that fails here (the store away, a refused record) is met again by the append.
+                if core.log.isShared { _ = catchUp(core: core) }
+                return await body()
             }
-            if core.state.withLock({ $0.lastForeignDecision > rotation.decidedAfter }) {
-                rotation.reply(.failure(.refused("another Nexus replica changed the root key, its shares or the admins meanwhile; try again")))
-                return
-            }
-            let rewrapped: [KeyTableEntry]
-            do {
-                rewrapped = try plane.rewrappedVersionKeys(from: keys, to: rotation.next)
-            } catch {
-                rotation.reply(.failure(.refused("\(error)")))
-                return
-            }
-            switch await place(rotation.events.map { NewEvent(kind: $0.kind.number, body: $0.encoded()) },
-                               keyChanges: KeyTableChanges(puts: rewrapped + [rotation.link]), core: core) {
-            case .appended(let range):
-                // Before the next batch: its records are of the new epoch, under the new keys.
-                core.log.setRecipients(rotation.recipients, epoch: rotation.next.epoch)
-                core.state.withLock { state in
-                    state.plane.applyRotation(rotation.events, versionKeys: rewrapped)
-                    state.keys = rotation.next
-                    state.openedByRotation = rotation.next.epoch
-                }
-                rotation.reply(.success(range))
-                return
-            case .moved:
-                continue
-            case .failed(let error):
-                FileHandle.standardError.write(Data("spike nexus: the log refused the rotation: \(error)\n".utf8))
-                rotation.reply(.failure(.refused("\(error)")))
-                return
-            }
+        } catch {
+            return failed(error)
         }
-        rotation.reply(.failure(.refused("other Nexus replicas kept appending first; try again")))
+    }
+
+    private static func rotate(_ rotation: Rotation, core: Core) async {
+        rotation.reply(await inTurn(core, failed: { .failure(.refused("\($0)")) }) {
+            for _ in 0..<Self.maxAttempts {
+                guard let (plane, keys) = core.state.withLock({ state in state.keys.map { (state.plane, $0) } }) else {
+                    return .failure(.refused("the data is locked"))
+                }
+                if core.state.withLock({ $0.lastForeignDecision > rotation.decidedAfter }) {
+                    return .failure(.refused("another Nexus replica changed the root key, its shares or the admins meanwhile; try again"))
+                }
+                let rewrapped: [KeyTableEntry]
+                do {
+                    rewrapped = try plane.rewrappedVersionKeys(from: keys, to: rotation.next)
+                } catch {
+                    return .failure(.refused("\(error)"))
+                }
+                switch await place(rotation.events.map { NewEvent(kind: $0.kind.number, body: $0.encoded()) },
+                                   keyChanges: KeyTableChanges(puts: rewrapped + [rotation.link]), core: core) {
+                case .appended(let range):
+                    // Before the next batch: its records are of the new epoch, under the new keys.
+                    core.log.setRecipients(rotation.recipients, epoch: rotation.next.epoch)
+                    core.state.withLock { state in
+                        state.plane.applyRotation(rotation.events, versionKeys: rewrapped)
+                        state.keys = rotation.next
+                        state.openedByRotation = rotation.next.epoch
+                    }
+                    return .success(range)
+                case .moved:
+                    continue
+                case .failed(let error):
+                    FileHandle.standardError.write(Data("spike nexus: the log refused the rotation: \(error)\n".utf8))
+                    return .failure(.refused("\(error)"))
+                }
+            }
+            return .failure(.refused("other Nexus replicas kept appending first; try again"))
+        })
     }
 
     private static func appendLifecycle(_ append: LifecycleAppend, core: Core) async -> LifecycleAppendOutcome {
         let events = append.events.map { NewEvent(kind: $0.kind.number, body: $0.encoded()) }
-        for _ in 0..<Self.maxAttempts {
-            if let decided = append.decidedAfter, core.state.withLock({ $0.lastForeignDecision > decided }) {
-                return .conflicted
+        return await inTurn(core, failed: { .failed("\($0)") }) {
+            for _ in 0..<Self.maxAttempts {
+                if let decided = append.decidedAfter, core.state.withLock({ $0.lastForeignDecision > decided }) {
+                    return .conflicted
+                }
+                switch await place(events, keyChanges: append.keyChanges, core: core) {
+                case .appended(let range): return .appended(range)
+                case .moved: continue
+                case .failed(let error): return .failed("\(error)")
+                }
             }
-            switch await place(events, keyChanges: append.keyChanges, core: core) {
-            case .appended(let range): return .appended(range)
-            case .moved: continue
-            case .failed(let error): return .failed("\(error)")
-            }
+            return .failed("other Nexus replicas kept appending first")
         }
-        return .failed("other Nexus replicas kept appending first")
     }
 
     private static func commit(_ batch: [Pending], core: Core) async {
-        for _ in 0..<Self.maxAttempts {
-            // Only this loop changes the plane, so the snapshot stays current until it applies.
-            guard let (plane, keys) = core.state.withLock({ state in state.keys.map { (state.plane, $0) } }) else {
-                for pending in batch { pending.reply(.notReady) }
-                return
+        let outcomes = await inTurn(core, failed: { error in batch.map { _ in failedWrite(error) } }) { () async -> [DataOutcome] in
+            for _ in 0..<Self.maxAttempts {
+                // Only this loop changes the plane, so the snapshot stays current until it applies.
+                guard let (plane, keys) = core.state.withLock({ state in state.keys.map { (state.plane, $0) } }) else {
+                    return batch.map { _ in .notReady }
+                }
+                let now = Int64(Date().timeIntervalSince1970 * 1000)
+                let decision = plane.decide(batch.map { ($0.command, DataContext(actor: $0.actor, trail: $0.trail, now: now)) }, keys: keys)
+                guard !decision.events.isEmpty else { return decision.outcomes }
+                switch await place(decision.newEvents(keys: keys), keyChanges: decision.keyChanges, core: core) {
+                case .appended:
+                    core.state.withLock { $0.plane.apply(decision) }
+                    return decision.outcomes
+                case .moved:
+                    // Decided again on the plane with the other replicas' writes in it.
+                    continue
+                case .failed(let error):
+                    FileHandle.standardError.write(Data("spike nexus: the log refused \(decision.events.count) data events: \(error)\n".utf8))
+                    return decision.outcomes.map { _ in failedWrite(error) }
+                }
             }
-            let now = Int64(Date().timeIntervalSince1970 * 1000)
-            let decision = plane.decide(batch.map { ($0.command, DataContext(actor: $0.actor, trail: $0.trail, now: now)) }, keys: keys)
-            guard !decision.events.isEmpty else {
-                for (pending, outcome) in zip(batch, decision.outcomes) { pending.reply(outcome) }
-                return
-            }
-            switch await place(decision.newEvents(keys: keys), keyChanges: decision.keyChanges, core: core) {
-            case .appended:
-                core.state.withLock { $0.plane.apply(decision) }
-                for (pending, outcome) in zip(batch, decision.outcomes) { pending.reply(outcome) }
-                return
-            case .moved:
-                // Decided again on the plane with the other replicas' writes in it.
-                continue
-            case .failed(let error):
-                FileHandle.standardError.write(Data("spike nexus: the log refused \(decision.events.count) data events: \(error)\n".utf8))
-                let failure = error as? LogError
-                let outcomes = DataPlane.failed(decision, reason: "\(error)", outOfSpace: failure?.isOutOfSpace ?? false,
-                                                storeUnavailable: failure?.isStoreUnavailable ?? false)
-                for (pending, outcome) in zip(batch, outcomes) { pending.reply(outcome) }
-                return
-            }
+            return batch.map { _ in .failed("other Nexus replicas kept appending first; try again") }
         }
-        for pending in batch { pending.reply(.failed("other Nexus replicas kept appending first; try again")) }
+        for (pending, outcome) in zip(batch, outcomes) { pending.reply(outcome) }
+    }
+
+    /// What a write becomes when its append failed: nothing of it was written.
+    private static func failedWrite(_ error: any Error) -> DataOutcome {
+        let failure = error as? LogError
+        return failure?.isOutOfSpace == true ? .storageFull("\(error)") : failure?.isStoreUnavailable == true ? .storeUnavailable("\(error)") : .failed("\(error)")
     }
 
     // MARK: - Following the log
