@@ -110,3 +110,61 @@ import Testing
         #expect(throws: LogError.unsupportedSchema(found: 99, supported: 1)) { _ = try t.open() }
     }
 }
+
+extension PostgresStoreTests {
+    /// The log over TLS to the private server's TCP port (`scripts/test` makes its certificate for
+    /// `localhost` from a CA of its own, and refuses TCP without TLS): `verify-full` reads and writes;
+    /// the same URL naming the server by address, a CA that did not sign it, or no TLS, is refused.
+    @Test func aLogOverTLSIsTheServerItNamesOrNothing() async throws {
+        guard let text = ProcessInfo.processInfo.environment["SPIKE_TEST_POSTGRES_TLS_URL"], !text.isEmpty else {
+            Issue.record("SPIKE_TEST_POSTGRES_TLS_URL is not set: run scripts/test, which starts the private PostgreSQL with TLS")
+            return
+        }
+        let server = try PostgresURL(text)
+        let socketServer = try testServerURL()
+        let name = "spike_tls_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        _ = try PostgresAdmin.createDatabase(name, at: socketServer)
+        defer { try? PostgresAdmin.dropDatabase(name, at: socketServer) }
+        let url = try PostgresURL(text.replacingOccurrences(of: "/postgres?", with: "/\(name)?"))
+        #expect(url.database == name && server.database == "postgres")
+
+        let key = Curve25519.KeyAgreement.PrivateKey()
+        let store = try PostgresEventStore.open(url: url)
+        store.setRecipients([LogRecipient(key.publicKey)], epoch: 1)
+        try await store.append(kind: 1, body: body("over TLS"))
+        #expect(try texts(store, keyring: LogKeyring([key])) == ["over TLS"])
+        store.close()
+
+        func refusal(_ changed: String) -> String? {
+            do {
+                let opened = try PostgresEventStore.open(url: try PostgresURL(changed))
+                opened.close()
+                return nil
+            } catch LogError.storeUnavailable(_, let reason) {
+                return reason
+            } catch {
+                return "\(error)"
+            }
+        }
+        // The certificate names localhost, not 127.0.0.1: verify-full refuses, verify-ca does not.
+        let byAddress = text.replacingOccurrences(of: "@localhost:", with: "@127.0.0.1:")
+        #expect(refusal(byAddress)?.contains("certificate") == true, "\(refusal(byAddress) ?? "opened")")
+        #expect(refusal(byAddress.replacingOccurrences(of: "sslmode=verify-full", with: "sslmode=verify-ca")) == nil)
+        // Another CA: refused.
+        let otherCA = NSTemporaryDirectory() + "spike-other-ca-\(UUID().uuidString).pem"
+        let made = Process()
+        made.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        made.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=other",
+                          "-keyout", otherCA + ".key", "-out", otherCA]
+        made.standardOutput = FileHandle.nullDevice
+        made.standardError = FileHandle.nullDevice
+        try made.run()
+        made.waitUntilExit()
+        defer { try? FileManager.default.removeItem(atPath: otherCA); try? FileManager.default.removeItem(atPath: otherCA + ".key") }
+        let withOtherCA = text.replacingOccurrences(of: #"sslrootcert=[^&]*"#, with: "sslrootcert=\(otherCA)", options: .regularExpression)
+        #expect(refusal(withOtherCA)?.contains("CERTIFICATE_VERIFY_FAILED") == true, "\(refusal(withOtherCA) ?? "opened")")
+        // No TLS: the server takes none over TCP.
+        let plain = text.replacingOccurrences(of: "sslmode=verify-full", with: "sslmode=disable")
+        #expect(refusal(plain).map { $0.contains("pg_hba.conf rejects connection for host \"127.0.0.1\"") && $0.contains("no encryption") } == true, "\(refusal(plain) ?? "opened")")
+    }
+}
