@@ -424,7 +424,7 @@ import Testing
     @Test func seededSchedulesOfTwoReplicasKeepTheInvariants() async {
         let environment = ProcessInfo.processInfo.environment
         let seeds: [UInt64] = environment["SPIKE_SIM_SEED"].flatMap(UInt64.init).map { [$0] }
-            ?? (0..<UInt64(environment["SPIKE_SIM_SEEDS"].flatMap(Int.init) ?? 300)).map { 0x2EED_0000 + $0 }
+            ?? (0..<UInt64(environment["SPIKE_SIM_SEEDS"].flatMap(Int.init) ?? 200)).map { 0x2EED_0000 + $0 }
         let (total, violations) = await withCheckedContinuation { continuation in
             // One Dispatch thread, as the single-Nexus sweep: the suites beside it time handshakes.
             DispatchQueue.global().async {

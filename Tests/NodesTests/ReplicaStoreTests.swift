@@ -5,6 +5,7 @@ import NexusCore
 import Nodes
 import PostgresEventStore
 import Projections
+import SpikeAPI
 import Testing
 
 /// Two Nexus data stores, as two replicas hold them, on one log in a real PostgreSQL database
@@ -129,6 +130,31 @@ import Testing
         }
         #expect(replicas.stores[1].secret("apps/seen", version: 0) == .value(["v": "hello"]))
         #expect(replicas.stores[1].lag.records == 0)
+        await replicas.close()
+    }
+
+    /// A replica that cannot fold what another appended (a record sealed to a key it does not
+    /// hold) falls behind and says so: its lag grows, and `/readyz` answers not ready once it has
+    /// been behind for longer than the tolerance (its reads still serve what it folded).
+    @Test func aReplicaThatCannotFollowSaysItIsBehind() async throws {
+        let replicas = try Replicas()
+        #expect(await replicas.put(0, "apps/db", "folded") == .done)
+        try await replicas.settle()
+        let stranger = try PostgresEventStore.open(url: replicas.url)
+        stranger.setRecipients([LogRecipient(Curve25519.KeyAgreement.PrivateKey().publicKey)], epoch: 1)
+        try await stranger.append(kind: AccessDenied.kind.number, body: DomainEvent(actor: "x", trail: "x",
+                                                                                     AccessDenied(operation: "o", path: "p", wants: [], at: 1)).encoded())
+        stranger.close()
+        let deadline = ContinuousClock.now + .seconds(5)
+        while replicas.stores[1].lag.since == nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        let lag = replicas.stores[1].lag
+        #expect(lag.records >= 1 && lag.since != nil, "\(lag)")
+        #expect(replicas.stores[1].secret("apps/db", version: 0) == .value(["v": "folded"]), "reads go on from what was folded")
+        let ready = NexusStatus(state: .ready, ready: true, epoch: 1, sharesInHand: 2, threshold: 2, keepers: [], reason: nil)
+        let soon = NexusNode.status(ready, replica: "nexus-2", position: 10, lag: (lag.records, .seconds(1)))
+        #expect(soon.ready && soon.log == NexusStatus.Log(replica: "nexus-2", position: 10, head: 10 + lag.records, behindSeconds: 1))
+        let late = NexusNode.status(ready, replica: "nexus-2", position: 10, lag: (lag.records, NexusStore.lagTolerance + .seconds(1)))
+        #expect(!late.ready && late.reason?.hasPrefix("behind the log: \(lag.records) records other replicas appended are not folded yet") == true)
         await replicas.close()
     }
 

@@ -1,13 +1,13 @@
 import Foundation
-import PostgresEventStore
 import Testing
 
 extension LocalClusters {
-    /// Two Nexus replicas of one system, real processes on one log in the private PostgreSQL of
-    /// `scripts/test` (`spike dev up --replicas 2`): a write through one is read through the
-    /// other, writers on both to the same secrets lose nothing and number versions without a gap,
-    /// a replica SIGKILLed in a stream of writes loses no acknowledged one, and the audit keeps a
-    /// lane per replica with the crash in the right one.
+    /// Two Nexus replicas of one system, real processes on one log in the cluster's own
+    /// PostgreSQL (`spike dev up --replicas 2 --store postgres`): a write through one is read
+    /// through the other, writers on both to the same secrets lose nothing and number versions
+    /// without a gap, both refuse writes and serve reads while PostgreSQL is stopped and take
+    /// writes again once it is back, a replica SIGKILLed in a stream of writes loses no
+    /// acknowledged one, and the audit keeps a lane per replica with the crash in the right one.
     @Suite(.serialized) struct ReplicaClusterTests {
         let dir = "/tmp/spk-ha-\(UInt32.random(in: 0...UInt32.max))"
 
@@ -31,18 +31,8 @@ extension LocalClusters {
         }
 
         @Test func twoReplicasServeOneSystemAndLoseNothing() async throws {
-            guard let server = ProcessInfo.processInfo.environment["SPIKE_TEST_POSTGRES_URL"] else {
-                Issue.record("SPIKE_TEST_POSTGRES_URL is not set: run scripts/test, which starts a private PostgreSQL")
-                return
-            }
-            let serverURL = try PostgresURL(server)
-            let url = try PostgresAdmin.createDatabase("spike_ha_\(UInt32.random(in: 0...UInt32.max))", at: serverURL)
-            defer {
-                _ = try? SpikeExecutable.run(["dev", "down", "--dir", dir, "--purge"])
-                try? PostgresAdmin.dropDatabase(url.database, at: serverURL)
-            }
-            let up = try await spike(["dev", "up", "--dir", dir, "--poll-interval", "1s", "--store", "postgres", "--postgres-url", "\(url)",
-                                      "--replicas", "2"])
+            defer { _ = try? SpikeExecutable.run(["dev", "down", "--dir", dir, "--purge"]) }
+            let up = try await spike(["dev", "up", "--dir", dir, "--poll-interval", "1s", "--store", "postgres", "--replicas", "2"])
             #expect(up.status == 0, "\(up.stdout) \(up.stderr)")
             let env = try LocalClusters.exports(at: dir + "/env")
             let urls = try #require(env["SPIKE_NEXUS_API_URLS"]).split(separator: ",").map(String.init)
@@ -95,6 +85,32 @@ extension LocalClusters {
                 }
             }
 
+            // PostgreSQL goes away: both replicas refuse writes, with nothing written, and serve reads.
+            #expect(try await spike(["dev", "stop", "--dir", dir, "postgres"]).status == 0)
+            for replica in 0..<2 {
+                let refused = try await spike(["secret", "put", "ha/during", "value=lost"], through: replica)
+                #expect(refused.status != 0 && refused.stderr.contains("cannot reach its log's store"), "\(refused)")
+                #expect(try await value("ha/one", through: replica) == "written-on-A")
+            }
+            #expect(try await spike(["dev", "start", "--dir", dir, "postgres"]).status == 0)
+            for replica in 0..<2 {
+                var back = try await spike(["secret", "put", "ha/back\(replica)", "value=\(replica)"], through: replica)
+                for _ in 0..<40 where back.status != 0 {
+                    try await Task.sleep(for: .milliseconds(250))
+                    back = try await spike(["secret", "put", "ha/back\(replica)", "value=\(replica)"], through: replica)
+                }
+                #expect(back.status == 0, "replica \(replica) takes writes again: \(back)")
+            }
+            for replica in 0..<2 {
+                var read = try await value("ha/back\(1 - replica)", through: replica)
+                for _ in 0..<30 where read == nil {
+                    try await Task.sleep(for: .milliseconds(100))
+                    read = try await value("ha/back\(1 - replica)", through: replica)
+                }
+                #expect(read == "\(1 - replica)")
+                #expect(try await value("ha/during", through: replica) == nil, "the refused write is nowhere")
+            }
+
             // The first replica is SIGKILLed in the middle of a stream of writes through it:
             // every write it acknowledged is read through the second.
             var acknowledged: [Int] = []
@@ -134,12 +150,14 @@ extension LocalClusters {
             #expect(try await spike(["dev", "down", "--dir", dir]).status == 0)
 
             // The audit: one lane per replica; the first one's crash, not a crash of the second.
-            let audit = try await spike(["log", "audit", "--postgres-url", "\(url)", "--data-dir", dir + "/nexus"])
+            #expect(try await spike(["dev", "start", "--dir", dir, "postgres"]).status == 0)
+            let url = "postgres:///spike?host=\(dir)/postgres&user=\(getuid() == 0 ? "postgres" : NSUserName())"
+            let audit = try await spike(["log", "audit", "--postgres-url", url, "--data-dir", dir + "/nexus"])
             #expect(audit.status == 0, "\(audit.stderr)")
             let crashes = audit.stdout.split(separator: "\n").filter { $0.contains("crashed after") && $0.contains("never stopped cleanly") }
             #expect(crashes.count == 1 && crashes[0].contains("Nexus replica nexus crashed"), "\(audit.stdout)")
             #expect(audit.stdout.contains("replica nexus-2, instance"), "\(audit.stdout)")
-            let verify = try await spike(["log", "verify", "--postgres-url", "\(url)", "--data-dir", dir + "/nexus"])
+            let verify = try await spike(["log", "verify", "--postgres-url", url, "--data-dir", dir + "/nexus"])
             #expect(verify.status == 0 && verify.stdout.contains("intact"), "\(verify)")
         }
     }

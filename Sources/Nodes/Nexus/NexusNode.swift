@@ -116,8 +116,14 @@ public final class NexusNode: Sendable {
     /// behind the committed head for longer than `NexusStore.lagTolerance` says so: `/readyz`
     /// answers not ready (its data routes still serve what it has folded).
     public var status: NexusStatus {
-        var status = snapshot.withLock { $0 }
-        let (position, lag) = (store.position.sequence, store.lag)
+        Self.status(snapshot.withLock { $0 }, replica: replica, position: store.position.sequence, lag: store.lag)
+    }
+
+    /// The lifecycle's `status` with the log's fold: `position` the last record folded, `lag` the
+    /// records known committed beyond it and for how long the fold has been behind.
+    public static func status(_ lifecycle: NexusStatus, replica: String, position: UInt64,
+                              lag: (records: UInt64, since: Duration?)) -> NexusStatus {
+        var status = lifecycle
         status.log = NexusStatus.Log(replica: replica, position: position, head: position + lag.records,
                                      behindSeconds: lag.since.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 })
         if let since = lag.since, since > NexusStore.lagTolerance, status.ready {

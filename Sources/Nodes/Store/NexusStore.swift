@@ -609,6 +609,24 @@ public final class NexusStore: Sendable {
     /// A record that does not fold (damaged, unknown, forged) stops the data being served:
     /// nothing after it is folded, and the lifecycle hears of it.
     private static func catchUp(core: Core) -> CatchUp {
+        // A put's key missing when read was shredded by a later record, committed by then: the
+        // next fold takes that record (so that no live version is left without its key).
+        for _ in 0..<3 {
+            switch foldOnce(core: core) {
+            case .folded(keysMissing: false): return .folded
+            case .folded(keysMissing: true): continue
+            case .failed(let error): return .failed(error)
+            }
+        }
+        return .folded
+    }
+
+    private enum Fold {
+        case folded(keysMissing: Bool)
+        case failed(any Error)
+    }
+
+    private static func foldOnce(core: Core) -> Fold {
         let position = core.state.withLock { $0.position }
         var read: [Read] = []
         let head: ChainHead
@@ -636,9 +654,9 @@ public final class NexusStore: Sendable {
             receivedKeys = try core.log.keyTable(ids: ids)
             if read.contains(where: { $0.event.payload is RootKeyRotated }) { table = try core.log.keyTable() }
         } catch let error as ReplayError {
-            return refuse(error.description, core: core)
+            return .failed(refuse(error.description, core: core))
         } catch LogError.corruptRecord(let sequence, let reason) {
-            return refuse(LogError.corruptRecord(sequence: sequence, reason: reason).description, core: core)
+            return .failed(refuse(LogError.corruptRecord(sequence: sequence, reason: reason).description, core: core))
         } catch {
             // The store away: nothing folded; the next fold tries again.
             return .failed(error)
@@ -694,20 +712,21 @@ public final class NexusStore: Sendable {
         switch outcome {
         case .success(let logged):
             if logged { core.onLogged() }
-            return .folded
+            let missing = read.contains { ($0.event.payload as? SecretPut).map { receivedKeys[Array($0.keyID)] == nil } ?? false }
+            return .folded(keysMissing: missing && !read.contains { $0.event.payload is RootKeyRotated })
         case .failure(let error):
-            return refuse(error.description, core: core)
+            return .failed(refuse(error.description, core: core))
         }
     }
 
     /// A record another writer appended does not fold: nothing is served from now on.
-    private static func refuse(_ reason: String, core: Core) -> CatchUp {
+    private static func refuse(_ reason: String, core: Core) -> any Error {
         FileHandle.standardError.write(Data("spike nexus: refusing to serve: \(reason)\n".utf8))
         core.state.withLock { state in
             state.keys = nil
             state.refusal = reason
         }
         core.onLogged()
-        return .failed(LogError.corruptRecord(sequence: core.state.withLock { $0.position.sequence } + 1, reason: reason))
+        return LogError.corruptRecord(sequence: core.state.withLock { $0.position.sequence } + 1, reason: reason)
     }
 }
