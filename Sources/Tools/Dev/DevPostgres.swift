@@ -38,6 +38,15 @@ struct DevPostgres {
             if let mode = (try? FileManager.default.attributesOfItem(atPath: parent))?[.posixPermissions] as? Int, mode & 0o001 == 0 {
                 try FileManager.default.setAttributes([.posixPermissions: mode | 0o001], ofItemAtPath: parent)
             }
+            // Its parents are not ours to open up: say which one keeps the server out.
+            var ancestor = (parent as NSString).deletingLastPathComponent
+            while ancestor != "/" && !ancestor.isEmpty {
+                if let mode = (try? FileManager.default.attributesOfItem(atPath: ancestor))?[.posixPermissions] as? Int, mode & 0o001 == 0 {
+                    throw CommandFailure("PostgreSQL runs as the postgres user, which cannot reach \(directory): \(ancestor) is mode "
+                        + String(mode, radix: 8) + "; give it o+x (chmod o+x \(ancestor)) or choose a --dir others can reach")
+                }
+                ancestor = (ancestor as NSString).deletingLastPathComponent
+            }
             try run("/bin/chown", ["postgres", directory], what: "chown")
         }
         if !FileManager.default.fileExists(atPath: (dataDirectory as NSString).appendingPathComponent("PG_VERSION")) {
