@@ -31,22 +31,31 @@ public struct NexusProjections: Sendable {
     public static func replay(_ store: some EventStore, keyring: LogKeyring) throws -> NexusProjections {
         var projections = NexusProjections()
         projections.head = try store.replay(after: .empty(store.logID), keyring: keyring) { view in
-            let event: DomainEvent?
-            do {
-                event = try DomainEvent.decode(kind: view.kind, body: view.body)
-            } catch {
-                throw LogError.corruptRecord(sequence: view.sequence, reason: "\(error)")
-            }
-            guard let event else {
-                guard EventKind.effect(ofNumber: view.kind) == .informational else {
-                    throw ReplayError.unknownKind(sequence: view.sequence, kind: view.kind)
-                }
+            guard let event = try DomainEvent.toFold(view) else {
                 projections.skippedInformational += 1
                 return
             }
             try projections.apply(event, sequence: view.sequence, epoch: view.header.epoch, authenticator: view.authenticator)
         }
         return projections
+    }
+}
+
+extension DomainEvent {
+    /// The event of a record, for a fold: nil for a kind this build does not know that is
+    /// informational (a newer writer's, skipped); a body that does not decode is a corrupt record,
+    /// an unknown kind that changes state is refused (`ReplayError.unknownKind`).
+    public static func toFold(_ view: EventView) throws -> DomainEvent? {
+        let event: DomainEvent?
+        do {
+            event = try DomainEvent.decode(kind: view.kind, body: view.body)
+        } catch {
+            throw LogError.corruptRecord(sequence: view.sequence, reason: "\(error)")
+        }
+        guard event != nil || EventKind.effect(ofNumber: view.kind) == .informational else {
+            throw ReplayError.unknownKind(sequence: view.sequence, kind: view.kind)
+        }
+        return event
     }
 }
 

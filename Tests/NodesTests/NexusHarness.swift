@@ -59,6 +59,8 @@ final class NexusHarness: Sendable {
         // machine (the deadline itself is tested in HTTPServerLimitsTests).
         configuration.handshakeTimeout = .seconds(30)
         configuration.passwordCost = .testing
+        // A refusal within the wait after five wrong passwords must be seen on a loaded machine.
+        configuration.firstPasswordWait = .seconds(5)
         configuration.acceptLogHead = acceptLogHead
         configuration.logHeadAcceptedBy = "host:test-operator@test"
         nexus = try await NexusServer.start(configuration: configuration, source: try source("/spike/nexus"), roles: roles,

@@ -27,6 +27,10 @@ public struct NexusLifecycle: Sendable {
         /// The replica this process runs as (its lane in the log: starts and crashes are counted
         /// per replica); nil writes nameless starts, as before replicas.
         public var replica: String?
+        /// The wait after the free wrong passwords (`freePasswordAttempts`), doubling with each
+        /// further one; one second (tests that must see a refusal within it on a loaded machine
+        /// make it longer).
+        public var firstPasswordWaitMillis: Int64 = 1000
 
         public init(keepers: [String], threshold: Int, pollIntervalMillis: Int64 = 5000, summaryIntervalMillis: Int64 = 60_000,
                     nexusID: String, instance: String, version: String, replica: String? = nil) {
@@ -148,7 +152,7 @@ public struct NexusLifecycle: Sendable {
     }
 
     /// Wrong passwords allowed before attempts are spaced out, and the longest wait between
-    /// attempts (the wait doubles with each further failure, from one second).
+    /// attempts (the wait doubles with each further failure, from `firstPasswordWaitMillis`).
     public static let freePasswordAttempts = 5
     public static let maxPasswordBackoffMillis: Int64 = 3_600_000
 
@@ -386,7 +390,7 @@ public struct NexusLifecycle: Sendable {
         let failures = projection.passwordFailures
         guard failures >= Self.freePasswordAttempts, let last = projection.lastPasswordFailureAt else { return nil }
         let doublings = min(failures - Self.freePasswordAttempts, 22)
-        let wait = min(Int64(1000) << doublings, Self.maxPasswordBackoffMillis)
+        let wait = min(configuration.firstPasswordWaitMillis << doublings, Self.maxPasswordBackoffMillis)
         let remaining = last + wait - wall
         return remaining > 0 ? remaining : nil
     }

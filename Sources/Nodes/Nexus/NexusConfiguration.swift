@@ -32,6 +32,8 @@ public struct NexusConfiguration: Sendable {
     public var maxCipherSize = 65536
     /// scrypt's cost for the admin password wraps this Nexus makes (OWASP's minimum; tests lower it).
     public var passwordCost: PasswordWrap.Cost = .standard
+    /// The wait after five wrong passwords, doubling with each further one (tests lengthen it).
+    public var firstPasswordWait: Duration = .seconds(1)
     /// `spike nexus --accept-log-head SEQ`: a log whose head is SEQ is served even though a Keeper
     /// witnessed a later or another head (a restore from a backup); recorded as `LogHeadAccepted`
     /// by `logHeadAcceptedBy`.

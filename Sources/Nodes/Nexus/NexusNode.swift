@@ -152,11 +152,11 @@ public final class NexusNode: Sendable {
             }
             for resume in waiting { resume() }
         }
-        var driver = NexusDriver(NexusLifecycle(
-            configuration: .init(keepers: configuration.keepers, threshold: configuration.threshold,
-                                 pollIntervalMillis: Int64(configuration.pollInterval / .milliseconds(1)),
-                                 nexusID: nexusID, instance: instance, version: NexusNode.version, replica: replica),
-            projection: initialProjection, rotationLink: initialRotationLink))
+        var lifecycle = NexusLifecycle.Configuration(
+            keepers: configuration.keepers, threshold: configuration.threshold, pollIntervalMillis: Int64(configuration.pollInterval / .milliseconds(1)),
+            nexusID: nexusID, instance: instance, version: NexusNode.version, replica: replica)
+        lifecycle.firstPasswordWaitMillis = Int64(configuration.firstPasswordWait / .milliseconds(1))
+        var driver = NexusDriver(NexusLifecycle(configuration: lifecycle, projection: initialProjection, rotationLink: initialRotationLink))
         try driver.handle(.start, at: now())
         try await drain(&driver)
         let ticker = Task { [self] in
@@ -284,10 +284,7 @@ public final class NexusNode: Sendable {
                 log.setRecipients([LogRecipient(auditKey.publicKey), LogRecipient(try genesis.logRecipientKey())], epoch: genesis.epoch)
             case .unlockData(let rootKey, let epoch):
                 do {
-                    let previous = try driver.machine.projection.rotation.map { rotation throws(KeyError) in
-                        try PreviousKeys.open(rotation.previousKeys, rootKey: rootKey, epoch: rotation.epoch)
-                    } ?? PreviousKeys()
-                    try store.unlock(rootKey: rootKey, epoch: epoch, previous: previous)
+                    try unlockStore(rootKey: rootKey, epoch: epoch, driver.machine)
                 } catch {
                     FileHandle.standardError.write(Data("spike nexus: refusing to serve: \(error)\n".utf8))
                     try driver.handle(.dataRefused("\(error)"), at: now())
@@ -301,10 +298,7 @@ public final class NexusNode: Sendable {
                 // Another replica rotated: the data moves to the new keys, and our heads are
                 // authenticated under the new root key.
                 do {
-                    let previous = try driver.machine.projection.rotation.map { rotation throws(KeyError) in
-                        try PreviousKeys.open(rotation.previousKeys, rootKey: rootKey, epoch: rotation.epoch)
-                    } ?? PreviousKeys()
-                    try store.unlock(rootKey: rootKey, epoch: epoch, previous: previous)
+                    try unlockStore(rootKey: rootKey, epoch: epoch, driver.machine)
                     witnessing.withLock { state in if state.key != nil { state.key = (rootKey, epoch) } }
                 } catch {
                     FileHandle.standardError.write(Data("spike nexus: refusing to serve: \(error)\n".utf8))
@@ -389,6 +383,15 @@ public final class NexusNode: Sendable {
         let status = NexusStatus(driver.machine, keeperURLs: configuration.keepers)
         snapshot.withLock { $0 = status }
         serving.store(status.ready, ordering: .releasing)
+    }
+
+    /// Opens the data under the keys of `epoch`, with those of the epochs the last rotation
+    /// carried over (their ciphertexts and authenticators still check).
+    private func unlockStore(rootKey: RootKey, epoch: UInt32, _ machine: NexusLifecycle) throws {
+        let previous = try machine.projection.rotation.map { rotation throws(KeyError) in
+            try PreviousKeys.open(rotation.previousKeys, rootKey: rootKey, epoch: rotation.epoch)
+        } ?? PreviousKeys()
+        try store.unlock(rootKey: rootKey, epoch: epoch, previous: previous)
     }
 
     /// Tells the driver how an append of the lifecycle's went, with the other replicas' events

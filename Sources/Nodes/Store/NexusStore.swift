@@ -634,18 +634,7 @@ public final class NexusStore: Sendable {
         var table: [[UInt8]: [UInt8]]?
         do {
             head = try core.log.replay(after: position, keyring: core.keyring) { view in
-                let event: DomainEvent?
-                do {
-                    event = try DomainEvent.decode(kind: view.kind, body: view.body)
-                } catch {
-                    throw LogError.corruptRecord(sequence: view.sequence, reason: "\(error)")
-                }
-                guard let event else {
-                    guard EventKind.effect(ofNumber: view.kind) == .informational else {
-                        throw ReplayError.unknownKind(sequence: view.sequence, kind: view.kind)
-                    }
-                    return
-                }
+                guard let event = try DomainEvent.toFold(view) else { return }
                 read.append(Read(sequence: view.sequence, epoch: view.header.epoch, authenticator: view.authenticator, event: event))
             }
             // The keys the folded puts wrote, and the links of rotations, read after the records:
