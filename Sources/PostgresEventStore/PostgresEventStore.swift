@@ -59,7 +59,13 @@ public final class PostgresEventStore: EventStore {
         }
         let result: Result<T, any Error>
         do { result = .success(try await body()) } catch { result = .failure(error) }
-        _ = try? await turns.waitingQuery("SELECT pg_advisory_unlock(\(PostgresSchema.turnLock))")
+        do {
+            try await turns.waitingQuery("SELECT pg_advisory_unlock(\(PostgresSchema.turnLock))")
+        } catch {
+            // A turn not given back would keep the others waiting out their lock_timeout: its
+            // connection goes, and the server releases what it held; the next turn connects anew.
+            turns.close()
+        }
         return try result.get()
     }
 

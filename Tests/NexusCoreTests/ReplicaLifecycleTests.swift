@@ -125,7 +125,7 @@ import Testing
     @Test func aReplicaFollowsAnotherOnesRotationThroughItsLink() throws {
         let genesis = try Driver.genesis()
         var log = SharedLog()
-        var (a, b) = try Self.bothReady(genesis, log: &log)
+        var (_, b) = try Self.bothReady(genesis, log: &log)
         var generator = SystemRandomNumberGenerator()
         let rotation = try RootKeyRotation.create(from: genesis.rootKey, current: genesis.event, currentRotation: nil, epoch: 2, at: 1,
                                                   using: &generator)
@@ -143,7 +143,6 @@ import Testing
         #expect(key.copyBytes() == rotation.rootKey.copyBytes() && b.machine.currentRootKey?.copyBytes() == rotation.rootKey.copyBytes())
         #expect(b.machine.phase == .ready && b.machine.projection.epoch == 2)
         #expect(actions.contains { if case .useEpoch(let next) = $0 { next.epoch == 2 } else { false } })
-        _ = a
     }
 
     @Test func aRotationWhoseLinkDoesNotOpenSealsTheReplica() throws {

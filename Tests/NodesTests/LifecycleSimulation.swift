@@ -84,8 +84,7 @@ struct LifecycleSimulation {
     var nextDataAt: Int64
     var readySince: Int64?
     var sealedHealthySince: Int64?
-    var queue: [(time: Int64, order: Int, delivery: Delivery)] = []
-    var order = 0
+    var queue = DeliveryQueue<Delivery>()
     /// The truth: the root key and each Keeper's distributed share, once initialized.
     var rootKey: [UInt8]?
     var distributed: [Int: [UInt8]] = [:]
@@ -150,7 +149,7 @@ struct LifecycleSimulation {
     /// Advances to the next thing that happens: a delivery, a deadline of the Nexus, the
     /// initialization, or a fault.
     mutating func step(faults: Bool = true) throws {
-        var next = queue.map(\.time).min() ?? .max
+        var next = queue.nextTime ?? .max
         if let nexus { next = min(next, nexus.nextDeadline()) }
         if rootKey == nil, nexus != nil { next = min(next, initializeAt) }
         if faults { next = min(next, nextFaultAt) }
@@ -159,9 +158,7 @@ struct LifecycleSimulation {
         stepsAtThisTime = next > now ? 0 : stepsAtThisTime + 1
         guard stepsAtThisTime < 10_000 else { throw violation("10,000 steps without time moving: a busy loop") }
         now = max(now, next)
-        if let index = queue.indices.min(by: { (queue[$0].time, queue[$0].order) < (queue[$1].time, queue[$1].order) }),
-           queue[index].time <= now {
-            let delivery = queue.remove(at: index).delivery
+        if let delivery = queue.takeDue(by: now) {
             try deliver(delivery)
         } else if rootKey == nil, now >= initializeAt, nexus != nil {
             try initialize()
@@ -186,9 +183,9 @@ struct LifecycleSimulation {
             keepers[index].slowUntil = 0
         }
         logRefusesUntil = 0
-        queue.removeAll { if case .keeperRestart = $0.delivery { true } else { false } }
+        queue.removeAll { if case .keeperRestart = $0 { true } else { false } }
         for index in keepers.indices where !keepers[index].up { restartKeeper(index + 1) }
-        queue.removeAll { if case .nexusRestart = $0.delivery { true } else { false } }
+        queue.removeAll { if case .nexusRestart = $0 { true } else { false } }
         if nexus == nil { try startNexus() }
         // Shares that count towards a restore: held by a Keeper, still on their way (sent before
         // a crash of the Nexus), or already in the Nexus' hand from a Keeper that has since lost
@@ -196,8 +193,8 @@ struct LifecycleSimulation {
         let inHand = Set(nexus?.shareIndicesInHand ?? [])
         func holds(_ keeper: Int) -> Bool {
             keepers[keeper - 1].share != nil && keepers[keeper - 1].share == distributed[keeper]
-                || queue.contains { item in
-                    if case .shareArrives(keeper, keepers[keeper - 1].life, let share) = item.delivery { share == distributed[keeper] } else { false }
+                || queue.pending.contains { delivery in
+                    if case .shareArrives(keeper, keepers[keeper - 1].life, let share) = delivery { share == distributed[keeper] } else { false }
                 }
         }
         let holding = (1...keepers.count).filter(holds).count
@@ -335,7 +332,7 @@ struct LifecycleSimulation {
                 guard let right = offeredRightPassword else { throw violation("a password was unwrapped that nobody offered") }
                 let password = right ? Self.password : "wrong horse battery"
                 let opened = wraps.lazy.compactMap { wrap in (try? wrap.unwrap(password: password, epoch: epoch)).map { ($0.copyBytes(), wrap.admin) } }.first
-                schedule(at: now + Int64.random(in: 50...500, using: &random),
+                queue.schedule(at: now + Int64.random(in: 50...500, using: &random),
                          .passwordUnwrapped(nexusLife: nexusLife, key: opened?.0, admin: opened?.1))
             case .answerPasswordAttempt(let outcome):
                 let right = offeredRightPassword
@@ -472,7 +469,7 @@ struct LifecycleSimulation {
         plane = nil
         unlockedWith = nil
         stats.nexusCrashes += 1
-        schedule(at: now + Int64.random(in: 100...20_000, using: &random), .nexusRestart)
+        queue.schedule(at: now + Int64.random(in: 100...20_000, using: &random), .nexusRestart)
     }
 
     // MARK: - The data plane
@@ -579,32 +576,27 @@ struct LifecycleSimulation {
 
     mutating func sendPoll(_ keeper: Int) {
         guard reachable(keeper) else {
-            schedule(at: now + timeout, .pollReply(nexusLife: nexusLife, keeper: keeper, result: .unreachable("timeout"), sentAt: now))
+            queue.schedule(at: now + timeout, .pollReply(nexusLife: nexusLife, keeper: keeper, result: .unreachable("timeout"), sentAt: now))
             return
         }
         let latency = latency(keeper)
         if latency > timeout {
-            schedule(at: now + timeout, .pollReply(nexusLife: nexusLife, keeper: keeper, result: .unreachable("timeout"), sentAt: now))
+            queue.schedule(at: now + timeout, .pollReply(nexusLife: nexusLife, keeper: keeper, result: .unreachable("timeout"), sentAt: now))
             return
         }
         let result: NexusLifecycle.PollResult = keepers[keeper - 1].share.map { .shard($0) } ?? .empty
-        schedule(at: now + latency, .pollReply(nexusLife: nexusLife, keeper: keeper, result: result, sentAt: now))
+        queue.schedule(at: now + latency, .pollReply(nexusLife: nexusLife, keeper: keeper, result: result, sentAt: now))
     }
 
     mutating func sendShare(_ keeper: Int, share: [UInt8], rehydration: NexusLifecycle.Rehydration?) {
         guard reachable(keeper) else {
-            schedule(at: now + timeout, .contributeReply(nexusLife: nexusLife, keeper: keeper, rehydration: rehydration, succeeded: false))
+            queue.schedule(at: now + timeout, .contributeReply(nexusLife: nexusLife, keeper: keeper, rehydration: rehydration, succeeded: false))
             return
         }
         let latency = latency(keeper)
-        schedule(at: now + latency / 2, .shareArrives(keeper: keeper, keeperLife: keepers[keeper - 1].life, share: share))
-        schedule(at: now + min(latency, timeout),
+        queue.schedule(at: now + latency / 2, .shareArrives(keeper: keeper, keeperLife: keepers[keeper - 1].life, share: share))
+        queue.schedule(at: now + min(latency, timeout),
                  .contributeReply(nexusLife: nexusLife, keeper: keeper, rehydration: rehydration, succeeded: latency <= timeout))
-    }
-
-    mutating func schedule(at time: Int64, _ delivery: Delivery) {
-        order += 1
-        queue.append((time, order, delivery))
     }
 
     mutating func deliver(_ delivery: Delivery) throws {
@@ -654,7 +646,7 @@ struct LifecycleSimulation {
             keepers[keeper - 1].share = nil
             keepers[keeper - 1].life += 1
             stats.keeperCrashes += 1
-            schedule(at: now + Int64.random(in: 0...30_000, using: &random), .keeperRestart(keeper: keeper))
+            queue.schedule(at: now + Int64.random(in: 0...30_000, using: &random), .keeperRestart(keeper: keeper))
         case 50..<75:
             keepers[keeper - 1].partitionedUntil = now + Int64.random(in: 1000...30_000, using: &random)
             stats.partitions += 1

@@ -55,8 +55,7 @@ struct ReplicaSimulation {
     var keyTable: [[UInt8]: [UInt8]] = [:]
     var replicas: [Replica?] = [nil, nil]
     var lives = [0, 0]
-    var queue: [(time: Int64, order: Int, delivery: Delivery)] = []
-    var order = 0
+    var queue = DeliveryQueue<Delivery>()
     var stats = Statistics()
     /// The truth: the root key, its epoch and each Keeper's distributed share; and the key of
     /// every epoch (a replica that has not folded the last rotation yet holds the one before).
@@ -104,16 +103,15 @@ struct ReplicaSimulation {
     }
 
     mutating func step(faults: Bool = true) throws {
-        var next = queue.map(\.time).min() ?? .max
+        var next = queue.nextTime ?? .max
         for replica in replicas.compactMap({ $0 }) { next = min(next, replica.driver.machine.nextDeadline()) }
         if rootKey == nil, initializeAt > 0 { next = min(next, initializeAt) }
         if faults { next = min(next, nextFaultAt) }
         stepsAtThisTime = next > now ? 0 : stepsAtThisTime + 1
         guard stepsAtThisTime < 10_000 else { throw violation("10,000 steps without time moving: a busy loop") }
         now = max(now, next)
-        if let index = queue.indices.min(by: { (queue[$0].time, queue[$0].order) < (queue[$1].time, queue[$1].order) }),
-           queue[index].time <= now {
-            try deliver(queue.remove(at: index).delivery)
+        if let delivery = queue.takeDue(by: now) {
+            try deliver(delivery)
         } else if rootKey == nil, initializeAt > 0, now >= initializeAt {
             try initializeBoth()
         } else if faults, now >= nextFaultAt {
@@ -128,14 +126,14 @@ struct ReplicaSimulation {
     /// Faults end; every Keeper and replica comes back; within a few poll intervals both replicas
     /// serve the one root key and every Keeper holds its share.
     mutating func heal() throws {
-        queue.removeAll { if case .keeperRestart = $0.delivery { true } else if case .replicaRestart = $0.delivery { true } else { false } }
+        queue.removeAll { if case .keeperRestart = $0 { true } else if case .replicaRestart = $0 { true } else { false } }
         for index in keepers.indices where !keepers[index].up {
             keepers[index].up = true
             keepers[index].share = nil
         }
         // Shares that can still unseal a replica: held by a Keeper, on their way, or in a sealed
         // replica's hand. Fewer than the threshold and no replica ready: only a password helps.
-        let inFlight = queue.compactMap { if case .shareArrives(let keeper, let life, let share) = $0.delivery,
+        let inFlight = queue.pending.compactMap { if case .shareArrives(let keeper, let life, let share) = $0,
                                               keepers[keeper - 1].life == life, share == distributed[keeper] { keeper } else { nil } }
         let inHand = replicas.compactMap { $0?.driver.machine.shareIndicesInHand }.flatMap { $0 }
         let possible = Set((1...keepers.count).filter { keepers[$0 - 1].share != nil && keepers[$0 - 1].share == distributed[$0] } + inFlight + inHand)
@@ -179,7 +177,7 @@ struct ReplicaSimulation {
     mutating func crash(_ index: Int) {
         replicas[index] = nil
         stats.replicaCrashes += 1
-        schedule(at: now + Int64.random(in: 100...5000, using: &random), .replicaRestart(index))
+        queue.schedule(at: now + Int64.random(in: 100...5000, using: &random), .replicaRestart(index))
     }
 
     /// `spike init` reaches both replicas at once (an operator retrying on the other): one genesis.
@@ -306,11 +304,11 @@ struct ReplicaSimulation {
             case .poll(let keeper):
                 let result: NexusLifecycle.PollResult = keepers[keeper - 1].up ? keepers[keeper - 1].share.map { .shard($0) } ?? .empty
                     : .unreachable("down")
-                schedule(at: now + Int64.random(in: 1...80, using: &random), .pollReply(replica: index, life: life, keeper: keeper, result: result, sentAt: now))
+                queue.schedule(at: now + Int64.random(in: 1...80, using: &random), .pollReply(replica: index, life: life, keeper: keeper, result: result, sentAt: now))
             case .contribute(let keeper, let share, let rehydration):
                 let latency = Int64.random(in: 1...80, using: &random)
-                schedule(at: now + latency / 2, .shareArrives(keeper: keeper, keeperLife: keepers[keeper - 1].life, share: share.value))
-                schedule(at: now + latency, .contributeReply(replica: index, life: life, keeper: keeper, rehydration: rehydration))
+                queue.schedule(at: now + latency / 2, .shareArrives(keeper: keeper, keeperLife: keepers[keeper - 1].life, share: share.value))
+                queue.schedule(at: now + latency, .contributeReply(replica: index, life: life, keeper: keeper, rehydration: rehydration))
             case .useEpoch(let genesis):
                 // Its own genesis, or an epoch the system has had (a replica folding rotations one by one).
                 guard keys[genesis.epoch] != nil || pending[index]?.event == genesis else {
@@ -338,11 +336,6 @@ struct ReplicaSimulation {
     }
 
     // MARK: - The network
-
-    mutating func schedule(at time: Int64, _ delivery: Delivery) {
-        order += 1
-        queue.append((time, order, delivery))
-    }
 
     mutating func deliver(_ delivery: Delivery) throws {
         switch delivery {
@@ -382,10 +375,10 @@ struct ReplicaSimulation {
             keepers[keeper - 1].share = nil
             keepers[keeper - 1].life += 1
             stats.keeperCrashes += 1
-            schedule(at: now + Int64.random(in: 0...3000, using: &random), .keeperRestart(keeper))
+            queue.schedule(at: now + Int64.random(in: 0...3000, using: &random), .keeperRestart(keeper))
         case 55..<85:
             // The follower of a replica wakes (the other one appended).
-            if let life = replicas[index]?.life { schedule(at: now + Int64.random(in: 1...50, using: &random), .follow(replica: index, life: life)) }
+            if let life = replicas[index]?.life { queue.schedule(at: now + Int64.random(in: 1...50, using: &random), .follow(replica: index, life: life)) }
         default:
             // An operator rotates the root key through one replica.
             guard replicas[index]?.driver.machine.isServing == true else { return }

@@ -417,22 +417,28 @@ def png_pixels(path):
     return width, height, rows
 
 
+def render_in_chromium(page, tmp_path):
+    """The DOM Chromium builds from `page`, and the pixels of its screenshot (rows of RGB tuples)."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "Debian's chromium is not installed (scripts/lib/setup.sh installs it)"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1300,900"]
+    dom = subprocess.run([chromium, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    shot = tmp_path / "report.png"
+    subprocess.run([chromium, *flags, f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120, check=True)
+    _, _, rows = png_pixels(shot)
+    return dom, rows
+
+
 def test_the_html_report_renders_in_chromium_with_its_lanes_and_the_reset(after_reset, tmp_path):
     page = tmp_path / "report.html"
     after_reset.spike("log", "audit", "--data-dir", after_reset.data, "--html", str(page))
     html = page.read_text()
     assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in html.split("<svg")[0]
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "Debian's chromium is not installed (scripts/lib/setup.sh installs it)"
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1300,900"]
-    dom = subprocess.run([chromium, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    dom, rows = render_in_chromium(page, tmp_path)
     for lane in ("nexus", "keeper-1", "keeper-2", "keeper-3"):
         assert f'data-lane="{lane}"' in dom, lane
     assert 'class="marker reset"' in dom and 'class="marker crash"' in dom and 'data-epoch="1"' in dom
     assert "The system was reset at" in dom
-    shot = tmp_path / "report.png"
-    subprocess.run([chromium, *flags, f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120, check=True)
-    _, _, rows = png_pixels(shot)
     counts = {}
     for row in rows:
         for pixel in row:

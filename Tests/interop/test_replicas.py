@@ -12,7 +12,7 @@ import time
 import pytest
 
 from spike_log import load_private_key, read_log
-from test_log_tools import SPIKE, Cluster, png_pixels
+from test_log_tools import SPIKE, Cluster, render_in_chromium
 
 
 @pytest.fixture(scope="module")
@@ -60,16 +60,10 @@ def test_the_log_copied_out_of_postgres_reads_with_the_independent_reader(replic
 def test_the_html_report_draws_a_lane_per_replica_in_chromium(replicas, tmp_path):
     page = tmp_path / "report.html"
     replicas.spike("log", "audit", "--postgres-url", replicas.url, "--data-dir", replicas.data, "--html", str(page))
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "Debian's chromium is not installed (scripts/lib/setup.sh installs it)"
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1300,900"]
-    dom = subprocess.run([chromium, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    dom, rows = render_in_chromium(page, tmp_path)
     for lane in ("nexus", "replica-nexus", "replica-nexus-2", "keeper-1"):
         assert f'data-lane="{lane}"' in dom, lane
     assert dom.count('class="marker crash"') == 1
     assert "Nexus replica nexus crashed after" in dom
-    shot = tmp_path / "report.png"
-    subprocess.run([chromium, *flags, f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120, check=True)
-    _, _, rows = png_pixels(shot)
     running = sum(1 for row in rows for pixel in row if pixel == (0x17, 0xbe, 0xcf))
     assert running > 2000, "the replicas' running stretches are not drawn"

@@ -470,10 +470,7 @@ public final class NexusStore: Sendable {
             }
             return .appended(range)
         } catch LogError.headMoved {
-            switch catchUp(core: core) {
-            case .folded: return .moved
-            case .failed(let error): return .failed(error)
-            }
+            return catchUp(core: core).map { .failed($0) } ?? .moved
         } catch {
             return .failed(error)
         }
@@ -586,13 +583,7 @@ public final class NexusStore: Sendable {
     /// already (the store's own commits wake the follower too). False if the fold failed.
     private static func follow(through head: UInt64, core: Core) -> Bool {
         guard core.state.withLock({ $0.position.sequence }) < head else { return true }
-        if case .failed = catchUp(core: core) { return false }
-        return true
-    }
-
-    private enum CatchUp {
-        case folded
-        case failed(any Error)
+        return catchUp(core: core) == nil
     }
 
     /// An event as read for the fold.
@@ -607,26 +598,22 @@ public final class NexusStore: Sendable {
     /// plane (their authenticators checked now when the data is unlocked, else kept for the
     /// unlock), version keys as the key table holds them, everything else kept for the lifecycle.
     /// A record that does not fold (damaged, unknown, forged) stops the data being served:
-    /// nothing after it is folded, and the lifecycle hears of it.
-    private static func catchUp(core: Core) -> CatchUp {
+    /// nothing after it is folded, and the lifecycle hears of it. Returns why nothing could be
+    /// folded, or nil.
+    private static func catchUp(core: Core) -> (any Error)? {
         // A put's key missing when read was shredded by a later record, committed by then: the
         // next fold takes that record (so that no live version is left without its key).
         for _ in 0..<3 {
             switch foldOnce(core: core) {
-            case .folded(keysMissing: false): return .folded
-            case .folded(keysMissing: true): continue
-            case .failed(let error): return .failed(error)
+            case .success(let keysMissing): if !keysMissing { return nil }
+            case .failure(let error): return error
             }
         }
-        return .folded
+        return nil
     }
 
-    private enum Fold {
-        case folded(keysMissing: Bool)
-        case failed(any Error)
-    }
-
-    private static func foldOnce(core: Core) -> Fold {
+    /// One fold through the head; whether a put's key was missing from the key table.
+    private static func foldOnce(core: Core) -> Result<Bool, any Error> {
         let position = core.state.withLock { $0.position }
         var read: [Read] = []
         let head: ChainHead
@@ -643,12 +630,12 @@ public final class NexusStore: Sendable {
             receivedKeys = try core.log.keyTable(ids: ids)
             if read.contains(where: { $0.event.payload is RootKeyRotated }) { table = try core.log.keyTable() }
         } catch let error as ReplayError {
-            return .failed(refuse(error.description, core: core))
+            return .failure(refuse(error.description, core: core))
         } catch LogError.corruptRecord(let sequence, let reason) {
-            return .failed(refuse(LogError.corruptRecord(sequence: sequence, reason: reason).description, core: core))
+            return .failure(refuse(LogError.corruptRecord(sequence: sequence, reason: reason).description, core: core))
         } catch {
             // The store away: nothing folded; the next fold tries again.
-            return .failed(error)
+            return .failure(error)
         }
         let outcome = core.state.withLock { state -> Result<Bool, ReplayError> in
             // Checked first, on the small parts of the state: nothing is folded from a batch
@@ -702,9 +689,9 @@ public final class NexusStore: Sendable {
         case .success(let logged):
             if logged { core.onLogged() }
             let missing = read.contains { ($0.event.payload as? SecretPut).map { receivedKeys[Array($0.keyID)] == nil } ?? false }
-            return .folded(keysMissing: missing && !read.contains { $0.event.payload is RootKeyRotated })
+            return .success(missing && !read.contains { $0.event.payload is RootKeyRotated })
         case .failure(let error):
-            return .failed(refuse(error.description, core: core))
+            return .failure(refuse(error.description, core: core))
         }
     }
 
