@@ -122,20 +122,25 @@ import Testing
         #expect(Self.contributions(log.drain(&b, as: "b", at: later)) == [2])
     }
 
-    @Test func aReplicaFollowsAnotherOnesRotationThroughItsLink() throws {
+    /// Both replicas ready; A rotates (its events in the log, the link in the key table) and B
+    /// folds the rotation, with the link as the key table gives it (`link` of the rotation).
+    static func rotatedByA(link: (RootKeyRotation) -> [UInt8]) throws -> (RootKeyRotation, NexusDriver, [NexusLifecycle.Action]) {
         let genesis = try Driver.genesis()
         var log = SharedLog()
-        var (_, b) = try Self.bothReady(genesis, log: &log)
+        var (_, b) = try bothReady(genesis, log: &log)
         var generator = SystemRandomNumberGenerator()
         let rotation = try RootKeyRotation.create(from: genesis.rootKey, current: genesis.event, currentRotation: nil, epoch: 2, at: 1,
                                                   using: &generator)
-        // A rotated: its events are in the log; the key table holds the link.
         log.events += [DomainEvent(actor: Driver.admin, trail: "rotate", rotation.event)]
             + rotation.distributions.map { DomainEvent(actor: Driver.admin, trail: "rotate", $0) }
         var logged = log.unfolded(by: "b")
-        logged[logged.count - 1 - rotation.distributions.count].rotationLink = rotation.linkValue
-        try b.handle(.logged(logged), at: Self.time)
-        let actions = log.drain(&b, as: "b")
+        logged[logged.count - 1 - rotation.distributions.count].rotationLink = link(rotation)
+        try b.handle(.logged(logged), at: time)
+        return (rotation, b, log.drain(&b, as: "b"))
+    }
+
+    @Test func aReplicaFollowsAnotherOnesRotationThroughItsLink() throws {
+        let (rotation, b, actions) = try Self.rotatedByA { $0.linkValue }
         guard case .rekeyData(let key, 2)? = actions.first(where: { if case .rekeyData = $0 { true } else { false } }) else {
             Issue.record("B did not move its data to the new key: \(actions)")
             return
@@ -146,17 +151,7 @@ import Testing
     }
 
     @Test func aRotationWhoseLinkDoesNotOpenSealsTheReplica() throws {
-        let genesis = try Driver.genesis()
-        var log = SharedLog()
-        var (_, b) = try Self.bothReady(genesis, log: &log)
-        var generator = SystemRandomNumberGenerator()
-        let rotation = try RootKeyRotation.create(from: genesis.rootKey, current: genesis.event, currentRotation: nil, epoch: 2, at: 1,
-                                                  using: &generator)
-        log.events += [DomainEvent(actor: Driver.admin, trail: "rotate", rotation.event)]
-        var logged = log.unfolded(by: "b")
-        logged[logged.count - 1].rotationLink = Array(repeating: 7, count: rotation.linkValue.count)
-        try b.handle(.logged(logged), at: Self.time)
-        let actions = log.drain(&b, as: "b")
+        let (_, b, actions) = try Self.rotatedByA { Array(repeating: 7, count: $0.linkValue.count) }
         #expect(actions.contains { if case .lockData = $0 { true } else { false } })
         #expect(b.machine.phase == .sealed && b.machine.currentRootKey == nil, "a key it cannot check is never used")
     }
