@@ -149,6 +149,38 @@ public final class EventLog: EventStore {
         writerLock?.release()
     }
 
+    public func latestSnapshot() throws -> StoredSnapshot? {
+        try environment.read { txn in
+            guard let last = try txn.last(environment.snapshots), last.key.count == 8 else { return nil }
+            return StoredSnapshot(sequence: UInt64(bigEndian: last.key.loadUnaligned(as: UInt64.self)), bytes: Array(last.value))
+        }
+    }
+
+    /// One write transaction of its own (LMDB serializes it with the log writer's): the caller's
+    /// thread blocks until it is durable, so it is never an event loop's.
+    public func storeSnapshot(_ bytes: [UInt8], sequence: UInt64) throws {
+        try environment.write { txn in
+            // A newer one stays (as in PostgreSQL, where replicas store theirs at once).
+            if let last = try txn.last(environment.snapshots), last.key.count == 8,
+               UInt64(bigEndian: last.key.loadUnaligned(as: UInt64.self)) > sequence { return }
+            try Self.dropSnapshots(txn, in: environment)
+            try txn.put(environment.snapshots, key: withUnsafeBytes(of: sequence.bigEndian) { Array($0) }, value: bytes)
+        }
+    }
+
+    public func deleteSnapshots() throws {
+        try environment.write { txn in try Self.dropSnapshots(txn, in: environment) }
+    }
+
+    private static func dropSnapshots(_ txn: LMDBTransaction, in environment: LMDBEnvironment) throws {
+        var keys: [[UInt8]] = []
+        try txn.forEach(environment.snapshots, from: nil) { key, _ in
+            keys.append(Array(key))
+            return true
+        }
+        for key in keys { try txn.delete(environment.snapshots, key: key) }
+    }
+
     public var mapSize: Int { environment.mapSize }
 
     /// The bytes the log takes on disk (LMDB's data file).

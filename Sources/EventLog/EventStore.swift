@@ -75,6 +75,16 @@ public protocol EventStore: AnyObject, Sendable {
     /// Walks the whole log; with a keyring, also opens every segment key and body.
     func verify(keyring: LogKeyring?) -> VerificationReport
 
+    /// The newest snapshot kept beside the log (derived data, DESIGN §3), or nil.
+    func latestSnapshot() throws -> StoredSnapshot?
+
+    /// Keeps `bytes` as the snapshot through record `sequence` and drops older ones; durable
+    /// when it returns. Never touches the records or the key table.
+    func storeSnapshot(_ bytes: [UInt8], sequence: UInt64) throws
+
+    /// Drops every snapshot: the next start folds the whole log, and loses nothing.
+    func deleteSnapshots() throws
+
     /// What this process committed since it opened the store.
     var statistics: LogStatistics { get }
 
@@ -83,6 +93,17 @@ public protocol EventStore: AnyObject, Sendable {
 
     /// Writes what is queued, then stops accepting appends. Reads keep working.
     func close()
+}
+
+/// A snapshot's stored bytes and the last record it stands for (`ProjectionSnapshot` reads them).
+public struct StoredSnapshot: Sendable, Equatable {
+    public var sequence: UInt64
+    public var bytes: [UInt8]
+
+    public init(sequence: UInt64, bytes: [UInt8]) {
+        self.sequence = sequence
+        self.bytes = bytes
+    }
 }
 
 extension EventStore {

@@ -132,6 +132,27 @@ public final class PostgresEventStore: EventStore {
 
     public var statistics: LogStatistics { core.statistics }
 
+    public func latestSnapshot() throws -> StoredSnapshot? {
+        let rows = try storage.reads.query("SELECT sequence, snapshot FROM spike.snapshots ORDER BY sequence DESC LIMIT 1")
+        guard let row = rows.first else { return nil }
+        let (sequence, bytes) = try row.decode((Int64, ByteBuffer).self)
+        return StoredSnapshot(sequence: UInt64(sequence), bytes: Array(bytes.readableBytesView))
+    }
+
+    /// One statement (atomic on its own): replicas storing theirs at once each keep the newer.
+    public func storeSnapshot(_ bytes: [UInt8], sequence: UInt64) throws {
+        let at = Int64(sequence)
+        try storage.reads.query("""
+            WITH dropped AS (DELETE FROM spike.snapshots WHERE sequence < \(at))
+            INSERT INTO spike.snapshots (sequence, snapshot) VALUES (\(at), \(ByteBuffer(bytes: bytes)))
+            ON CONFLICT (sequence) DO NOTHING
+            """)
+    }
+
+    public func deleteSnapshots() throws {
+        try storage.reads.query("DELETE FROM spike.snapshots")
+    }
+
     public var storedBytes: Int64 { (try? storage.storedBytes()) ?? 0 }
 
     /// The highest head this process has seen committed, by itself or by another writer.

@@ -3,7 +3,7 @@ import PostgresNIO
 
 /// The event log's tables in PostgreSQL, in the schema `spike`, with the same values as LMDB's
 /// databases (docs/log-format.md): `events` (sequence → record bytes), `meta` (format, log id,
-/// head), `keys` (the key table), and `schema_version`. Migrations are applied in order at a
+/// head), `keys` (the key table), `snapshots` (derived checkpoints), and `schema_version`. Migrations are applied in order at a
 /// writable open, under an advisory lock so that replicas starting together apply each once;
 /// a schema newer than this build refuses to open.
 enum PostgresSchema {
@@ -23,6 +23,8 @@ enum PostgresSchema {
             FOR EACH STATEMENT EXECUTE FUNCTION spike.refuse_change()
             """,
         ]),
+        // Checkpoints of the Nexus' data projection (derived data: `ProjectionSnapshot`).
+        (2, ["CREATE TABLE spike.snapshots (sequence bigint PRIMARY KEY, snapshot bytea NOT NULL)"]),
     ]
 
     static var latestVersion: Int { migrations.last!.version }

@@ -11,6 +11,14 @@ public struct DataProjection: Sendable {
 
     public init() {}
 
+    /// A projection as a snapshot kept it (`ProjectionSnapshot`).
+    init(restoring secrets: [String: SecretEntry], policies: [String: Policy], accessDenials: Int, epoch: UInt32) {
+        self.secrets = secrets
+        self.policies = policies
+        self.accessDenials = accessDenials
+        self.epoch = epoch
+    }
+
     public mutating func apply(_ event: DomainEvent) {
         switch event.payload {
         case let genesis as EpochStarted:

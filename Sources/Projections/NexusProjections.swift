@@ -6,31 +6,46 @@ import EventLog
 /// can check (`authenticate(with:)`). Nothing a data event grants is served before that.
 public struct NexusProjections: Sendable {
     public var lifecycle = LifecycleProjection()
-    public var data = DataProjection()
+    /// The data's fold; empty when the replay left the data for later (`foldingData: false`).
+    public private(set) var dataFold = DataFold()
+    /// Whether the data events were folded (a Nexus folds them once it has the root key, from a
+    /// snapshot and the log's tail: `NexusStore.unlock`).
+    public private(set) var dataFolded = true
     /// Events of informational kinds this build does not know, skipped (a newer writer's).
     public private(set) var skippedInformational = 0
-    /// The current epoch's authenticated events folded so far, unchecked.
-    public private(set) var unverified = UnverifiedEvents()
     /// The head `replay` folded the log through: where a Nexus follows it from.
     public private(set) var head: ChainHead?
+
+    public var data: DataProjection { dataFold.data }
+    /// The current epoch's authenticated events folded so far, unchecked.
+    public var unverified: UnverifiedEvents { dataFold.unverified }
 
     public init() {}
 
     /// Folds one event at `sequence` of epoch `epoch` (the record header's).
     public mutating func apply(_ event: DomainEvent, sequence: UInt64, epoch: UInt32, authenticator: EventAuthenticator?) throws(ReplayError) {
-        try unverified.admit(event.kind, sequence: sequence, epoch: epoch, authenticator: authenticator, openedByRotation: lifecycle.rotation?.epoch)
+        if dataFolded { try dataFold.apply(event, sequence: sequence, epoch: epoch, authenticator: authenticator) }
         lifecycle.apply(event, sequence: sequence)
-        data.apply(event)
-        // A new epoch (or a closed one) starts the data over; what came before is not folded.
-        if event.payload is EpochStarted || event.payload is SystemReset { unverified = UnverifiedEvents() }
     }
 
     /// Folds every event of the log in `store`, opened with `keyring`. Throws at the first record that cannot be folded: a
     /// body that does not decode, a kind this build does not know that changes state (a newer
-    /// writer, or damage), an event that must be authenticated and is not.
-    public static func replay(_ store: some EventStore, keyring: LogKeyring) throws -> NexusProjections {
+    /// writer, or damage), an event that must be authenticated and is not. Without
+    /// `foldingData`, the data plane's records are read (the chain checked, the bodies opened,
+    /// the authenticators' presence checked) but not decoded: the lifecycle alone is folded, and
+    /// the data is left for later.
+    public static func replay(_ store: some EventStore, keyring: LogKeyring, foldingData: Bool = true) throws -> NexusProjections {
         var projections = NexusProjections()
+        projections.dataFolded = foldingData
         projections.head = try store.replay(after: .empty(store.logID), keyring: keyring) { view in
+            if !foldingData, EventVocabulary.dataPlaneKinds.contains(view.kind) {
+                // Not decoded, but a record that must carry an authenticator and has none is
+                // refused now, as a fold would: no Nexus holding the root key wrote it.
+                if let kind = EventVocabulary.kind(number: view.kind), kind.authenticated, view.authenticator == nil {
+                    throw ReplayError.unauthenticated(sequence: view.sequence, kind: kind.name)
+                }
+                return
+            }
             guard let event = try DomainEvent.toFold(view) else {
                 projections.skippedInformational += 1
                 return

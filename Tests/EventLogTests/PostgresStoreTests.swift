@@ -107,7 +107,7 @@ import Testing
         }
         #expect(try texts(t.store, keyring: t.keyring) == ["kept"])
         try PostgresAdmin.execute("INSERT INTO spike.schema_version (version) VALUES (99)", at: t.url!)
-        #expect(throws: LogError.unsupportedSchema(found: 99, supported: 1)) { _ = try t.open() }
+        #expect(throws: LogError.unsupportedSchema(found: 99, supported: 2)) { _ = try t.open() }
     }
 }
 

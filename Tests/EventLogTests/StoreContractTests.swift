@@ -30,6 +30,26 @@ import Testing
         #expect(report.isIntact && report.records == 6 && report.segments == 2 && report.eventsOpened == 4, "\(report)")
     }
 
+    /// Snapshots are kept beside the log, the newest alone, and never touch the records: the log
+    /// reads and verifies the same with them stored or dropped.
+    @Test(arguments: StoreKind.allCases)
+    func aSnapshotIsKeptBesideTheLogAndReplacesTheOlderOne(_ kind: StoreKind) async throws {
+        let t = try TestStore(kind)
+        #expect(try t.store.latestSnapshot() == nil)
+        try await t.store.append([NewEvent(kind: 7, body: body("one")), NewEvent(kind: 8, body: body("two"))])
+        try t.store.storeSnapshot([1, 2, 3], sequence: 2)
+        try t.store.storeSnapshot([4, 5, 6, 7], sequence: 3)
+        try t.reopen()
+        #expect(try t.store.latestSnapshot() == StoredSnapshot(sequence: 3, bytes: [4, 5, 6, 7]))
+        // An older one stored late (a slower replica's) does not replace the newer.
+        try t.store.storeSnapshot([9], sequence: 2)
+        #expect(try t.store.latestSnapshot()?.sequence == 3)
+        try t.store.deleteSnapshots()
+        #expect(try t.store.latestSnapshot() == nil)
+        #expect(try texts(t.store, keyring: t.keyring) == ["one", "two"])
+        #expect(t.store.verify(keyring: t.keyring).isIntact)
+    }
+
     /// Many concurrent appenders: group commit, sequences unique and contiguous, the chain whole.
     @Test(arguments: StoreKind.allCases)
     func concurrentAppendsLeaveNoGapAndNoDuplicate(_ kind: StoreKind) async throws {

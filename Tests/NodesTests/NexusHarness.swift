@@ -61,6 +61,9 @@ final class NexusHarness: Sendable {
         configuration.passwordCost = .testing
         // A refusal within the wait after five wrong passwords must be seen on a loaded machine.
         configuration.firstPasswordWait = .seconds(5)
+        if let every = environment["SPIKE_NEXUS_SNAPSHOT_EVERY"].flatMap(UInt64.init) {
+            configuration.snapshots = every == 0 ? nil : SnapshotPolicy(everyEvents: every)
+        }
         configuration.acceptLogHead = acceptLogHead
         configuration.logHeadAcceptedBy = "host:test-operator@test"
         nexus = try await NexusServer.start(configuration: configuration, source: try source("/spike/nexus"), roles: roles,

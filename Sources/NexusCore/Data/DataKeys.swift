@@ -12,6 +12,8 @@ public struct DataKeys: Sendable {
     public var root: SymmetricKey
     /// HKDF(R, "event auth", epoch): authenticates the data events (`EventKind.authenticated`).
     public var eventAuthentication: SymmetricKey
+    /// HKDF(R, "snapshot", epoch): seals snapshots of the data projection (`ProjectionSnapshot`).
+    public var snapshot: SymmetricKey
 
     /// The cipher keys of earlier epochs of this chain of rotations, newest first: ciphertexts
     /// made before a rotation still decrypt.
@@ -26,5 +28,6 @@ public struct DataKeys: Sendable {
         defer { bytes.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
         root = SymmetricKey(data: bytes)
         eventAuthentication = rootKey.eventAuthenticationKey(epoch: epoch)
+        snapshot = rootKey.snapshotKey(epoch: epoch)
     }
 }

@@ -28,6 +28,10 @@ public struct NexusConfiguration: Sendable {
     public var replica: String?
     /// Versions kept per secret (`SPIKE_NEXUS_MAX_SECRET_VERSIONS`, default 10).
     public var maxSecretVersions = 10
+    /// When snapshots of the data are written (`SPIKE_NEXUS_SNAPSHOT_EVERY` records, default
+    /// 10000, and `SPIKE_NEXUS_SNAPSHOT_INTERVAL`, default 5m; and at a clean stop); nil when
+    /// `SPIKE_NEXUS_SNAPSHOT_EVERY=0`: every start folds the whole log.
+    public var snapshots: SnapshotPolicy? = SnapshotPolicy()
     /// The largest cipher plaintext or ciphertext (`SPIKE_NEXUS_CRYPTO_MAX_CIPHERTEXT_SIZE`, 65536).
     public var maxCipherSize = 65536
     /// scrypt's cost for the admin password wraps this Nexus makes (OWASP's minimum; tests lower it).
@@ -121,6 +125,12 @@ public struct NexusConfiguration: Sendable {
         guard (1...10_000).contains(configuration.maxSecretVersions) else {
             throw .invalid("SPIKE_NEXUS_MAX_SECRET_VERSIONS", "must be 1…10000")
         }
+        let every = try integer(value("SPIKE_NEXUS_SNAPSHOT_EVERY"), "SPIKE_NEXUS_SNAPSHOT_EVERY", default: 10_000)
+        guard (0...100_000_000).contains(every) else {
+            throw .invalid("SPIKE_NEXUS_SNAPSHOT_EVERY", "must be 0 (no snapshots) … 100000000 records")
+        }
+        let snapshotInterval = try duration(value("SPIKE_NEXUS_SNAPSHOT_INTERVAL"), "SPIKE_NEXUS_SNAPSHOT_INTERVAL", default: .seconds(300))
+        configuration.snapshots = every == 0 ? nil : SnapshotPolicy(everyEvents: UInt64(every), interval: snapshotInterval)
         configuration.maxCipherSize = try integer(value("SPIKE_NEXUS_CRYPTO_MAX_CIPHERTEXT_SIZE"), "SPIKE_NEXUS_CRYPTO_MAX_CIPHERTEXT_SIZE", default: 65536)
         guard (1...(16 << 20)).contains(configuration.maxCipherSize) else {
             throw .invalid("SPIKE_NEXUS_CRYPTO_MAX_CIPHERTEXT_SIZE", "must be 1…16777216 bytes")

@@ -88,7 +88,9 @@ public final class NexusNode: Sendable {
         let keyring = LogKeyring([auditKey])
         let projections: NexusProjections
         do {
-            projections = try NexusProjections.replay(log, keyring: keyring)
+            // The data is folded once the root key is here (`NexusStore.unlock`): from a snapshot
+            // only R opens, and the log after it.
+            projections = try NexusProjections.replay(log, keyring: keyring, foldingData: false)
         } catch let error as LogError where log.isShared {
             // Replicas of one log each need the audit key its records were sealed to.
             log.close()
@@ -107,7 +109,7 @@ public final class NexusNode: Sendable {
         let (stream, inputs) = AsyncStream.makeStream(of: Input.self)
         (self.stream, self.inputs) = (stream, inputs)
         store = NexusStore(log: log, keyring: keyring, projections: projections, versionKeys: keyTable,
-                           maxVersions: configuration.maxSecretVersions, onLogged: { inputs.yield(.follow) })
+                           maxVersions: configuration.maxSecretVersions, snapshots: configuration.snapshots, onLogged: { inputs.yield(.follow) })
         // Until the lifecycle names an epoch (`useEpoch`), new segments are sealed to the audit key.
         log.setRecipients([LogRecipient(auditKey.publicKey)], epoch: 0)
     }
@@ -391,7 +393,13 @@ public final class NexusNode: Sendable {
         let previous = try machine.projection.rotation.map { rotation throws(KeyError) in
             try PreviousKeys.open(rotation.previousKeys, rootKey: rootKey, epoch: rotation.epoch)
         } ?? PreviousKeys()
+        let firstFold = store.dataFoldReport == nil
         try store.unlock(rootKey: rootKey, epoch: epoch, previous: previous)
+        if firstFold, let report = store.dataFoldReport {
+            let from = report.snapshot.map { "the snapshot of record \($0) and " } ?? ""
+            let millis = Int(report.duration / .milliseconds(1))
+            FileHandle.standardError.write(Data("spike nexus: data folded from \(from)\(report.records) records of the log in \(millis) ms\n".utf8))
+        }
     }
 
     /// Tells the driver how an append of the lifecycle's went, with the other replicas' events

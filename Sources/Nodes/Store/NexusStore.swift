@@ -39,6 +39,13 @@ public final class NexusStore: Sendable {
         /// The highest head known to be committed, and since when the fold has been behind it.
         var followed: UInt64 = 0
         var behindSince: ContinuousClock.Instant?
+        /// The data events are not folded yet: the first `unlock` folds them, from the latest
+        /// snapshot and the log's tail (ADR-0017). Until then the plane is empty and unserved.
+        var dataPending = false
+        /// The record the latest snapshot stands for (stored, or being stored), and when it was taken.
+        var snapshotAt: UInt64 = 0
+        var snapshotTakenAt = ContinuousClock.now
+        var snapshotInFlight = false
     }
 
     private struct Pending: Sendable {
@@ -74,6 +81,17 @@ public final class NexusStore: Sendable {
         case follow(head: UInt64, reply: @Sendable (Bool) -> Void)
         /// Answered once everything queued before it is done.
         case barrier(@Sendable () -> Void)
+        /// A snapshot, if one is due for this reason.
+        case snapshot(SnapshotReason)
+    }
+
+    private enum SnapshotReason {
+        /// `SnapshotPolicy.everyEvents` records since the last one.
+        case count
+        /// `SnapshotPolicy.interval` since the last one, if the log moved.
+        case time
+        /// A clean stop, if the log moved.
+        case stop
     }
 
     /// What the write loop shares with the handlers (the loop holds this, not the store).
@@ -86,12 +104,21 @@ public final class NexusStore: Sendable {
         let queue = Mutex<(pending: [Work], writesStopped: Bool, stopped: Bool)>(([], false, false))
         /// Told when other replicas' events are waiting in `logged`, or the data was refused.
         let onLogged: @Sendable () -> Void
+        let snapshots: SnapshotPolicy?
+        let report = Mutex<DataFoldReport?>(nil)
+        /// Held by a fold of others' records and by the first unlock's fold of the data: the
+        /// latter folds through the position, which the former moves.
+        let folding = Mutex(())
+        /// Snapshots are sealed and stored here: a blocking write, never in the write loop.
+        let snapshotQueue = DispatchQueue(label: "spike-snapshot-writer")
 
-        init(log: any EventStore, keyring: LogKeyring, maxVersions: Int, state: State, onLogged: @escaping @Sendable () -> Void) {
+        init(log: any EventStore, keyring: LogKeyring, maxVersions: Int, state: State, snapshots: SnapshotPolicy?,
+             onLogged: @escaping @Sendable () -> Void) {
             self.log = log
             self.keyring = keyring
             self.maxVersions = maxVersions
             self.state = Mutex(state)
+            self.snapshots = snapshots
             self.onLogged = onLogged
         }
     }
@@ -108,18 +135,21 @@ public final class NexusStore: Sendable {
     private let wakeups: AsyncStream<Void>.Continuation
     private let loop: Task<Void, Never>
     private let follower: Task<Void, Never>?
+    private let snapshotTimer: Task<Void, Never>?
     public var maxVersions: Int { core.maxVersions }
 
     /// A store serving `projections.data` once `unlock` has checked the authenticators of the
     /// events it was folded from; it appends after `projections.head`, opens other replicas'
-    /// records with `keyring`, and calls `onLogged` when there are some for `takeLogged`.
+    /// records with `keyring`, and calls `onLogged` when there are some for `takeLogged`. When the
+    /// projections left the data unfolded (`NexusProjections.dataFolded`), the first `unlock`
+    /// folds it. With `snapshots`, it writes snapshots of the data as that policy says.
     public init(log: any EventStore, keyring: LogKeyring, projections: NexusProjections, versionKeys: [[UInt8]: [UInt8]], maxVersions: Int,
-                onLogged: @escaping @Sendable () -> Void = {}) {
+                snapshots: SnapshotPolicy? = nil, onLogged: @escaping @Sendable () -> Void = {}) {
         let position = projections.head ?? .empty(log.logID)
         let core = Core(log: log, keyring: keyring, maxVersions: maxVersions, state: State(
             plane: DataPlane(projection: projections.data, versionKeys: versionKeys, maxVersions: maxVersions),
-            keys: nil, unverified: projections.unverified, openedByRotation: projections.lifecycle.rotation?.epoch,
-            position: position, followed: position.sequence), onLogged: onLogged)
+            keys: nil, unverified: projections.unverified, openedByRotation: projections.dataFold.openedByRotation,
+            position: position, followed: position.sequence, dataPending: !projections.dataFolded), snapshots: snapshots, onLogged: onLogged)
         self.core = core
         let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         wakeups = continuation
@@ -132,6 +162,7 @@ public final class NexusStore: Sendable {
                     case .lifecycle(let append): append.reply(await Self.appendLifecycle(append, core: core))
                     case .follow(let head, let reply): reply(Self.follow(through: head, core: core))
                     case .barrier(let reply): reply()
+                    case .snapshot(let reason): Self.snapshotIfDue(core, reason)
                     }
                 }
             }
@@ -161,10 +192,23 @@ public final class NexusStore: Sendable {
                 }
             }
         } : nil
+        snapshotTimer = snapshots.map { policy in
+            Task { [core, wakeups = continuation] in
+                while (try? await Task.sleep(for: policy.interval)) != nil {
+                    let queued = core.queue.withLock { queue -> Bool in
+                        guard !queue.stopped else { return false }
+                        queue.pending.append(.snapshot(.time))
+                        return true
+                    }
+                    if queued { wakeups.yield() }
+                }
+            }
+        }
     }
 
     deinit {
         follower?.cancel()
+        snapshotTimer?.cancel()
         wakeups.finish()
     }
 
@@ -174,6 +218,7 @@ public final class NexusStore: Sendable {
         case lifecycle(LifecycleAppend)
         case follow(head: UInt64, reply: @Sendable (Bool) -> Void)
         case barrier(@Sendable () -> Void)
+        case snapshot(SnapshotReason)
     }
 
     /// The writes queued before the next other work, or that work alone.
@@ -193,6 +238,9 @@ public final class NexusStore: Sendable {
             case .barrier(let reply):
                 queue.pending.removeFirst()
                 return .barrier(reply)
+            case .snapshot(let reason):
+                queue.pending.removeFirst()
+                return .snapshot(reason)
             case .write:
                 var taken: [Pending] = []
                 while taken.count < Self.maxBatch, case .write(let pending)? = queue.pending.first {
@@ -210,7 +258,7 @@ public final class NexusStore: Sendable {
             if queue.stopped { return false }
             switch work {
             case .write, .rotation: if queue.writesStopped { return false }
-            case .lifecycle, .follow, .barrier: break
+            case .lifecycle, .follow, .barrier, .snapshot: break
             }
             queue.pending.append(work)
             return true
@@ -223,12 +271,92 @@ public final class NexusStore: Sendable {
     /// projection was folded from, then derives the keys of `epoch`. Throws, and stays locked,
     /// when one fails: that record was written without the root key, and nothing it may have
     /// granted is served. Also how the data moves to the keys of another replica's rotation.
-    public func unlock(rootKey: RootKey, epoch: UInt32, previous: PreviousKeys = PreviousKeys()) throws(ReplayError) {
-        try core.state.withLock { $0.unverified }.authenticate(with: rootKey, epoch: epoch, previous: previous)
+    /// The first unlock of a store whose data is not folded yet folds it first: from the latest
+    /// snapshot that checks, and the log after it (ADR-0017); it throws when a record does not fold.
+    public func unlock(rootKey: RootKey, epoch: UInt32, previous: PreviousKeys = PreviousKeys()) throws {
         let keys = DataKeys(rootKey: rootKey, epoch: epoch, previous: previous)
+        if core.state.withLock({ $0.dataPending }) {
+            try core.folding.withLock { _ in try Self.foldData(core, keys: keys) }
+            _ = enqueue(.snapshot(.count))
+        }
+        try core.state.withLock { $0.unverified }.authenticate(with: rootKey, epoch: epoch, previous: previous)
         core.state.withLock {
             $0.keys = keys
             $0.unverified = UnverifiedEvents()
+        }
+    }
+
+    /// How the first unlock folded the data: from the snapshot of which record (nil: the whole
+    /// log), how many records of the log on top, and how long it took.
+    public struct DataFoldReport: Sendable, Equatable {
+        public var snapshot: UInt64?
+        /// Why the latest snapshot was not used, if there was one.
+        public var ignored: SnapshotError?
+        public var records: UInt64
+        public var duration: Duration
+    }
+
+    /// Set once the first unlock folded the data (nil for a store given folded projections).
+    public var dataFoldReport: DataFoldReport? { core.report.withLock { $0 } }
+
+    /// The data's fold, from the latest snapshot that checks (else from the first record) through
+    /// the position; the version keys read again (others' records folded meanwhile may have
+    /// shredded some). Under `Core.folding`: nothing else moves the position meanwhile but this
+    /// process' own lifecycle appends, which the loop below takes too.
+    private static func foldData(_ core: Core, keys: DataKeys) throws {
+        let started = ContinuousClock.now
+        let position = core.state.withLock { $0.position.sequence }
+        let (snapshot, ignored) = usableSnapshot(core, keys: keys, through: position)
+        var fold = snapshot?.fold ?? DataFold()
+        var folded = snapshot?.header.sequence ?? 0
+        while true {
+            let through = core.state.withLock { $0.position.sequence }
+            if folded < through {
+                _ = try core.log.replay(from: folded + 1, through: through, keyring: core.keyring) { view in
+                    guard let event = try DomainEvent.toFold(view) else { return }
+                    try fold.apply(event, sequence: view.sequence, epoch: view.header.epoch, authenticator: view.authenticator)
+                }
+                folded = through
+            }
+            let versionKeys = try core.log.keyTable()
+            let done = core.state.withLock { state -> Bool in
+                guard state.position.sequence == folded else { return false }
+                state.plane = DataPlane(projection: fold.data, versionKeys: versionKeys, maxVersions: core.maxVersions)
+                state.unverified = fold.unverified
+                state.openedByRotation = fold.openedByRotation
+                state.dataPending = false
+                state.snapshotAt = snapshot?.header.sequence ?? 0
+                return true
+            }
+            if done { break }
+        }
+        core.report.withLock {
+            $0 = DataFoldReport(snapshot: snapshot?.header.sequence, ignored: ignored, records: folded - (snapshot?.header.sequence ?? 0),
+                                duration: started.duration(to: .now))
+        }
+    }
+
+    /// The latest snapshot, if it is of this log through a record at most `position`, of the
+    /// current epoch, and opens under its snapshot key; else nil, and why (also said on stderr).
+    private static func usableSnapshot(_ core: Core, keys: DataKeys, through position: UInt64) -> (ProjectionSnapshot?, SnapshotError?) {
+        let stored: StoredSnapshot
+        do {
+            guard let latest = try core.log.latestSnapshot() else { return (nil, nil) }
+            stored = latest
+        } catch {
+            FileHandle.standardError.write(Data("spike nexus: the snapshots could not be read, the whole log is folded: \(error)\n".utf8))
+            return (nil, nil)
+        }
+        do throws(SnapshotError) {
+            let header = try ProjectionSnapshot.Header(stored: stored.bytes)
+            guard header.epoch == keys.epoch else { throw .otherEpoch(snapshot: header.epoch, current: keys.epoch) }
+            guard header.sequence == stored.sequence, header.sequence <= position,
+                  (try? core.log.link(at: header.sequence)) == header.link
+            else { throw .notOfThisLog(sequence: header.sequence) }
+            return (try ProjectionSnapshot.open(stored.bytes, with: keys.snapshot), nil)
+        } catch {
+            FileHandle.standardError.write(Data("spike nexus: the snapshot of record \(stored.sequence) is ignored, the whole log is folded: \(error)\n".utf8))
+            return (nil, error)
         }
     }
 
@@ -330,10 +458,14 @@ public final class NexusStore: Sendable {
 
     /// Stops taking data writes and rotations, and returns once those queued are committed;
     /// lifecycle appends (a stop's last events) are still taken until `stop`.
+    /// The last data written is in a snapshot by then (the next start folds only what follows).
     public func stopTakingWrites() async {
         core.queue.withLock { $0.writesStopped = true }
+        _ = enqueue(.snapshot(.stop))
+        let queue = core.snapshotQueue
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            if !enqueue(.barrier({ continuation.resume() })) { continuation.resume() }
+            // Once the loop has taken the snapshot, and the snapshot queue has stored it.
+            if !enqueue(.barrier({ queue.async { continuation.resume() } })) { continuation.resume() }
         }
     }
 
@@ -345,6 +477,7 @@ public final class NexusStore: Sendable {
         }
         follower?.cancel()
         await follower?.value
+        snapshotTimer?.cancel()
         wakeups.yield()
         wakeups.finish()
         await loop.value
@@ -557,6 +690,7 @@ public final class NexusStore: Sendable {
                 switch await place(decision.newEvents(keys: keys), keyChanges: decision.keyChanges, core: core) {
                 case .appended:
                     core.state.withLock { $0.plane.apply(decision) }
+                    snapshotIfDue(core, .count)
                     return decision.outcomes
                 case .moved:
                     // Decided again on the plane with the other replicas' writes in it.
@@ -569,6 +703,47 @@ public final class NexusStore: Sendable {
             return batch.map { _ in .failed("other Nexus replicas kept appending first; try again") }
         }
         for (pending, outcome) in zip(batch, outcomes) { pending.reply(outcome) }
+    }
+
+    // MARK: - Snapshots
+
+    /// Takes a snapshot of the plane when one is due and hands it to the snapshot queue. In the
+    /// write loop only, between two pieces of work: there the plane is exactly the fold through
+    /// the position (a commit moves the position, then applies its decision).
+    private static func snapshotIfDue(_ core: Core, _ reason: SnapshotReason) {
+        guard let (snapshot, key) = takeSnapshot(core, reason) else { return }
+        core.snapshotQueue.async { store(snapshot, key: key, core: core) }
+    }
+
+    private static func takeSnapshot(_ core: Core, _ reason: SnapshotReason) -> (ProjectionSnapshot, SymmetricKey)? {
+        guard let policy = core.snapshots else { return nil }
+        return core.state.withLock { state -> (ProjectionSnapshot, SymmetricKey)? in
+            guard let keys = state.keys, !state.dataPending, state.refusal == nil, !state.snapshotInFlight,
+                  state.position.sequence > state.snapshotAt else { return nil }
+            switch reason {
+            case .count: guard state.position.sequence - state.snapshotAt >= policy.everyEvents else { return nil }
+            case .time: guard state.snapshotTakenAt.duration(to: .now) >= policy.interval else { return nil }
+            case .stop: break
+            }
+            state.snapshotInFlight = true
+            state.snapshotTakenAt = .now
+            // Taken now, the failed ones too: a store that cannot take one is not asked at every commit.
+            state.snapshotAt = state.position.sequence
+            let header = ProjectionSnapshot.Header(epoch: keys.epoch, sequence: state.position.sequence, link: state.position.hash,
+                                                   takenAt: Int64(Date().timeIntervalSince1970 * 1000))
+            return (ProjectionSnapshot(header: header, data: state.plane.projection, openedByRotation: state.openedByRotation), keys.snapshot)
+        }
+    }
+
+    /// Seals and stores a snapshot (on the snapshot queue: a blocking write of its own).
+    private static func store(_ snapshot: ProjectionSnapshot, key: SymmetricKey, core: Core) {
+        do {
+            try core.log.storeSnapshot(try snapshot.sealed(with: key), sequence: snapshot.header.sequence)
+        } catch {
+            FileHandle.standardError.write(Data(
+                "spike nexus: the snapshot of record \(snapshot.header.sequence) was not stored (the next start folds more of the log): \(error)\n".utf8))
+        }
+        core.state.withLock { $0.snapshotInFlight = false }
     }
 
     /// What a write becomes when its append failed: nothing of it was written.
@@ -601,15 +776,17 @@ public final class NexusStore: Sendable {
     /// nothing after it is folded, and the lifecycle hears of it. Returns why nothing could be
     /// folded, or nil.
     private static func catchUp(core: Core) -> (any Error)? {
-        // A put's key missing when read was shredded by a later record, committed by then: the
-        // next fold takes that record (so that no live version is left without its key).
-        for _ in 0..<3 {
-            switch foldOnce(core: core) {
-            case .success(let keysMissing): if !keysMissing { return nil }
-            case .failure(let error): return error
+        core.folding.withLock { _ in
+            // A put's key missing when read was shredded by a later record, committed by then: the
+            // next fold takes that record (so that no live version is left without its key).
+            for _ in 0..<3 {
+                switch foldOnce(core: core) {
+                case .success(let keysMissing): if !keysMissing { return nil }
+                case .failure(let error): return error
+                }
             }
+            return nil
         }
-        return nil
     }
 
     /// One fold through the head; whether a put's key was missing from the key table.
@@ -641,8 +818,10 @@ public final class NexusStore: Sendable {
             // Checked first, on the small parts of the state: nothing is folded from a batch
             // holding a record that does not authenticate.
             var (keys, unverified, opened) = (state.keys, state.unverified, state.openedByRotation)
+            // Data not folded yet: the first unlock folds it through the position, these records too.
+            let pending = state.dataPending
             do throws(ReplayError) {
-                for entry in read {
+                for entry in read where !pending {
                     try unverified.admit(entry.event.kind, sequence: entry.sequence, epoch: entry.epoch,
                                          authenticator: entry.authenticator, openedByRotation: opened)
                     switch entry.event.payload {
@@ -669,11 +848,11 @@ public final class NexusStore: Sendable {
             // Folded in place (the plane is large; a copy of it per fold would cost).
             let before = (state.logged.count, state.keys != nil)
             for entry in read {
-                state.plane.fold(entry.event, keys: receivedKeys)
+                if !pending { state.plane.fold(entry.event, keys: receivedKeys) }
                 guard !EventVocabulary.dataPlaneKinds.contains(entry.event.kind.number) else { continue }
                 var link: [UInt8]?
                 if let rotated = entry.event.payload as? RootKeyRotated {
-                    state.plane.reloadVersionKeys(table ?? [:])
+                    if !pending { state.plane.reloadVersionKeys(table ?? [:]) }
                     link = receivedKeys[Array(rotated.link)]
                 }
                 state.logged.append(LoggedEvent(sequence: entry.sequence, event: entry.event, rotationLink: link))

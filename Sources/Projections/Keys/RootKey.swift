@@ -66,6 +66,10 @@ public struct RootKey: Sendable, CustomStringConvertible, CustomDebugStringConve
     /// HKDF(R, "previous keys", epoch): seals the earlier epochs' keys a rotation carries over.
     public func previousKeysKey(epoch: UInt32) -> SymmetricKey { derive("previous keys", epoch: epoch) }
 
+    /// HKDF(R, "snapshot", epoch): seals the checkpoints of the data projection
+    /// (`ProjectionSnapshot`), so that no one without R can make one a start would trust.
+    public func snapshotKey(epoch: UInt32) -> SymmetricKey { derive("snapshot", epoch: epoch) }
+
     private func derive(_ purpose: String, epoch: UInt32) -> SymmetricKey {
         HKDF<SHA256>.deriveKey(
             inputKeyMaterial: key, salt: [UInt8](), info: Array(purpose.utf8) + epoch.bigEndianBytes, outputByteCount: 32)

@@ -33,6 +33,15 @@ public struct SecretEntry: Equatable, Sendable {
 
     public init() {}
 
+    /// An entry as a snapshot kept it (`ProjectionSnapshot`): the live bounds are recomputed.
+    init(restoring versions: [Int: SecretVersion], createdAt: Int64, updatedAt: Int64, maxVersions: Int) {
+        self.versions = versions
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.maxVersions = maxVersions
+        recompute()
+    }
+
     /// The version a read of `version` (0 = current) gets, if it is live.
     public func readable(_ version: Int) -> SecretVersion? {
         let number = version == 0 ? currentVersion : version
