@@ -5,6 +5,8 @@
 //   LogBench populate DIR KEY_FILE EVENTS      (creates a log of EVENTS 200-byte events)
 //   LogBench populate-history DIR KEY_FILE EVENTS  (a log of real event bodies, for the log tools)
 //   LogBench replay DIR KEY_FILE [history]     (full replay: read, chain check, decrypt)
+//   LogBench group-commit DIR APPENDERS SECONDS BODY_BYTES NAME  (authenticated events from
+//                                               concurrent appenders, one event per append)
 import Crypto
 import EventLog
 import Projections
@@ -26,9 +28,9 @@ func seconds(_ body: () async throws -> Void) async rethrows -> Double {
     return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
 }
 
-func payload(_ index: Int) -> [UInt8] {
-    var bytes = [UInt8](repeating: 0, count: bodySize)
-    for position in 0..<bodySize { bytes[position] = UInt8(truncatingIfNeeded: index &* 31 &+ position) }
+func payload(_ index: Int, size: Int = bodySize) -> [UInt8] {
+    var bytes = [UInt8](repeating: 0, count: size)
+    for position in 0..<size { bytes[position] = UInt8(truncatingIfNeeded: index &* 31 &+ position) }
     return bytes
 }
 
@@ -105,6 +107,39 @@ case "append":
     emit("log_group_commit_append", Double(appenders * perAppender) / concurrent, "appends/s",
          ["appenders": appenders, "transactions": Int(transactions),
           "events_per_transaction": (Double(after.appendCalls - before.appendCalls) / Double(max(transactions, 1)) * 10).rounded() / 10])
+    log.close()
+
+case "group-commit":
+    // The API's durable writes against the log alone: as many appenders as the load generator has
+    // connections, each appending one authenticated event of a secret write's size at a time.
+    let (directory, appenders, duration, size, name) = (arguments[2], Int(arguments[3])!, Double(arguments[4])!, Int(arguments[5])!, arguments[6])
+    let key = Curve25519.KeyAgreement.PrivateKey()
+    let log = try openLog(directory)
+    log.setRecipients([LogRecipient(key.publicKey)], epoch: 1)
+    let authentication = SymmetricKey(size: .bits256)
+    let deadline = ContinuousClock.now + .seconds(duration)
+    let before = log.statistics
+    let started = ContinuousClock.now
+    let appended = try await withThrowingTaskGroup(of: Int.self) { group in
+        for appender in 0..<appenders {
+            group.addTask {
+                var count = 0
+                while ContinuousClock.now < deadline {
+                    try await log.append([NewEvent(kind: 40, body: payload(appender &* 7919 &+ count, size: size), authenticationKey: authentication)])
+                    count += 1
+                }
+                return count
+            }
+        }
+        var total = 0
+        for try await count in group { total += count }
+        return total
+    }
+    let elapsedTime = started.duration(to: .now)
+    let elapsed = Double(elapsedTime.components.seconds) + Double(elapsedTime.components.attoseconds) / 1e18
+    let transactions = log.statistics.transactions - before.transactions
+    emit(name, Double(appended) / elapsed, "appends/s",
+         ["appenders": appenders, "body_bytes": size, "events_per_transaction": (Double(appended) / Double(max(transactions, 1)) * 10).rounded() / 10])
     log.close()
 
 case "populate":
