@@ -7,6 +7,31 @@ import Testing
 /// The root key's derived material: the password wrap, the key check value, sealed shards,
 /// and the genesis that carries them.
 @Suite struct KeyTests {
+    /// Version key ids sort by the time they were made (the key table's B-tree takes a batch's
+    /// new keys in its last pages), are unique, and the value still opens with its own id only.
+    @Test func versionKeyIDsSortByTimeAndAreUnique() throws {
+        let dataKey = SymmetricKey(size: .bits256)
+        var sealed: [VersionSeal.Sealed] = []
+        for index in 0..<200 {
+            sealed.append(try VersionSeal.seal(["k": "v\(index)"], path: "apps/\(index)", epoch: 1, dataKey: dataKey))
+            if index % 50 == 0 { Thread.sleep(forTimeInterval: 0.002) }
+        }
+        let ids = sealed.map(\.keyID)
+        #expect(Set(ids).count == 200 && ids.allSatisfy { $0.count == 17 && $0.first == UInt8(ascii: "v") })
+        // Made apart in time, they are in order (within one microsecond only the random half differs).
+        #expect(ids[0].lexicographicallyPrecedes(ids[51]) && ids[51].lexicographicallyPrecedes(ids[101])
+            && ids[101].lexicographicallyPrecedes(ids[151]) && ids[151].lexicographicallyPrecedes(ids[199]))
+        let time = ids[199][1..<9].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        #expect(abs(Double(time) / 1e6 - Date().timeIntervalSince1970) < 60)
+        let json = try VersionSeal.openJSON(sealed[7].sealedValue, wrappedKey: sealed[7].wrappedKey, keyID: sealed[7].keyID, path: "apps/7",
+                                            version: 1, epoch: 1, dataKey: dataKey)
+        #expect(String(decoding: json, as: UTF8.self) == #"{"k":"v7"}"#)
+        #expect(throws: KeyError.sealedDataUnreadable("the value of apps/7 version 1")) {
+            try VersionSeal.openJSON(sealed[7].sealedValue, wrappedKey: sealed[7].wrappedKey, keyID: sealed[8].keyID, path: "apps/7",
+                                     version: 1, epoch: 1, dataKey: dataKey)
+        }
+    }
+
     @Test func passwordWrapOpensWithThePasswordOnly() throws {
         var generator = SystemRandomNumberGenerator()
         let key = RootKey.generate()

@@ -721,7 +721,12 @@ public final class NexusStore: Sendable {
             guard let keys = state.keys, !state.dataPending, state.refusal == nil, !state.snapshotInFlight,
                   state.position.sequence > state.snapshotAt else { return nil }
             switch reason {
-            case .count: guard state.position.sequence - state.snapshotAt >= policy.everyEvents else { return nil }
+            case .count:
+                // A snapshot's size grows with the secrets held: taken at most every half as many
+                // records, it costs about two of its entries per record written (and a start
+                // folds at most that many records after it).
+                let every = max(policy.everyEvents, UInt64(state.plane.projection.secrets.count / 2))
+                guard state.position.sequence - state.snapshotAt >= every else { return nil }
             case .time: guard state.snapshotTakenAt.duration(to: .now) >= policy.interval else { return nil }
             case .stop: break
             }
