@@ -7,6 +7,7 @@ import Nodes
 import SPIFFE
 import SPIFFETLS
 import SpikeClient
+import Synchronization
 import Testing
 
 /// The server's limits, as a misbehaving peer meets them over real sockets on loopback: a
@@ -110,7 +111,7 @@ import Testing
     /// once ran from the accept, and such a connection was closed before its first request.
     @Test func aHandshakeThatStartsLateIsNotClosedAsIdle() async throws {
         try await withKeeper(HTTPServerLimits(handshakeTimeout: .seconds(20), idleTimeout: .seconds(1))) { server, _, client in
-            let proxy = try DelayingProxy(to: server.port, delay: .seconds(3))
+            let proxy = try TCPProxy(to: server.port, delay: .seconds(3))
             defer { proxy.close() }
             let status = try await client.withConnection("https://127.0.0.1:\(proxy.port)") { session in
                 try await session.post("/v1/store/shard", body: Array("{}".utf8)).status.code
@@ -291,13 +292,16 @@ enum RawConnection {
     }
 }
 
-/// A TCP proxy for one connection that connects to the server at once and forwards nothing for
-/// `delay`: the server sees a connection whose handshake starts late.
-final class DelayingProxy: Sendable {
+/// A TCP proxy to a local port that counts the connections it accepts, each connected upstream
+/// at once and, with a `delay`, forwarding nothing for that long (the server sees a connection
+/// whose handshake starts late).
+final class TCPProxy: Sendable {
     let port: Int
     private let listener: Int32
+    private let accepted = Atomic<Int>(0)
+    var connections: Int { accepted.load(ordering: .acquiring) }
 
-    init(to target: Int, delay: Duration) throws {
+    init(to target: Int, delay: Duration = .zero) throws {
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard listener >= 0 else { throw POSIXError(.EBADF) }
         self.listener = listener
@@ -306,26 +310,33 @@ final class DelayingProxy: Sendable {
         let bound = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) == 0 && getsockname(listener, $0, &length) == 0 }
         }
-        guard bound, listen(listener, 1) == 0 else { throw POSIXError(.EADDRINUSE) }
+        guard bound, listen(listener, 16) == 0 else { throw POSIXError(.EADDRINUSE) }
         port = Int(UInt16(bigEndian: address.sin_port))
-        Thread.detachNewThread {
-            let client = accept(listener, nil, nil)
-            guard client >= 0 else { return }
-            let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var target = Self.loopback(port: target)
-            let connected = withUnsafePointer(to: &target) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Foundation.connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        Thread.detachNewThread { [self] in
+            while true {
+                let client = accept(listener, nil, nil)
+                guard client >= 0 else { return }
+                accepted.add(1, ordering: .releasing)
+                Thread.detachNewThread { Self.forward(client, to: target, after: delay) }
             }
-            guard connected == 0 else { Foundation.close(client); Foundation.close(upstream); return }
-            Thread.sleep(forTimeInterval: Double(delay.components.seconds))
-            let back = DispatchGroup()
-            back.enter()
-            Thread.detachNewThread { Self.pump(from: upstream, to: client); back.leave() }
-            Self.pump(from: client, to: upstream)
-            back.wait()
-            Foundation.close(client)
-            Foundation.close(upstream)
         }
+    }
+
+    private static func forward(_ client: Int32, to target: Int, after delay: Duration) {
+        let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = loopback(port: target)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Foundation.connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { Foundation.close(client); Foundation.close(upstream); return }
+        Thread.sleep(forTimeInterval: Double(delay.components.seconds))
+        let back = DispatchGroup()
+        back.enter()
+        Thread.detachNewThread { pump(from: upstream, to: client); back.leave() }
+        pump(from: client, to: upstream)
+        back.wait()
+        Foundation.close(client)
+        Foundation.close(upstream)
     }
 
     func close() { shutdown(listener, Int32(SHUT_RDWR)); Foundation.close(listener) }

@@ -126,6 +126,18 @@ extension LocalClusters {
             #expect(try await spike(["secret", "put", "apps/web/db", "pw=x"], web).status != 0)
             #expect(try await spike(["policy", "get", "web-read"]).stdout.contains("Path Pattern: ^apps/web/.*$"))
             #expect(try await spike(["policy", "list"]).stdout == "POLICIES\n========\n\nName: web-read\n--------\n\n")
+            // `create` reads the policy (to refuse one that exists), then writes it: two requests on
+            // the invocation's one connection, each timed on stderr with --verbose (stdout unchanged).
+            let created = try await spike(["policy", "create", "--name", "timed", "--spiffeid-pattern", "^spiffe://spike\\.ist/workload/t$",
+                                           "--path-pattern", "^t/", "--permissions", "read", "--verbose"])
+            #expect(created.stdout == "Policy created successfully.\n")
+            let timing = created.stderr.split(separator: "\n").map(String.init)
+            #expect(timing.count == 4, "\(created.stderr)")
+            #expect(timing.first?.hasPrefix("spike: identity spiffe://spike.ist/spike/pilot/role/superuser from the Workload API in ") == true)
+            #expect(timing.dropFirst().first?.hasPrefix("spike: POST /v1/acl/policy?action=get 404 in ") == true, "\(timing)")
+            #expect(timing.dropFirst(2).first?.hasPrefix("spike: POST /v1/acl/policy 200 in ") == true, "\(timing)")
+            #expect(timing.last?.hasPrefix("spike: 2 requests on 1 connection to https://") == true, "\(timing)")
+            #expect(try await spike(["policy", "delete", "timed"], input: "y\n").status == 0)
             let canceled = try await spike(["policy", "delete", "web-read"], input: "n\n")
             #expect(canceled.status == 0 && canceled.stdout.hasSuffix("Operation canceled.\n"))
             #expect(try await spike(["policy", "get", "web-read"]).status == 0, "a canceled delete leaves the policy")

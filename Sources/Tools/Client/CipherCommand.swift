@@ -58,6 +58,8 @@ struct CipherEncrypt: AsyncParsableCommand {
         """
     )
 
+    @OptionGroup var client: ClientOptions
+
     @Option(name: [.short, .long], help: "Read the plaintext from this file (default: standard input).") var file: String?
     @Option(name: [.short, .long], help: "Write the result to this file (default: standard output).") var out: String?
     @Option(name: .long, help: "A base64 plaintext: JSON mode.") var plaintext: String?
@@ -87,6 +89,8 @@ struct CipherDecrypt: AsyncParsableCommand {
           spike cipher decrypt --version 1 --nonce <b64> --ciphertext <b64>
         """
     )
+
+    @OptionGroup var client: ClientOptions
 
     @Option(name: [.short, .long], help: "Read the ciphertext from this file (default: standard input).") var file: String?
     @Option(name: [.short, .long], help: "Write the plaintext to this file (default: standard output).") var out: String?

@@ -23,6 +23,8 @@ struct InitCommand: AsyncParsableCommand {
         """
     )
 
+    @OptionGroup var client: ClientOptions
+
     @Option(name: .long, help: "A file holding the admin password (trailing newlines are ignored).")
     var passwordFile: String?
 

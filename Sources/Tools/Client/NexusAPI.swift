@@ -6,6 +6,7 @@ import SPIFFETLS
 import SPIFFEWorkloadAPI
 import SpikeAPI
 import SpikeClient
+import Synchronization
 
 /// The client side of the Nexus API for `spike` commands: the caller's identity (`Workload`),
 /// the Nexus at `SPIKE_NEXUS_API_URL` (default https://localhost:8553), whose SPIFFE ID must have
@@ -14,13 +15,20 @@ struct NexusAPI {
     let url: String
     let client: HTTPClient
     let caller: SPIFFEID
+    /// One kept-alive connection for the whole invocation: a command of several requests makes
+    /// one TLS handshake.
+    let connection: HTTPConnectionPool
     private let closeSource: @Sendable () -> Void
+    private let started: ContinuousClock.Instant
+    /// `--verbose` (`ClientOptions`): each request's time and the connection's, on stderr.
+    static let verbose = Atomic<Bool>(false)
 
     static let defaultURL = "https://localhost:8553"
 
     /// Connects as this process' identity; with `role`, the identity must have it (checked here
     /// first, as SPIKE's CLI does).
     static func connect(as role: SpikeRoles.Role? = nil, url: String? = nil, source given: (any X509Source)? = nil) async throws -> NexusAPI {
+        let started = ContinuousClock.now
         let roles = try Workload.roles()
         let (source, close): (any X509Source, @Sendable () -> Void)
         if let given {
@@ -37,10 +45,43 @@ struct NexusAPI {
         let url = url ?? Workload.environment["SPIKE_NEXUS_API_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? defaultURL
         let timeout = try Workload.duration("SPIKE_NEXUS_API_TIMEOUT", default: .seconds(30))
         let client = HTTPClient(tls: SPIFFETLS(role: .client, source: source, authorizer: roles.authorizer(.nexus)), timeout: timeout)
-        return NexusAPI(url: url, client: client, caller: caller, closeSource: close)
+        report("identity \(caller) from \(given == nil ? "the Workload API" : "files") in \(milliseconds(started.duration(to: .now)))")
+        return NexusAPI(url: url, client: client, caller: caller, connection: HTTPConnectionPool(client: client, maxPerEndpoint: 1),
+                        closeSource: close, started: started)
     }
 
-    func close() { closeSource() }
+    func close() {
+        connection.close()
+        closeSource()
+        let statistics = connection.statistics
+        Self.report("\(statistics.requests) request\(statistics.requests == 1 ? "" : "s") on \(statistics.connectionsOpened) "
+            + "connection\(statistics.connectionsOpened == 1 ? "" : "s") to \(url) (TCP connect \(Self.milliseconds(statistics.connecting))), "
+            + "\(Self.milliseconds(started.duration(to: .now))) in all")
+    }
+
+    /// A line on stderr with `--verbose`.
+    static func report(_ line: @autoclosure () -> String) {
+        guard verbose.load(ordering: .relaxed) else { return }
+        FileHandle.standardError.write(Data("spike: \(line())\n".utf8))
+    }
+
+    static func milliseconds(_ duration: Duration) -> String {
+        let millis = Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+        return String(format: "%.1f ms", millis)
+    }
+
+    /// Sends on the invocation's connection, timed for `--verbose`.
+    private func send(_ method: HTTPMethod, _ path: String, bytes: [UInt8], contentType: String?) async throws -> HTTPClientResponse {
+        let sent = ContinuousClock.now
+        do {
+            let response = try await connection.send(method, url, path: path, body: bytes, contentType: contentType)
+            Self.report("\(method.rawValue) \(path) \(response.status.code) in \(Self.milliseconds(sent.duration(to: .now)))")
+            return response
+        } catch {
+            Self.report("\(method.rawValue) \(path) failed in \(Self.milliseconds(sent.duration(to: .now)))")
+            throw connectionFailure(error)
+        }
+    }
 
     /// Runs `body` with a connection as this process' identity, closed afterwards: what every
     /// `spike secret|policy|cipher` command does.
@@ -55,22 +96,15 @@ struct NexusAPI {
     }
 
     func post(_ route: APIRoute, bytes: [UInt8], contentType: String = "application/json") async throws -> HTTPClientResponse {
-        do {
-            return try await client.post(url, path: route.target, body: bytes, contentType: contentType)
-        } catch {
-            throw connectionFailure(error)
-        }
+        try await send(.POST, route.target, bytes: bytes, contentType: contentType)
     }
 
     func get(_ path: String) async throws -> HTTPClientResponse {
-        do {
-            return try await client.get(url, path: path)
-        } catch {
-            throw connectionFailure(error)
-        }
+        try await send(.GET, path, bytes: [], contentType: nil)
     }
 
-    private func connectionFailure(_ error: HTTPClientError) -> CommandFailure {
+    private func connectionFailure(_ error: any Error) -> any Error {
+        guard let error = error as? HTTPClientError else { return error }
         let hint = Workload.environment["SPIKE_NEXUS_API_URL"].map { $0.isEmpty } ?? true
             ? " (SPIKE_NEXUS_API_URL is not set: set it to the Nexus' https://host:port)" : ""
         return CommandFailure("Failed to connect to SPIKE Nexus at \(url): \(error)\(hint)")

@@ -48,6 +48,8 @@ struct PolicyCreate: AsyncParsableCommand {
         """#
     )
 
+    @OptionGroup var client: ClientOptions
+
     @Option(name: .long, help: "The policy's name.") var name: String?
     @Option(name: .customLong("spiffeid-pattern"), help: "Regular expression for the callers' SPIFFE IDs.") var spiffeidPattern: String?
     @Option(name: .customLong("path-pattern"), help: "Regular expression for the paths.") var pathPattern: String?
@@ -80,6 +82,8 @@ struct PolicyApply: AsyncParsableCommand {
           permissions: [read, list]
         """#
     )
+
+    @OptionGroup var client: ClientOptions
 
     @Option(name: .long, help: "A YAML policy file.") var file: String?
     @Option(name: .long, help: "The policy's name.") var name: String?
@@ -139,6 +143,8 @@ struct PolicyGet: AsyncParsableCommand {
         """
     )
 
+    @OptionGroup var client: ClientOptions
+
     @Argument(help: "The policy's name.") var positionalName: String?
     @Option(name: .long, help: "The policy's name.") var name: String?
     @Option(name: [.short, .long], help: ArgumentHelp(stringLiteral: OutputFormat.help)) var format = "human"
@@ -178,6 +184,8 @@ struct PolicyList: AsyncParsableCommand {
         """#
     )
 
+    @OptionGroup var client: ClientOptions
+
     @Option(name: .customLong("path-pattern"), help: "Only policies with exactly this path pattern.") var pathPattern: String?
     @Option(name: .customLong("spiffeid-pattern"), help: "Only policies with exactly this SPIFFE ID pattern.") var spiffeidPattern: String?
     @Option(name: [.short, .long], help: ArgumentHelp(stringLiteral: OutputFormat.help)) var format = "human"
@@ -210,6 +218,8 @@ struct PolicyDelete: AsyncParsableCommand {
           spike policy delete --name web-read --yes
         """
     )
+
+    @OptionGroup var client: ClientOptions
 
     @Argument(help: "The policy's name.") var positionalName: String?
     @Option(name: .long, help: "The policy's name.") var name: String?

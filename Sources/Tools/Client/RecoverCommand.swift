@@ -24,6 +24,8 @@ struct RecoverCommand: AsyncParsableCommand {
     @Option(name: .long, help: "A file holding the admin password (trailing newlines are ignored).")
     var passwordFile: String?
 
+    @OptionGroup var client: ClientOptions
+
     func run() async throws {
         let password = try PasswordInput.read(file: passwordFile, prompt: "Admin password: ")
         let api = try await NexusAPI.connect(as: .recover)

@@ -52,6 +52,8 @@ struct SecretPut: AsyncParsableCommand {
         """
     )
 
+    @OptionGroup var client: ClientOptions
+
     @Argument(help: "The secret's path, e.g. apps/db/creds.") var path: String
     @Argument(help: "KEY=VALUE pairs.") var pairs: [String]
     @Option(name: .long, help: "Check-and-set: write only if this is the current version (0: only if there is none).") var cas: Int?
@@ -120,6 +122,8 @@ struct SecretGet: AsyncParsableCommand {
         """
     )
 
+    @OptionGroup var client: ClientOptions
+
     @Argument(help: "The secret's path.") var path: String
     @Argument(help: "Print only this key's value.") var key: String?
     @Option(name: [.short, .long], help: "The version to read (0: the current one).") var version = 0
@@ -154,6 +158,8 @@ struct SecretList: AsyncParsableCommand {
         """
     )
 
+    @OptionGroup var client: ClientOptions
+
     @Option(name: [.short, .long], help: ArgumentHelp(stringLiteral: OutputFormat.help)) var format = "human"
 
     func run() async throws {
@@ -178,6 +184,8 @@ struct SecretDelete: AsyncParsableCommand {
           spike secret delete apps/db/creds -v 1,2,3
         """
     )
+
+    @OptionGroup var client: ClientOptions
 
     @Argument(help: "The secret's path.") var path: String
     @Option(name: [.short, .long], help: "Comma-separated versions; 0 is the current one.") var versions = "0"
@@ -207,6 +215,8 @@ struct SecretUndelete: AsyncParsableCommand {
         """
     )
 
+    @OptionGroup var client: ClientOptions
+
     @Argument(help: "The secret's path.") var path: String
     @Option(name: [.short, .long], help: "Comma-separated versions (default: the newest deleted one).") var versions = ""
 
@@ -227,6 +237,8 @@ struct SecretDestroy: AsyncParsableCommand {
           spike secret destroy apps/db/creds -v 1
         """
     )
+
+    @OptionGroup var client: ClientOptions
 
     @Argument(help: "The secret's path.") var path: String
     @Option(name: [.short, .long], help: "Comma-separated versions; 0 is the current one.") var versions = "0"
@@ -255,6 +267,8 @@ struct SecretMetadataGet: AsyncParsableCommand {
           spike secret metadata get apps/db/creds -f yaml
         """
     )
+
+    @OptionGroup var client: ClientOptions
 
     @Argument(help: "The secret's path.") var path: String
     @Option(name: [.short, .long], help: "Fail unless this version is readable (0: the current one).") var version = 0

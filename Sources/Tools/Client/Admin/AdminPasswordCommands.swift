@@ -47,6 +47,8 @@ struct AdminPasswordAdd: AsyncParsableCommand {
 
     @OptionGroup var admin: AdminPasswordOptions
 
+    @OptionGroup var client: ClientOptions
+
     func run() async throws {
         try await admin.send(.adminAdd, prompt: "Password for \(admin.name): ")
         print("added: \(admin.name)'s password now recovers the root key (`spike recover`)")
@@ -57,6 +59,8 @@ struct AdminPasswordChange: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "change", abstract: "Change an admin's password (the old one stops working).")
 
     @OptionGroup var admin: AdminPasswordOptions
+
+    @OptionGroup var client: ClientOptions
 
     func run() async throws {
         try await admin.send(.adminChange, prompt: "New password for \(admin.name): ")
@@ -70,6 +74,8 @@ struct AdminPasswordRemove: AsyncParsableCommand {
     @Argument(help: "The admin's name.")
     var name: String
 
+    @OptionGroup var client: ClientOptions
+
     func run() async throws {
         try await AdminPasswords.send(.adminRemove, AdminPasswordRequest(name: name))
         print("removed: \(name)'s password no longer recovers the root key")
@@ -78,6 +84,8 @@ struct AdminPasswordRemove: AsyncParsableCommand {
 
 struct AdminPasswordList: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "The admins, with when each password was set.")
+
+    @OptionGroup var client: ClientOptions
 
     func run() async throws {
         let api = try await NexusAPI.connect(as: .superuser)

@@ -19,6 +19,8 @@ struct RotateCommand: AsyncParsableCommand {
         RootKeyRotated, then RootKeyRotationCompleted.
         """)
 
+    @OptionGroup var client: ClientOptions
+
     func run() async throws {
         let api = try await NexusAPI.connect(as: .superuser)
         defer { api.close() }

@@ -19,6 +19,8 @@ struct ShardExportCommand: AsyncParsableCommand {
         export is recorded in the log. Encrypt the files, keep them apart, erase these copies.
         """)
 
+    @OptionGroup var client: ClientOptions
+
     func run() async throws {
         let api = try await NexusAPI.connect(as: .recover)
         defer { api.close() }

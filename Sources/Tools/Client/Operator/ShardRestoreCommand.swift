@@ -21,6 +21,8 @@ struct ShardRestoreCommand: AsyncParsableCommand {
           spike operator restore < spike.recovery.1.txt
         """)
 
+    @OptionGroup var client: ClientOptions
+
     func run() async throws {
         let input = try PasswordInput.read(file: nil, prompt: "(your input will be hidden as you paste/type it)\nEnter recovery shard: ")
         var shard = try RecoveryShard.parse(input)
