@@ -11,7 +11,7 @@ figures = load(sys.argv[1])
 cores = int(sys.argv[2])
 
 
-def emit(figure, baseline=None, target=None):
+def emit(figure, baseline=None, target=None, met=None):
     out = dict(figure)
     if baseline is not None:
         out["baseline"] = baseline["name"]
@@ -19,6 +19,7 @@ def emit(figure, baseline=None, target=None):
         out["ratio"] = round(figure["value"] / baseline["value"], 3)
     if target is not None:
         out["target"] = target
+        out["met"] = met(out)
     print(json.dumps(out))
 
 
@@ -27,7 +28,7 @@ raw_single = figures["raw_lmdb_single_durable_append"]
 emit(raw_batched)
 emit(raw_single)
 emit(figures["raw_lmdb_cursor_read"])
-emit(figures["log_batched_append"], raw_batched, ">= 0.5 x raw")
+emit(figures["log_batched_append"], raw_batched, ">= 0.5 x raw", lambda f: f["ratio"] >= 0.5)
 emit(figures["log_batched_append_sequential"], raw_batched)
 emit(figures["log_single_durable_append"], raw_single)
 emit(figures["log_group_commit_append"], raw_single)
@@ -40,14 +41,14 @@ per_core = 1 / (1 / aes + 1 / sha)
 limit = {"name": "crypto_limit_all_cores", "value": round(per_core * cores), "unit": "events/s",
          "cores": cores, "aes_256_gcm_200_per_s": round(aes), "sha256_296_per_s": round(sha)}
 emit(limit)
-emit(figures["log_replay"], limit, ">= 1,000,000 events/s")
-emit(figures["log_replay_peak_resident"], target="< 200 MB")
+emit(figures["log_replay"], limit, ">= 0.8 x the crypto limit", lambda f: f["ratio"] >= 0.8)
+emit(figures["log_replay_peak_resident"], target="< 200 MB for 1,000,000 events", met=lambda f: f["value"] < 200)
 
 # The log tools, on a log of real event bodies, against the replay of that same log.
 history = figures["log_replay_history"]
 emit(history)
-emit(figures["log_export_jsonl"], history, ">= 0.7 x replay")
+emit(figures["log_export_jsonl"], history, ">= 0.7 x replay", lambda f: f["ratio"] >= 0.7)
 emit(figures["log_export_jsonl_hmac"], history)
-emit(figures["log_export_headers_only"], history, ">= 0.7 x replay")
+emit(figures["log_export_headers_only"], history, ">= 0.7 x replay", lambda f: f["ratio"] >= 0.7)
 audit = dict(figures["log_audit"], name="log_audit_seconds", value=figures["log_audit"]["seconds"], unit="s")
-emit(audit, target="< 5 s for 1,000,000 events")
+emit(audit, target="< 5 s for 1,000,000 events", met=lambda f: f["value"] < 5)

@@ -14,6 +14,11 @@ void spike_keep_freed_memory(void) {
     mallopt(M_MMAP_THRESHOLD, 64 << 20);
 }
 
+void spike_return_large_buffers(void) {
+    // A fixed threshold also turns off glibc's raising it to the size of each mapped buffer freed.
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
+}
+
 int spike_disable_core_dumps(void) {
     struct rlimit none = {0, 0};
     if (setrlimit(RLIMIT_CORE, &none) != 0) return errno;

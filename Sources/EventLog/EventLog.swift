@@ -101,7 +101,10 @@ public final class EventLog: EventStore {
     }
 
     /// Every entry of the key table (ids to values), as of the last commit.
-    public func keyTable() throws -> [[UInt8]: [UInt8]] { try core.keyTable() }
+    public func keyTable() throws -> [[UInt8]: [UInt8]] {
+        defer { environment.releaseMappedPages() }  // read whole, once: its pages need not stay
+        return try core.keyTable()
+    }
     public func keyTable(ids: [[UInt8]]) throws -> [[UInt8]: [UInt8]] { try core.keyTable(ids: ids) }
     public func waitForHead(beyond sequence: UInt64) async -> UInt64? { await core.waitForHead(beyond: sequence) }
 
@@ -150,10 +153,13 @@ public final class EventLog: EventStore {
     }
 
     public func latestSnapshot() throws -> StoredSnapshot? {
-        try environment.read { txn in
+        let snapshot = try environment.read { txn -> StoredSnapshot? in
             guard let last = try txn.last(environment.snapshots), last.key.count == 8 else { return nil }
             return StoredSnapshot(sequence: UInt64(bigEndian: last.key.loadUnaligned(as: UInt64.self)), bytes: Array(last.value))
         }
+        // Copied out: its pages of the map (tens of MB) need not stay resident.
+        if snapshot != nil { environment.releaseMappedPages() }
+        return snapshot
     }
 
     /// One write transaction of its own (LMDB serializes it with the log writer's): the caller's

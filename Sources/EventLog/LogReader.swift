@@ -158,6 +158,8 @@ public struct LogReader: Sendable {
                 bytesSinceRelease = 0
             }
         }
+        // What a long replay left mapped goes too (a Nexus' start reads the whole log once).
+        if bytesSinceRelease >= 1 << 20 { core.storage.releaseReadMemory() }
         return head
     }
 

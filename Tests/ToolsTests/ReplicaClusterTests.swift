@@ -30,6 +30,12 @@ extension LocalClusters {
             return read.status == 0 ? read.stdout.trimmingCharacters(in: .whitespacesAndNewlines) : nil
         }
 
+        /// The last line of a replica's log saying how it folded its data.
+        func lastFold(of replica: String) throws -> String {
+            let log = try String(contentsOfFile: dir + "/logs/\(replica).log", encoding: .utf8)
+            return log.split(separator: "\n").last { $0.contains("spike nexus: data folded from") }.map(String.init) ?? "(none in \(log))"
+        }
+
         @Test func twoReplicasServeOneSystemAndLoseNothing() async throws {
             defer { _ = try? SpikeExecutable.run(["dev", "down", "--dir", dir, "--purge"]) }
             let up = try await spike(["dev", "up", "--dir", dir, "--poll-interval", "1s", "--store", "postgres", "--replicas", "2"])
@@ -111,6 +117,18 @@ extension LocalClusters {
                 #expect(try await value("ha/during", through: replica) == nil, "the refused write is nowhere")
             }
 
+            // A clean stop of the second replica leaves a snapshot of its data in PostgreSQL; its
+            // start folds from it and the log after it (ADR-0017), and so does the first's below.
+            #expect(try await spike(["dev", "stop", "--dir", dir, "nexus-2"]).status == 0)
+            #expect(try await spike(["dev", "start", "--dir", dir, "nexus-2"]).status == 0)
+            var served = try await value("ha/one", through: 1)
+            for _ in 0..<100 where served == nil {
+                try await Task.sleep(for: .milliseconds(100))
+                served = try await value("ha/one", through: 1)
+            }
+            #expect(served == "written-on-A")
+            #expect(try lastFold(of: "nexus-2").contains("data folded from the snapshot of record"))
+
             // The first replica is SIGKILLed in the middle of a stream of writes through it:
             // every write it acknowledged is read through the second.
             var acknowledged: [Int] = []
@@ -147,6 +165,7 @@ extension LocalClusters {
                 back = try await value("ha/after", through: 0)
             }
             #expect(back == "b", "the restarted replica folds what the other wrote meanwhile")
+            #expect(try lastFold(of: "nexus").contains("data folded from the snapshot of record"))
             #expect(try await spike(["dev", "down", "--dir", dir]).status == 0)
 
             // The audit: one lane per replica; the first one's crash, not a crash of the second.

@@ -6,6 +6,11 @@
 /// batch readers that allocate and free the same large buffers over and over.
 void spike_keep_freed_memory(void);
 
+/// Gives buffers of a mebibyte or more back to the kernel as soon as they are freed: for a server
+/// that now and then builds one of tens of megabytes (a snapshot of the Nexus' data), which glibc
+/// would otherwise keep in its heap for good once the first such buffer was freed.
+void spike_return_large_buffers(void);
+
 /// Makes the process undumpable (`PR_SET_DUMPABLE` 0: no core file, no ptrace by other processes
 /// of the same user, /proc/PID/mem closed) and sets `RLIMIT_CORE` to 0. Returns 0, or the errno
 /// of the first call that failed.

@@ -166,6 +166,9 @@ extension LMDBEnvironment {
             let bounds = line.prefix { $0 != " " }.split(separator: "-")
             guard bounds.count == 2, let start = UInt(bounds[0], radix: 16), let end = UInt(bounds[1], radix: 16),
                   let address = UnsafeMutableRawPointer(bitPattern: start) else { continue }
+            // Locked pages (a Nexus locks its memory) cannot be dropped: they are unlocked first.
+            // They hold records as stored (encrypted), nothing the lock protects.
+            munlock(address, Int(end - start))
             madvise(address, Int(end - start), MADV_DONTNEED)
         }
     }

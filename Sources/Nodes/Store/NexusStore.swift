@@ -42,6 +42,9 @@ public final class NexusStore: Sendable {
         /// The data events are not folded yet: the first `unlock` folds them, from the latest
         /// snapshot and the log's tail (ADR-0017). Until then the plane is empty and unserved.
         var dataPending = false
+        /// Others' records were folded while the data was pending: the key table read at the
+        /// start may hold keys they shredded.
+        var foldedOthersWhilePending = false
         /// The record the latest snapshot stands for (stored, or being stored), and when it was taken.
         var snapshotAt: UInt64 = 0
         var snapshotTakenAt = ContinuousClock.now
@@ -149,7 +152,8 @@ public final class NexusStore: Sendable {
         let core = Core(log: log, keyring: keyring, maxVersions: maxVersions, state: State(
             plane: DataPlane(projection: projections.data, versionKeys: versionKeys, maxVersions: maxVersions),
             keys: nil, unverified: projections.unverified, openedByRotation: projections.dataFold.openedByRotation,
-            position: position, followed: position.sequence, dataPending: !projections.dataFolded), snapshots: snapshots, onLogged: onLogged)
+            position: position, followed: position.sequence, dataPending: !projections.dataFolded),
+            snapshots: snapshots, onLogged: onLogged)
         self.core = core
         let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         wakeups = continuation
@@ -312,16 +316,29 @@ public final class NexusStore: Sendable {
         while true {
             let through = core.state.withLock { $0.position.sequence }
             if folded < through {
-                _ = try core.log.replay(from: folded + 1, through: through, keyring: core.keyring) { view in
-                    guard let event = try DomainEvent.toFold(view) else { return }
-                    try fold.apply(event, sequence: view.sequence, epoch: view.header.epoch, authenticator: view.authenticator)
-                }
+                // Bodies are decoded on the reader's workers (JSON decoding is most of the cost),
+                // and folded here in log order.
+                try core.log.reader(keyring: core.keyring).replayChunks(from: folded + 1, through: through, transform: { chunk in
+                    var decoded: [DecodedRecord] = []
+                    decoded.reserveCapacity(chunk.count)
+                    try chunk.forEach { view in
+                        guard let event = try DomainEvent.toFold(view) else { return }
+                        decoded.append(DecodedRecord(sequence: view.sequence, epoch: view.header.epoch, authenticator: view.authenticator, event: event))
+                    }
+                    return decoded
+                }, deliver: { decoded in
+                    for record in decoded {
+                        try fold.apply(record.event, sequence: record.sequence, epoch: record.epoch, authenticator: record.authenticator)
+                    }
+                })
                 folded = through
             }
-            let versionKeys = try core.log.keyTable()
+            // The key table as read at the start holds every live version's key, unless others'
+            // records folded since shredded some: then it is read again.
+            let versionKeys = core.state.withLock { $0.foldedOthersWhilePending } ? try core.log.keyTable() : nil
             let done = core.state.withLock { state -> Bool in
                 guard state.position.sequence == folded else { return false }
-                state.plane = DataPlane(projection: fold.data, versionKeys: versionKeys, maxVersions: core.maxVersions)
+                state.plane = DataPlane(projection: fold.data, versionKeys: versionKeys ?? state.plane.versionKeys, maxVersions: core.maxVersions)
                 state.unverified = fold.unverified
                 state.openedByRotation = fold.openedByRotation
                 state.dataPending = false
@@ -722,10 +739,10 @@ public final class NexusStore: Sendable {
                   state.position.sequence > state.snapshotAt else { return nil }
             switch reason {
             case .count:
-                // A snapshot's size grows with the secrets held: taken at most every half as many
-                // records, it costs about two of its entries per record written (and a start
-                // folds at most that many records after it).
-                let every = max(policy.everyEvents, UInt64(state.plane.projection.secrets.count / 2))
+                // A snapshot's size grows with the secrets held: taken at most every quarter as
+                // many records, it costs about four of its entries per record written (and a start
+                // after a crash folds at most that many records after it).
+                let every = max(policy.everyEvents, UInt64(state.plane.projection.secrets.count / 4))
                 guard state.position.sequence - state.snapshotAt >= every else { return nil }
             case .time: guard state.snapshotTakenAt.duration(to: .now) >= policy.interval else { return nil }
             case .stop: break
@@ -764,6 +781,14 @@ public final class NexusStore: Sendable {
     private static func follow(through head: UInt64, core: Core) -> Bool {
         guard core.state.withLock({ $0.position.sequence }) < head else { return true }
         return catchUp(core: core) == nil
+    }
+
+    /// A record decoded on the reader's workers for the first unlock's fold.
+    private struct DecodedRecord: Sendable {
+        var sequence: UInt64
+        var epoch: UInt32
+        var authenticator: EventAuthenticator?
+        var event: DomainEvent
     }
 
     /// An event as read for the fold.
@@ -825,6 +850,7 @@ public final class NexusStore: Sendable {
             var (keys, unverified, opened) = (state.keys, state.unverified, state.openedByRotation)
             // Data not folded yet: the first unlock folds it through the position, these records too.
             let pending = state.dataPending
+            if pending && !read.isEmpty { state.foldedOthersWhilePending = true }
             do throws(ReplayError) {
                 for entry in read where !pending {
                     try unverified.admit(entry.event.kind, sequence: entry.sequence, epoch: entry.epoch,

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CProcessControl
 import EventLog
 import Foundation
 import NexusCore
@@ -50,6 +51,8 @@ struct NexusCommand: AsyncParsableCommand {
     func run() async throws {
         let environment = Workload.environment
         try HostHardening.apply(to: "spike nexus", environment: environment)
+        // Snapshots of the data are built and freed now and then (tens of MB with 100,000 secrets).
+        spike_return_large_buffers()
         var configuration: NexusConfiguration
         do { configuration = try NexusConfiguration.fromEnvironment(environment) } catch { throw CommandFailure(error.description) }
         configuration.acceptLogHead = acceptLogHead
