@@ -26,7 +26,10 @@ for line in open(sys.argv[1]):
     if "baseline" not in figure and "target" not in figure:
         continue
     value = f"{number(figure['value'])} {figure.get('unit', '')}".strip()
-    baseline = f"{figure['baseline']}: {number(figure['baseline_value'])}" if "baseline" in figure else ""
+    if "baseline_value" in figure:
+        baseline = f"{figure['baseline']}: {number(figure['baseline_value'])}"
+    else:
+        baseline = number(figure["baseline"]) if "baseline" in figure else ""
     ratio = f"{figure['ratio']:.2f} x" if "ratio" in figure else ""
     met = {True: "yes", False: "**no**"}.get(figure.get("met"), "")
     rows.append((figure["name"], value, baseline, ratio, figure.get("target", ""), met))

@@ -61,6 +61,10 @@ extension LocalClusters {
                 }
             }
 
+            // A running Nexus is the log's one writer: its snapshots are not deleted under it.
+            let refused = try await spike(["log", "snapshots", "--data-dir", dir + "/nexus", "--delete"])
+            #expect(refused.status != 0 && refused.output.contains("a Nexus has the log in \(dir)/nexus open: stop it first"), "\(refused.output)")
+
             // SIGKILL the Nexus and start it again: the Keepers give the root key back.
             kill(try pid("nexus"), SIGKILL)
             try await Task.sleep(for: .milliseconds(200))
@@ -98,6 +102,14 @@ extension LocalClusters {
 
             let down = try await spike(["dev", "down", "--dir", dir])
             #expect(down.status == 0 && down.output.contains("stopped nexus"))
+
+            // The clean stop left a snapshot of the data (ADR-0017), of this log; deleting it loses
+            // nothing (SnapshotStartTests: the next start folds the whole log).
+            let shown = try await spike(["log", "snapshots", "--data-dir", dir + "/nexus"])
+            #expect(shown.status == 0 && shown.output.contains("snapshot of record") && shown.output.contains("has its link"), "\(shown.output)")
+            let deleted = try await spike(["log", "snapshots", "--data-dir", dir + "/nexus", "--delete"])
+            #expect(deleted.status == 0 && deleted.output.hasPrefix("deleted the snapshot of record"), "\(deleted.output)")
+            #expect(try await spike(["log", "snapshots", "--data-dir", dir + "/nexus"]).output.hasPrefix("no snapshot in"))
 
             // The log tells the story: two crashes, restores from the Keepers, a rehydration, a clean stop.
             let log = try EventLog.open(directory: dir + "/nexus", options: { var o = EventLog.Options(); o.readOnly = true; return o }())

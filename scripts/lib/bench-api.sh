@@ -2,8 +2,9 @@
 # `scripts/bench api` (called by scripts/bench): a release-built cluster from `spike dev up`, and
 # nginx from Debian serving a small file over mutual TLS with certificates from the same
 # development CA; the same load generator (Benchmarks/APIBench, 64 keep-alive connections)
-# against both. Then 100,000 secrets written and the Nexus' resident memory read from /proc,
-# also after a restart (the fold of the whole log).
+# against both, and the writes against the log's own group commit (LogBench). Then 100,000 secrets
+# written and the Nexus' resident memory read from /proc, also after a restart (from the snapshot
+# its clean stop left), and a restart with the snapshot deleted (the whole log folded).
 # SPIKE_BENCH_BASELINE_REF=<commit> also builds that commit's `spike` (in .build-baseline) and
 # runs its cluster beside this one: its reads take turns with this build's, as the baseline of
 # `nexus_read_throughput` (how ADR-0007 measured Hummingbird against our server).
@@ -103,7 +104,8 @@ nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" -e "$work/nginx/error.log"
   held="$("$bin/spike" secret list -f json | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')"
   echo "{\"name\": \"nexus_secrets_held\", \"value\": $held, \"unit\": \"secrets\"}"
   echo "{\"name\": \"nexus_rss_populated\", \"value\": $(rss_mb), \"unit\": \"MB\"}"
-  # A restarted Nexus folds the whole log and gets its root key back from the Keepers.
+  # A restarted Nexus gets its root key back from the Keepers and folds its data from the
+  # snapshot its clean stop left and the log after it.
   kill -TERM "$(nexus_pid)"
   while kill -0 "$(nexus_pid)" 2>/dev/null; do sleep 0.1; done
   started=$(date +%s.%N)
@@ -113,8 +115,17 @@ nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" -e "$work/nginx/error.log"
   echo "{\"name\": \"nexus_restart_to_ready\", \"value\": $(python3 -c "import time; print(round(time.time() - $started, 2))"), \"unit\": \"s\"}"
   # The Nexus' own account of its fold once the shares were back (the clean stop left a snapshot).
   python3 Benchmarks/fold_line.py "$cluster/logs/nexus.log"
-  "$bin/spike" secret get bench/populate/99 password >/dev/null
   echo "{\"name\": \"nexus_rss_after_restart\", \"value\": $(rss_mb), \"unit\": \"MB\"}"
+  # The same restart without a snapshot (deleted: derived data): the whole log folded.
+  kill -TERM "$(nexus_pid)"
+  while kill -0 "$(nexus_pid)" 2>/dev/null; do sleep 0.1; done
+  "$bin/spike" log snapshots --data-dir "$cluster/nexus" --delete >&2
+  started=$(date +%s.%N)
+  "$bin/spike" dev start --dir "$cluster" nexus >/dev/null
+  until "$bin/spike" dev status --dir "$cluster" >/dev/null 2>&1; do sleep 0.05; done
+  echo "{\"name\": \"nexus_cold_restart_to_ready\", \"value\": $(python3 -c "import time; print(round(time.time() - $started, 2))"), \"unit\": \"s\"}"
+  python3 Benchmarks/fold_line.py "$cluster/logs/nexus.log" | sed 's/nexus_fold_after_shares/nexus_cold_fold_after_shares/'
+  "$bin/spike" secret get bench/populate/99 password >/dev/null
   echo "{\"name\": \"log_file\", \"value\": $(du -m "$cluster/nexus/data.mdb" | cut -f1), \"unit\": \"MB\"}"
 } > "$work/figures.jsonl"
 

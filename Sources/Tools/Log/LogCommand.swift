@@ -15,7 +15,7 @@ struct LogCommand: AsyncParsableCommand {
         (--postgres-url, the password in PGPASSWORD). `copy` moves a log between the two.
         """,
         subcommands: [LogExport.self, LogAudit.self, LogReplay.self, LogStats.self, LogVerify.self, LogHeadCommand.self, LogBackup.self,
-                      LogCopyCommand.self, LogKeygen.self, LogDemo.self]
+                      LogCopyCommand.self, LogSnapshots.self, LogKeygen.self, LogDemo.self]
     )
 }
 
