@@ -32,9 +32,25 @@ public enum HTTPClientError: Error, Equatable, Sendable, CustomStringConvertible
     }
 }
 
+/// What sends a request and returns its response: `HTTPClient` (a connection per request) and
+/// `HTTPConnectionPool` (kept-alive connections).
+public protocol HTTPRequestSending: Sendable {
+    func send(_ method: HTTPMethod, _ baseURL: String, path: String, body: [UInt8], contentType: String?) async throws(HTTPClientError) -> HTTPClientResponse
+}
+
+extension HTTPRequestSending {
+    public func post(_ baseURL: String, path: String, body: [UInt8], contentType: String = "application/json") async throws(HTTPClientError) -> HTTPClientResponse {
+        try await send(.POST, baseURL, path: path, body: body, contentType: contentType)
+    }
+
+    public func get(_ baseURL: String, path: String) async throws(HTTPClientError) -> HTTPClientResponse {
+        try await send(.GET, baseURL, path: path, body: [], contentType: nil)
+    }
+}
+
 /// An HTTP/1.1 client over SPIFFE mutual TLS: one connection per request, a deadline on the
 /// whole exchange. The server's SPIFFE ID is checked during the handshake by `tls`' authorizer.
-public struct HTTPClient: Sendable {
+public struct HTTPClient: HTTPRequestSending {
     public let tls: SPIFFETLS
     public let timeout: Duration
     private let group: any EventLoopGroup
@@ -50,14 +66,6 @@ public struct HTTPClient: Sendable {
         guard let components = URLComponents(string: url), components.scheme == "https",
               let host = components.host, !host.isEmpty else { throw .invalidURL(url) }
         return (host, components.port ?? 443)
-    }
-
-    public func post(_ baseURL: String, path: String, body: [UInt8], contentType: String = "application/json") async throws(HTTPClientError) -> HTTPClientResponse {
-        try await send(.POST, baseURL, path: path, body: body, contentType: contentType)
-    }
-
-    public func get(_ baseURL: String, path: String) async throws(HTTPClientError) -> HTTPClientResponse {
-        try await send(.GET, baseURL, path: path, body: [], contentType: nil)
     }
 
     public func send(_ method: HTTPMethod, _ baseURL: String, path: String, body: [UInt8], contentType: String?) async throws(HTTPClientError) -> HTTPClientResponse {

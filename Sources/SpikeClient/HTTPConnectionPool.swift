@@ -9,7 +9,7 @@ import Synchronization
 /// be free. A connection idle for longer than `maxIdle` is closed rather than reused (the server
 /// may have closed it: the Nexus closes idle ones after 120 s), and one whose request failed is
 /// closed. Requests are never sent twice: a failure is the caller's to retry.
-public final class HTTPConnectionPool: Sendable {
+public final class HTTPConnectionPool: HTTPRequestSending {
     public let client: HTTPClient
     public let maxPerEndpoint: Int
     public let maxIdle: Duration
@@ -41,14 +41,6 @@ public final class HTTPConnectionPool: Sendable {
     }
 
     public var statistics: Statistics { state.withLock { $0.statistics } }
-
-    public func post(_ baseURL: String, path: String, body: [UInt8], contentType: String = "application/json") async throws(HTTPClientError) -> HTTPClientResponse {
-        try await send(.POST, baseURL, path: path, body: body, contentType: contentType)
-    }
-
-    public func get(_ baseURL: String, path: String) async throws(HTTPClientError) -> HTTPClientResponse {
-        try await send(.GET, baseURL, path: path, body: [], contentType: nil)
-    }
 
     /// Sends one request on a free connection to `baseURL` (opened if none is), within the
     /// client's timeout.

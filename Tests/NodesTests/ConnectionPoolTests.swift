@@ -11,7 +11,8 @@ import Testing
     static let superuser = "/spike/pilot/role/superuser"
     static let get = Array(#"{"path":"apps/db"}"#.utf8)
 
-    @Test func requestsReuseOneConnectionWhereEachWouldMakeItsOwn() async throws {
+    /// A serving Nexus holding one secret, the superuser's client, and a counting proxy to it.
+    static func withProxiedNexus(_ body: (HTTPClient, _ url: String, TCPProxy) async throws -> Void) async throws {
         let nexus = try await NexusHarness()
         try await awaitingCleanup({ await nexus.stop() }) {
             try await nexus.initialize()
@@ -19,7 +20,12 @@ import Testing
             #expect(try await nexus.post(client, "/v1/store/secrets", #"{"path":"apps/db","values":{"k":"v"}}"#).0 == 200)
             let proxy = try TCPProxy(to: nexus.nexus.port)
             defer { proxy.close() }
-            let url = "https://127.0.0.1:\(proxy.port)"
+            try await body(client, "https://127.0.0.1:\(proxy.port)", proxy)
+        }
+    }
+
+    @Test func requestsReuseOneConnectionWhereEachWouldMakeItsOwn() async throws {
+        try await Self.withProxiedNexus { client, url, proxy in
             let pool = HTTPConnectionPool(client: client, maxPerEndpoint: 1)
             for _ in 0..<20 {
                 let response = try await pool.post(url, path: "/v1/store/secrets?action=get", body: Self.get)
@@ -35,14 +41,7 @@ import Testing
     }
 
     @Test func concurrentRequestsOpenAtMostMaxConnections() async throws {
-        let nexus = try await NexusHarness()
-        try await awaitingCleanup({ await nexus.stop() }) {
-            try await nexus.initialize()
-            let client = try nexus.client(Self.superuser)
-            #expect(try await nexus.post(client, "/v1/store/secrets", #"{"path":"apps/db","values":{"k":"v"}}"#).0 == 200)
-            let proxy = try TCPProxy(to: nexus.nexus.port)
-            defer { proxy.close() }
-            let url = "https://127.0.0.1:\(proxy.port)"
+        try await Self.withProxiedNexus { client, url, proxy in
             let pool = HTTPConnectionPool(client: client, maxPerEndpoint: 3)
             defer { pool.close() }
             let statuses = try await withThrowingTaskGroup(of: HTTPResponseStatus.self) { group in
@@ -58,13 +57,7 @@ import Testing
     /// A connection idle for longer than `maxIdle` (the server may have closed it meanwhile) is
     /// closed, not reused; a closed pool refuses requests.
     @Test func anIdleConnectionIsNotReusedAndAClosedPoolRefuses() async throws {
-        let nexus = try await NexusHarness()
-        try await awaitingCleanup({ await nexus.stop() }) {
-            try await nexus.initialize()
-            let client = try nexus.client(Self.superuser)
-            let proxy = try TCPProxy(to: nexus.nexus.port)
-            defer { proxy.close() }
-            let url = "https://127.0.0.1:\(proxy.port)"
+        try await Self.withProxiedNexus { client, url, proxy in
             let pool = HTTPConnectionPool(client: client, maxPerEndpoint: 1, maxIdle: .milliseconds(200))
             defer { pool.close() }
             #expect(try await pool.get(url, path: "/healthz").status == .ok)

@@ -279,15 +279,15 @@ public final class NexusStore: Sendable {
     /// snapshot that checks, and the log after it (ADR-0017); it throws when a record does not fold.
     public func unlock(rootKey: RootKey, epoch: UInt32, previous: PreviousKeys = PreviousKeys()) throws {
         let keys = DataKeys(rootKey: rootKey, epoch: epoch, previous: previous)
-        if core.state.withLock({ $0.dataPending }) {
-            try core.folding.withLock { _ in try Self.foldData(core, keys: keys) }
-            _ = enqueue(.snapshot(.count))
-        }
+        let folded = core.state.withLock { $0.dataPending }
+        if folded { try core.folding.withLock { _ in try Self.foldData(core, keys: keys) } }
         try core.state.withLock { $0.unverified }.authenticate(with: rootKey, epoch: epoch, previous: previous)
         core.state.withLock {
             $0.keys = keys
             $0.unverified = UnverifiedEvents()
         }
+        // A start that folded many records of the log leaves a snapshot of them at once.
+        if folded { _ = enqueue(.snapshot(.count)) }
     }
 
     /// How the first unlock folded the data: from the snapshot of which record (nil: the whole
@@ -367,8 +367,8 @@ public final class NexusStore: Sendable {
         do throws(SnapshotError) {
             let header = try ProjectionSnapshot.Header(stored: stored.bytes)
             guard header.epoch == keys.epoch else { throw .otherEpoch(snapshot: header.epoch, current: keys.epoch) }
-            guard header.sequence == stored.sequence, header.sequence <= position,
-                  (try? core.log.link(at: header.sequence)) == header.link
+            guard header.sequence <= position else { throw .ahead(snapshot: header.sequence, folded: position) }
+            guard header.sequence == stored.sequence, (try? core.log.link(at: header.sequence)) == header.link
             else { throw .notOfThisLog(sequence: header.sequence) }
             return (try ProjectionSnapshot.open(stored.bytes, with: keys.snapshot), nil)
         } catch {

@@ -201,6 +201,8 @@ public enum SnapshotError: Error, Equatable, Sendable, CustomStringConvertible {
     case notOfThisLog(sequence: UInt64)
     /// Of an epoch other than the current one (a rotation or a reset since).
     case otherEpoch(snapshot: UInt32, current: UInt32)
+    /// Of a record beyond those this Nexus has folded (another replica took it since).
+    case ahead(snapshot: UInt64, folded: UInt64)
 
     public var description: String {
         switch self {
@@ -208,6 +210,7 @@ public enum SnapshotError: Error, Equatable, Sendable, CustomStringConvertible {
         case .doesNotOpen: "the snapshot does not open under this root key: it was changed, or not made by this system's Nexus"
         case .notOfThisLog(let sequence): "the snapshot names record \(sequence) with a link the log does not have: it is not of this log"
         case .otherEpoch(let snapshot, let current): "the snapshot is of epoch \(snapshot), the data is of epoch \(current)"
+        case .ahead(let snapshot, let folded): "the snapshot is of record \(snapshot), beyond record \(folded), the last this Nexus has folded"
         }
     }
 }
