@@ -34,7 +34,11 @@ final class WriterLock: Sendable {
     func release() {
         descriptor.withLock { fd in
             guard fd >= 0 else { return }
-            _ = close(fd)  // closing the only descriptor releases the flock
+            // Unlocked explicitly: a child being spawned (fork, then exec) holds a copy of the
+            // descriptor until its exec closes it, and with it the lock; a close alone would leave
+            // the log locked that long (seen: a test reopening its log while another spawned).
+            _ = flock(fd, LOCK_UN)
+            _ = close(fd)
             fd = -1
         }
     }
