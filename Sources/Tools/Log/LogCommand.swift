@@ -44,6 +44,17 @@ struct LogLocation: ParsableArguments {
     /// Opens the log in the data directory read-only; a directory that is missing, unreadable
     /// or holds no log is one clear error naming it.
     func openDirectory() throws -> EventLog {
+        let directory = try checkedDirectory()
+        Self.keepFreedMemory()
+        do {
+            return try EventLog.open(directory: directory, options: readOnlyOptions)
+        } catch {
+            throw CommandFailure("\(directory) does not hold a readable log: \(error)")
+        }
+    }
+
+    /// The data directory, once it is found to hold a readable log (else one clear error naming it).
+    func checkedDirectory() throws -> String {
         let directory = self.directory
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
@@ -54,12 +65,7 @@ struct LogLocation: ParsableArguments {
         let data = (directory as NSString).appendingPathComponent("data.mdb")
         guard FileManager.default.fileExists(atPath: data) else { throw CommandFailure("\(directory) holds no log (there is no data.mdb in it)") }
         guard FileManager.default.isReadableFile(atPath: data) else { throw CommandFailure("\(data) is not readable by this user") }
-        Self.keepFreedMemory()
-        do {
-            return try EventLog.open(directory: directory, options: readOnlyOptions)
-        } catch {
-            throw CommandFailure("\(directory) does not hold a readable log: \(error)")
-        }
+        return directory
     }
 
     /// The tools read a log chunk by chunk, each a few megabytes allocated and freed on the

@@ -56,15 +56,15 @@ struct LogSnapshots: ParsableCommand {
 
     /// The log in the data directory, checked as the read-only tools check it, opened to write.
     private static func openForWriting(_ location: LogLocation) throws -> EventLog {
-        try location.openDirectory().close()
-        let result = Result { () throws(LogError) -> EventLog in try EventLog.open(directory: location.directory) }
+        let directory = try location.checkedDirectory()
+        let result = Result { () throws(LogError) -> EventLog in try EventLog.open(directory: directory) }
         switch result {
         case .success(let log):
             return log
         case .failure(.writerLocked):
-            throw CommandFailure("a Nexus has the log in \(location.directory) open: stop it first (an LMDB log has one writer)")
+            throw CommandFailure("a Nexus has the log in \(directory) open: stop it first (an LMDB log has one writer)")
         case .failure(let error):
-            throw CommandFailure("cannot open the log in \(location.directory) to change it: \(error)")
+            throw CommandFailure("cannot open the log in \(directory) to change it: \(error)")
         }
     }
 }
