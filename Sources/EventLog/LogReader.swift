@@ -19,10 +19,21 @@ public struct EventRecord: Sendable {
 public struct EventView {
     public let header: RecordHeader
     public let body: UnsafeRawBufferPointer
-    public let authenticator: EventAuthenticator?
+    /// The tag after the body of an authenticated event record.
+    let tag: UnsafeRawBufferPointer?
 
     public var sequence: UInt64 { header.sequence }
     public var kind: UInt16 { header.kind }
+
+    /// Whether the record carries an authenticator (is of type 3), without computing it.
+    public var carriesAuthenticator: Bool { tag != nil }
+
+    /// The record's authenticator, its digest computed on this call (one SHA-256 of the body):
+    /// a replay leaves it to the reader that checks authenticators, on the thread it chooses
+    /// (a Nexus' start reads every data record but folds them later, and never needs theirs).
+    public func authenticator() -> EventAuthenticator? {
+        tag.map { EventAuthenticator(digest: EventAuthenticator.digest(of: header, body: body), tag: Bytes32($0)) }
+    }
 }
 
 /// Reads and decrypts events, checking the hash chain on the way. Segment records are checked
@@ -44,7 +55,7 @@ public struct LogReader: Sendable {
     /// range past the head is empty).
     public func events(in range: ClosedRange<UInt64>) throws -> [EventRecord] {
         var out: [EventRecord] = []
-        try replay(from: range.lowerBound, through: range.upperBound) { out.append(EventRecord(header: $0.header, body: Array($0.body), authenticator: $0.authenticator)) }
+        try replay(from: range.lowerBound, through: range.upperBound) { out.append(EventRecord(header: $0.header, body: Array($0.body), authenticator: $0.authenticator())) }
         return out
     }
 
@@ -185,7 +196,6 @@ public struct LogReader: Sendable {
         var headers: [RecordHeader] = []
         var bodySizes: [Int] = []
         var plaintextSizes: [Int] = []
-        var authenticators: [EventAuthenticator?] = []
         var arena: [UInt8] = []
         /// Stored bytes read (for releasing mapped pages).
         var bytes = 0
@@ -255,8 +265,6 @@ public struct LogReader: Sendable {
                         let count = record.count - RecordHeader.size - RecordCrypto.overhead
                         let plaintext = UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(arena)[offset..<(offset + count)])
                         try crypto.open(record: record, sequence: header.sequence, into: plaintext)
-                        chunk.authenticators.append(header.type == .authenticatedEvent
-                            ? Self.authenticator(record: record, plaintext: UnsafeRawBufferPointer(plaintext)) : nil)
                         offset += count
                     }
                 } catch {
@@ -269,19 +277,6 @@ public struct LogReader: Sendable {
             if let failure { throw failure }
             return chunk
         }
-    }
-
-    /// The authenticator of an opened authenticated event record: the tag after its body, and
-    /// the digest the tag must cover.
-    static func authenticator(record: UnsafeRawBufferPointer, plaintext: UnsafeRawBufferPointer) -> EventAuthenticator {
-        let bodyCount = plaintext.count - EventAuthenticator.size
-        let digest = withUnsafeTemporaryAllocation(byteCount: RecordHeader.size, alignment: 8) { header in
-            header.copyMemory(from: UnsafeRawBufferPointer(rebasing: record[..<RecordHeader.size]))
-            ChainHash.zero.write(to: header, at: RecordHeader.previousHashOffset)
-            return EventAuthenticator.digest(header: UnsafeRawBufferPointer(header),
-                                             body: UnsafeRawBufferPointer(rebasing: plaintext[..<bodyCount]))
-        }
-        return EventAuthenticator(digest: digest, tag: Bytes32(UnsafeRawBufferPointer(rebasing: plaintext[bodyCount...])))
     }
 
     private func segmentKey(_ segment: UInt64, txn: any RecordView) throws -> SymmetricKey {
@@ -319,10 +314,10 @@ public struct LogChunk: Sendable {
         try chunk.arena.withUnsafeBytes { arena in
             var offset = 0
             for index in chunk.headers.indices {
-                let count = chunk.bodySizes[index]
-                try body(EventView(header: chunk.headers[index], body: UnsafeRawBufferPointer(rebasing: arena[offset..<(offset + count)]),
-                                   authenticator: chunk.authenticators[index]))
-                offset += chunk.plaintextSizes[index]
+                let (header, count, end) = (chunk.headers[index], chunk.bodySizes[index], offset + chunk.plaintextSizes[index])
+                try body(EventView(header: header, body: UnsafeRawBufferPointer(rebasing: arena[offset..<(offset + count)]),
+                                   tag: header.type == .authenticatedEvent ? UnsafeRawBufferPointer(rebasing: arena[(offset + count)..<end]) : nil))
+                offset = end
             }
         }
     }

@@ -41,7 +41,7 @@ public struct NexusProjections: Sendable {
             if !foldingData, EventVocabulary.dataPlaneKinds.contains(view.kind) {
                 // Not decoded, but a record that must carry an authenticator and has none is
                 // refused now, as a fold would: no Nexus holding the root key wrote it.
-                if let kind = EventVocabulary.kind(number: view.kind), kind.authenticated, view.authenticator == nil {
+                if let kind = EventVocabulary.kind(number: view.kind), kind.authenticated, !view.carriesAuthenticator {
                     throw ReplayError.unauthenticated(sequence: view.sequence, kind: kind.name)
                 }
                 return
@@ -50,7 +50,7 @@ public struct NexusProjections: Sendable {
                 projections.skippedInformational += 1
                 return
             }
-            try projections.apply(event, sequence: view.sequence, epoch: view.header.epoch, authenticator: view.authenticator)
+            try projections.apply(event, sequence: view.sequence, epoch: view.header.epoch, authenticator: view.authenticator())
         }
         return projections
     }

@@ -49,7 +49,7 @@ import Testing
         try t.log.reader(keyring: t.keyring).replay { view in
             let index = seen
             #expect(String(decoding: view.body, as: UTF8.self) == "e\(index)")
-            #expect((view.authenticator?.isValid(under: key) ?? false) == (index % 3 == 0))
+            #expect((view.authenticator()?.isValid(under: key) ?? false) == (index % 3 == 0))
             seen += 1
         }
         #expect(seen == count)

@@ -38,6 +38,16 @@ public struct EventAuthenticator: Sendable, Equatable {
         return hasher.finalize().withUnsafeBytes { Bytes32($0) }
     }
 
+    /// The digest of a record with `header` (its previousHash taken as zero) and `body`.
+    static func digest(of header: RecordHeader, body: UnsafeRawBufferPointer) -> Bytes32 {
+        withUnsafeTemporaryAllocation(byteCount: RecordHeader.size, alignment: 8) { bytes in
+            var unlinked = header
+            unlinked.previousHash = .zero
+            unlinked.encode(into: bytes)
+            return digest(header: UnsafeRawBufferPointer(bytes), body: body)
+        }
+    }
+
     static func tag(digest: Bytes32, key: SymmetricKey) -> [UInt8] {
         // A MAC failure is OpenSSL failing on a fixed-size input: nothing a record could cause.
         guard let tag = EventAuthenticatorCheck(key: key).tag(for: digest) else { preconditionFailure("HMAC-SHA256 failed") }

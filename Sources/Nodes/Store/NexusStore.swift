@@ -323,7 +323,7 @@ public final class NexusStore: Sendable {
                     decoded.reserveCapacity(chunk.count)
                     try chunk.forEach { view in
                         guard let event = try DomainEvent.toFold(view) else { return }
-                        decoded.append(DecodedRecord(sequence: view.sequence, epoch: view.header.epoch, authenticator: view.authenticator, event: event))
+                        decoded.append(DecodedRecord(sequence: view.sequence, epoch: view.header.epoch, authenticator: view.authenticator(), event: event))
                     }
                     return decoded
                 }, deliver: { decoded in
@@ -829,7 +829,7 @@ public final class NexusStore: Sendable {
         do {
             head = try core.log.replay(after: position, keyring: core.keyring) { view in
                 guard let event = try DomainEvent.toFold(view) else { return }
-                read.append(Read(sequence: view.sequence, epoch: view.header.epoch, authenticator: view.authenticator, event: event))
+                read.append(Read(sequence: view.sequence, epoch: view.header.epoch, authenticator: view.authenticator(), event: event))
             }
             // The keys the folded puts wrote, and the links of rotations, read after the records:
             // each was written in its event's transaction.

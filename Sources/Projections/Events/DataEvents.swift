@@ -33,6 +33,29 @@ public struct SecretPut: EventPayload {
         self.at = at
         self.epoch = epoch
     }
+
+    /// `{"actor":…,"data":{"at":…,["epoch":…,]"keyID":…,"maxVersions":…,"path":…,"pruned":[…],
+    /// "sealedValue":…,"version":…},"trail":…}`: what a cold start decodes once per secret write.
+    public static func decodeCanonical(_ body: UnsafeRawBufferPointer) -> DomainEvent? {
+        var scanner = CanonicalBodyScanner(body)
+        guard scanner.literal(#"{"actor":"#), let actor = scanner.string(),
+              scanner.literal(#","data":{"at":"#), let at = scanner.integer() else { return nil }
+        var epoch: UInt32?
+        if scanner.literal(#","epoch":"#) {
+            guard let value = scanner.integer().flatMap(UInt32.init(exactly:)) else { return nil }
+            epoch = value
+        }
+        guard scanner.literal(#","keyID":"#), let keyID = scanner.base64(),
+              scanner.literal(#","maxVersions":"#), let maxVersions = scanner.integer(),
+              scanner.literal(#","path":"#), let path = scanner.string(),
+              scanner.literal(#","pruned":"#), let pruned = scanner.integers(),
+              scanner.literal(#","sealedValue":"#), let sealedValue = scanner.base64(),
+              scanner.literal(#","version":"#), let version = scanner.integer(),
+              scanner.literal(#"},"trail":"#), let trail = scanner.string(),
+              scanner.literal("}"), scanner.atEnd else { return nil }
+        return DomainEvent(actor: actor, trail: trail, SecretPut(path: path, version: version, keyID: keyID, sealedValue: sealedValue,
+                                                                 maxVersions: maxVersions, pruned: pruned, at: Int64(at), epoch: epoch))
+    }
 }
 
 /// Versions of a secret that changed state: the body of `SecretDeleted` (soft-deleted, data

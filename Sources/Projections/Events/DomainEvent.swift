@@ -22,7 +22,23 @@ public struct DomainEvent: Equatable, Sendable {
 
     /// Decodes a record body of kind number `kind`; nil for a kind this vocabulary does not
     /// know (the caller decides, by `EventKind.effect(ofNumber:)`, whether it may skip it).
+    /// A body in the form the Nexus writes is read by `decodeCanonical`, any other by `JSONDecoder`.
     public static func decode(kind: UInt16, body: some Collection<UInt8>) throws(EventDecodingError) -> DomainEvent? {
+        guard let type = EventVocabulary.payloadType(number: kind) else { return nil }
+        if let event = body.withContiguousStorageIfAvailable({ type.decodeCanonical(UnsafeRawBufferPointer($0)) }) ?? nil {
+            return event
+        }
+        return try type.decodeEnvelope(Data(body))
+    }
+
+    /// The two decoders on their own, for the fuzz target that checks they agree: the canonical
+    /// reader (nil where it defers) and `JSONDecoder`.
+    public static func decodeCanonical(kind: UInt16, body: [UInt8]) -> DomainEvent? {
+        guard let type = EventVocabulary.payloadType(number: kind) else { return nil }
+        return body.withUnsafeBytes { type.decodeCanonical($0) }
+    }
+
+    public static func decodeWithJSONDecoder(kind: UInt16, body: [UInt8]) throws(EventDecodingError) -> DomainEvent? {
         guard let type = EventVocabulary.payloadType(number: kind) else { return nil }
         return try type.decodeEnvelope(Data(body))
     }
@@ -60,6 +76,8 @@ extension EventPayload {
             throw EventDecodingError(kind: kind.name, reason: "\(error)")
         }
     }
+
+    public static func decodeCanonical(_ body: UnsafeRawBufferPointer) -> DomainEvent? { nil }
 
     public func isEqual(to other: any EventPayload) -> Bool {
         (other as? Self) == self

@@ -59,6 +59,9 @@ public protocol EventPayload: Codable, Equatable, Sendable {
     // times slower on a replay of the whole log.
     func envelope(actor: String, trail: String) -> [UInt8]
     static func decodeEnvelope(_ data: Data) throws(EventDecodingError) -> DomainEvent
+    /// The body as the Nexus writes it, read without `JSONDecoder`; nil for any other form
+    /// (then `decodeEnvelope` decides). Only the kinds a log holds in bulk have one.
+    static func decodeCanonical(_ body: UnsafeRawBufferPointer) -> DomainEvent?
     func isEqual(to other: any EventPayload) -> Bool
 }
 
