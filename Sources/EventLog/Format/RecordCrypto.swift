@@ -1,8 +1,8 @@
 import CLibCrypto
 import Crypto
 
-/// AES-256-GCM and SHA-256 for records through reusable OpenSSL EVP contexts: the key schedule is
-/// set once per segment and nothing is allocated per record, which is what lets appends and
+/// AES-256-GCM for records through a reusable OpenSSL EVP context, and SHA-256: the key schedule
+/// is set once per segment and nothing is allocated per record, which is what lets appends and
 /// replays run near the hardware's speed (docs/adr/0002). One instance per thread; not shared.
 ///
 /// Event body = nonce (12) ‖ ciphertext ‖ tag (16); the additional data is the record's 68-byte
@@ -16,22 +16,18 @@ final class RecordCrypto {
 
     // Fetched once: implicit fetching on every init is costly in OpenSSL 3.
     nonisolated(unsafe) private static let aes256GCM = EVP_CIPHER_fetch(nil, "AES-256-GCM", nil)!
-    nonisolated(unsafe) private static let sha256 = EVP_MD_fetch(nil, "SHA256", nil)!
 
     private let cipher: OpaquePointer
-    private let digest: OpaquePointer
     private var keyedSegment: UInt64?
     private var keyedForEncryption = false
 
     init() {
         cipher = EVP_CIPHER_CTX_new()!
-        digest = EVP_MD_CTX_new()!
     }
 
     deinit {
-        // Both free calls cleanse the key schedule.
+        // The free call cleanses the key schedule.
         EVP_CIPHER_CTX_free(cipher)
-        EVP_MD_CTX_free(digest)
     }
 
     /// Loads `key` unless the segment's key is loaded already.
@@ -111,35 +107,30 @@ final class RecordCrypto {
     /// The record's content hash: SHA-256 of the whole record with its `previousHash` taken as
     /// zero. It does not depend on the chain, so it can be computed on any core.
     func contentHash(_ record: UnsafeRawBufferPointer) -> ChainHash {
-        let offset = RecordHeader.previousHashOffset
-        return digest { update in
-            // The first 64 bytes with the link zeroed, then the rest: two updates, not three.
-            withUnsafeTemporaryAllocation(byteCount: 64, alignment: 8) { prefix in
-                prefix.copyMemory(from: UnsafeRawBufferPointer(rebasing: record[..<64]))
-                ChainHash.zero.write(to: prefix, at: offset)
-                update(UnsafeRawBufferPointer(prefix))
-            }
-            update(UnsafeRawBufferPointer(rebasing: record[64...]))
+        // The first 64 bytes with the link zeroed, then the rest.
+        withUnsafeTemporaryAllocation(byteCount: 64, alignment: 8) { prefix in
+            prefix.copyMemory(from: UnsafeRawBufferPointer(rebasing: record[..<64]))
+            ChainHash.zero.write(to: prefix, at: RecordHeader.previousHashOffset)
+            return Self.sha256(UnsafeRawBufferPointer(prefix), UnsafeRawBufferPointer(rebasing: record[64...]))
         }
     }
 
     /// The chain link of a record: SHA-256(link of the record before ‖ content hash).
     func link(_ previous: ChainHash, _ content: ChainHash) -> ChainHash {
-        digest { update in
-            withUnsafeBytes(of: previous) { update($0) }
-            withUnsafeBytes(of: content) { update($0) }
+        withUnsafeBytes(of: previous) { previous in
+            withUnsafeBytes(of: content) { Self.sha256(previous, $0) }
         }
     }
 
-    private func digest(_ feed: ((UnsafeRawBufferPointer) -> Void) -> Void) -> ChainHash {
+    /// SHA-256 through the low-level functions (see CLibCrypto's shim): nothing to set up, no
+    /// provider dispatch per call.
+    private static func sha256(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) -> ChainHash {
         var out = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
-        withUnsafeMutableBytes(of: &out) { result in
-            var size: UInt32 = 0
-            var ok = EVP_DigestInit_ex2(digest, Self.sha256, nil)
-            feed { bytes in ok &= EVP_DigestUpdate(digest, bytes.baseAddress, bytes.count) }
-            ok &= EVP_DigestFinal_ex(digest, result.baseAddress?.assumingMemoryBound(to: UInt8.self), &size)
-            precondition(ok == 1 && size == 32, "SHA-256 failed")
+        let ok = withUnsafeMutableBytes(of: &out) { result in
+            spike_sha256_two_parts(first.baseAddress, first.count, second.baseAddress, second.count,
+                                   result.baseAddress!.assumingMemoryBound(to: UInt8.self))
         }
+        precondition(ok == 1, "SHA-256 failed")
         return withUnsafeBytes(of: out) { ChainHash($0) }
     }
 }
