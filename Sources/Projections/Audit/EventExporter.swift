@@ -60,20 +60,39 @@ public struct EventExporter: Sendable {
 
     let sealed: SealedFields
     let opener: (any SealedFieldOpener)?
-    private let trees: [UInt16: FieldTree]
-    /// Each known kind's stable name as UTF-8, looked up once per event.
-    private let names: [UInt16: [UInt8]]
+    /// Each known kind's stable name as UTF-8 (back to back, and each kind's span of them) and
+    /// its sealed fields' tree, looked up once per event by the kind's number (`KindSlot`):
+    /// neither the number hashed nor, for a kind without a sealed field, an object retained.
+    private let nameBytes: [UInt8]
+    private let nameSpans: [Range<Int>?]
+    private let trees: [FieldTree?]
 
     public init(sealed: SealedFields, opener: (any SealedFieldOpener)? = nil) {
         self.sealed = sealed
         self.opener = opener
-        var trees: [UInt16: FieldTree] = [:]
+        var nameBytes: [UInt8] = []
+        var nameSpans = [Range<Int>?](repeating: nil, count: KindSlot.count)
+        var trees = [FieldTree?](repeating: nil, count: KindSlot.count)
         for kind in EventVocabulary.kinds {
+            let slot = KindSlot(kind.number)!.index
+            nameSpans[slot] = nameBytes.count..<(nameBytes.count + kind.name.utf8.count)
+            nameBytes += kind.name.utf8
             let fields = EventVocabulary.sealedFields(number: kind.number)
-            if !fields.isEmpty { trees[kind.number] = FieldTree(paths: fields) }
+            if !fields.isEmpty { trees[slot] = FieldTree(paths: fields) }
         }
-        self.trees = trees
-        names = Dictionary(uniqueKeysWithValues: EventVocabulary.kinds.map { ($0.number, Array($0.name.utf8)) })
+        (self.nameBytes, self.nameSpans, self.trees) = (nameBytes, nameSpans, trees)
+    }
+
+    private func tree(of kind: UInt16) -> FieldTree? {
+        KindSlot(kind).flatMap { trees[$0.index] }
+    }
+
+    /// Calls `body` with the kind's name as UTF-8.
+    private func withName<T>(of kind: UInt16, _ body: (UnsafeRawBufferPointer) -> T) -> T {
+        if let slot = KindSlot(kind), let span = nameSpans[slot.index] {
+            return nameBytes.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[span])) }
+        }
+        return Array(EventVocabulary.name(of: kind).utf8).withUnsafeBytes(body)
     }
 
     /// The header's part of an event (what `--headers-only` exports).
@@ -92,7 +111,7 @@ public struct EventExporter: Sendable {
         out.reserveCapacity(envelope.data.count)
         do {
             scanner = scanner.sub(envelope.data)
-            try redact(&scanner, tree: trees[header.kind], path: "", out: &out, event: &event, top: true, body: body, epoch: header.epoch)
+            try redact(&scanner, tree: tree(of: header.kind), path: "", out: &out, event: &event, top: true, body: body, epoch: header.epoch)
         } catch {
             throw EventDecodingError(kind: event.kind, reason: "the body's data is not a JSON object")
         }
@@ -105,15 +124,16 @@ public struct EventExporter: Sendable {
     /// field is copied as one span.
     public func appendJSONLine(_ header: RecordHeader, body: UnsafeRawBufferPointer, to out: inout [UInt8],
                                times: inout Timestamp.Writer) throws(EventDecodingError) {
-        let name = names[header.kind] ?? Array(EventVocabulary.name(of: header.kind).utf8)
         let envelope = try Self.envelope(of: body, kind: header.kind)
-        Self.appendHeaderFields(sequence: header.sequence, time: header.time, epoch: header.epoch, kind: name, to: &out, times: &times)
+        withName(of: header.kind) { name in
+            Self.appendHeaderFields(sequence: header.sequence, time: header.time, epoch: header.epoch, kind: name, to: &out, times: &times)
+        }
         out.append(static: Self.actorKey)
         out.append(contentsOf: UnsafeRawBufferPointer(rebasing: body[envelope.actor]))
         out.append(static: Self.trailKey)
         out.append(contentsOf: UnsafeRawBufferPointer(rebasing: body[envelope.trail]))
         out.append(static: Self.dataKey)
-        if let tree = trees[header.kind] {
+        if let tree = tree(of: header.kind) {
             var event = Self.headerOnly(header)
             var scanner = JSONText(UnsafeRawBufferPointer(rebasing: body[envelope.data]))
             do {
@@ -137,10 +157,10 @@ public struct EventExporter: Sendable {
     /// headers-only one but its closing brace.
     static func appendHeaderFields(sequence: UInt64, time: Int64, epoch: UInt32, kind: String, to out: inout [UInt8],
                                    times: inout Timestamp.Writer) {
-        appendHeaderFields(sequence: sequence, time: time, epoch: epoch, kind: Array(kind.utf8), to: &out, times: &times)
+        Array(kind.utf8).withUnsafeBytes { appendHeaderFields(sequence: sequence, time: time, epoch: epoch, kind: $0, to: &out, times: &times) }
     }
 
-    static func appendHeaderFields(sequence: UInt64, time: Int64, epoch: UInt32, kind: [UInt8], to out: inout [UInt8],
+    static func appendHeaderFields(sequence: UInt64, time: Int64, epoch: UInt32, kind: UnsafeRawBufferPointer, to out: inout [UInt8],
                                    times: inout Timestamp.Writer) {
         out.append(static: sequenceKey)
         appendDecimal(sequence, to: &out)
@@ -274,17 +294,16 @@ public struct EventExporter: Sendable {
     /// Appends `value` in decimal.
     public static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
         if value < 10 { return out.append(UInt8(ascii: "0") + UInt8(value)) }
-        var digits = 0
-        var rest = value
-        while rest > 0 { digits += 1; rest /= 10 }
-        let end = out.count + digits
-        out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
-        rest = value
-        var index = end - 1
-        while rest > 0 {
-            out[index] = UInt8(ascii: "0") + UInt8(rest % 10)
-            rest /= 10
-            index -= 1
+        // Written backwards into a stack buffer, appended once.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var rest = value
+            var start = 20
+            while rest > 0 {
+                start -= 1
+                digits[start] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start...]))
         }
     }
 
@@ -297,6 +316,7 @@ final class FieldTree: Sendable {
     /// A kind has a handful of sealed fields: a linear search by the key's bytes beats hashing a
     /// String made for each member scanned.
     let children: [(name: [UInt8], tree: FieldTree)]
+    private let lengths: [Int]
     let isSealed: Bool
 
     init(paths: [String], sealed: Bool = false) {
@@ -312,13 +332,16 @@ final class FieldTree: Sendable {
             children.append((Array(name.utf8), FieldTree(paths: rest)))
         }
         self.children = children
+        lengths = children.map(\.name.count)
     }
 
     /// The child named by the key at `span` of `scanner`'s text.
     func child(_ span: Range<Int>, in scanner: JSONText) -> FieldTree? {
-        for child in children where child.name.count == span.count {
-            let equal = child.name.withUnsafeBytes { memcmp(scanner.bytes.baseAddress! + span.lowerBound, $0.baseAddress!, span.count) == 0 }
-            if equal { return child.tree }
+        // Most keys scanned name no sealed field: the lengths (no reference counting) rule them out.
+        guard let index = lengths.firstIndex(of: span.count) else { return nil }
+        for index in index..<children.count where lengths[index] == span.count {
+            let equal = children[index].name.withUnsafeBytes { memcmp(scanner.bytes.baseAddress! + span.lowerBound, $0.baseAddress!, span.count) == 0 }
+            if equal { return children[index].tree }
         }
         return nil
     }

@@ -56,15 +56,17 @@ public struct Timestamp: Comparable, Hashable, Sendable, Codable, CustomStringCo
                 prefix.removeAll(keepingCapacity: true)
                 Timestamp(nanoseconds: seconds * 1_000_000_000).formatSecond(to: &prefix)
             }
-            out.append(contentsOf: prefix)
-            var fraction = Int(nanoseconds - seconds * 1_000_000_000)
-            let start = out.count
-            out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: 9))
-            for index in stride(from: start + 8, through: start, by: -1) {
-                out[index] = UInt8(ascii: "0") + UInt8(fraction % 10)
-                fraction /= 10
+            prefix.withUnsafeBufferPointer { out.append(contentsOf: $0) }  // borrowed, not retained
+            // The nine digits of the fraction and the Z, written into a stack buffer, appended once.
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 10) { digits in
+                var fraction = Int(nanoseconds - seconds * 1_000_000_000)
+                for index in stride(from: 8, through: 0, by: -1) {
+                    digits[index] = UInt8(ascii: "0") + UInt8(fraction % 10)
+                    fraction /= 10
+                }
+                digits[9] = UInt8(ascii: "Z")
+                out.append(contentsOf: UnsafeBufferPointer(digits))
             }
-            out.append(UInt8(ascii: "Z"))
         }
     }
 

@@ -94,6 +94,7 @@ public enum EventVocabulary {
         for type in payloadTypes {
             precondition(table[type.kind.number] == nil, "event kind \(type.kind.number) registered twice")
             precondition(names.insert(type.kind.name).inserted, "event name \(type.kind.name) registered twice")
+            precondition(KindSlot(type.kind.number) != nil, "event kind \(type.kind.number) is outside the numbers KindSlot indexes")
             table[type.kind.number] = type
         }
         return table
@@ -111,5 +112,21 @@ public enum EventVocabulary {
     /// The stable name of a kind number, or `Kind<n>` for one this build does not know.
     public static func name(of number: UInt16) -> String {
         kind(number: number)?.name ?? "Kind\(number)"
+    }
+}
+
+/// A dense index of the kind numbers the vocabulary uses (below 0x100, and 0x8000 up to 0x8100
+/// for informational kinds; `EventVocabulary` refuses to register another), for a table per
+/// kind that is read once per event without hashing the number (`EventExporter`).
+struct KindSlot {
+    static let count = 0x200
+    let index: Int
+
+    init?(_ number: UInt16) {
+        switch number {
+        case 0..<0x100: index = Int(number)
+        case 0x8000..<0x8100: index = 0x100 + Int(number - 0x8000)
+        default: return nil
+        }
     }
 }
