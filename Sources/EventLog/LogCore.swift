@@ -122,8 +122,18 @@ package final class LogCore: Sendable {
     }
 
     package func tail(from start: UInt64, keyring: LogKeyring) -> AsyncThrowingStream<EventRecord, any Error> {
-        var iterator = reader(keyring: keyring).tail(from: start).makeAsyncIterator()
+        let iterator = TailIterator(reader(keyring: keyring).tail(from: start).makeAsyncIterator())
         return AsyncThrowingStream(unfolding: { try await iterator.next() })
+    }
+
+    /// The tail's iterator, moved into the stream's closure: the stream calls it one element
+    /// at a time (it has one consumer), so it is never used from two tasks at once.
+    private final class TailIterator: @unchecked Sendable {
+        private var iterator: LogTail.Iterator
+
+        init(_ iterator: LogTail.Iterator) { self.iterator = iterator }
+
+        func next() async throws -> EventRecord? { try await iterator.next() }
     }
 
     package var statistics: LogStatistics { writer?.statistics.withLock { $0 } ?? LogStatistics() }

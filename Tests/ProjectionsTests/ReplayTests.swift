@@ -28,7 +28,9 @@ import Testing
             return try await log.append([NewEvent(kind: event.kind.number, body: event.encoded(), authenticationKey: key)]).lowerBound
         }
 
-        func replay() throws -> NexusProjections { try NexusProjections.replay(log, keyring: LogKeyring([key])) }
+        func replay(foldingData: Bool = true) throws -> NexusProjections {
+            try NexusProjections.replay(log, keyring: LogKeyring([key]), foldingData: foldingData)
+        }
     }
 
     static let policy = PolicyPut(name: "p", spiffeidPattern: "^spiffe://spike\\.ist/workload/web$", pathPattern: "^apps/web/",
@@ -54,6 +56,17 @@ import Testing
         let log = try Log()
         let forged = try await log.append(Self.policy)
         #expect(throws: ReplayError.unauthenticated(sequence: forged, kind: "PolicyPut")) { try log.replay() }
+    }
+
+    /// A Nexus' start folds the lifecycle alone: data records are neither decoded nor their
+    /// authenticators digested, but one that lacks its authenticator is refused all the same.
+    @Test func aStartWithoutTheDataStillRefusesADataEventWithoutAnAuthenticator() async throws {
+        let log = try Log()
+        try await log.append(Self.policy, key: RootKey.generate().eventAuthenticationKey(epoch: 1))
+        let started = try log.replay(foldingData: false)
+        #expect(started.unverified.count == 0 && started.data.policies.isEmpty)
+        let forged = try await log.append(PolicyDeleted(name: "p", at: 2))
+        #expect(throws: ReplayError.unauthenticated(sequence: forged, kind: "PolicyDeleted")) { try log.replay(foldingData: false) }
     }
 
     @Test func authenticatorsAreCheckedUnderTheRootKeyOfTheirEpoch() async throws {

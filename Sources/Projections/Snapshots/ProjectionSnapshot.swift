@@ -81,7 +81,7 @@ public struct ProjectionSnapshot: Sendable {
     public func sealed(with key: SymmetricKey) throws -> [UInt8] {
         let header = self.header.encoded
         var plaintext = Self.encode(data, openedByRotation: openedByRotation)
-        defer { plaintext.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
+        defer { _ = plaintext.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
         let box = try AES.GCM.seal(plaintext, using: key, authenticating: header)
         return header + Array(box.combined!)
     }
@@ -97,7 +97,7 @@ public struct ProjectionSnapshot: Sendable {
         } catch {
             throw .doesNotOpen
         }
-        defer { plaintext.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
+        defer { _ = plaintext.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
         let (data, opened) = try decode(plaintext)
         return ProjectionSnapshot(header: header, data: data, openedByRotation: opened)
     }

@@ -59,7 +59,7 @@ struct LogExport: AsyncParsableCommand {
             export = { start, end, progress in
                 var written: UInt64 = 0
                 var times = Timestamp.Writer()
-                try log.reading {
+                _ = try log.reading {
                     try log.walkHeaders(from: start, through: end) { header in
                         guard header.type != .segment else { return }
                         progress.read += 1
