@@ -1,7 +1,7 @@
 // The record hashes go through SHA-256's low-level functions, deprecated in OpenSSL 3 but
 // present in every 3.x: for the log's short inputs (a 296-byte record, a 64-byte link) the EVP
 // interface's provider dispatch costs a quarter of the hashing (docs/adr/0002). Where a build
-// of OpenSSL leaves them out, the EVP one-shot is used instead.
+// of OpenSSL leaves them out, EVP is used instead.
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -9,7 +9,6 @@
 #include <openssl/params.h>
 #include <openssl/sha.h>
 #include <stddef.h>
-#include <string.h>
 
 /// SHA-256 of `first` then `second`, into `out` (32 bytes). Returns 1, or 0 on failure. For
 /// inputs that are not secret (stored records, links): the context is not wiped.

@@ -338,8 +338,8 @@ final class FieldTree: Sendable {
     /// The child named by the key at `span` of `scanner`'s text.
     func child(_ span: Range<Int>, in scanner: JSONText) -> FieldTree? {
         // Most keys scanned name no sealed field: the lengths (no reference counting) rule them out.
-        guard let index = lengths.firstIndex(of: span.count) else { return nil }
-        for index in index..<children.count where lengths[index] == span.count {
+        guard let first = lengths.firstIndex(of: span.count) else { return nil }
+        for index in first..<children.count where lengths[index] == span.count {
             let equal = children[index].name.withUnsafeBytes { memcmp(scanner.bytes.baseAddress! + span.lowerBound, $0.baseAddress!, span.count) == 0 }
             if equal { return children[index].tree }
         }
