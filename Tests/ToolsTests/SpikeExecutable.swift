@@ -40,7 +40,7 @@ enum SpikeExecutable {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let paths = ["in", "out", "err"].map { directory + "/" + $0 }
         try input.write(to: URL(fileURLWithPath: paths[0]))
-        for path in paths.dropFirst() { FileManager.default.createFile(atPath: path, contents: nil) }
+        for path in paths.dropFirst() { _ = FileManager.default.createFile(atPath: path, contents: nil) }
         let (stdin, stdout, stderr) = (FileHandle(forReadingAtPath: paths[0])!, FileHandle(forWritingAtPath: paths[1])!,
                                        FileHandle(forWritingAtPath: paths[2])!)
         process.standardInput = stdin

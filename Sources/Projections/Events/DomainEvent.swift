@@ -24,21 +24,18 @@ public struct DomainEvent: Equatable, Sendable {
     /// know (the caller decides, by `EventKind.effect(ofNumber:)`, whether it may skip it).
     /// A body in the form the Nexus writes is read by `decodeCanonical`, any other by `JSONDecoder`.
     public static func decode(kind: UInt16, body: some Collection<UInt8>) throws(EventDecodingError) -> DomainEvent? {
-        guard let type = EventVocabulary.payloadType(number: kind) else { return nil }
-        if let event = body.withContiguousStorageIfAvailable({ type.decodeCanonical(UnsafeRawBufferPointer($0)) }) ?? nil {
-            return event
-        }
-        return try type.decodeEnvelope(Data(body))
+        if let event = decodeCanonical(kind: kind, body: body) { return event }
+        return try decodeWithJSONDecoder(kind: kind, body: body)
     }
 
-    /// The two decoders on their own, for the fuzz target that checks they agree: the canonical
-    /// reader (nil where it defers) and `JSONDecoder`.
-    public static func decodeCanonical(kind: UInt16, body: [UInt8]) -> DomainEvent? {
+    /// The two decoders on their own (the fuzz target checks they agree): the canonical reader,
+    /// nil where it defers, and `JSONDecoder`.
+    public static func decodeCanonical(kind: UInt16, body: some Collection<UInt8>) -> DomainEvent? {
         guard let type = EventVocabulary.payloadType(number: kind) else { return nil }
-        return body.withUnsafeBytes { type.decodeCanonical($0) }
+        return body.withContiguousStorageIfAvailable { type.decodeCanonical(UnsafeRawBufferPointer($0)) } ?? nil
     }
 
-    public static func decodeWithJSONDecoder(kind: UInt16, body: [UInt8]) throws(EventDecodingError) -> DomainEvent? {
+    public static func decodeWithJSONDecoder(kind: UInt16, body: some Collection<UInt8>) throws(EventDecodingError) -> DomainEvent? {
         guard let type = EventVocabulary.payloadType(number: kind) else { return nil }
         return try type.decodeEnvelope(Data(body))
     }
