@@ -3,12 +3,21 @@ import json
 
 
 def load(path):
-    figures = {}
+    """A figure measured more than once (in rounds, taking turns with its baseline) is its
+    median, with every round's value listed."""
+    measured = {}
     for line in open(path):
         line = line.strip()
         if line.startswith("{"):
             figure = json.loads(line)
-            figures[figure["name"]] = figure
+            measured.setdefault(figure["name"], []).append(figure)
+    figures = {}
+    for name, each in measured.items():
+        if len(each) == 1:
+            figures[name] = each[0]
+        else:
+            values = sorted(figure["value"] for figure in each)
+            figures[name] = dict(each[0], value=values[len(values) // 2], rounds=[figure["value"] for figure in each])
     return figures
 
 

@@ -8,7 +8,8 @@ import Projections
 /// bodies without decoding them). The first two input bytes choose the kind (most often one the
 /// vocabulary knows), the rest is the body. What must hold: no crash on any body; wherever the
 /// canonical reader answers, `JSONDecoder` decodes the same event; the canonical reader answers
-/// for what the Nexus writes; a body that decodes re-encodes to an event that decodes equal; the
+/// for what the Nexus writes; a kind's own writer (`CanonicalJSONWriter`) writes the bytes
+/// `JSONEncoder` writes; a body that decodes re-encodes to an event that decodes equal; the
 /// export of what the Nexus would write is one JSON object per line with no sealed field in it.
 public struct EventBodyFuzzTarget: FuzzTarget {
     public static let name = "event-body"
@@ -62,6 +63,9 @@ public struct EventBodyFuzzTarget: FuzzTarget {
         }
         guard let event = decoded else { return }
         let canonical = event.encoded()
+        if canonical != event.payload.envelopeWithJSONEncoder(actor: event.actor, trail: event.trail) {
+            throw FuzzFinding(Self.name, "a \(event.kind.name)'s own writer and JSONEncoder wrote different bodies")
+        }
         if event.kind == SecretPut.kind, !canonical.contains(UInt8(ascii: "\\")), DomainEvent.decodeCanonical(kind: kind, body: canonical) == nil {
             throw FuzzFinding(Self.name, "the canonical reader deferred on a SecretPut as the Nexus writes it")
         }

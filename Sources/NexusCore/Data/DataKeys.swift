@@ -25,7 +25,7 @@ public struct DataKeys: Sendable {
         data = rootKey.dataKey(epoch: epoch)
         cipher = rootKey.cipherKey(epoch: epoch)
         var bytes = rootKey.copyBytes()
-        defer { bytes.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
+        defer { _ = bytes.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
         root = SymmetricKey(data: bytes)
         eventAuthentication = rootKey.eventAuthenticationKey(epoch: epoch)
         snapshot = rootKey.snapshotKey(epoch: epoch)

@@ -45,6 +45,16 @@ public struct HTTPRequest: Sendable {
     /// The body decoded as JSON; 400 `api_bad_request` (in `route`'s shape) when it is not valid
     /// JSON of that shape.
     public func decode<T: Decodable>(_ type: T.Type, for route: APIRoute? = nil) throws(APIFailure) -> T {
+        try decodeWithJSONDecoder(T.self, for: route)
+    }
+
+    /// The same, through the type's canonical reader first.
+    public func decode<T: CanonicallyDecodable>(_ type: T.Type, for route: APIRoute? = nil) throws(APIFailure) -> T {
+        if let request = body.withUnsafeReadableBytes({ T.decodeCanonical($0) }) { return request }
+        return try decodeWithJSONDecoder(T.self, for: route)
+    }
+
+    private func decodeWithJSONDecoder<T: Decodable>(_ type: T.Type, for route: APIRoute?) throws(APIFailure) -> T {
         do {
             return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView))
         } catch {

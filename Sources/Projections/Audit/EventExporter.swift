@@ -163,11 +163,11 @@ public struct EventExporter: Sendable {
     static func appendHeaderFields(sequence: UInt64, time: Int64, epoch: UInt32, kind: UnsafeRawBufferPointer, to out: inout [UInt8],
                                    times: inout Timestamp.Writer) {
         out.append(static: sequenceKey)
-        appendDecimal(sequence, to: &out)
+        CanonicalJSONWriter.appendDecimal(sequence, to: &out)
         out.append(static: timeKey)
         times.write(time, to: &out)
         out.append(static: epochKey)
-        appendDecimal(UInt64(epoch), to: &out)
+        CanonicalJSONWriter.appendDecimal(UInt64(epoch), to: &out)
         out.append(static: kindKey)
         out.append(contentsOf: kind)
         out.append(UInt8(ascii: "\""))
@@ -289,22 +289,6 @@ public struct EventExporter: Sendable {
             }
         }
         out.append(UInt8(ascii: "}"))
-    }
-
-    /// Appends `value` in decimal.
-    public static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
-        if value < 10 { return out.append(UInt8(ascii: "0") + UInt8(value)) }
-        // Written backwards into a stack buffer, appended once.
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-            var rest = value
-            var start = 20
-            while rest > 0 {
-                start -= 1
-                digits[start] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
-            }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start...]))
-        }
     }
 
     private static let hex = Array("0123456789abcdef".utf8)

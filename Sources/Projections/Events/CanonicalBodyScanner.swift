@@ -6,19 +6,20 @@ import Foundation
 /// and decodes it to the same values; on anything else (whitespace, an escape, a field it does
 /// not expect, a number it cannot hold) it answers nil and the caller decodes with
 /// `JSONDecoder`, which decides. So a body that is not canonical is never refused here, only
-/// slower (ADR-0019; the event-body fuzz target checks the two agree).
-struct CanonicalBodyScanner: ~Copyable {
+/// slower (ADR-0019; the event-body fuzz target checks the two agree). The Nexus reads the body
+/// of a secret write's request the same way (`SecretPutRequest`, ADR-0020).
+public struct CanonicalBodyScanner: ~Copyable {
     private let bytes: UnsafeRawBufferPointer
     private var position = 0
 
-    init(_ bytes: UnsafeRawBufferPointer) {
+    public init(_ bytes: UnsafeRawBufferPointer) {
         self.bytes = bytes
     }
 
-    var atEnd: Bool { position == bytes.count }
+    public var atEnd: Bool { position == bytes.count }
 
     /// Consumes `text` if the body continues with it.
-    mutating func literal(_ text: StaticString) -> Bool {
+    public mutating func literal(_ text: StaticString) -> Bool {
         let count = text.utf8CodeUnitCount
         guard bytes.count - position >= count,
               memcmp(bytes.baseAddress! + position, text.utf8Start, count) == 0 else { return false }
@@ -27,20 +28,20 @@ struct CanonicalBodyScanner: ~Copyable {
     }
 
     /// A string without escapes or control characters, valid UTF-8.
-    mutating func string() -> String? {
+    public mutating func string() -> String? {
         guard let range = quoted() else { return nil }
         for byte in bytes[range] where byte == UInt8(ascii: "\\") || byte < 0x20 { return nil }
         return String(validating: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self)
     }
 
     /// Base64 with its padding, as `JSONEncoder` writes `Data`.
-    mutating func base64() -> Data? {
+    public mutating func base64() -> Data? {
         guard let range = quoted() else { return nil }
         return Data(base64Encoded: Data(UnsafeRawBufferPointer(rebasing: bytes[range])))
     }
 
     /// An integer as JSON writes it (`-`, then `0` or digits without a leading zero), that fits.
-    mutating func integer() -> Int? {
+    public mutating func integer() -> Int? {
         var index = position
         let negative = index < bytes.count && bytes[index] == UInt8(ascii: "-")
         if negative { index += 1 }
@@ -61,7 +62,7 @@ struct CanonicalBodyScanner: ~Copyable {
     }
 
     /// `[]` or `[i,j,…]` of integers.
-    mutating func integers() -> [Int]? {
+    public mutating func integers() -> [Int]? {
         guard literal("[") else { return nil }
         var values: [Int] = []
         if literal("]") { return values }
@@ -70,6 +71,18 @@ struct CanonicalBodyScanner: ~Copyable {
             values.append(value)
         } while literal(",")
         return literal("]") ? values : nil
+    }
+
+    /// `{}` or `{"name":"value",…}` of strings as `string()` reads them, in any order; nil on a
+    /// name given twice (which of the two `JSONDecoder` keeps is its business).
+    public mutating func stringObject() -> [String: String]? {
+        guard literal("{") else { return nil }
+        var members: [String: String] = [:]
+        if literal("}") { return members }
+        repeat {
+            guard let name = string(), literal(":"), let value = string(), members.updateValue(value, forKey: name) == nil else { return nil }
+        } while literal(",")
+        return literal("}") ? members : nil
     }
 
     /// The bytes between a pair of quotes (the body continues after the closing one).

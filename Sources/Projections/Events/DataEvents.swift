@@ -35,7 +35,38 @@ public struct SecretPut: EventPayload {
     }
 
     /// `{"actor":…,"data":{"at":…,["epoch":…,]"keyID":…,"maxVersions":…,"path":…,"pruned":[…],
-    /// "sealedValue":…,"version":…},"trail":…}`: what a cold start decodes once per secret write.
+    /// "sealedValue":…,"version":…},"trail":…}`, the bytes `JSONEncoder` would write: what every
+    /// secret write appends.
+    public func envelope(actor: String, trail: String) -> [UInt8] {
+        var out = CanonicalJSONWriter(capacity: 160 + actor.utf8.count + trail.utf8.count + path.utf8.count
+            + (keyID.count + sealedValue.count) * 4 / 3 + pruned.count * 8)
+        out.raw(#"{"actor":"#)
+        out.string(actor)
+        out.raw(#","data":{"at":"#)
+        out.integer(at)
+        if let epoch {
+            out.raw(#","epoch":"#)
+            out.integer(epoch)
+        }
+        out.raw(#","keyID":"#)
+        out.base64(keyID)
+        out.raw(#","maxVersions":"#)
+        out.integer(maxVersions)
+        out.raw(#","path":"#)
+        out.string(path)
+        out.raw(#","pruned":"#)
+        out.integers(pruned)
+        out.raw(#","sealedValue":"#)
+        out.base64(sealedValue)
+        out.raw(#","version":"#)
+        out.integer(version)
+        out.raw(#"},"trail":"#)
+        out.string(trail)
+        out.raw("}")
+        return out.bytes
+    }
+
+    /// The same form read back: what a cold start decodes once per secret write.
     public static func decodeCanonical(_ body: UnsafeRawBufferPointer) -> DomainEvent? {
         var scanner = CanonicalBodyScanner(body)
         guard scanner.literal(#"{"actor":"#), let actor = scanner.string(),

@@ -61,6 +61,12 @@ extension EventPayload {
     public static var sealedFields: [String] { [] }
 
     public func envelope(actor: String, trail: String) -> [UInt8] {
+        envelopeWithJSONEncoder(actor: actor, trail: trail)
+    }
+
+    /// The envelope as `JSONEncoder` writes it: what a kind that writes its own (`SecretPut`,
+    /// through `CanonicalJSONWriter`) must write byte for byte.
+    public func envelopeWithJSONEncoder(actor: String, trail: String) -> [UInt8] {
         // Encoding plain structs of strings, numbers and Data cannot fail.
         Array(try! envelopeEncoder.encode(Envelope(actor: actor, trail: trail, data: self)))
     }

@@ -21,8 +21,10 @@ public enum VersionSeal {
         let keyID = newKeyID()
         let versionKey = SymmetricKey(size: .bits256)
         do {
-            let plaintext = try encoder.encode(values)
-            let sealedValue = try AES.GCM.seal(plaintext, using: versionKey,
+            var plaintext = CanonicalJSONWriter(capacity: values.reduce(2) { $0 + $1.key.utf8.count + $1.value.utf8.count + 6 })
+            plaintext.object(values)
+            defer { plaintext.wipe() }
+            let sealedValue = try AES.GCM.seal(plaintext.bytes, using: versionKey,
                                                authenticating: valueData(path: path, keyID: keyID, epoch: epoch)).combined!
             let wrappedKey = try versionKey.withUnsafeBytes { key in
                 try AES.GCM.seal(key, using: dataKey, authenticating: keyData(keyID)).combined!
@@ -59,12 +61,6 @@ public enum VersionSeal {
             throw .sealedDataUnreadable("a version key")
         }
     }
-
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
 
     /// "v" ‖ u64 microseconds since the Unix epoch ‖ 8 random bytes: unique, and ordered by
     /// time, so that the key table's B-tree takes a batch of new keys in its last pages instead

@@ -18,11 +18,11 @@ enum ExportFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
     }
 
     private static func csvRow(_ event: ExportedEvent, to out: inout [UInt8], times: inout Timestamp.Writer) {
-        EventExporter.appendDecimal(event.sequence, to: &out)
+        CanonicalJSONWriter.appendDecimal(event.sequence, to: &out)
         out.append(UInt8(ascii: ","))
         times.write(event.time.nanoseconds, to: &out)
         out.append(UInt8(ascii: ","))
-        EventExporter.appendDecimal(UInt64(event.epoch), to: &out)
+        CanonicalJSONWriter.appendDecimal(UInt64(event.epoch), to: &out)
         out.append(UInt8(ascii: ","))
         field(Array(event.kind.utf8), to: &out)
         out.append(UInt8(ascii: ","))
