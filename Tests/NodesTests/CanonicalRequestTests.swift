@@ -10,6 +10,12 @@ import Testing
 /// as `JSONDecoder` does, leaves every other form to it, and so answers no request differently.
 @Suite struct CanonicalRequestTests {
     static let peer = try! SPIFFEID(parsing: "spiffe://spike.ist/spike/pilot/role/superuser")
+    /// `spike`'s encoder (`NexusAPI`): sorted keys, slashes unescaped.
+    static let sorted: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
 
     private static func request(_ body: [UInt8]) -> HTTPRequest {
         HTTPRequest(method: .POST, uri: "/v1/store/secrets", body: ByteBuffer(bytes: body), peer: peer)
@@ -30,8 +36,6 @@ import Testing
     /// SPIKE's Go client's form and `spike secret put`'s (sorted keys, slashes unescaped), with
     /// and without a check-and-set: all read canonically, all as `JSONDecoder` reads them.
     @Test func whatClientsSendIsReadAsJSONDecoderReadsIt() throws {
-        let sorted = JSONEncoder()
-        sorted.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var bodies = [
             Array(#"{"path":"apps/db","values":{"password":"s3cr3t","user":"spike"}}"#.utf8),
             Array(#"{"path":"équipe/clé","values":{}}"#.utf8),
@@ -40,7 +44,7 @@ import Testing
         ]
         for request in [SecretPutRequest(path: "apps/db", values: ["user": "spike", "password": "s3cr3t", "note": "a b"]),
                         SecretPutRequest(path: "apps/db", values: ["k": "v"], cas: 7)] {
-            bodies.append(Array(try sorted.encode(request)))
+            bodies.append(Array(try Self.sorted.encode(request)))
         }
         for body in bodies {
             let fast = try #require(Self.canonical(body), "deferred on \(String(decoding: body, as: UTF8.self))")
@@ -90,25 +94,27 @@ import Testing
         }
     }
 
-    /// Random requests as clients encode them, values with characters that need escapes among
-    /// them: wherever the reader answers, `JSONDecoder` reads the same request.
+    /// Random requests as `spike` and a default `JSONEncoder` encode them, with characters that
+    /// need escapes among them (seeded): wherever the reader answers, `JSONDecoder` reads the same
+    /// request.
     @Test func randomRequestsAreReadAsJSONDecoderReadsThem() throws {
-        let pool: [Unicode.Scalar] = ["a", "Z", "0", " ", "-", "/", "\"", "\\", "\n", "\u{1}", "é", "😀", "\u{2028}"]
-        var random = SystemRandomNumberGenerator()
+        let pool: [Unicode.Scalar] = ["a", "b", "c", "Z", "0", "1", " ", "-", "_", "/", "\"", "\\", "\n", "\u{1}", "é", "😀", "\u{2028}"]
+        var random = SplitMix64(seed: 20_261_204)
         func text() -> String {
             String(String.UnicodeScalarView((0..<Int.random(in: 0...6, using: &random)).map { _ in pool.randomElement(using: &random)! }))
         }
         var answered = 0
-        for _ in 0..<1_000 {
+        for round in 0..<2_000 {
             var values: [String: String] = [:]
             for _ in 0..<Int.random(in: 0...4, using: &random) { values[text()] = text() }
-            let body = Array(try JSONEncoder().encode(SecretPutRequest(path: text(), values: values, cas: Bool.random() ? nil : Int.random(in: -9...9))))
+            let request = SecretPutRequest(path: text(), values: values, cas: Bool.random(using: &random) ? nil : Int.random(in: -9...9, using: &random))
+            let body = Array(try (round.isMultiple(of: 2) ? Self.sorted : JSONEncoder()).encode(request))
             guard let fast = Self.canonical(body) else { continue }
             answered += 1
             #expect(Self.same(fast, try Self.general(body)), "\(String(decoding: body, as: UTF8.self))")
         }
-        // Many of these strings need an escape (the encoder escapes `/` too): the reader must
-        // still have answered some.
-        #expect(answered > 0)
+        // Many of these requests need an escape somewhere (about one in six of `spike`'s has
+        // none): the reader must still have answered a good share.
+        #expect(answered > 50)
     }
 }
