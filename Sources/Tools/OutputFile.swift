@@ -77,7 +77,7 @@ final class OutputFile {
             }
             offset += written
         }
-        if wipes { buffer.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
+        if wipes { _ = buffer.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
         buffer.removeAll(keepingCapacity: true)
     }
 

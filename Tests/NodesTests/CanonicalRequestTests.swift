@@ -10,12 +10,6 @@ import Testing
 /// as `JSONDecoder` does, leaves every other form to it, and so answers no request differently.
 @Suite struct CanonicalRequestTests {
     static let peer = try! SPIFFEID(parsing: "spiffe://spike.ist/spike/pilot/role/superuser")
-    /// `spike`'s encoder (`NexusAPI`): sorted keys, slashes unescaped.
-    static let sorted: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
 
     private static func request(_ body: [UInt8]) -> HTTPRequest {
         HTTPRequest(method: .POST, uri: "/v1/store/secrets", body: ByteBuffer(bytes: body), peer: peer)
@@ -44,7 +38,7 @@ import Testing
         ]
         for request in [SecretPutRequest(path: "apps/db", values: ["user": "spike", "password": "s3cr3t", "note": "a b"]),
                         SecretPutRequest(path: "apps/db", values: ["k": "v"], cas: 7)] {
-            bodies.append(Array(try Self.sorted.encode(request)))
+            bodies.append(Array(try WireJSON.encoder.encode(request)))
         }
         for body in bodies {
             let fast = try #require(Self.canonical(body), "deferred on \(String(decoding: body, as: UTF8.self))")
@@ -108,7 +102,7 @@ import Testing
             var values: [String: String] = [:]
             for _ in 0..<Int.random(in: 0...4, using: &random) { values[text()] = text() }
             let request = SecretPutRequest(path: text(), values: values, cas: Bool.random(using: &random) ? nil : Int.random(in: -9...9, using: &random))
-            let body = Array(try (round.isMultiple(of: 2) ? Self.sorted : JSONEncoder()).encode(request))
+            let body = Array(try (round.isMultiple(of: 2) ? WireJSON.encoder : JSONEncoder()).encode(request))
             guard let fast = Self.canonical(body) else { continue }
             answered += 1
             #expect(Self.same(fast, try Self.general(body)), "\(String(decoding: body, as: UTF8.self))")

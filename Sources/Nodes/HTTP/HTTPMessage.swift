@@ -92,15 +92,9 @@ public struct HTTPResponse: Sendable {
         self.body = body
     }
 
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
-
     public static func json(_ value: some Encodable, status: HTTPResponseStatus = .ok) -> HTTPResponse {
         // Encoding the plain response structs of the API cannot fail.
-        json(body: ByteBuffer(bytes: try! encoder.encode(value)), status: status)
+        json(body: ByteBuffer(bytes: try! WireJSON.encoder.encode(value)), status: status)
     }
 
     /// A body that is JSON already.

@@ -104,7 +104,7 @@ public struct CanonicalJSONWriter {
 
     /// Zeroes what was written (a sealed value's plaintext, once sealed).
     public mutating func wipe() {
-        bytes.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) }
+        _ = bytes.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) }
     }
 
     /// Appends `value` in decimal.

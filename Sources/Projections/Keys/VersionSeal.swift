@@ -55,7 +55,7 @@ public enum VersionSeal {
     public static func rewrap(_ wrappedKey: [UInt8], keyID: [UInt8], from: SymmetricKey, to: SymmetricKey) throws(KeyError) -> [UInt8] {
         do {
             var key = Array(try AES.GCM.open(AES.GCM.SealedBox(combined: wrappedKey), using: from, authenticating: keyData(keyID)))
-            defer { key.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
+            defer { _ = key.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
             return Array(try AES.GCM.seal(key, using: to, authenticating: keyData(keyID)).combined!)
         } catch {
             throw .sealedDataUnreadable("a version key")

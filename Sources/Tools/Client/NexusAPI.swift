@@ -92,15 +92,8 @@ struct NexusAPI {
     }
 
     func post(_ route: APIRoute, _ body: some Encodable) async throws -> HTTPClientResponse {
-        try await post(route, bytes: Array(try Self.encoder.encode(body)))
+        try await post(route, bytes: Array(try WireJSON.encoder.encode(body)))
     }
-
-    /// Sorted keys, slashes unescaped: the form the Nexus reads without `JSONDecoder` (ADR-0020).
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
 
     func post(_ route: APIRoute, bytes: [UInt8], contentType: String = "application/json") async throws -> HTTPClientResponse {
         try await send(.POST, route.target, bytes: bytes, contentType: contentType)

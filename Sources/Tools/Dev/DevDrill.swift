@@ -118,7 +118,7 @@ struct Drill {
         }
         try await step("the old shard files no longer restore anything; the password still recovers") {
             try await Task.sleep(for: .seconds(3))
-            try await killEverything()
+            _ = try await killEverything()
             try await spike(["dev", "up", "--dir", cluster.directory, "--timeout", "5"], fails: "every Keeper is empty")
             let files = try shardFiles(shards)
             try await spike(["operator", "restore"], as: "env-restore", input: try String(contentsOfFile: files[0], encoding: .utf8),

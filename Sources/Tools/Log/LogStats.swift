@@ -23,7 +23,7 @@ struct LogStats: ParsableCommand {
         let log = try location.open()
         defer { log.close() }
         var usage = LogUsage()
-        try log.reading { try log.walkHeaders { usage.apply($0) } }
+        _ = try log.reading { try log.walkHeaders { usage.apply($0) } }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
