@@ -251,8 +251,8 @@ public struct EventExporter: Sendable {
                 out.append(contentsOf: key.utf8)
                 out.append(contentsOf: #"":"hmac-sha256:"#.utf8)
                 for byte in HMAC<SHA256>.authenticationCode(for: subject, using: hmacKey) {
-                    out.append(Self.hex[Int(byte >> 4)])
-                    out.append(Self.hex[Int(byte & 0xF)])
+                    out.append(CanonicalJSONWriter.hex[Int(byte >> 4)])
+                    out.append(CanonicalJSONWriter.hex[Int(byte & 0xF)])
                 }
                 out.append(UInt8(ascii: "\""))
                 return
@@ -290,8 +290,6 @@ public struct EventExporter: Sendable {
         }
         out.append(UInt8(ascii: "}"))
     }
-
-    private static let hex = Array("0123456789abcdef".utf8)
 }
 
 /// The sealed field paths of one kind as a tree (`next.passwordWraps.salt`: next → passwordWraps

@@ -93,11 +93,11 @@ public struct CanonicalJSONWriter {
     /// An object of strings, its keys sorted.
     public mutating func object(_ members: [String: String]) {
         bytes.append(UInt8(ascii: "{"))
-        for (index, key) in members.keys.sorted().enumerated() {
+        for (index, member) in members.sorted(by: { $0.key < $1.key }).enumerated() {
             if index > 0 { bytes.append(UInt8(ascii: ",")) }
-            string(key)
+            string(member.key)
             bytes.append(UInt8(ascii: ":"))
-            string(members[key]!)
+            string(member.value)
         }
         bytes.append(UInt8(ascii: "}"))
     }
@@ -130,6 +130,7 @@ public struct CanonicalJSONWriter {
         }
     }
 
-    private static let hex = Array("0123456789abcdef".utf8)
+    /// Lowercase hex digits (the exporter's HMACs use them too).
+    static let hex = Array("0123456789abcdef".utf8)
     private static let base64Alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 }
