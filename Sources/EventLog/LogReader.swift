@@ -44,7 +44,7 @@ public struct LogReader: Sendable {
     private let keys = SegmentKeyCache()
 
     /// Records per read transaction and per unit of parallel work.
-    static let chunkSize: UInt64 = 4096
+    static let chunkSize: UInt64 = 1024
 
     init(core: LogCore, keyring: LogKeyring) {
         self.core = core

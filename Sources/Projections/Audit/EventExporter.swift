@@ -105,8 +105,8 @@ public struct EventExporter: Sendable {
         var event = Self.headerOnly(header)
         let envelope = try Self.envelope(of: body, kind: header.kind)
         var scanner = JSONText(body)
-        event.actorJSON = scanner.slice(envelope.actor)
-        event.trailJSON = scanner.slice(envelope.trail)
+        event.actorJSON = ArraySlice(scanner.slice(envelope.actor))
+        event.trailJSON = ArraySlice(scanner.slice(envelope.trail))
         var out: [UInt8] = []
         out.reserveCapacity(envelope.data.count)
         do {
@@ -347,7 +347,9 @@ struct JSONText {
         span.count == name.utf8CodeUnitCount && memcmp(bytes.baseAddress! + span.lowerBound, name.utf8Start, span.count) == 0
     }
 
-    func slice(_ range: Range<Int>) -> ArraySlice<UInt8> { ArraySlice(UnsafeRawBufferPointer(rebasing: bytes[range])) }
+    /// The bytes at `range`, borrowed: valid as long as the text is (copying each member the
+    /// export appends cost more than its formatting).
+    func slice(_ range: Range<Int>) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: bytes[range]) }
     func sub(_ range: Range<Int>) -> JSONText { JSONText(UnsafeRawBufferPointer(rebasing: bytes[range])) }
 
     /// Calls `body` with the span of each member's key (inside its quotes) and of its value, in
@@ -454,7 +456,7 @@ struct JSONText {
     }
 
     /// The value of a JSON string token (quotes included); nil when it is not one.
-    static func string(_ token: ArraySlice<UInt8>) -> String? {
+    static func string(_ token: some BidirectionalCollection<UInt8>) -> String? {
         guard token.count >= 2, token.first == UInt8(ascii: "\""), token.last == UInt8(ascii: "\"") else { return nil }
         let inner = token.dropFirst().dropLast()
         if !inner.contains(UInt8(ascii: "\\")) { return String(decoding: inner, as: UTF8.self) }
