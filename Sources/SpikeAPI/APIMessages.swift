@@ -131,7 +131,7 @@ public struct SecretReadRequest: Codable, Sendable {
     public var path: String
     public var version: Int?
 
-    public init(path: String, version: Int) {
+    public init(path: String, version: Int?) {
         self.path = path
         self.version = version
     }

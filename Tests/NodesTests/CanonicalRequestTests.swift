@@ -6,8 +6,9 @@ import SPIFFE
 import SpikeAPI
 import Testing
 
-/// The canonical reader of secret writes' requests (ADR-0020): it reads the forms clients send
-/// as `JSONDecoder` does, leaves every other form to it, and so answers no request differently.
+/// The canonical readers of secret writes' and reads' requests (ADR-0020): they read the forms
+/// clients send as `JSONDecoder` does, leave every other form to it, and so answer no request
+/// differently.
 @Suite struct CanonicalRequestTests {
     static let peer = try! SPIFFEID(parsing: "spiffe://spike.ist/spike/pilot/role/superuser")
 
@@ -110,5 +111,51 @@ import Testing
         // Many of these requests need an escape somewhere (about one in six of `spike`'s has
         // none): the reader must still have answered a good share.
         #expect(answered > 50)
+    }
+
+    // MARK: - Reads
+
+    private static func read(_ text: String) -> (canonical: SecretReadRequest?, general: Result<SecretReadRequest, any Error>, served: Result<SecretReadRequest, APIFailure>) {
+        let body = Array(text.utf8)
+        return (body.withUnsafeBytes { SecretReadRequest.decodeCanonical($0) },
+                Result { try JSONDecoder().decode(SecretReadRequest.self, from: Data(body)) },
+                Result { () throws(APIFailure) in try request(body).decode(SecretReadRequest.self, for: .secretGet) })
+    }
+
+    /// SPIKE's Go client sends the version always (0 for the current one), `spike secret get`
+    /// sorted keys and the version only when asked: all read canonically, as `JSONDecoder` reads them.
+    @Test func readsAsClientsSendThemAreReadAsJSONDecoderReadsThem() throws {
+        var bodies = [#"{"path":"apps/db","version":0}"#, #"{"path":"apps/db","version":12}"#, #"{"path":"équipe/clé"}"#]
+        for request in [SecretReadRequest(path: "apps/db", version: nil), SecretReadRequest(path: "a/b", version: 3)] {
+            bodies.append(String(decoding: try WireJSON.encoder.encode(request), as: UTF8.self))
+        }
+        for body in bodies {
+            let (canonical, general, served) = Self.read(body)
+            let fast = try #require(canonical, "deferred on \(body)")
+            let slow = try general.get()
+            #expect(fast.path == slow.path && fast.version == slow.version, "\(body)")
+            let answer = try served.get()
+            #expect(answer.path == fast.path && answer.version == fast.version)
+        }
+    }
+
+    /// Forms the reader leaves to `JSONDecoder` (which reads them, or refuses them as a bad
+    /// request of the read's route, as before).
+    @Test(arguments: [
+        (#"{"version":1,"path":"a"}"#, true), (#"{"path":"a\/b"}"#, true), (#"{"path":"a","version":null}"#, true),
+        (#"{"path":"a" }"#, true), (#"{"path":"a","version":1,"x":2}"#, true), (#"{"path":"a","version":"1"}"#, false),
+        (#"{"path":"a","version":1.5}"#, false), (#"{"version":1}"#, false), (#"{"path":"a""#, false), ("", false),
+    ])
+    func otherReadFormsAreLeftToJSONDecoder(_ text: String, _ readable: Bool) throws {
+        let (canonical, general, served) = Self.read(text)
+        #expect(canonical == nil)
+        switch (general, served) {
+        case (.success(let slow), .success(let answer)):
+            #expect(readable && answer.path == slow.path && answer.version == slow.version)
+        case (.failure, .failure(let failure)):
+            #expect(!readable && failure.code == .badRequest && failure.route == .secretGet)
+        default:
+            Issue.record("the served request and JSONDecoder disagree on \(text)")
+        }
     }
 }

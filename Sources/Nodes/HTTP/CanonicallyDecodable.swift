@@ -31,3 +31,19 @@ extension SecretPutRequest: CanonicallyDecodable {
         return SecretPutRequest(path: path, values: values, cas: cas)
     }
 }
+
+extension SecretReadRequest: CanonicallyDecodable {
+    /// `{"path":"…"}` or `{"path":"…","version":n}`: what SPIKE's Go client (its struct's order,
+    /// the version always there), `spike secret get` (sorted keys) and the load generator send.
+    public static func decodeCanonical(_ body: UnsafeRawBufferPointer) -> SecretReadRequest? {
+        var scanner = CanonicalBodyScanner(body)
+        guard scanner.literal(#"{"path":"#), let path = scanner.string() else { return nil }
+        var version: Int?
+        if scanner.literal(#","version":"#) {
+            guard let value = scanner.integer() else { return nil }
+            version = value
+        }
+        guard scanner.literal("}"), scanner.atEnd else { return nil }
+        return SecretReadRequest(path: path, version: version)
+    }
+}
