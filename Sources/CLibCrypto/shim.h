@@ -7,8 +7,10 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /// SHA-256 of `first` then `second`, into `out` (32 bytes). Returns 1, or 0 on failure. For
 /// inputs that are not secret (stored records, links): the context is not wiped.
@@ -29,4 +31,33 @@ static inline int spike_sha256_two_parts(const void *first, size_t first_count, 
     EVP_MD_CTX_free(context);
     return ok;
 #endif
+}
+
+/// Gets (`set` = 0) or sets (`set` = 1) the 16-byte GCM tag of `context` through an OSSL_PARAM:
+/// cheaper per call than EVP_CIPHER_CTX_ctrl, which translates to the same parameter each time.
+static inline int spike_gcm_tag(EVP_CIPHER_CTX *context, unsigned char *tag, int set) {
+    OSSL_PARAM parameters[2] = {OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, 16), OSSL_PARAM_construct_end()};
+    return set ? EVP_CIPHER_CTX_set_params(context, parameters) : EVP_CIPHER_CTX_get_params(context, parameters);
+}
+
+/// One AES-256-GCM seal (`encrypt` = 1: `tag` written) or open (`encrypt` = 0: `tag` checked)
+/// of `count` bytes from `input` to `output` under a 32-byte `key` and 12-byte `nonce`, `aad`
+/// authenticated, with a context of its own (freed, and so cleansed, before returning).
+/// `cipher` is the fetched AES-256-GCM. Returns 1, or 0 on failure (for an open: it does not
+/// authenticate; `output` then holds unauthenticated bytes the caller must wipe).
+static inline int spike_aes256gcm(const EVP_CIPHER *cipher, int encrypt, const unsigned char *key, const unsigned char *nonce,
+                                  const unsigned char *aad, size_t aad_count, const unsigned char *input, size_t count,
+                                  unsigned char *output, unsigned char *tag) {
+    if (aad_count > INT32_MAX || count > INT32_MAX) return 0;
+    EVP_CIPHER_CTX *context = EVP_CIPHER_CTX_new();
+    if (context == NULL) return 0;
+    int length = 0, final_length = 0;
+    int ok = EVP_CipherInit_ex2(context, cipher, key, nonce, encrypt, NULL)
+        && EVP_CipherUpdate(context, NULL, &length, aad, (int)aad_count)
+        && (count == 0 || EVP_CipherUpdate(context, output, &length, input, (int)count))
+        && (encrypt || spike_gcm_tag(context, tag, 1))
+        && EVP_CipherFinal_ex(context, output + (count == 0 ? 0 : length), &final_length)
+        && (!encrypt || spike_gcm_tag(context, tag, 0));
+    EVP_CIPHER_CTX_free(context);
+    return ok;
 }

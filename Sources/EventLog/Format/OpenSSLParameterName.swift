@@ -9,5 +9,4 @@ import Glibc
 /// the parameter (found by the fuzzer, under AddressSanitizer: docs/adr/0014).
 enum OpenSSLParameterName {
     nonisolated(unsafe) static let macDigest: UnsafeMutablePointer<CChar> = strdup(OSSL_MAC_PARAM_DIGEST)!
-    nonisolated(unsafe) static let aeadTag: UnsafeMutablePointer<CChar> = strdup(OSSL_CIPHER_PARAM_AEAD_TAG)!
 }

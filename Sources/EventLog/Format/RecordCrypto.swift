@@ -54,18 +54,8 @@ final class RecordCrypto {
         ok &= EVP_CipherUpdate(cipher, out + Self.nonceSize, &length, plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self), Int32(plaintext.count))
         var final: Int32 = 0
         ok &= EVP_CipherFinal_ex(cipher, out + Self.nonceSize + Int(length), &final)
-        ok &= tagParameter(out + Self.nonceSize + plaintext.count) { EVP_CIPHER_CTX_get_params(cipher, $0) }
+        ok &= spike_gcm_tag(cipher, out + Self.nonceSize + plaintext.count, 0)
         precondition(ok == 1, "AES-GCM seal failed")
-    }
-
-    /// Gets or sets the GCM tag through an `OSSL_PARAM` array: about 0.3 µs cheaper per record
-    /// than `EVP_CIPHER_CTX_ctrl`, which translates to the same parameters on every call.
-    private func tagParameter(_ tag: UnsafeMutablePointer<UInt8>, _ apply: (UnsafeMutablePointer<OSSL_PARAM>) -> Int32) -> Int32 {
-        withUnsafeTemporaryAllocation(of: OSSL_PARAM.self, capacity: 2) { parameters in
-            parameters.initialize(repeating: OSSL_PARAM_construct_end())
-            parameters[0] = OSSL_PARAM_construct_octet_string(OpenSSLParameterName.aeadTag, tag, Self.tagSize)
-            return apply(parameters.baseAddress!)
-        }
     }
 
     /// The plaintext size of an event record's body, or nil when the body cannot hold nonce and tag.
@@ -95,7 +85,7 @@ final class RecordCrypto {
             ok &= EVP_CipherUpdate(cipher, nil, &length, aad.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(RecordHeader.size))
         }
         ok &= EVP_CipherUpdate(cipher, out, &length, ciphertext, Int32(count))
-        ok &= tagParameter(tag) { EVP_CIPHER_CTX_set_params(cipher, $0) }
+        ok &= spike_gcm_tag(cipher, tag, 1)
         ok &= EVP_CipherFinal_ex(cipher, out.map { $0 + Int(length) }, &final)
         guard ok == 1 else {
             // Never leave unauthenticated plaintext behind.

@@ -1,3 +1,4 @@
+import CLibCrypto
 import Crypto
 import Foundation
 
@@ -18,47 +19,79 @@ public enum VersionSeal {
     }
 
     public static func seal(_ values: [String: String], path: String, epoch: UInt32, dataKey: SymmetricKey) throws(KeyError) -> Sealed {
-        let keyID = newKeyID()
-        let versionKey = SymmetricKey(size: .bits256)
-        do {
-            var plaintext = CanonicalJSONWriter(capacity: values.reduce(2) { $0 + $1.key.utf8.count + $1.value.utf8.count + 6 })
-            plaintext.object(values)
-            defer { plaintext.wipe() }
-            let sealedValue = try AES.GCM.seal(plaintext.bytes, using: versionKey,
-                                               authenticating: valueData(path: path, keyID: keyID, epoch: epoch)).combined!
-            let wrappedKey = try versionKey.withUnsafeBytes { key in
-                try AES.GCM.seal(key, using: dataKey, authenticating: keyData(keyID)).combined!
+        var plaintext = CanonicalJSONWriter(capacity: values.reduce(2) { $0 + $1.key.utf8.count + $1.value.utf8.count + 6 })
+        plaintext.object(values)
+        defer { plaintext.wipe() }
+        // One draw for the version key, the two nonces and the key id's random half.
+        let sealed = withUnsafeTemporaryAllocation(byteCount: AESGCMBox.keySize + 2 * AESGCMBox.nonceSize + 8, alignment: 16) { random -> Sealed? in
+            defer { OPENSSL_cleanse(random.baseAddress, random.count) }
+            AESGCMBox.randomBytes(random)
+            let bytes = UnsafeRawBufferPointer(random)
+            let versionKey = UnsafeRawBufferPointer(rebasing: bytes[..<AESGCMBox.keySize])
+            let valueNonce = UnsafeRawBufferPointer(rebasing: bytes[AESGCMBox.keySize..<(AESGCMBox.keySize + AESGCMBox.nonceSize)])
+            let keyNonce = UnsafeRawBufferPointer(rebasing: bytes[(AESGCMBox.keySize + AESGCMBox.nonceSize)..<(AESGCMBox.keySize + 2 * AESGCMBox.nonceSize)])
+            let keyID = newKeyID(random: bytes.loadUnaligned(fromByteOffset: AESGCMBox.keySize + 2 * AESGCMBox.nonceSize, as: UInt64.self))
+            guard let value = plaintext.bytes.withUnsafeBytes({
+                      AESGCMBox.seal($0, key: versionKey, nonce: valueNonce, authenticating: valueData(path: path, keyID: keyID, epoch: epoch))
+                  }),
+                  let wrapped = dataKey.withUnsafeBytes({ AESGCMBox.seal(versionKey, key: $0, nonce: keyNonce, authenticating: keyData(keyID)) }) else {
+                return nil
             }
-            return Sealed(keyID: keyID, wrappedKey: Array(wrappedKey), sealedValue: Array(sealedValue), epoch: epoch)
-        } catch {
-            throw .sealedDataUnreadable("a value of \(path) could not be sealed")
+            return Sealed(keyID: keyID, wrappedKey: wrapped, sealedValue: value, epoch: epoch)
         }
+        guard let sealed else { throw .sealedDataUnreadable("a value of \(path) could not be sealed") }
+        return sealed
     }
 
     /// Opens a value as the JSON object it was sealed as (`{"key":"value",…}`, sorted keys): the
     /// read route answers it as is, with no decoding and encoding again. Fails when the key was
     /// shredded, or anything does not authenticate.
-    public static func openJSON(_ sealedValue: some DataProtocol, wrappedKey: some DataProtocol, keyID: [UInt8],
+    public static func openJSON(_ sealedValue: some ContiguousBytes, wrappedKey: some ContiguousBytes, keyID: [UInt8],
                                 path: String, version: Int, epoch: UInt32, dataKey: SymmetricKey) throws(KeyError) -> Data {
-        do {
-            let keyBytes = try AES.GCM.open(AES.GCM.SealedBox(combined: wrappedKey), using: dataKey, authenticating: keyData(keyID))
-            let versionKey = SymmetricKey(data: keyBytes)
-            return try AES.GCM.open(AES.GCM.SealedBox(combined: sealedValue), using: versionKey,
-                                    authenticating: valueData(path: path, keyID: keyID, epoch: epoch))
-        } catch {
-            throw .sealedDataUnreadable("the value of \(path) version \(version)")
+        let json = withVersionKey { versionKey -> Data? in
+            guard unwrap(wrappedKey, keyID: keyID, with: dataKey, into: versionKey) else { return nil }
+            return sealedValue.withUnsafeBytes { box -> Data? in
+                guard box.count >= AESGCMBox.overhead else { return nil }
+                var json = Data(count: box.count - AESGCMBox.overhead)
+                let opened = json.withUnsafeMutableBytes {
+                    AESGCMBox.open(box, key: UnsafeRawBufferPointer(versionKey), authenticating: valueData(path: path, keyID: keyID, epoch: epoch), into: $0)
+                }
+                return opened ? json : nil
+            }
         }
+        guard let json else { throw .sealedDataUnreadable("the value of \(path) version \(version)") }
+        return json
     }
 
     /// A version key wrapped under `from` (the data key of the epoch a rotation closes), wrapped
     /// under `to` instead; the value it opens is untouched.
     public static func rewrap(_ wrappedKey: [UInt8], keyID: [UInt8], from: SymmetricKey, to: SymmetricKey) throws(KeyError) -> [UInt8] {
-        do {
-            var key = Array(try AES.GCM.open(AES.GCM.SealedBox(combined: wrappedKey), using: from, authenticating: keyData(keyID)))
-            defer { _ = key.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
-            return Array(try AES.GCM.seal(key, using: to, authenticating: keyData(keyID)).combined!)
-        } catch {
-            throw .sealedDataUnreadable("a version key")
+        let rewrapped = withVersionKey { versionKey -> [UInt8]? in
+            guard unwrap(wrappedKey, keyID: keyID, with: from, into: versionKey) else { return nil }
+            return withUnsafeTemporaryAllocation(byteCount: AESGCMBox.nonceSize, alignment: 1) { nonce in
+                AESGCMBox.randomBytes(nonce)
+                return to.withUnsafeBytes {
+                    AESGCMBox.seal(UnsafeRawBufferPointer(versionKey), key: $0, nonce: UnsafeRawBufferPointer(nonce), authenticating: keyData(keyID))
+                }
+            }
+        }
+        guard let rewrapped else { throw .sealedDataUnreadable("a version key") }
+        return rewrapped
+    }
+
+    /// Runs `body` with room for a version key, wiped afterwards.
+    private static func withVersionKey<T>(_ body: (UnsafeMutableRawBufferPointer) -> T) -> T {
+        withUnsafeTemporaryAllocation(byteCount: AESGCMBox.keySize, alignment: 16) { key in
+            defer { OPENSSL_cleanse(key.baseAddress, key.count) }
+            return body(key)
+        }
+    }
+
+    /// Opens a wrapped version key into `key`.
+    private static func unwrap(_ wrappedKey: some ContiguousBytes, keyID: [UInt8], with dataKey: SymmetricKey, into key: UnsafeMutableRawBufferPointer) -> Bool {
+        wrappedKey.withUnsafeBytes { box in
+            box.count == AESGCMBox.keySize + AESGCMBox.overhead
+                && dataKey.withUnsafeBytes { AESGCMBox.open(box, key: $0, authenticating: keyData(keyID), into: key) }
         }
     }
 
@@ -66,16 +99,30 @@ public enum VersionSeal {
     /// time, so that the key table's B-tree takes a batch of new keys in its last pages instead
     /// of one random page each (each page a write of the commit). The time says nothing the
     /// record's clear header does not.
-    static func newKeyID() -> [UInt8] {
+    static func newKeyID(random: UInt64 = .random(in: .min ... .max)) -> [UInt8] {
         let micros = UInt64(max(0, Date().timeIntervalSince1970 * 1_000_000))
-        return Array("v".utf8) + micros.bigEndianBytes + UInt64.random(in: .min ... .max).bigEndianBytes
+        return Array("v".utf8) + micros.bigEndianBytes + random.bigEndianBytes
     }
 
     private static func valueData(path: String, keyID: [UInt8], epoch: UInt32) -> [UInt8] {
-        Array("spike secret v1".utf8) + epoch.bigEndianBytes + UInt8(keyID.count).bigEndianBytes + keyID + Array(path.utf8)
+        var data = [UInt8]()
+        data.reserveCapacity(valuePrefix.utf8CodeUnitCount + 5 + keyID.count + path.utf8.count)
+        data.append(contentsOf: UnsafeRawBufferPointer(start: valuePrefix.utf8Start, count: valuePrefix.utf8CodeUnitCount))
+        withUnsafeBytes(of: epoch.bigEndian) { data.append(contentsOf: $0) }
+        data.append(UInt8(keyID.count))
+        data.append(contentsOf: keyID)
+        data.append(contentsOf: path.utf8)
+        return data
     }
 
     private static func keyData(_ keyID: [UInt8]) -> [UInt8] {
-        Array("spike version key v1".utf8) + keyID
+        var data = [UInt8]()
+        data.reserveCapacity(keyPrefix.utf8CodeUnitCount + keyID.count)
+        data.append(contentsOf: UnsafeRawBufferPointer(start: keyPrefix.utf8Start, count: keyPrefix.utf8CodeUnitCount))
+        data.append(contentsOf: keyID)
+        return data
     }
+
+    private static let valuePrefix: StaticString = "spike secret v1"
+    private static let keyPrefix: StaticString = "spike version key v1"
 }
