@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import SpikeAPI
 import SPIFFE
+import Synchronization
 
 /// A whole request as a route sees it: the body is read (up to the server's limit), the
 /// caller's SPIFFE ID is the one the TLS handshake validated, and `trail` is SPIKE's trail id
@@ -67,17 +68,28 @@ public struct HTTPRequest: Sendable {
         APIRoute(path: path, action: query["action"])
     }
 
-    /// SPIKE's trail ids: 8 alphanumerics (from one random draw: this runs on every request).
+    /// SPIKE's trail ids: 8 alphanumerics naming a request in the events it causes. A trail is
+    /// neither a secret nor a capability, so it comes from a count mixed under a key drawn once
+    /// per process (SplitMix64's finalizer: a different 64-bit value for every count), not from a
+    /// system call for random bytes on every request.
     static func trailID() -> String {
-        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789".utf8)
-        var bits = UInt64.random(in: 0...UInt64.max)
-        var id = [UInt8](repeating: 0, count: 8)
-        for index in id.indices {
-            id[index] = alphabet[Int(bits % 36)]
-            bits /= 36
+        var bits = trailKey &+ trailCount.wrappingAdd(1, ordering: .relaxed).newValue
+        bits = (bits ^ (bits >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        bits = (bits ^ (bits >> 27)) &* 0x94D0_49BB_1331_11EB
+        bits ^= bits >> 31
+        // Eight ASCII characters: a small string, nothing allocated.
+        return String(unsafeUninitializedCapacity: 8) { id in
+            for index in 0..<8 {
+                id[index] = trailAlphabet[Int(bits % 36)]
+                bits /= 36
+            }
+            return 8
         }
-        return String(decoding: id, as: UTF8.self)
     }
+
+    private static let trailKey = UInt64.random(in: .min ... .max)
+    private static let trailCount = Atomic<UInt64>(0)
+    private static let trailAlphabet: [UInt8] = Array("abcdefghijklmnopqrstuvwxyz0123456789".utf8)
 }
 
 /// A response; JSON ones carry SPIKE's no-cache headers (reference §2.1).
