@@ -43,7 +43,8 @@ public struct LogReader: Sendable {
     public let keyring: LogKeyring
     private let keys = SegmentKeyCache()
 
-    /// Records per read transaction and per unit of parallel work.
+    /// Records per read transaction and per unit of parallel work: small enough that a chunk's
+    /// records are still in cache when its second pass opens their bodies (ADR-0002).
     static let chunkSize: UInt64 = 1024
 
     init(core: LogCore, keyring: LogKeyring) {
