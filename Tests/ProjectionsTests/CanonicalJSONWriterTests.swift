@@ -62,6 +62,23 @@ import Testing
         }
     }
 
+    /// `objectSize` is exactly what `object` writes, so a writer reserved that size never grows
+    /// (a sealed value's plaintext is wiped in the one buffer it had).
+    @Test func anObjectsSizeIsKnownBeforeItIsWritten() {
+        var strings = Strings(random: SystemRandomNumberGenerator())
+        for round in 0..<1_000 {
+            var members: [String: String] = [:]
+            for _ in 0..<Int.random(in: 0...6) { members[strings.next(maxLength: 6)] = strings.next(maxLength: round.isMultiple(of: 10) ? 200 : 20) }
+            let size = CanonicalJSONWriter.objectSize(members)
+            var writer = CanonicalJSONWriter(capacity: size)
+            let capacity = writer.bytes.capacity
+            writer.object(members)
+            #expect(writer.bytes.count == size && writer.bytes.capacity == capacity)
+        }
+        // Escapes counted: a quote, a backslash, a tab, a control character as \u0001.
+        #expect(CanonicalJSONWriter.objectSize(["k": "\"\\\t\u{1}"]) == #"{"k":"\"\\\t\u0001"}"#.utf8.count)
+    }
+
     @Test func dataIsPaddedBase64AsJSONEncoderWritesIt() throws {
         for count in 0..<70 {
             let data = Data((0..<count).map { _ in UInt8.random(in: 0...255) })

@@ -102,6 +102,25 @@ public struct CanonicalJSONWriter {
         bytes.append(UInt8(ascii: "}"))
     }
 
+    /// The exact size `object(members)` writes. A sealed value's plaintext is reserved this size,
+    /// so its buffer never grows: the one wiped once sealed is the only one it had.
+    public static func objectSize(_ members: [String: String]) -> Int {
+        members.reduce(2 + max(0, members.count - 1)) { $0 + stringSize($1.key) + 1 + stringSize($1.value) }
+    }
+
+    /// The size `string(value)` writes.
+    static func stringSize(_ value: String) -> Int {
+        var size = 2
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x08, 0x09, 0x0A, 0x0C, 0x0D: size += 2
+            case ..<0x20: size += 6
+            default: size += 1
+            }
+        }
+        return size
+    }
+
     /// Zeroes what was written (a sealed value's plaintext, once sealed).
     public mutating func wipe() {
         _ = bytes.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) }

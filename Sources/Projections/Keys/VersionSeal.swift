@@ -19,7 +19,7 @@ public enum VersionSeal {
     }
 
     public static func seal(_ values: [String: String], path: String, epoch: UInt32, dataKey: SymmetricKey) throws(KeyError) -> Sealed {
-        var plaintext = CanonicalJSONWriter(capacity: values.reduce(2) { $0 + $1.key.utf8.count + $1.value.utf8.count + 6 })
+        var plaintext = CanonicalJSONWriter(capacity: CanonicalJSONWriter.objectSize(values))
         plaintext.object(values)
         defer { plaintext.wipe() }
         // One draw for the version key, the two nonces and the key id's random half.
