@@ -90,10 +90,15 @@ extension Channel {
     /// The peer's SPIFFE ID and when its X.509-SVID expires, once the handshake has validated it:
     /// a connection must not outlive the SVID it was opened with.
     public func spiffePeer() -> EventLoopFuture<(id: SPIFFEID, expires: Date)?> {
-        nioSSL_peerValidatedCertificateChain().flatMapThrowing { chain in
-            guard let leaf = chain?.first else { return nil }
-            let certificate = try Certificate(derEncoded: leaf.toDERBytes())
-            return (try X509SVIDValidator.checkLeaf(certificate), certificate.notValidAfter)
-        }
+        eventLoop.submit { try self.pipeline.syncOperations.spiffePeer() }
+    }
+}
+
+extension ChannelPipeline.SynchronousOperations {
+    /// `Channel.spiffePeer()`, on the channel's event loop.
+    public func spiffePeer() throws -> (id: SPIFFEID, expires: Date)? {
+        guard let leaf = try nioSSL_peerValidatedCertificateChain()?.first else { return nil }
+        let certificate = try Certificate(derEncoded: leaf.toDERBytes())
+        return (try X509SVIDValidator.checkLeaf(certificate), certificate.notValidAfter)
     }
 }

@@ -15,7 +15,7 @@ extension DataAPI {
         request.headers.first(name: "Content-Type") == "application/octet-stream"
     }
 
-    func encrypt(_ request: HTTPRequest) async throws -> HTTPResponse {
+    func encrypt(_ request: HTTPRequest) throws -> HTTPResponse {
         let stream = isStream(request)
         let plaintext: Data = if stream {
             Data(request.body.readableBytesView)
@@ -30,8 +30,8 @@ extension DataAPI {
         return .json(CipherEncryptResponse(version: SpikeCipher.version, nonce: nonce, ciphertext: ciphertext))
     }
 
-    func decrypt(_ request: HTTPRequest) async throws -> HTTPResponse {
-        if isStream(request) { return try await decryptStream(request) }
+    func decrypt(_ request: HTTPRequest) throws -> HTTPResponse {
+        if isStream(request) { return try decryptStream(request) }
         let body = try request.decode(CipherDecryptRequest.self, for: .decrypt)
         try authorize(.decrypt, path: ReservedPaths.cipher, wants: [.execute], request)
         guard body.version == Int(SpikeCipher.version), body.nonce.count == SpikeCipher.nonceSize, body.ciphertext.count <= maxCipherSize else {
@@ -46,7 +46,7 @@ extension DataAPI {
         return .json(CipherDecryptResponse(plaintext: plaintext))
     }
 
-    private func decryptStream(_ request: HTTPRequest) async throws -> HTTPResponse {
+    private func decryptStream(_ request: HTTPRequest) throws -> HTTPResponse {
         let bytes = request.body
         try authorize(.decrypt, path: ReservedPaths.cipher, wants: [.execute], request)
         let nonce: Data, ciphertext: Data
@@ -65,7 +65,7 @@ extension DataAPI {
     /// Bootstrap's proof that the Nexus holds the root key it was given (reference §2.4): decrypt
     /// with R itself (SPIKE's Bootstrap encrypts with it) and answer the SHA-256 of the
     /// plaintext. The Bootstrap role only.
-    func verifyBootstrap(_ request: HTTPRequest) async throws -> HTTPResponse {
+    func verifyBootstrap(_ request: HTTPRequest) throws -> HTTPResponse {
         let body = try request.decode(BootstrapVerifyRequest.self, for: .bootstrapVerify)
         guard roles.has(request.peer, .bootstrap) else {
             throw APIFailure.denied(.bootstrapVerify, path: APIRoute.bootstrapVerify.path, wants: [])

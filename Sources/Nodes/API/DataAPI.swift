@@ -25,35 +25,46 @@ public struct DataAPI: Sendable {
     /// Adds the data routes (one route per path, dispatched on `?action=`) behind `middleware`.
     package func addRoutes(to router: inout HTTPRouter, through middleware: [any HTTPMiddleware]) {
         for path in Set(APIRoute.data.map(\.path)).sorted() {
-            router.add(.POST, path, through: middleware) { request in
+            router.add(.POST, path, through: middleware, answering: { request in
                 guard let route = request.route(at: path) else { throw APIFailure.badRequest }
                 do {
-                    return try await respond(route, request)
+                    return try answer(route, request).failing(on: route)
                 } catch let failure as APIFailure {
                     throw failure.on(route)
                 }
-            }
+            })
         }
     }
 
-    func respond(_ route: APIRoute, _ request: HTTPRequest) async throws -> HTTPResponse {
+    /// Reads of one secret or policy and the cipher are answered at once, from memory, on the
+    /// event loop; lists (as long as the store is large) in a task; writes once durable.
+    func answer(_ route: APIRoute, _ request: HTTPRequest) throws -> HTTPAnswer {
         switch route {
-        case .secretPut: try await putSecret(request)
-        case .secretGet: try await getSecret(request)
-        case .secretDelete, .secretUndelete, .secretDestroy: try await changeVersions(route, request)
-        case .secretList: try await listSecrets(request)
-        case .secretMetadata: try await secretMetadata(request)
-        case .policyPut: try await putPolicy(request)
-        case .policyGet: try await getPolicy(request)
-        case .policyDelete: try await deletePolicy(request)
-        case .policyList: try await listPolicies(request)
-        case .encrypt: try await encrypt(request)
-        case .decrypt: try await decrypt(request)
-        case .bootstrapVerify: try await verifyBootstrap(request)
+        case .secretPut: try putSecret(request)
+        case .secretGet: .now(try getSecret(request))
+        case .secretDelete, .secretUndelete, .secretDestroy: try changeVersions(route, request)
+        case .secretList: .async { try listSecrets(request) }
+        case .secretMetadata: .now(try secretMetadata(request))
+        case .policyPut: try putPolicy(request)
+        case .policyGet: .now(try getPolicy(request))
+        case .policyDelete: try deletePolicy(request)
+        case .policyList: .async { try listPolicies(request) }
+        case .encrypt: .now(try encrypt(request))
+        case .decrypt: .now(try decrypt(request))
+        case .bootstrapVerify: .now(try verifyBootstrap(request))
         case .initialize, .initializationCheck, .operatorRecover, .passwordRecover, .operatorRestore, .operatorRotate,
              .adminAdd, .adminChange, .adminRemove, .adminList:
             // Lifecycle routes: `NexusService` serves them, in any state.
             throw APIFailure.badRequest
+        }
+    }
+
+    /// `command` queued in the store, answered once it is durable (or refused).
+    func written(_ command: DataCommand, _ request: HTTPRequest) -> HTTPAnswer {
+        .deferred { [store] reply in
+            store.write(command, actor: request.peer.description, trail: request.trail) { outcome in
+                reply(Result { try Self.response(outcome) })
+            }
         }
     }
 

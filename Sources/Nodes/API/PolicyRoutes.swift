@@ -6,7 +6,7 @@ import SpikeAPI
 
 /// The policy routes (reference §2.3–2.4, §4.2). A missing policy is 404 (SPIKE answers 500).
 extension DataAPI {
-    func putPolicy(_ request: HTTPRequest) async throws -> HTTPResponse {
+    func putPolicy(_ request: HTTPRequest) throws -> HTTPAnswer {
         let body = try request.decode(PolicyPutRequest.self, for: .policyPut)
         try authorize(.policyPut, path: ReservedPaths.acl, wants: [.write], request)
         let names = body.permissions ?? []
@@ -14,12 +14,11 @@ extension DataAPI {
         guard Validation.isValidName(body.name), Validation.isValidSPIFFEIDPattern(body.spiffeidPattern),
               Validation.isValidPathPattern(body.pathPattern), !names.isEmpty, permissions.count == names.count
         else { throw APIFailure.badRequest }
-        return try Self.response(await store.write(
-            .putPolicy(name: body.name, spiffeidPattern: body.spiffeidPattern, pathPattern: body.pathPattern, permissions: permissions),
-            actor: request.peer.description, trail: request.trail))
+        return written(.putPolicy(name: body.name, spiffeidPattern: body.spiffeidPattern, pathPattern: body.pathPattern,
+                                  permissions: permissions), request)
     }
 
-    func getPolicy(_ request: HTTPRequest) async throws -> HTTPResponse {
+    func getPolicy(_ request: HTTPRequest) throws -> HTTPResponse {
         let body = try request.decode(PolicyNameRequest.self, for: .policyGet)
         try authorize(.policyGet, path: ReservedPaths.acl, wants: [.read], request)
         guard Validation.isValidName(body.id) else { throw APIFailure.badRequest }
@@ -27,15 +26,15 @@ extension DataAPI {
         return .json(PolicyResponse(policy))
     }
 
-    func deletePolicy(_ request: HTTPRequest) async throws -> HTTPResponse {
+    func deletePolicy(_ request: HTTPRequest) throws -> HTTPAnswer {
         let body = try request.decode(PolicyNameRequest.self, for: .policyDelete)
         try authorize(.policyDelete, path: ReservedPaths.acl, wants: [.write], request)
         guard Validation.isValidName(body.id) else { throw APIFailure.badRequest }
-        return try Self.response(await store.write(.deletePolicy(name: body.id), actor: request.peer.description, trail: request.trail))
+        return written(.deletePolicy(name: body.id), request)
     }
 
     /// Filters are exact string equality on the stored pattern; the SPIFFE ID filter wins.
-    func listPolicies(_ request: HTTPRequest) async throws -> HTTPResponse {
+    func listPolicies(_ request: HTTPRequest) throws -> HTTPResponse {
         let body = try request.decode(PolicyListRequest.self, for: .policyList)
         try authorize(.policyList, path: ReservedPaths.acl, wants: [.list], request)
         var policies = store.policies()

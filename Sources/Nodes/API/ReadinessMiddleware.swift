@@ -5,8 +5,8 @@ import NIOHTTP1
 struct ReadinessMiddleware: HTTPMiddleware {
     let node: NexusNode
 
-    func handle(_ request: HTTPRequest, next: HTTPHandler) async throws -> HTTPResponse {
+    func handle(_ request: HTTPRequest, next: HTTPHandler) throws -> HTTPAnswer {
         guard node.isServing else { throw APIFailure.notReady }
-        return try await next(request)
+        return try next(request)
     }
 }

@@ -59,3 +59,13 @@ public struct APIFailure: Error, Sendable {
         return failure
     }
 }
+
+extension HTTPAnswer {
+    /// The same answer, a deferred failure answered in `route`'s error shape as a thrown one is.
+    func failing(on route: APIRoute) -> HTTPAnswer {
+        guard case .deferred(let work) = self else { return self }
+        return .deferred { reply in
+            work { result in reply(result.mapError { ($0 as? APIFailure)?.on(route) ?? $0 }) }
+        }
+    }
+}

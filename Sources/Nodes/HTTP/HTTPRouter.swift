@@ -2,13 +2,15 @@ import Foundation
 import NIOHTTP1
 import SpikeAPI
 
-/// A route's handler: it answers, or throws an `APIFailure` (anything else is a 500).
-public typealias HTTPHandler = @Sendable (HTTPRequest) async throws -> HTTPResponse
+/// A route's handler: it answers (`HTTPAnswer`: at once from memory, or deferred), or throws an
+/// `APIFailure` (anything else is a 500). It runs on the connection's event loop: it must not
+/// block, and anything that waits belongs in a deferred answer.
+public typealias HTTPHandler = @Sendable (HTTPRequest) throws -> HTTPAnswer
 
 /// A step around a group of routes (readiness, the recording of refusals): it answers itself,
 /// or passes the request on to `next`.
 public protocol HTTPMiddleware: Sendable {
-    func handle(_ request: HTTPRequest, next: HTTPHandler) async throws -> HTTPResponse
+    func handle(_ request: HTTPRequest, next: HTTPHandler) throws -> HTTPAnswer
 }
 
 /// The routes of a server by method and path (SPIKE routes on `?action=` within a path: the
@@ -33,22 +35,56 @@ public struct HTTPRouter: Sendable {
 
     /// Adds the handler of `method path`, behind `middleware` (outermost first).
     public mutating func add(_ method: HTTPMethod, _ path: String, through middleware: [any HTTPMiddleware] = [],
-                             _ handler: @escaping HTTPHandler) {
+                             answering handler: @escaping HTTPHandler) {
         let wrapped = middleware.reversed().reduce(handler) { next, step in
-            { request in try await step.handle(request, next: next) }
+            { request in try step.handle(request, next: next) }
         }
         routes[Key(method, path)] = wrapped
     }
 
-    public func respond(to request: HTTPRequest) async -> HTTPResponse {
-        guard let handler = routes[Key(request.method, request.path)] else { return .failure(.badRequest) }
+    /// Adds a route whose every answer is async work (`HTTPAnswer.async`).
+    public mutating func add(_ method: HTTPMethod, _ path: String, through middleware: [any HTTPMiddleware] = [],
+                             _ work: @escaping @Sendable (HTTPRequest) async throws -> HTTPResponse) {
+        add(method, path, through: middleware, answering: { request in .async { try await work(request) } })
+    }
+
+    /// The answer to `request`, failures made responses: a deferred answer's reply always
+    /// carries a response.
+    public func answer(_ request: HTTPRequest) -> HTTPAnswer {
+        guard let handler = routes[Key(request.method, request.path)] else { return .now(.failure(.badRequest)) }
         do {
-            return try await handler(request)
-        } catch let failure as APIFailure {
-            return .failure(failure)
+            switch try handler(request) {
+            case .now(let response):
+                return .now(response)
+            case .deferred(let work):
+                let (method, path) = (request.method, request.path)
+                return .deferred { reply in
+                    work { result in reply(.success(result.get(orAnswer: { Self.response(to: $0, method: method, path: path) }))) }
+                }
+            }
         } catch {
-            FileHandle.standardError.write(Data("spike: \(request.method) \(request.path) failed: \(type(of: error))\n".utf8))
-            return .failure(.internalError)
+            return .now(Self.response(to: error, method: request.method, path: request.path))
+        }
+    }
+
+    /// The response to `request`, waited for (tests and the fuzz target).
+    public func respond(to request: HTTPRequest) async -> HTTPResponse {
+        // `answer` makes every failure a response: nothing is left to throw.
+        (try? await answer(request).response()) ?? .failure(.internalError)
+    }
+
+    private static func response(to error: any Error, method: HTTPMethod, path: String) -> HTTPResponse {
+        if let failure = error as? APIFailure { return .failure(failure) }
+        FileHandle.standardError.write(Data("spike: \(method) \(path) failed: \(type(of: error))\n".utf8))
+        return .failure(.internalError)
+    }
+}
+
+private extension Result {
+    func get(orAnswer answer: (Failure) -> Success) -> Success {
+        switch self {
+        case .success(let value): value
+        case .failure(let error): answer(error)
         }
     }
 }

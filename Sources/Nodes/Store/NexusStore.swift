@@ -398,9 +398,14 @@ public final class NexusStore: Sendable {
     /// Queues a write and returns once it is durable (or refused).
     public func write(_ command: DataCommand, actor: String, trail: String) async -> DataOutcome {
         await withCheckedContinuation { continuation in
-            let reply: @Sendable (DataOutcome) -> Void = { continuation.resume(returning: $0) }
-            if !enqueue(.write(Pending(command: command, actor: actor, trail: trail, reply: reply))) { reply(.failed("the Nexus is stopping")) }
+            write(command, actor: actor, trail: trail) { continuation.resume(returning: $0) }
         }
+    }
+
+    /// Queues a write; `reply` is called once it is durable (or refused), on the write loop
+    /// (or at once, on this thread, when the store is stopping). It must not block.
+    public func write(_ command: DataCommand, actor: String, trail: String, reply: @escaping @Sendable (DataOutcome) -> Void) {
+        if !enqueue(.write(Pending(command: command, actor: actor, trail: trail, reply: reply))) { reply(.failed("the Nexus is stopping")) }
     }
 
     /// A root-key rotation's transaction (ADR-0009): between two batches of writes, every version
