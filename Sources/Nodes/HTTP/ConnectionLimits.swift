@@ -143,38 +143,6 @@ final class HandshakeDeadlineHandler: ChannelInboundHandler, RemovableChannelHan
     }
 }
 
-/// Closes a connection on which nothing was read or written for the idle timeout (NIO's
-/// `IdleStateHandler` announces it) and no request is being answered. Goes after the request
-/// aggregator, where it sees whole requests in and response ends out: a request whose answer
-/// takes longer than the idle timeout (a loaded machine, a write waiting for its commit) has had
-/// no I/O for that long and is not idle, and closing it dropped the answer (seen in CI).
-final class IdleConnectionCloser: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = NIOHTTPServerRequestFull
-    typealias InboundOut = NIOHTTPServerRequestFull
-    typealias OutboundIn = HTTPServerResponsePart
-    typealias OutboundOut = HTTPServerResponsePart
-
-    private var inFlight = 0
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        inFlight += 1
-        context.fireChannelRead(data)
-    }
-
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) { inFlight = max(0, inFlight - 1) }
-        context.write(data, promise: promise)
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .all {
-            if inFlight == 0 { context.close(promise: nil) }
-        } else {
-            context.fireUserInboundEventTriggered(event)
-        }
-    }
-}
-
 /// On the listening channel: stops accepting while `limit` connections are open, and accepts
 /// again as they close. Connections beyond the limit wait in the kernel's backlog.
 final class ConnectionLimitHandler: ChannelDuplexHandler {

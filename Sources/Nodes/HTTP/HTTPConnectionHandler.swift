@@ -4,30 +4,76 @@ import NIOHTTP1
 import SPIFFE
 import SPIFFETLS
 
-/// The last handler of a connection: whole requests in, the router's answers out, in order (NIO's
-/// pipeline handler holds a pipelined request until the answer before it has ended). An answer
-/// made at once is written in the same turn of the event loop that read the request; a deferred
-/// one when its reply arrives, on this loop (ADR-0022).
+/// HTTP/1.1 on one connection, after NIO's request decoder: whole requests in (bodies up to the
+/// limit, 413 and closed past it), the router's answers out, in order, each written as one buffer
+/// (status line, headers, `Content-Length`, body) and flushed at once (ADR-0022). An answer made
+/// at once is written in the same turn of the event loop that read the request; a deferred one
+/// when its reply arrives, on this loop. Pipelined requests wait behind a deferred answer, and the
+/// connection stops reading while one waits. A request NIO cannot parse is answered 400 and the
+/// connection closed; a connection with nothing read or written for the idle timeout
+/// (`IdleStateHandler` tells) and no answer owed is closed.
 ///
 /// The peer's SPIFFE ID is the one the handshake validated, and stays the same for the
 /// connection's life, which ends when the peer's SVID expires: closed then, and no request
 /// served after it (a renewed SVID means a new connection).
-final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = NIOHTTPServerRequestFull
-    typealias OutboundOut = HTTPServerResponsePart
+final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = Never
+    typealias OutboundOut = ByteBuffer
+
+    private struct Request {
+        var head: HTTPRequestHead
+        var body: ByteBuffer?
+    }
 
     private let router: HTTPRouter
+    private let maxBodySize: Int
     private var peer: (id: SPIFFEID, expires: Date)?
     private var expiry: Scheduled<Void>?
+    /// The request being received (its head read, its end not yet).
+    private var receiving: Request?
+    /// Whole requests behind the one being answered.
+    private var waiting = CircularBuffer<Request>()
+    /// A deferred answer is owed.
+    private var answering = false
+    /// A read the channel asked for while a request waited.
+    private var readHeld = false
     /// False once the connection closed: a deferred answer arriving after it is dropped.
     private var open = true
 
-    init(router: HTTPRouter) {
+    init(router: HTTPRouter, maxBodySize: Int) {
         self.router = router
+        self.maxBodySize = maxBodySize
     }
 
+    // MARK: - Requests in
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let request = unwrapInboundIn(data)
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            // The decoder has refused a Content-Length that is not one number (400).
+            if let length = head.headers.first(name: "Content-Length").flatMap({ Int($0) }), length > maxBodySize {
+                return refuseTooLarge(head, context: context)
+            }
+            receiving = Request(head: head)
+        case .body(var part):
+            guard var request = receiving else { return }
+            if part.readableBytes > maxBodySize - (request.body?.readableBytes ?? 0) { return refuseTooLarge(request.head, context: context) }
+            // A body in one part (the usual case) is kept as it came, not copied.
+            if request.body == nil { request.body = part } else { request.body!.writeBuffer(&part) }
+            receiving = request
+        case .end:
+            guard let request = receiving else { return }
+            receiving = nil
+            if answering || !waiting.isEmpty {
+                waiting.append(request)
+            } else {
+                serve(request, context: context)
+            }
+        }
+    }
+
+    private func serve(_ request: Request, context: ChannelHandlerContext) {
         guard let peer = peer ?? identify(context), Date() < peer.expires else {
             context.close(promise: nil)
             return
@@ -38,6 +84,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         case .now(let response):
             write(response, to: head, context: context)
         case .deferred(let work):
+            answering = true
             let eventLoop = context.eventLoop
             let bound = NIOLoopBound((handler: self, context: context), eventLoop: eventLoop)
             work { result in
@@ -45,9 +92,22 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
                 guard case .success(let response) = result else { return }
                 eventLoop.execute {
                     let (handler, context) = bound.value
-                    if handler.open { handler.write(response, to: head, context: context) }
+                    handler.answering = false
+                    guard handler.open else { return }
+                    handler.write(response, to: head, context: context)
+                    handler.serveWaiting(context: context)
                 }
             }
+        }
+    }
+
+    /// The requests that waited behind a deferred answer, until the next deferred one; then
+    /// reads again if a read was held.
+    private func serveWaiting(context: ChannelHandlerContext) {
+        while open, !answering, let next = waiting.popFirst() { serve(next, context: context) }
+        if open, waiting.isEmpty, readHeld {
+            readHeld = false
+            context.read()
         }
     }
 
@@ -63,22 +123,75 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         return peer
     }
 
-    /// The whole response in one flush: its length, and `Connection: close` (then the close)
-    /// when the request did not keep the connection alive.
+    // MARK: - Answers out
+
+    /// The whole response in one buffer and one flush; `Connection: close`, then the close, when
+    /// the request did not keep the connection alive. A HEAD request gets the head alone.
     private func write(_ response: HTTPResponse, to request: HTTPRequestHead, context: ChannelHandlerContext) {
-        var headers = response.headers
-        headers.replaceOrAdd(name: "Content-Length", value: String(response.body.readableBytes))
         let keepAlive = request.isKeepAlive
-        if !keepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: response.status, headers: headers))),
-                      promise: nil)
-        if response.body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(response.body))), promise: nil) }
+        var buffer = context.channel.allocator.buffer(capacity: 160 + response.body.readableBytes)
+        if request.version == .http1_1, response.status == .ok {
+            buffer.writeStaticString("HTTP/1.1 200 OK\r\n")
+        } else {
+            buffer.writeString("HTTP/\(request.version.major).\(request.version.minor) \(response.status.code) \(response.status.reasonPhrase)\r\n")
+        }
+        // Routes set their content's headers; the framing ones are this handler's alone.
+        for (name, value) in response.headers {
+            buffer.writeString(name)
+            buffer.writeString(": ")
+            buffer.writeString(value)
+            buffer.writeString("\r\n")
+        }
+        buffer.writeString("Content-Length: \(response.body.readableBytes)\r\n")
+        if !keepAlive { buffer.writeString("Connection: close\r\n") }
+        buffer.writeString("\r\n")
+        if request.method != .HEAD { buffer.writeImmutableBuffer(response.body) }
         if keepAlive {
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
         } else {
             let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in bound.value.close(promise: nil) }
+            context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in bound.value.close(promise: nil) }
         }
+    }
+
+    /// 413 with `Connection: close`, and the close: the rest of the body is not read.
+    private func refuseTooLarge(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        receiving = nil
+        var refusal = head
+        refusal.headers.replaceOrAdd(name: "Connection", value: "close")
+        write(HTTPResponse(status: .payloadTooLarge), to: refusal, context: context)
+        open = false
+    }
+
+    // MARK: - The connection
+
+    func read(context: ChannelHandlerContext) {
+        if waiting.isEmpty {
+            context.read()
+        } else {
+            readHeld = true
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .all {
+            if !answering, waiting.isEmpty { context.close(promise: nil) }
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    /// A request NIO could not parse is answered 400 (unless an answer is owed before it: then
+    /// it is only closed); any other failure (TLS) closes the connection.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard open else { return }
+        if error is HTTPParserError, !answering, waiting.isEmpty {
+            let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["Connection": "close"])
+            write(HTTPResponse(status: .badRequest), to: head, context: context)
+        } else {
+            context.close(promise: nil)
+        }
+        open = false
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -90,10 +203,5 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     func handlerRemoved(context: ChannelHandlerContext) {
         open = false
         expiry?.cancel()
-    }
-
-    /// A connection that failed (TLS, a malformed request NIO could not answer) is closed.
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        context.close(promise: nil)
     }
 }

@@ -15,8 +15,8 @@ public protocol HTTPService: Sendable {
 /// handshake validates and authorizes; routes get whole requests with the caller's SPIFFE ID.
 /// Bodies above the limit are answered 413 without being read whole; a handshake that does not
 /// complete in time, an idle connection, and connections beyond the limit are cut off
-/// (`HTTPServerLimits`). Keep-alive and pipelining are handled by NIO's server pipeline; requests
-/// are answered on their connection's event loop (`HTTPConnectionHandler`, ADR-0022).
+/// (`HTTPServerLimits`). NIO parses the requests; `HTTPConnectionHandler` reads their bodies,
+/// answers them on the connection's event loop, in order, and keeps the connection (ADR-0022).
 /// (Hummingbird 2 was measured in its place and cost 15-18% of read throughput: ADR-0007.)
 public final class HTTPServer: Sendable {
     private let channel: any Channel
@@ -60,10 +60,8 @@ public final class HTTPServer: Sendable {
                     try pipeline.addHandler(FirstBytesMarker(pending: pending))
                     try pipeline.addHandler(tls.makeHandler())
                     try pipeline.addHandler(HandshakeDeadlineHandler(timeout: handshakeTimeout, idleTimeout: idleTimeout, pending: pending))
-                    try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
-                    try pipeline.addHandler(NIOHTTPServerRequestAggregator(maxContentLength: limits.maxBodySize))
-                    try pipeline.addHandler(IdleConnectionCloser())
-                    try pipeline.addHandler(HTTPConnectionHandler(router: router))
+                    try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder()))
+                    try pipeline.addHandler(HTTPConnectionHandler(router: router, maxBodySize: limits.maxBodySize))
                 }
             }
             .bind(host: host, port: port).get()

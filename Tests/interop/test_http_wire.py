@@ -1,0 +1,188 @@
+"""HTTP/1.1 on the wire, as a peer we did not write speaks it: Python's ssl and sockets over
+mutual TLS against a real Nexus (`spike dev up`). The Nexus reads bodies and answers requests
+itself (ADR-0022), so these pin what NIO's server handlers did for it before: pipelined requests
+answered in order (a read behind a durable write sees the write), HTTP/1.0 and `Connection:
+close`, bodies over the limit refused 413 before they are read, chunked bodies, an unparseable
+request answered 400, HEAD answered without a body."""
+import json
+import os
+import secrets
+import socket
+import ssl
+import subprocess
+import time
+
+import pytest
+
+HERE = os.path.dirname(__file__)
+SPIKE = os.environ.get("SPIKE_BIN", os.path.join(HERE, "../../.build/debug/spike"))
+SUPERUSER = "spiffe://spike.ist/spike/pilot/role/superuser"
+MAX_BODY = 1 << 20  # HTTPServerLimits.maxBodySize, the Nexus' default
+
+
+@pytest.fixture(scope="module")
+def nexus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("wire")
+    directory = root / "cluster"
+    password = root / "password"
+    password.write_text(secrets.token_urlsafe(18) + "\n")
+    up = subprocess.run([SPIKE, "dev", "up", "--dir", str(directory), "--admin-password-file", str(password)],
+                        capture_output=True, text=True, timeout=180)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        url = next(line.split("=", 1)[1].strip("'") for line in (directory / "env").read_text().splitlines()
+                   if line.startswith("export SPIKE_NEXUS_API_URL="))
+        host, port = url.removeprefix("https://").rstrip("/").rsplit(":", 1)
+        prefix = root / "superuser"
+        subprocess.run([SPIKE, "dev", "ca", "issue", "--dir", str(directory / "ca"), "--id", SUPERUSER, "--out", str(prefix)],
+                       check=True, capture_output=True, timeout=60)
+        context = ssl.create_default_context(cafile=str(directory / "ca" / "bundle.pem"))
+        context.check_hostname = False  # an X.509-SVID names a SPIFFE ID, not a host
+        context.load_cert_chain(f"{prefix}.pem", f"{prefix}.key")
+        yield lambda: context.wrap_socket(socket.create_connection((host, int(port)), timeout=30))
+    finally:
+        subprocess.run([SPIKE, "dev", "down", "--dir", str(directory)], capture_output=True, timeout=120)
+
+
+def request(method, path, body=b"", headers=(), version="HTTP/1.1"):
+    lines = [f"{method} {path} {version}", "Host: nexus"]
+    if body and not any(h.lower().startswith("transfer-encoding") for h in headers):
+        lines.append(f"Content-Length: {len(body)}")
+    lines += list(headers)
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+class Reader:
+    """Responses read one by one off a socket (Content-Length framing: the Nexus always sends it)."""
+
+    def __init__(self, sock):
+        self.sock, self.buffer = sock, b""
+
+    def fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise EOFError("closed")
+        self.buffer += chunk
+
+    def response(self, head_only=False):
+        while b"\r\n\r\n" not in self.buffer:
+            self.fill()
+        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        status_line, *header_lines = head.decode().split("\r\n")
+        headers = {name.lower(): value.strip() for name, value in (line.split(":", 1) for line in header_lines)}
+        length = 0 if head_only else int(headers["content-length"])
+        while len(self.buffer) < length:
+            self.fill()
+        body, self.buffer = self.buffer[:length], self.buffer[length:]
+        return status_line, headers, body
+
+    def closed(self):
+        """True when the peer closed the connection (nothing more to read)."""
+        try:
+            return self.sock.recv(1) == b""
+        except (ssl.SSLError, ConnectionResetError):
+            return True
+
+
+def test_pipelined_requests_are_answered_in_order(nexus):
+    path = f"wire/pipelined/{secrets.token_hex(4)}"
+    with nexus() as sock:
+        # One write: a durable put (answered when its batch commits), a read of it, a read of a
+        # path that does not exist. The read waits behind the write, so it sees it.
+        sock.sendall(request("POST", "/v1/store/secrets", f'{{"path":"{path}","values":{{"k":"v1"}}}}'.encode())
+                     + request("POST", "/v1/store/secrets?action=get", f'{{"path":"{path}"}}'.encode())
+                     + request("POST", "/v1/store/secrets?action=get", b'{"path":"wire/none"}'))
+        reader = Reader(sock)
+        answers = [reader.response() for _ in range(3)]
+    assert [status for status, _, _ in answers] == ["HTTP/1.1 200 OK", "HTTP/1.1 200 OK", "HTTP/1.1 404 Not Found"]
+    assert answers[1][2] == b'{"data":{"k":"v1"}}'
+    assert json.loads(answers[2][2])["err"] == "api_not_found"
+
+
+def test_keep_alive_serves_many_requests_on_one_connection(nexus):
+    with nexus() as sock:
+        reader = Reader(sock)
+        for _ in range(20):
+            sock.sendall(request("GET", "/healthz"))
+            status, headers, body = reader.response()
+            assert status == "HTTP/1.1 200 OK" and "connection" not in headers and body == b'{"status":"ok"}'
+
+
+def test_http_1_0_and_connection_close_are_answered_then_closed(nexus):
+    for version, headers in (("HTTP/1.0", ()), ("HTTP/1.1", ("Connection: close",))):
+        with nexus() as sock:
+            sock.sendall(request("GET", "/healthz", headers=headers, version=version))
+            reader = Reader(sock)
+            status, response_headers, body = reader.response()
+            assert status == f"{version} 200 OK" and body == b'{"status":"ok"}'
+            assert response_headers["connection"] == "close"
+            assert reader.closed()
+
+
+def test_a_body_declared_over_the_limit_is_refused_before_it_is_sent(nexus):
+    with nexus() as sock:
+        # Only the head: the answer must not wait for a body it refuses.
+        sock.sendall(request("POST", "/v1/store/secrets", headers=(f"Content-Length: {MAX_BODY + 1}",)))
+        reader = Reader(sock)
+        status, headers, body = reader.response()
+        assert status == "HTTP/1.1 413 Payload Too Large" and headers["connection"] == "close" and body == b""
+        assert reader.closed()
+
+
+def test_a_chunked_body_is_read_whole_and_refused_past_the_limit(nexus):
+    path = f"wire/chunked/{secrets.token_hex(4)}"
+    payload = f'{{"path":"{path}","values":{{"k":"chunked"}}}}'.encode()
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (payload[:10], payload[10:])) + b"0\r\n\r\n"
+    with nexus() as sock:
+        sock.sendall(request("POST", "/v1/store/secrets", chunks, headers=("Transfer-Encoding: chunked",)))
+        reader = Reader(sock)
+        assert reader.response()[0] == "HTTP/1.1 200 OK"
+        sock.sendall(request("POST", "/v1/store/secrets?action=get", f'{{"path":"{path}"}}'.encode()))
+        assert reader.response()[2] == b'{"data":{"k":"chunked"}}'
+    with nexus() as sock:
+        sock.sendall(request("POST", "/v1/store/secrets", b"", headers=("Transfer-Encoding: chunked",)))
+        piece = b"x" * 65536
+        try:
+            for _ in range(MAX_BODY // len(piece) + 2):
+                sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            pass  # closed by the Nexus while sending: its answer was sent first
+        reader = Reader(sock)
+        status, headers, _ = reader.response()
+        assert status == "HTTP/1.1 413 Payload Too Large" and headers["connection"] == "close"
+        assert reader.closed()
+
+
+def test_a_body_that_arrives_in_pieces_is_read_whole(nexus):
+    path = f"wire/slow/{secrets.token_hex(4)}"
+    message = request("POST", "/v1/store/secrets", f'{{"path":"{path}","values":{{"k":"slow"}}}}'.encode())
+    with nexus() as sock:
+        for index in range(0, len(message), 7):
+            sock.sendall(message[index:index + 7])
+            time.sleep(0.005)
+        assert Reader(sock).response()[0] == "HTTP/1.1 200 OK"
+
+
+def test_an_unparseable_request_is_answered_400_then_closed(nexus):
+    with nexus() as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: nexus\r\nContent-Length: twelve\r\n\r\n")
+        reader = Reader(sock)
+        status, headers, body = reader.response()
+        assert status == "HTTP/1.1 400 Bad Request" and headers["connection"] == "close" and body == b""
+        assert reader.closed()
+
+
+def test_head_is_answered_without_a_body(nexus):
+    with nexus() as sock:
+        # HEAD is not routed (400, as SPIKE answers any method it does not route), and its answer
+        # carries no body: the next answer on the connection starts right after its head.
+        sock.sendall(request("HEAD", "/healthz") + request("GET", "/healthz"))
+        reader = Reader(sock)
+        status, headers, _ = reader.response(head_only=True)
+        assert status == "HTTP/1.1 400 Bad Request" and int(headers["content-length"]) > 0
+        assert reader.response() == ("HTTP/1.1 200 OK", reader_headers_of_health(), b'{"status":"ok"}')
+
+
+def reader_headers_of_health():
+    return {"content-type": "application/json", "cache-control": "no-store, no-cache, must-revalidate, private",
+            "pragma": "no-cache", "expires": "0", "content-length": "15"}
