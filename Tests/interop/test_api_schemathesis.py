@@ -9,42 +9,24 @@ rules (name characters, password strength, base64) the document states in words.
 `unsupported_method`: SPIKE answers 400 `api_bad_request` for any method or path it does not
 route, and so do we (the document says so)."""
 import os
-import secrets
 import subprocess
 
 import pytest
 import yaml
 
+from dev_cluster import HERE, dev_cluster, issue
 from openapi_per_action import per_action_document
 
-HERE = os.path.dirname(__file__)
-SPIKE = os.environ.get("SPIKE_BIN", os.path.join(HERE, "../../.build/debug/spike"))
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance"
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     root = tmp_path_factory.mktemp("schemathesis")
-    directory = root / "cluster"
-    password = root / "password"
-    password.write_text(secrets.token_urlsafe(18) + "\n")
-    up = subprocess.run([SPIKE, "dev", "up", "--dir", str(directory), "--admin-password-file", str(password)],
-                        capture_output=True, text=True, timeout=180)
-    try:
-        assert up.returncode == 0, up.stdout + up.stderr
-        url = next(line.split("=", 1)[1].strip("'") for line in (directory / "env").read_text().splitlines()
-                   if line.startswith("export SPIKE_NEXUS_API_URL="))
+    with dev_cluster(root) as (directory, url):
         document = root / "openapi.per-action.yaml"
         document.write_text(yaml.safe_dump(per_action_document(os.path.join(HERE, "../../docs/openapi.yaml")), sort_keys=False))
         yield directory, url, document
-    finally:
-        subprocess.run([SPIKE, "dev", "down", "--dir", str(directory)], capture_output=True, timeout=120)
-
-
-def issue(directory, spiffe_id, prefix):
-    subprocess.run([SPIKE, "dev", "ca", "issue", "--dir", str(directory / "ca"), "--id", spiffe_id, "--out", str(prefix)],
-                   check=True, capture_output=True, timeout=60)
-    return f"{prefix}.pem", f"{prefix}.key"
 
 
 def schemathesis(url, document, certificate, key, examples, seed):

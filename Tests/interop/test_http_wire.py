@@ -5,17 +5,15 @@ answered in order (a read behind a durable write sees the write), HTTP/1.0 and `
 close`, bodies over the limit refused 413 before they are read, chunked bodies, an unparseable
 request answered 400, HEAD answered without a body."""
 import json
-import os
 import secrets
 import socket
 import ssl
-import subprocess
 import time
 
 import pytest
 
-HERE = os.path.dirname(__file__)
-SPIKE = os.environ.get("SPIKE_BIN", os.path.join(HERE, "../../.build/debug/spike"))
+from dev_cluster import dev_cluster, issue
+
 SUPERUSER = "spiffe://spike.ist/spike/pilot/role/superuser"
 MAX_BODY = 1 << 20  # HTTPServerLimits.maxBodySize, the Nexus' default
 
@@ -23,25 +21,13 @@ MAX_BODY = 1 << 20  # HTTPServerLimits.maxBodySize, the Nexus' default
 @pytest.fixture(scope="module")
 def nexus(tmp_path_factory):
     root = tmp_path_factory.mktemp("wire")
-    directory = root / "cluster"
-    password = root / "password"
-    password.write_text(secrets.token_urlsafe(18) + "\n")
-    up = subprocess.run([SPIKE, "dev", "up", "--dir", str(directory), "--admin-password-file", str(password)],
-                        capture_output=True, text=True, timeout=180)
-    try:
-        assert up.returncode == 0, up.stdout + up.stderr
-        url = next(line.split("=", 1)[1].strip("'") for line in (directory / "env").read_text().splitlines()
-                   if line.startswith("export SPIKE_NEXUS_API_URL="))
+    with dev_cluster(root) as (directory, url):
         host, port = url.removeprefix("https://").rstrip("/").rsplit(":", 1)
-        prefix = root / "superuser"
-        subprocess.run([SPIKE, "dev", "ca", "issue", "--dir", str(directory / "ca"), "--id", SUPERUSER, "--out", str(prefix)],
-                       check=True, capture_output=True, timeout=60)
+        certificate, key = issue(directory, SUPERUSER, root / "superuser")
         context = ssl.create_default_context(cafile=str(directory / "ca" / "bundle.pem"))
         context.check_hostname = False  # an X.509-SVID names a SPIFFE ID, not a host
-        context.load_cert_chain(f"{prefix}.pem", f"{prefix}.key")
+        context.load_cert_chain(certificate, key)
         yield lambda: context.wrap_socket(socket.create_connection((host, int(port)), timeout=30))
-    finally:
-        subprocess.run([SPIKE, "dev", "down", "--dir", str(directory)], capture_output=True, timeout=120)
 
 
 def request(method, path, body=b"", headers=(), version="HTTP/1.1"):
