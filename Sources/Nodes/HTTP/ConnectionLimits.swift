@@ -88,21 +88,18 @@ final class FirstBytesMarker: ChannelInboundHandler, RemovableChannelHandler {
 }
 
 /// Closes a connection whose TLS handshake has not completed in time (a peer that connects and
-/// sends nothing, or trickles its hello); once the handshake is done, puts the idle timer in its
-/// place. Goes right after the TLS handler, which announces the handshake's end. The idle timer
-/// starts only then: the handshake has its own deadline, and an idle timer running from the
-/// accept closed a connection whose handshake a loaded machine had slowed (seen in CI).
+/// sends nothing, or trickles its hello), then leaves the pipeline once the handshake is done
+/// (the TLS handler announces it; `HTTPConnectionHandler` starts the idle timer then). Goes right
+/// after the TLS handler.
 final class HandshakeDeadlineHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
 
     private let timeout: TimeAmount
-    private let idleTimeout: TimeAmount
     private let pending: PendingHandshakes
     private var deadline: Scheduled<Void>?
 
-    init(timeout: TimeAmount, idleTimeout: TimeAmount, pending: PendingHandshakes) {
+    init(timeout: TimeAmount, pending: PendingHandshakes) {
         self.timeout = timeout
-        self.idleTimeout = idleTimeout
         self.pending = pending
     }
 
@@ -126,19 +123,10 @@ final class HandshakeDeadlineHandler: ChannelInboundHandler, RemovableChannelHan
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        guard case TLSUserEvent.handshakeCompleted = event else {
-            context.fireUserInboundEventTriggered(event)
-            return
-        }
+        context.fireUserInboundEventTriggered(event)
+        guard case TLSUserEvent.handshakeCompleted = event else { return }
         deadline?.cancel()
         deadline = nil
-        context.fireUserInboundEventTriggered(event)
-        do {
-            try context.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: idleTimeout), position: .after(self))
-        } catch {
-            // The channel is closing: there is nothing left to time.
-            context.close(promise: nil)
-        }
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOTLS
 import SPIFFE
 import SPIFFETLS
 
@@ -10,8 +11,11 @@ import SPIFFETLS
 /// at once is written in the same turn of the event loop that read the request; a deferred one
 /// when its reply arrives, on this loop. Pipelined requests wait behind a deferred answer, and the
 /// connection stops reading while one waits. A request NIO cannot parse is answered 400 and the
-/// connection closed; a connection with nothing read or written for the idle timeout
-/// (`IdleStateHandler` tells) and no answer owed is closed.
+/// connection closed. A connection with no request read and no answer written for the idle
+/// timeout, and no answer owed, is closed; the timer starts once the TLS handshake is done (it
+/// has its own deadline: an idle timer running from the accept closed connections whose
+/// handshake a loaded machine had slowed, seen in CI), and a request whose answer takes longer
+/// than the timeout (a write waiting for its commit) is not idle.
 ///
 /// The peer's SPIFFE ID is the one the handshake validated, and stays the same for the
 /// connection's life, which ends when the peer's SVID expires: closed then, and no request
@@ -38,17 +42,28 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     private var answering = false
     /// A read the channel asked for while a request waited.
     private var readHeld = false
-    /// False once the connection closed: a deferred answer arriving after it is dropped.
+    /// False once the connection closed, or is closing after an answer: nothing more is read, and
+    /// a deferred answer arriving after it is dropped.
     private var open = true
 
-    init(router: HTTPRouter, maxBodySize: Int) {
+    private let idleTimeout: TimeAmount
+    /// When a request part was last read or an answer written (read once per part, not per
+    /// TLS record: a clock read per event was measurable).
+    private var lastActive = NIODeadline.now()
+    private var idleTimer: Scheduled<Void>?
+
+    init(router: HTTPRouter, maxBodySize: Int, idleTimeout: TimeAmount) {
         self.router = router
         self.maxBodySize = maxBodySize
+        self.idleTimeout = idleTimeout
     }
 
     // MARK: - Requests in
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // After an answer that closes the connection, nothing more is read.
+        guard open else { return }
+        lastActive = .now()
         switch unwrapInboundIn(data) {
         case .head(let head):
             // The decoder has refused a Content-Length that is not one number (400).
@@ -129,6 +144,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// the request did not keep the connection alive. A HEAD request gets the head alone.
     private func write(_ response: HTTPResponse, to request: HTTPRequestHead, context: ChannelHandlerContext) {
         let keepAlive = request.isKeepAlive
+        lastActive = .now()
         var buffer = context.channel.allocator.buffer(capacity: 160 + response.body.readableBytes)
         if request.version == .http1_1, response.status == .ok {
             buffer.writeStaticString("HTTP/1.1 200 OK\r\n")
@@ -149,6 +165,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         if keepAlive {
             context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
         } else {
+            open = false
             let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
             context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in bound.value.close(promise: nil) }
         }
@@ -160,7 +177,6 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         var refusal = head
         refusal.headers.replaceOrAdd(name: "Connection", value: "close")
         write(HTTPResponse(status: .payloadTooLarge), to: refusal, context: context)
-        open = false
     }
 
     // MARK: - The connection
@@ -174,10 +190,26 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .all {
-            if !answering, waiting.isEmpty { context.close(promise: nil) }
-        } else {
-            context.fireUserInboundEventTriggered(event)
+        if case TLSUserEvent.handshakeCompleted = event {
+            lastActive = .now()
+            checkIdle(at: lastActive + idleTimeout, context: context)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func checkIdle(at deadline: NIODeadline, context: ChannelHandlerContext) {
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        idleTimer = context.eventLoop.scheduleTask(deadline: deadline) {
+            let (handler, context) = bound.value
+            guard handler.open else { return }
+            let now = NIODeadline.now()
+            if handler.lastActive + handler.idleTimeout > now {
+                handler.checkIdle(at: handler.lastActive + handler.idleTimeout, context: context)
+            } else if handler.answering || !handler.waiting.isEmpty {
+                handler.checkIdle(at: now + handler.idleTimeout, context: context)
+            } else {
+                context.close(promise: nil)
+            }
         }
     }
 
@@ -189,19 +221,21 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["Connection": "close"])
             write(HTTPResponse(status: .badRequest), to: head, context: context)
         } else {
+            open = false
             context.close(promise: nil)
         }
-        open = false
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         open = false
         expiry?.cancel()
+        idleTimer?.cancel()
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         open = false
         expiry?.cancel()
+        idleTimer?.cancel()
     }
 }

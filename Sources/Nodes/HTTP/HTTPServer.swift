@@ -59,9 +59,9 @@ public final class HTTPServer: Sendable {
                     let pipeline = child.pipeline.syncOperations
                     try pipeline.addHandler(FirstBytesMarker(pending: pending))
                     try pipeline.addHandler(tls.makeHandler())
-                    try pipeline.addHandler(HandshakeDeadlineHandler(timeout: handshakeTimeout, idleTimeout: idleTimeout, pending: pending))
+                    try pipeline.addHandler(HandshakeDeadlineHandler(timeout: handshakeTimeout, pending: pending))
                     try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder()))
-                    try pipeline.addHandler(HTTPConnectionHandler(router: router, maxBodySize: limits.maxBodySize))
+                    try pipeline.addHandler(HTTPConnectionHandler(router: router, maxBodySize: limits.maxBodySize, idleTimeout: idleTimeout))
                 }
             }
             .bind(host: host, port: port).get()
