@@ -74,8 +74,8 @@ public struct HTTPClient: HTTPRequestSending {
         return try await Self.mapErrors(host: host, port: port) {
             try await withThrowingTaskGroup(of: HTTPClientResponse.self) { tasks in
                 tasks.addTask {
-                    try await self.withChannel(host: host, port: port) { inbound, outbound in
-                        var session = HTTPSession(host: host, port: port, inbound: inbound.makeAsyncIterator(), outbound: outbound, keepAlive: false)
+                    try await self.withChannel(host: host, port: port) { channel in
+                        var session = HTTPSession(host: host, port: port, channel: channel, keepAlive: false)
                         return try await session.send(method, path: path, body: body, contentType: contentType)
                     }
                 }
@@ -94,8 +94,8 @@ public struct HTTPClient: HTTPRequestSending {
     public func withConnection<T: Sendable>(_ baseURL: String, _ body: (inout HTTPSession) async throws -> T) async throws(HTTPClientError) -> T {
         let (host, port) = try Self.endpoint(baseURL)
         return try await Self.mapErrors(host: host, port: port) {
-            try await self.withChannel(host: host, port: port) { inbound, outbound in
-                var session = HTTPSession(host: host, port: port, inbound: inbound.makeAsyncIterator(), outbound: outbound, keepAlive: true)
+            try await self.withChannel(host: host, port: port) { channel in
+                var session = HTTPSession(host: host, port: port, channel: channel, keepAlive: true)
                 return try await body(&session)
             }
         }
@@ -130,23 +130,32 @@ public struct HTTPClient: HTTPRequestSending {
         }
     }
 
-    private func withChannel<T: Sendable>(
-        host: String, port: Int,
-        _ body: (NIOAsyncChannelInboundStream<NIOHTTPClientResponseFull>, NIOAsyncChannelOutboundWriter<HTTPClientRequestPart>) async throws -> T
-    ) async throws -> T {
+    /// A connection for `body`, closed after it. Its requests and their responses are matched in
+    /// order by `HTTPClientExchangeHandler`: the request's task hands the request to the event
+    /// loop and waits for the response's promise, no stream or writer in between.
+    private func withChannel<T: Sendable>(host: String, port: Int, _ body: (any Channel) async throws -> T) async throws -> T {
         let tls = self.tls
         let channel = try await ClientBootstrap(group: group)
             .connectTimeout(.seconds(5))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .connect(host: host, port: port) { channel in
+            .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(tls.makeHandler())
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(NIOHTTPClientResponseAggregator(maxContentLength: 64 << 20))
-                    return try NIOAsyncChannel<NIOHTTPClientResponseFull, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
+                    let pipeline = channel.pipeline.syncOperations
+                    try pipeline.addHandler(tls.makeHandler())
+                    try pipeline.addHTTPClientHandlers()
+                    try pipeline.addHandler(NIOHTTPClientResponseAggregator(maxContentLength: 64 << 20))
+                    try pipeline.addHandler(HTTPClientExchangeHandler())
                 }
             }
-        return try await channel.executeThenClose { inbound, outbound in try await body(inbound, outbound) }
+            .connect(host: host, port: port).get()
+        do {
+            let result = try await body(channel)
+            try? await channel.close()
+            return result
+        } catch {
+            try? await channel.close()
+            throw error
+        }
     }
 }
 
@@ -154,8 +163,7 @@ public struct HTTPClient: HTTPRequestSending {
 public struct HTTPSession {
     let host: String
     let port: Int
-    var inbound: NIOAsyncChannelInboundStream<NIOHTTPClientResponseFull>.AsyncIterator
-    let outbound: NIOAsyncChannelOutboundWriter<HTTPClientRequestPart>
+    let channel: any Channel
     let keepAlive: Bool
 
     public mutating func post(_ path: String, body: [UInt8], contentType: String = "application/json") async throws -> HTTPClientResponse {
@@ -166,12 +174,71 @@ public struct HTTPSession {
         var headers: HTTPHeaders = ["Host": "\(host):\(port)", "Content-Length": String(body.count)]
         if !keepAlive { headers.add(name: "Connection", value: "close") }
         if let contentType { headers.add(name: "Content-Type", value: contentType) }
-        var parts: [HTTPClientRequestPart] = [.head(HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers))]
-        if !body.isEmpty { parts.append(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
-        parts.append(.end(nil))
-        try await outbound.write(contentsOf: parts)
-        guard let response = try await inbound.next() else { throw ChannelError.eof }
-        return HTTPClientResponse(status: response.head.status, headers: response.head.headers,
-                                  body: response.body.map { Array($0.readableBytesView) } ?? [])
+        let response = channel.eventLoop.makePromise(of: NIOHTTPClientResponseFull.self)
+        let exchange = HTTPClientExchange(head: HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers),
+                                          body: body.isEmpty ? nil : ByteBuffer(bytes: body), response: response)
+        // A request the channel can no longer take (closed meanwhile) fails its response too.
+        channel.writeAndFlush(exchange).whenFailure { response.fail($0) }
+        let channel = self.channel
+        let full = try await withTaskCancellationHandler {
+            try await response.futureResult.get()
+        } onCancel: {
+            // The response will not be waited for: the connection cannot carry the next one.
+            channel.close(promise: nil)
+        }
+        return HTTPClientResponse(status: full.head.status, headers: full.head.headers,
+                                  body: full.body.map { Array($0.readableBytesView) } ?? [])
+    }
+}
+
+/// A request and the promise of its response.
+struct HTTPClientExchange {
+    var head: HTTPRequestHead
+    var body: ByteBuffer?
+    var response: EventLoopPromise<NIOHTTPClientResponseFull>
+}
+
+/// The last handler of a client connection: writes each request and completes its promise with
+/// the next whole response; once the connection fails or closes, every waiting request (and any
+/// later one) fails with the first error seen (a TLS refusal, a reset), else `ChannelError.eof`.
+final class HTTPClientExchangeHandler: ChannelDuplexHandler {
+    typealias InboundIn = NIOHTTPClientResponseFull
+    typealias OutboundIn = HTTPClientExchange
+    typealias OutboundOut = HTTPClientRequestPart
+
+    private var waiting = CircularBuffer<EventLoopPromise<NIOHTTPClientResponseFull>>()
+    private var failure: (any Error)?
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let exchange = unwrapOutboundIn(data)
+        if let failure {
+            exchange.response.fail(failure)
+            promise?.fail(failure)
+            return
+        }
+        waiting.append(exchange.response)
+        context.write(wrapOutboundOut(.head(exchange.head)), promise: nil)
+        if let body = exchange.body { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
+        context.write(wrapOutboundOut(.end(nil)), promise: promise)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        waiting.popFirst()?.succeed(unwrapInboundIn(data))
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail(error)
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        fail(ChannelError.eof)
+        context.fireChannelInactive()
+    }
+
+    private func fail(_ error: any Error) {
+        let first = failure ?? error
+        failure = first
+        while let response = waiting.popFirst() { response.fail(first) }
     }
 }
