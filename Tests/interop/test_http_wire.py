@@ -115,6 +115,20 @@ def test_a_body_declared_over_the_limit_is_refused_before_it_is_sent(nexus):
         assert reader.closed()
 
 
+def test_a_refusal_behind_a_write_is_answered_in_its_turn(nexus):
+    path = f"wire/turn/{secrets.token_hex(4)}"
+    with nexus() as sock:
+        # The put is answered once durable; the request behind it is refused at its head, but
+        # its 413 must not overtake the put's answer.
+        sock.sendall(request("POST", "/v1/store/secrets", f'{{"path":"{path}","values":{{"k":"v"}}}}'.encode())
+                     + request("POST", "/v1/store/secrets", headers=(f"Content-Length: {MAX_BODY + 1}",)))
+        reader = Reader(sock)
+        assert reader.response() == ("HTTP/1.1 200 OK", json_headers(2), b"{}")
+        status, headers, _ = reader.response()
+        assert status == "HTTP/1.1 413 Payload Too Large" and headers["connection"] == "close"
+        assert reader.closed()
+
+
 def test_a_chunked_body_is_read_whole_and_refused_past_the_limit(nexus):
     path = f"wire/chunked/{secrets.token_hex(4)}"
     payload = f'{{"path":"{path}","values":{{"k":"chunked"}}}}'.encode()
@@ -166,9 +180,10 @@ def test_head_is_answered_without_a_body(nexus):
         reader = Reader(sock)
         status, headers, _ = reader.response(head_only=True)
         assert status == "HTTP/1.1 400 Bad Request" and int(headers["content-length"]) > 0
-        assert reader.response() == ("HTTP/1.1 200 OK", reader_headers_of_health(), b'{"status":"ok"}')
+        assert reader.response() == ("HTTP/1.1 200 OK", json_headers(15), b'{"status":"ok"}')
 
 
-def reader_headers_of_health():
+def json_headers(length):
+    """The headers of a JSON answer of `length` bytes (SPIKE's no-cache headers, reference §2.1)."""
     return {"content-type": "application/json", "cache-control": "no-store, no-cache, must-revalidate, private",
-            "pragma": "no-cache", "expires": "0", "content-length": "15"}
+            "pragma": "no-cache", "expires": "0", "content-length": str(length)}

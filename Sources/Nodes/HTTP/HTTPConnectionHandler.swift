@@ -28,6 +28,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     private struct Request {
         var head: HTTPRequestHead
         var body: ByteBuffer?
+        /// Its body passed the limit: answered 413 in its turn, the rest of it never read.
+        var tooLarge = false
     }
 
     private let router: HTTPRouter
@@ -66,29 +68,50 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         lastActive = .now()
         switch unwrapInboundIn(data) {
         case .head(let head):
+            receiving = Request(head: head)
             // The decoder has refused a Content-Length that is not one number (400).
             if let length = head.headers.first(name: "Content-Length").flatMap({ Int($0) }), length > maxBodySize {
-                return refuseTooLarge(head, context: context)
+                refuseTooLarge(context: context)
             }
-            receiving = Request(head: head)
         case .body(var part):
+            // Nothing is left to receive once the request was refused as too large.
             guard var request = receiving else { return }
-            if part.readableBytes > maxBodySize - (request.body?.readableBytes ?? 0) { return refuseTooLarge(request.head, context: context) }
+            guard part.readableBytes <= maxBodySize - (request.body?.readableBytes ?? 0) else { return refuseTooLarge(context: context) }
             // A body in one part (the usual case) is kept as it came, not copied.
             if request.body == nil { request.body = part } else { request.body!.writeBuffer(&part) }
             receiving = request
         case .end:
             guard let request = receiving else { return }
             receiving = nil
-            if answering || !waiting.isEmpty {
-                waiting.append(request)
-            } else {
-                serve(request, context: context)
-            }
+            answerInTurn(request, context: context)
+        }
+    }
+
+    /// The request being received, refused as too large: the 413 is its answer, in its turn.
+    private func refuseTooLarge(context: ChannelHandlerContext) {
+        guard var request = receiving else { return }
+        receiving = nil
+        request.body = nil
+        request.tooLarge = true
+        answerInTurn(request, context: context)
+    }
+
+    /// Answers `request` now, or after the answers owed before it.
+    private func answerInTurn(_ request: Request, context: ChannelHandlerContext) {
+        if answering || !waiting.isEmpty {
+            waiting.append(request)
+        } else {
+            serve(request, context: context)
         }
     }
 
     private func serve(_ request: Request, context: ChannelHandlerContext) {
+        if request.tooLarge {
+            // 413 with `Connection: close`, and the close: the rest of the body is not read.
+            var refusal = request.head
+            refusal.headers.replaceOrAdd(name: "Connection", value: "close")
+            return write(HTTPResponse(status: .payloadTooLarge), to: refusal, context: context)
+        }
         guard let peer = peer ?? identify(context), Date() < peer.expires else {
             context.close(promise: nil)
             return
@@ -169,14 +192,6 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
             context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in bound.value.close(promise: nil) }
         }
-    }
-
-    /// 413 with `Connection: close`, and the close: the rest of the body is not read.
-    private func refuseTooLarge(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        receiving = nil
-        var refusal = head
-        refusal.headers.replaceOrAdd(name: "Connection", value: "close")
-        write(HTTPResponse(status: .payloadTooLarge), to: refusal, context: context)
     }
 
     // MARK: - The connection
