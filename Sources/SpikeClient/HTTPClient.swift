@@ -148,14 +148,19 @@ public struct HTTPClient: HTTPRequestSending {
                 }
             }
             .connect(host: host, port: port).get()
+        let outcome: Result<T, any Error>
         do {
-            let result = try await body(channel)
-            try? await channel.close()
-            return result
+            outcome = .success(try await body(channel))
         } catch {
-            try? await channel.close()
-            throw error
+            outcome = .failure(error)
         }
+        do {
+            try await channel.close()
+        } catch {
+            // Closed already (by the peer, or by the failure being reported), or the close itself
+            // failed: what the requests got stands either way, and the socket is released.
+        }
+        return try outcome.get()
     }
 }
 

@@ -24,18 +24,4 @@ public enum HTTPAnswer: Sendable {
             }
         }
     }
-
-    /// Calls `reply` with the answer: at once when it is `now`.
-    public func start(_ reply: @escaping HTTPReply) {
-        switch self {
-        case .now(let response): reply(.success(response))
-        case .deferred(let work): work(reply)
-        }
-    }
-
-    /// The response, waiting for it (tests and the fuzz target; the server never waits).
-    public func response() async throws -> HTTPResponse {
-        if case .now(let response) = self { return response }
-        return try await withCheckedThrowingContinuation { continuation in start { continuation.resume(with: $0) } }
-    }
 }

@@ -117,25 +117,24 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             return
         }
         let head = request.head
-        switch router.answer(HTTPRequest(method: head.method, uri: head.uri, headers: head.headers,
-                                         body: request.body ?? ByteBuffer(), peer: peer.id)) {
-        case .now(let response):
-            write(response, to: head, context: context)
-        case .deferred(let work):
-            answering = true
-            let eventLoop = context.eventLoop
-            let bound = NIOLoopBound((handler: self, context: context), eventLoop: eventLoop)
-            work { result in
-                // The router makes every failure a response.
-                guard case .success(let response) = result else { return }
-                eventLoop.execute {
-                    let (handler, context) = bound.value
-                    handler.answering = false
-                    guard handler.open else { return }
-                    handler.write(response, to: head, context: context)
-                    handler.serveWaiting(context: context)
-                }
+        let eventLoop = context.eventLoop
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: eventLoop)
+        let answered = router.answer(HTTPRequest(method: head.method, uri: head.uri, headers: head.headers,
+                                                 body: request.body ?? ByteBuffer(), peer: peer.id)) { response in
+            // A deferred answer: written in its turn on this loop (after this call even when the
+            // work replied at once).
+            eventLoop.execute {
+                let (handler, context) = bound.value
+                handler.answering = false
+                guard handler.open else { return }
+                handler.write(response, to: head, context: context)
+                handler.serveWaiting(context: context)
             }
+        }
+        if let response = answered {
+            write(response, to: head, context: context)
+        } else {
+            answering = true
         }
     }
 

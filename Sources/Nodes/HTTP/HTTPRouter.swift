@@ -48,43 +48,40 @@ public struct HTTPRouter: Sendable {
         add(method, path, through: middleware, answering: { request in .async { try await work(request) } })
     }
 
-    /// The answer to `request`, failures made responses: a deferred answer's reply always
-    /// carries a response.
-    public func answer(_ request: HTTPRequest) -> HTTPAnswer {
-        guard let handler = routes[Key(request.method, request.path)] else { return .now(.failure(.badRequest)) }
+    /// The response to `request` when its route answers at once; otherwise nil, and `later` gets
+    /// it (once, from any thread) when the deferred work is done. Failures are made responses here:
+    /// whichever way the answer comes, it is a response.
+    public func answer(_ request: HTTPRequest, later: @escaping @Sendable (HTTPResponse) -> Void) -> HTTPResponse? {
+        guard let handler = routes[Key(request.method, request.path)] else { return .failure(.badRequest) }
         do {
             switch try handler(request) {
             case .now(let response):
-                return .now(response)
+                return response
             case .deferred(let work):
                 let (method, path) = (request.method, request.path)
-                return .deferred { reply in
-                    work { result in reply(.success(result.get(orAnswer: { Self.response(to: $0, method: method, path: path) }))) }
+                work { result in
+                    switch result {
+                    case .success(let response): later(response)
+                    case .failure(let error): later(Self.response(to: error, method: method, path: path))
+                    }
                 }
+                return nil
             }
         } catch {
-            return .now(Self.response(to: error, method: request.method, path: request.path))
+            return Self.response(to: error, method: request.method, path: request.path)
         }
     }
 
-    /// The response to `request`, waited for (tests and the fuzz target).
+    /// The response to `request`, waited for (tests and the fuzz target; the server never waits).
     public func respond(to request: HTTPRequest) async -> HTTPResponse {
-        // `answer` makes every failure a response: nothing is left to throw.
-        (try? await answer(request).response()) ?? .failure(.internalError)
+        await withCheckedContinuation { continuation in
+            if let response = answer(request, later: { continuation.resume(returning: $0) }) { continuation.resume(returning: response) }
+        }
     }
 
     private static func response(to error: any Error, method: HTTPMethod, path: String) -> HTTPResponse {
         if let failure = error as? APIFailure { return .failure(failure) }
         FileHandle.standardError.write(Data("spike: \(method) \(path) failed: \(type(of: error))\n".utf8))
         return .failure(.internalError)
-    }
-}
-
-private extension Result {
-    func get(orAnswer answer: (Failure) -> Success) -> Success {
-        switch self {
-        case .success(let value): value
-        case .failure(let error): answer(error)
-        }
     }
 }

@@ -70,6 +70,12 @@ public final class HTTPServer: Sendable {
 
     /// Stops accepting and closes the listening socket; open connections end with their peers.
     public func shutdown() async {
-        try? await channel.close()
+        do {
+            try await channel.close()
+        } catch ChannelError.alreadyClosed {
+            // Shut down before: nothing is listening.
+        } catch {
+            FileHandle.standardError.write(Data("spike: closing the listening socket on \(localAddress) failed: \(error)\n".utf8))
+        }
     }
 }
