@@ -255,7 +255,8 @@ let package = Package(
         // The load generator of `scripts/bench api`: keep-alive connections over SPIFFE mutual TLS.
         .executableTarget(
             name: "APIBench",
-            dependencies: ["SpikeClient", "SPIFFE", "SPIFFETLS", .product(name: "NIOHTTP1", package: "swift-nio")],
+            dependencies: ["SpikeClient", "SPIFFE", "SPIFFETLS", .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")],
             path: "Benchmarks/APIBench",
             swiftSettings: strictSettings
         ),

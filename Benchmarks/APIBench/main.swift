@@ -1,12 +1,15 @@
 import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
 import NIOHTTP1
 import SPIFFE
 import SPIFFETLS
 import SpikeClient
 
 // The load generator of `scripts/bench api`: N keep-alive connections over SPIFFE mutual TLS,
-// each sending its requests one after the other for a while; prints JSON lines with the
-// throughput and the latency percentiles. Any answer but 200 fails the run.
+// each sending its requests one after the other for a while, from its event loop (`ClosedLoop`,
+// ADR-0023); prints JSON lines with the throughput and the latency percentiles. Any answer but
+// 200 fails the run.
 //
 //   APIBench run NAME URL MODE CONNECTIONS SECONDS   (MODE: read | write | static; URL may be a
 //                                                    comma-separated list: the connections take turns)
@@ -86,27 +89,110 @@ func emit(_ name: String, _ value: Double, _ unit: String) {
     print(#"{"name": "\#(name)", "value": \#((value * 1000).rounded() / 1000), "unit": "\#(unit)"}"#)
 }
 
-/// Runs `connections` workers until `deadline` or until `counter` runs out; returns every latency (ns).
-/// With several URLs (comma-separated), connection i goes to URL i modulo their count.
+/// One connection's requests, one after the other, driven from its event loop as wrk drives its
+/// connections: each response is checked and timed, and the next request written in the same
+/// turn (no task or thread hand-off between them, so the load generator leaves the cores to the
+/// server under test). Stops at `deadline` or when `counter` runs out, with every latency (ns).
+final class ClosedLoop: ChannelInboundHandler {
+    typealias InboundIn = NIOHTTPClientResponseFull
+    typealias OutboundOut = HTTPClientRequestPart
+
+    private let request: Request
+    private let connection: Int
+    private let head: HTTPRequestHead
+    private let deadline: NIODeadline?
+    private let counter: Counter
+    private let done: EventLoopPromise<[Int64]>
+    private var latencies: [Int64] = []
+    private var started = NIODeadline.now()
+    private var ended = false
+
+    init(request: Request, connection: Int, host: String, deadline: NIODeadline?, counter: Counter, done: EventLoopPromise<[Int64]>) {
+        self.request = request
+        self.connection = connection
+        var headers: HTTPHeaders = ["Host": host]
+        if request.method == .POST { headers.add(name: "Content-Type", value: "application/json") }
+        head = HTTPRequestHead(version: .http1_1, method: request.method, uri: request.path, headers: headers)
+        self.deadline = deadline
+        self.counter = counter
+        self.done = done
+        latencies.reserveCapacity(1 << 16)
+    }
+
+    /// Sends the next request, or ends the run.
+    private func next(context: ChannelHandlerContext) {
+        guard deadline.map({ NIODeadline.now() < $0 }) ?? true, let number = counter.take() else {
+            ended = true
+            done.succeed(latencies)
+            context.close(promise: nil)
+            return
+        }
+        let body = request.body(connection, number)
+        var head = self.head
+        head.headers.add(name: "Content-Length", value: String(body.count))
+        started = .now()
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        if !body.isEmpty { context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.fireChannelActive()
+        next(context: context)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let response = unwrapInboundIn(data)
+        guard response.head.status == .ok else {
+            let body = response.body.map { String(buffer: $0) } ?? ""
+            fail(context: context, CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "answer \(response.head.status.code): \(body)"]))
+            return
+        }
+        latencies.append((NIODeadline.now() - started).nanoseconds)
+        next(context: context)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail(context: context, error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        fail(context: context, ChannelError.eof)
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        // The connection never came up (its error is the connect's): the promise is not left pending.
+        fail(context: context, ChannelError.ioOnClosedChannel)
+    }
+
+    private func fail(context: ChannelHandlerContext, _ error: any Error) {
+        guard !ended else { return }
+        ended = true
+        done.fail(error)
+        context.close(promise: nil)
+    }
+}
+
+/// Runs `connections` closed loops until `deadline` or until `counter` runs out; returns every
+/// latency (ns). With several URLs (comma-separated), connection i goes to URL i modulo their count.
 func load(url: String, client: HTTPClient, request: Request, connections: Int, deadline: ContinuousClock.Instant?, counter: Counter) async throws -> [Int64] {
     let urls = url.split(separator: ",").map(String.init)
+    let until = deadline.map { NIODeadline.now() + .nanoseconds(nanoseconds(ContinuousClock.now.duration(to: $0))) }
     return try await withThrowingTaskGroup(of: [Int64].self) { group in
         for connection in 0..<connections {
             group.addTask {
-                try await client.withConnection(urls[connection % urls.count]) { session in
-                    var latencies: [Int64] = []
-                    latencies.reserveCapacity(1 << 16)
-                    while deadline.map({ ContinuousClock.now < $0 }) ?? true, let number = counter.take() {
-                        let started = ContinuousClock.now
-                        let response = try await session.send(request.method, path: request.path, body: request.body(connection, number),
-                                                              contentType: request.method == .POST ? "application/json" : nil)
-                        guard response.status == .ok else {
-                            throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "answer \(response.status.code): \(String(decoding: response.body, as: UTF8.self))"])
-                        }
-                        latencies.append(nanoseconds(ContinuousClock.now - started))
-                    }
-                    return latencies
+                let url = urls[connection % urls.count]
+                let host = try HTTPClient.endpoint(url)
+                let done = NIOLockedValueBox<EventLoopFuture<[Int64]>?>(nil)
+                // The loop starts once the connection is up (its requests wait in TLS for the handshake).
+                _ = try await client.connect(url) { pipeline in
+                    let promise = pipeline.eventLoop.makePromise(of: [Int64].self)
+                    done.withLockedValue { $0 = promise.futureResult }
+                    try pipeline.addHandler(ClosedLoop(request: request, connection: connection, host: "\(host.host):\(host.port)",
+                                                       deadline: until, counter: counter, done: promise))
                 }
+                return try await done.withLockedValue { $0! }.get()
             }
         }
         return try await group.reduce(into: []) { $0 += $1 }

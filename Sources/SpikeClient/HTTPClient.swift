@@ -101,6 +101,35 @@ public struct HTTPClient: HTTPRequestSending {
         }
     }
 
+    /// A kept-alive connection to `baseURL` whose requests the caller writes itself: its pipeline
+    /// is TLS, the HTTP/1.1 client codecs and whole responses, then what `last` adds (on the
+    /// channel's event loop), which writes `HTTPClientRequestPart`s and reads
+    /// `NIOHTTPClientResponseFull`s. The caller closes it. (The load generator drives its
+    /// connections this way, from their event loops.)
+    public func connect(_ baseURL: String,
+                        last: @escaping @Sendable (ChannelPipeline.SynchronousOperations) throws -> Void) async throws(HTTPClientError) -> any Channel {
+        let (host, port) = try Self.endpoint(baseURL)
+        return try await Self.mapErrors(host: host, port: port) { try await connect(host: host, port: port, last: last) }
+    }
+
+    private func connect(host: String, port: Int,
+                         last: @escaping @Sendable (ChannelPipeline.SynchronousOperations) throws -> Void) async throws -> any Channel {
+        let tls = self.tls
+        return try await ClientBootstrap(group: group)
+            .connectTimeout(.seconds(5))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    try pipeline.addHandler(tls.makeHandler())
+                    try pipeline.addHTTPClientHandlers()
+                    try pipeline.addHandler(NIOHTTPClientResponseAggregator(maxContentLength: 64 << 20))
+                    try last(pipeline)
+                }
+            }
+            .connect(host: host, port: port).get()
+    }
+
     /// Errors from below as `HTTPClientError`, sorted the way a poller needs them.
     private static func mapErrors<T>(host: String, port: Int, _ body: () async throws -> T) async throws(HTTPClientError) -> T {
         do {
@@ -134,20 +163,7 @@ public struct HTTPClient: HTTPRequestSending {
     /// order by `HTTPClientExchangeHandler`: the request's task hands the request to the event
     /// loop and waits for the response's promise, no stream or writer in between.
     private func withChannel<T: Sendable>(host: String, port: Int, _ body: (any Channel) async throws -> T) async throws -> T {
-        let tls = self.tls
-        let channel = try await ClientBootstrap(group: group)
-            .connectTimeout(.seconds(5))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let pipeline = channel.pipeline.syncOperations
-                    try pipeline.addHandler(tls.makeHandler())
-                    try pipeline.addHTTPClientHandlers()
-                    try pipeline.addHandler(NIOHTTPClientResponseAggregator(maxContentLength: 64 << 20))
-                    try pipeline.addHandler(HTTPClientExchangeHandler())
-                }
-            }
-            .connect(host: host, port: port).get()
+        let channel = try await connect(host: host, port: port) { try $0.addHandler(HTTPClientExchangeHandler()) }
         let outcome: Result<T, any Error>
         do {
             outcome = .success(try await body(channel))
