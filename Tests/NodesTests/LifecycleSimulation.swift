@@ -487,7 +487,7 @@ struct LifecycleSimulation {
         for index in 0..<Int.random(in: 1...4, using: &random) {
             let path = Self.paths.randomElement(using: &random)!
             let context = DataContext(actor: "spiffe://spike.test/spike/pilot/role/superuser", trail: "w\(index)", now: time.wall)
-            switch Int.random(in: 0..<10, using: &random) {
+            switch Int.random(in: 0..<12, using: &random) {
             case 0..<5:
                 let value = ["k": "v\(UInt32.random(in: 0...UInt32.max, using: &random))"]
                 values[path + "#\(index)"] = value["k"]
@@ -500,8 +500,12 @@ struct LifecycleSimulation {
                 let name = Self.policyNames.randomElement(using: &random)!
                 commands.append((.putPolicy(name: name, spiffeidPattern: "^spiffe://spike\\.test/workload/\(name)$", pathPattern: "^apps/",
                                             permissions: [.read]), context))
-            default:
+            case 9:
                 commands.append((.deletePolicy(name: Self.policyNames.randomElement(using: &random)!), context))
+            case 10:
+                commands.append((.destroySecret(path: path, versions: []), context))
+            default:
+                commands.append((.denyAccess(AccessDenied(operation: "read", path: path, wants: ["read"], at: time.wall)), context))
             }
         }
         let before = Self.fingerprint(plane.projection)
@@ -532,13 +536,14 @@ struct LifecycleSimulation {
     struct Fingerprint: Equatable {
         var secrets: [String: SecretEntry]
         var policies: [String]
+        var accessDenials: Int
     }
 
     static func fingerprint(_ projection: DataProjection) -> Fingerprint {
         Fingerprint(secrets: projection.secrets, policies: projection.policies.keys.sorted().map { name in
             let policy = projection.policies[name]!
             return "\(name):\(policy.spiffeidPattern):\(policy.pathPattern):\(policy.permissions):\(policy.createdAt):\(policy.updatedAt)"
-        })
+        }, accessDenials: projection.accessDenials)
     }
 
     /// Every acknowledged write survives: the data the log folds to is what the running Nexus
