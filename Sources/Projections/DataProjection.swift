@@ -50,7 +50,7 @@ public struct DataProjection: Sendable {
 
     /// Takes secret and policy entries as a batch of this epoch's events left them (folded by
     /// the same `SecretEntry.apply` and `Policy(_:)` as `apply`; a policy of `nil` was deleted).
-    public mutating func take(secrets entries: [String: SecretEntry], policies changed: [String: Policy?]) {
+    package mutating func take(secrets entries: [String: SecretEntry], policies changed: [String: Policy?]) {
         for (path, entry) in entries { secrets[path] = entry }
         for (name, policy) in changed { policies[name] = policy }
     }
