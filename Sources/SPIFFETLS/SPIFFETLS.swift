@@ -34,7 +34,7 @@ public final class SPIFFETLS: Sendable {
         let bundles = material.bundles
         let authorizer = self.authorizer
         let verify: NIOSSLCustomVerificationCallbackWithMetadata = { certificates, promise in
-            Task {
+            Task(executorPreference: EventLoopTaskExecutor(promise.futureResult.eventLoop)) {
                 promise.succeed(await Self.verify(certificates, bundles: bundles, authorizer: authorizer))
             }
         }

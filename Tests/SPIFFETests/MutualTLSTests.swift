@@ -1,6 +1,8 @@
 import Foundation
 import NIOCore
+import NIOPosix
 import NIOSSL
+import Synchronization
 import Testing
 import X509
 @testable import SPIFFE
@@ -86,6 +88,31 @@ import SPIFFETLS
         configuration.certificateVerification = .none
         let client = try await LineClient(tls: nil, port: server.port, plainTLS: try NIOSSLContext(configuration: configuration))
         await client.expectHandshakeRefused()
+        await client.close()
+        try await server.stop()
+    }
+
+    /// The peer's chain is validated by an `async` verifier. That work runs on the connection's
+    /// event loop, never queued on Swift's cooperative pool, where a handshake would wait for
+    /// whatever else holds the pool (it timed out so in a loaded test run): both sides' authorizers,
+    /// called at the end of the validation, find themselves on an event loop, the client's on its
+    /// connection's own.
+    @Test func theChainIsValidatedOnTheConnectionsEventLoop() async throws {
+        let loops = Mutex<[String: (any EventLoop)?]>([:])
+        let serverSide = Authorizer { id in
+            loops.withLock { $0["server"] = MultiThreadedEventLoopGroup.currentEventLoop }
+            return id == clientID
+        }
+        let clientSide = Authorizer { [serverID] id in
+            loops.withLock { $0["client"] = MultiThreadedEventLoopGroup.currentEventLoop }
+            return id == serverID
+        }
+        let (server, _) = try await server(authorizing: serverSide)
+        let client = try await LineClient(tls: SPIFFETLS(role: .client, source: source(clientID), authorizer: clientSide), port: server.port)
+        #expect(try await client.nextLine() == "hello \(clientID)")
+        let seen = loops.withLock { $0 }
+        #expect(seen["server"].flatMap { $0 } != nil, "the server validated the client's chain off the event loops")
+        #expect(seen["client"].flatMap { $0 } === client.channel.eventLoop, "the client validated the server's chain off its connection's loop")
         await client.close()
         try await server.stop()
     }
