@@ -141,6 +141,7 @@ let package = Package(
                 "SpikeAPI",
                 "SPIFFE",
                 "SPIFFETLS",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -74,9 +75,8 @@ public struct HTTPClient: HTTPRequestSending {
         return try await Self.mapErrors(host: host, port: port) {
             try await withThrowingTaskGroup(of: HTTPClientResponse.self) { tasks in
                 tasks.addTask {
-                    try await self.withChannel(host: host, port: port) { channel in
-                        var session = HTTPSession(host: host, port: port, channel: channel, keepAlive: false)
-                        return try await session.send(method, path: path, body: body, contentType: contentType)
+                    try await self.withSession(host: host, port: port, keepAlive: false) { session in
+                        try await session.send(method, path: path, body: body, contentType: contentType)
                     }
                 }
                 tasks.addTask {
@@ -94,9 +94,8 @@ public struct HTTPClient: HTTPRequestSending {
     public func withConnection<T: Sendable>(_ baseURL: String, _ body: (inout HTTPSession) async throws -> T) async throws(HTTPClientError) -> T {
         let (host, port) = try Self.endpoint(baseURL)
         return try await Self.mapErrors(host: host, port: port) {
-            try await self.withChannel(host: host, port: port) { channel in
-                var session = HTTPSession(host: host, port: port, channel: channel, keepAlive: true)
-                return try await body(&session)
+            try await self.withSession(host: host, port: port, keepAlive: true) { session in
+                try await body(&session)
             }
         }
     }
@@ -159,14 +158,23 @@ public struct HTTPClient: HTTPRequestSending {
         }
     }
 
-    /// A connection for `body`, closed after it. Its requests and their responses are matched in
-    /// order by `HTTPClientExchangeHandler`: the request's task hands the request to the event
-    /// loop and waits for the response's promise, no stream or writer in between.
-    private func withChannel<T: Sendable>(host: String, port: Int, _ body: (any Channel) async throws -> T) async throws -> T {
-        let channel = try await connect(host: host, port: port) { try $0.addHandler(HTTPClientExchangeHandler()) }
+    /// A connection for `body`'s session, closed after it. Its requests and their responses are
+    /// matched in order by `HTTPClientExchangeHandler`: the request's task hands the request to
+    /// the event loop and waits for the response's promise, no stream or writer in between.
+    private func withSession<T: Sendable>(host: String, port: Int, keepAlive: Bool,
+                                          _ body: (inout HTTPSession) async throws -> T) async throws -> T {
+        // The handler is kept from the start: a refusal can remove it from the pipeline at once.
+        let made = NIOLockedValueBox<NIOLoopBound<HTTPClientExchangeHandler>?>(nil)
+        let channel = try await connect(host: host, port: port) { pipeline in
+            let exchanges = HTTPClientExchangeHandler()
+            try pipeline.addHandler(exchanges)
+            made.withLockedValue { $0 = NIOLoopBound(exchanges, eventLoop: pipeline.eventLoop) }
+        }
         let outcome: Result<T, any Error>
         do {
-            outcome = .success(try await body(channel))
+            let exchanges = made.withLockedValue { $0 }!  // set by the initializer, before the connect returned
+            var session = HTTPSession(host: host, port: port, channel: channel, exchanges: exchanges, keepAlive: keepAlive)
+            outcome = .success(try await body(&session))
         } catch {
             outcome = .failure(error)
         }
@@ -185,6 +193,8 @@ public struct HTTPSession {
     let host: String
     let port: Int
     let channel: any Channel
+    /// The connection's handler, for the error that ended it (read on its event loop).
+    let exchanges: NIOLoopBound<HTTPClientExchangeHandler>
     let keepAlive: Bool
 
     public mutating func post(_ path: String, body: [UInt8], contentType: String = "application/json") async throws -> HTTPClientResponse {
@@ -198,8 +208,11 @@ public struct HTTPSession {
         let response = channel.eventLoop.makePromise(of: NIOHTTPClientResponseFull.self)
         let exchange = HTTPClientExchange(head: HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers),
                                           body: body.isEmpty ? nil : ByteBuffer(bytes: body), response: response)
-        // A request the channel can no longer take (closed meanwhile) fails its response too.
-        channel.writeAndFlush(exchange).whenFailure { response.fail($0) }
+        // A request the channel can no longer take (closed meanwhile) fails its response too, with
+        // what closed it if it was an error: a TLS 1.3 server's refusal of our certificate can
+        // arrive, and close the connection, before the request is written.
+        let exchanges = self.exchanges
+        channel.writeAndFlush(exchange).whenFailure { response.fail(exchanges.value.failure ?? $0) }
         let channel = self.channel
         let full = try await withTaskCancellationHandler {
             try await response.futureResult.get()
@@ -228,7 +241,8 @@ final class HTTPClientExchangeHandler: ChannelDuplexHandler {
     typealias OutboundOut = HTTPClientRequestPart
 
     private var waiting = CircularBuffer<EventLoopPromise<NIOHTTPClientResponseFull>>()
-    private var failure: (any Error)?
+    /// The first error the connection met, if any.
+    private(set) var failure: (any Error)?
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let exchange = unwrapOutboundIn(data)

@@ -1,12 +1,13 @@
 import Foundation
 import NexusCore
+import NIOCore
 import NIOHTTP1
 import Nodes
 import Projections
 import SPIFFE
 import SPIFFETLS
 import SpikeAPI
-import SpikeClient
+@testable import SpikeClient
 import Testing
 
 /// The Keeper's and the Nexus' routes over real mutual TLS on loopback (port 0), with SVIDs
@@ -41,9 +42,8 @@ import Testing
                 await #expect(throws: HTTPClientError.self) {
                     try await dev.client(intruder, server: .keeper).post(url, path: "/v1/store/shard", body: Array("{}".utf8))
                 }
-                if case .refused = await KeeperPoller(client: try dev.client(intruder, server: .keeper)).poll(url).0 {} else {
-                    Issue.record("\(intruder) was not refused")
-                }
+                let answer = await KeeperPoller(client: try dev.client(intruder, server: .keeper)).poll(url).0
+                if case .refused = answer {} else { Issue.record("\(intruder) was not refused: \(answer)") }
             }
             // SPIKE's Bootstrap cannot overwrite the share (it would seal the system at the next start).
             await #expect(throws: HTTPClientError.self) {
@@ -51,6 +51,28 @@ import Testing
                                                                               body: Array(#"{"shard":[\#((2...33).map(String.init).joined(separator: ","))]}"#.utf8))
             }
             if case .shard(let value) = await KeeperPoller(client: nexus).poll(url).0 { #expect(value == Array(1...32)) } else { Issue.record("no share") }
+        }
+    }
+
+    /// With TLS 1.3 the server refuses our certificate after our side of the handshake is done:
+    /// its alert can close the connection before the request is written. The request then fails
+    /// with that refusal, not with the write on a closed connection (a poller would have taken a
+    /// refused intruder for a Keeper in trouble).
+    @Test func aRefusalThatClosesTheConnectionBeforeTheRequestIsStillARefusal() async throws {
+        let (server, url) = try await dev.startKeeper()
+        try await awaitingCleanup({ await server.shutdown() }) {
+            let intruder = try dev.client("/workload/app", server: .keeper)
+            do throws(HTTPClientError) {
+                _ = try await intruder.withConnection(url) { session in
+                    try await session.channel.closeFuture.get()
+                    return try await session.post("/v1/store/shard", body: Array("{}".utf8))
+                }
+                Issue.record("the Keeper answered an intruder")
+            } catch .refused(let why) {
+                #expect(why.contains("CERTIFICATE"), "\(why)")
+            } catch {
+                Issue.record("failed with \(error), not as refused")
+            }
         }
     }
 
