@@ -117,24 +117,24 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             return
         }
         let head = request.head
-        let eventLoop = context.eventLoop
-        let bound = NIOLoopBound((handler: self, context: context), eventLoop: eventLoop)
-        let answered = router.answer(HTTPRequest(method: head.method, uri: head.uri, headers: head.headers,
-                                                 body: request.body ?? ByteBuffer(), peer: peer.id)) { response in
-            // A deferred answer: written in its turn on this loop (after this call even when the
-            // work replied at once).
-            eventLoop.execute {
-                let (handler, context) = bound.value
-                handler.answering = false
-                guard handler.open else { return }
-                handler.write(response, to: head, context: context)
-                handler.serveWaiting(context: context)
-            }
-        }
-        if let response = answered {
+        switch router.answer(HTTPRequest(method: head.method, uri: head.uri, headers: head.headers,
+                                         body: request.body ?? ByteBuffer(), peer: peer.id)) {
+        case .now(let response):
             write(response, to: head, context: context)
-        } else {
+        case .deferred(let start):
             answering = true
+            let eventLoop = context.eventLoop
+            let bound = NIOLoopBound((handler: self, context: context), eventLoop: eventLoop)
+            start { response in
+                // Written in its turn on this loop (after this call even when the work replied at once).
+                eventLoop.execute {
+                    let (handler, context) = bound.value
+                    handler.answering = false
+                    guard handler.open else { return }
+                    handler.write(response, to: head, context: context)
+                    handler.serveWaiting(context: context)
+                }
+            }
         }
     }
 
@@ -176,13 +176,16 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         // Routes set their content's headers; the framing ones are this handler's alone.
         for (name, value) in response.headers {
             buffer.writeString(name)
-            buffer.writeString(": ")
+            buffer.writeStaticString(": ")
             buffer.writeString(value)
-            buffer.writeString("\r\n")
+            buffer.writeStaticString("\r\n")
         }
-        buffer.writeString("Content-Length: \(response.body.readableBytes)\r\n")
-        if !keepAlive { buffer.writeString("Connection: close\r\n") }
-        buffer.writeString("\r\n")
+        // The length's digits are a small string: nothing allocated for the line.
+        buffer.writeStaticString("Content-Length: ")
+        buffer.writeString(String(response.body.readableBytes))
+        buffer.writeStaticString("\r\n")
+        if !keepAlive { buffer.writeStaticString("Connection: close\r\n") }
+        buffer.writeStaticString("\r\n")
         if request.method != .HEAD { buffer.writeImmutableBuffer(response.body) }
         if keepAlive {
             context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)

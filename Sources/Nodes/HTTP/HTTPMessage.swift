@@ -12,8 +12,9 @@ public struct HTTPRequest: Sendable {
     public var method: HTTPMethod
     /// The path without the query.
     public var path: String
-    /// The query's parameters (the first value of a repeated name wins, as Go's `Query().Get`).
-    public var query: [String: String]
+    /// The query as it came (after the first `?`): its parameters are read from it when asked
+    /// for, not kept in a dictionary built for every request (routes ask for one, `action`).
+    public var rawQuery: Substring
     public var headers: HTTPHeaders
     public var body: ByteBuffer
     public var peer: SPIFFEID
@@ -25,22 +26,74 @@ public struct HTTPRequest: Sendable {
         self.headers = headers
         self.body = body
         self.peer = peer
-        // A plain split: URLComponents costs more than the rest of a small request.
-        let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-        path = String(parts[0])
-        var query: [String: String] = [:]
-        if parts.count > 1 {
-            for item in parts[1].split(separator: "&") {
-                let pair = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                let decode = { (text: Substring) -> String in
-                    guard text.contains(where: { $0 == "%" || $0 == "+" }) else { return String(text) }
-                    return text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(text)
-                }
-                let name = decode(pair[0])
-                if query[name] == nil { query[name] = pair.count > 1 ? decode(pair[1]) : "" }
-            }
+        // Split on the bytes, as Go's url.Parse does: a split of the String compared Characters,
+        // and with the query's dictionary it cost more than the rest of a secret read's route.
+        let utf8 = uri.utf8
+        if let mark = utf8.firstIndex(of: UInt8(ascii: "?")) {
+            path = String(Substring(utf8[..<mark]))
+            rawQuery = Substring(utf8[utf8.index(after: mark)...])
+        } else {
+            path = uri
+            rawQuery = ""
         }
-        self.query = query
+    }
+
+    /// The first value of the query parameter `name` (the first of a repeated name wins, as Go's
+    /// `Query().Get`); names and values are percent-decoded, `+` read as a space.
+    public func queryValue(_ name: String) -> String? {
+        var found: String?
+        forEachQueryParameter { parameter, value in
+            guard parameter.matches(name) else { return true }
+            found = value.decoded
+            return false
+        }
+        return found
+    }
+
+    /// Every parameter of the query (the first value of a repeated name wins).
+    public var query: [String: String] {
+        var query: [String: String] = [:]
+        forEachQueryParameter { name, value in
+            let name = name.decoded
+            if query[name] == nil { query[name] = value.decoded }
+            return true
+        }
+        return query
+    }
+
+    /// One name or value of the query as it came.
+    struct QueryText {
+        let text: Substring
+
+        /// Percent-decoded, `+` as a space; the text as it came when its escapes are not valid.
+        var decoded: String {
+            guard text.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) else { return String(text) }
+            return text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(text)
+        }
+
+        func matches(_ name: String) -> Bool {
+            if text.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) { return decoded == name }
+            return text.utf8.elementsEqual(name.utf8)
+        }
+    }
+
+    /// Calls `body` with each `name=value` of the query, split on `&` (empty items skipped) and on
+    /// the first `=` (a name alone has the value ""), until it returns false.
+    func forEachQueryParameter(_ body: (_ name: QueryText, _ value: QueryText) -> Bool) {
+        let utf8 = rawQuery.utf8
+        var start = utf8.startIndex
+        while start < utf8.endIndex {
+            let end = utf8[start...].firstIndex(of: UInt8(ascii: "&")) ?? utf8.endIndex
+            if start < end {
+                let item = utf8[start..<end]
+                let equals = item.firstIndex(of: UInt8(ascii: "="))
+                let name = Substring(item[..<(equals ?? end)])
+                let value = equals.map { Substring(item[item.index(after: $0)...]) } ?? ""
+                if !body(QueryText(text: name), QueryText(text: value)) { return }
+            }
+            guard end < utf8.endIndex else { return }
+            start = utf8.index(after: end)
+        }
     }
 
     /// The body decoded as JSON; 400 `api_bad_request` (in `route`'s shape) when it is not valid
@@ -65,7 +118,7 @@ public struct HTTPRequest: Sendable {
 
     /// The route of a request to `path`: its `action` query value picks it.
     public func route(at path: String) -> APIRoute? {
-        APIRoute(path: path, action: query["action"])
+        APIRoute(path: path, action: queryValue("action"))
     }
 
     /// SPIKE's trail ids: 8 alphanumerics naming a request in the events it causes. A trail is

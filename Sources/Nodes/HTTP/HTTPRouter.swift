@@ -48,34 +48,42 @@ public struct HTTPRouter: Sendable {
         add(method, path, through: middleware, answering: { request in .async { try await work(request) } })
     }
 
-    /// The response to `request` when its route answers at once; otherwise nil, and `later` gets
-    /// it (once, from any thread) when the deferred work is done. Failures are made responses here:
-    /// whichever way the answer comes, it is a response.
-    public func answer(_ request: HTTPRequest, later: @escaping @Sendable (HTTPResponse) -> Void) -> HTTPResponse? {
-        guard let handler = routes[Key(request.method, request.path)] else { return .failure(.badRequest) }
+    /// How the router answers a request: a response at once, or work that hands its response
+    /// (once, from any thread) to the function it is started with. Failures are made responses
+    /// here: whichever way the answer comes, it is a response.
+    public enum Answer {
+        case now(HTTPResponse)
+        case deferred((_ later: @escaping @Sendable (HTTPResponse) -> Void) -> Void)
+    }
+
+    /// The answer to `request`. Nothing is allocated for the reply of an answer made at once.
+    public func answer(_ request: HTTPRequest) -> Answer {
+        guard let handler = routes[Key(request.method, request.path)] else { return .now(.failure(.badRequest)) }
         do {
             switch try handler(request) {
             case .now(let response):
-                return response
+                return .now(response)
             case .deferred(let work):
                 let (method, path) = (request.method, request.path)
-                work { result in
-                    switch result {
-                    case .success(let response): later(response)
-                    case .failure(let error): later(Self.response(to: error, method: method, path: path))
+                return .deferred { later in
+                    work { result in
+                        switch result {
+                        case .success(let response): later(response)
+                        case .failure(let error): later(Self.response(to: error, method: method, path: path))
+                        }
                     }
                 }
-                return nil
             }
         } catch {
-            return Self.response(to: error, method: request.method, path: request.path)
+            return .now(Self.response(to: error, method: request.method, path: request.path))
         }
     }
 
     /// The response to `request`, waited for (tests and the fuzz target; the server never waits).
     public func respond(to request: HTTPRequest) async -> HTTPResponse {
-        await withCheckedContinuation { continuation in
-            if let response = answer(request, later: { continuation.resume(returning: $0) }) { continuation.resume(returning: response) }
+        switch answer(request) {
+        case .now(let response): response
+        case .deferred(let start): await withCheckedContinuation { continuation in start { continuation.resume(returning: $0) } }
         }
     }
 
