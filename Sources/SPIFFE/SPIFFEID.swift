@@ -9,6 +9,8 @@ public struct SPIFFEID: Hashable, Sendable, Comparable, CustomStringConvertible 
     public let trustDomain: TrustDomain
     /// The path with its leading `/`, or empty for the ID of a trust domain.
     public let path: String
+    /// `spiffe://trust-domain/path`, made once: a server names the caller of every request with it.
+    public let description: String
 
     public init(parsing string: String) throws(SPIFFEIDError) {
         guard !string.isEmpty else { throw .empty }
@@ -24,8 +26,7 @@ public struct SPIFFEID: Hashable, Sendable, Comparable, CustomStringConvertible 
         try TrustDomain.validate(authority)
         let path = rest[authorityEnd...]
         try Self.validate(path: path)
-        trustDomain = TrustDomain(validated: String(authority))
-        self.path = String(path)
+        self.init(trustDomain: TrustDomain(validated: String(authority)), validatedPath: String(path))
     }
 
     /// The ID with `path` (segments joined by `/`, leading `/` optional) in `trustDomain`.
@@ -41,16 +42,18 @@ public struct SPIFFEID: Hashable, Sendable, Comparable, CustomStringConvertible 
     init(trustDomain: TrustDomain, validatedPath: String) {
         self.trustDomain = trustDomain
         self.path = validatedPath
+        description = Self.scheme + trustDomain.name + validatedPath
     }
-
-    public var description: String { Self.scheme + trustDomain.name + path }
 
     public static func < (lhs: SPIFFEID, rhs: SPIFFEID) -> Bool { lhs.description < rhs.description }
 
     /// True for the ID itself and for IDs below it (`id + "/…"`): SPIKE's role rule, under which
     /// `…/superuser/instance-0` is a superuser and `…/superuser-x` is not.
     public func isEqualToOrBelow(_ base: SPIFFEID) -> Bool {
-        trustDomain == base.trustDomain && (path == base.path || path.hasPrefix(base.path + "/"))
+        // Compared as bytes, with no `base.path + "/"` built for every check.
+        guard trustDomain == base.trustDomain, path.utf8.starts(with: base.path.utf8) else { return false }
+        let rest = path.utf8.dropFirst(base.path.utf8.count)
+        return rest.isEmpty || rest.first == UInt8(ascii: "/")
     }
 
     public func isMember(of domain: TrustDomain) -> Bool { trustDomain == domain }

@@ -22,7 +22,7 @@ extension DataAPI {
         } else {
             try request.decode(CipherEncryptRequest.self, for: .encrypt).plaintext
         }
-        try authorize(.encrypt, path: ReservedPaths.cipher, wants: [.execute], request)
+        try authorize(.encrypt, path: ReservedPaths.cipher, wants: .execute, request)
         guard plaintext.count <= maxCipherSize else { throw APIFailure.badRequest }
         guard let key = store.cipherKey else { throw APIFailure.notReady }
         let (nonce, ciphertext) = try SpikeCipher.seal(plaintext, key: key)
@@ -33,7 +33,7 @@ extension DataAPI {
     func decrypt(_ request: HTTPRequest) throws -> HTTPResponse {
         if isStream(request) { return try decryptStream(request) }
         let body = try request.decode(CipherDecryptRequest.self, for: .decrypt)
-        try authorize(.decrypt, path: ReservedPaths.cipher, wants: [.execute], request)
+        try authorize(.decrypt, path: ReservedPaths.cipher, wants: .execute, request)
         guard body.version == Int(SpikeCipher.version), body.nonce.count == SpikeCipher.nonceSize, body.ciphertext.count <= maxCipherSize else {
             throw APIFailure.badRequest
         }
@@ -48,7 +48,7 @@ extension DataAPI {
 
     private func decryptStream(_ request: HTTPRequest) throws -> HTTPResponse {
         let bytes = request.body
-        try authorize(.decrypt, path: ReservedPaths.cipher, wants: [.execute], request)
+        try authorize(.decrypt, path: ReservedPaths.cipher, wants: .execute, request)
         let nonce: Data, ciphertext: Data
         switch SpikeCipher.parseStream(Array(bytes.readableBytesView)) {
         case .success(let parsed): (nonce, ciphertext) = parsed

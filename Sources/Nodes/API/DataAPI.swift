@@ -73,11 +73,25 @@ public struct DataAPI: Sendable {
     /// Superusers may do anything; lite workloads may use the cipher only; anyone else needs one
     /// policy granting every permission in `wants` on `path`. A refusal is thrown for
     /// `RefusalMiddleware` to record.
-    func authorize(_ route: APIRoute, path: String, wants: Set<Permission>, _ request: HTTPRequest) throws(APIFailure) {
-        let allowed = Authorization(roles: roles).allows(request.peer, isCipher: route.isCipher, path: path, wants: wants,
+    func authorize(_ route: APIRoute, path: String, wants permission: Permission, _ request: HTTPRequest) throws(APIFailure) {
+        let allowed = Authorization(roles: roles).allows(request.peer, isCipher: route.isCipher, path: path, wants: Self.alone(permission),
                                                          policies: store.projection)
-        if !allowed { throw .denied(route, path: Self.boundedPath(path), wants: wants.sorted()) }
+        if !allowed { throw .denied(route, path: Self.boundedPath(path), wants: [permission]) }
     }
+
+    /// Each route wants one permission: its set is made once, not for every request.
+    private static func alone(_ permission: Permission) -> Set<Permission> {
+        switch permission {
+        case .read: wantsRead
+        case .write: wantsWrite
+        case .list: wantsList
+        case .execute: wantsExecute
+        case .super: wantsSuper
+        }
+    }
+
+    private static let wantsRead: Set<Permission> = [.read], wantsWrite: Set<Permission> = [.write], wantsList: Set<Permission> = [.list]
+    private static let wantsExecute: Set<Permission> = [.execute], wantsSuper: Set<Permission> = [.super]
 
     /// At most `maxDeniedPathBytes` of a refused request's path (whole characters), so that
     /// refusals cannot grow the log by a request body each.

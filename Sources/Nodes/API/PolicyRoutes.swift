@@ -8,7 +8,7 @@ import SpikeAPI
 extension DataAPI {
     func putPolicy(_ request: HTTPRequest) throws -> HTTPAnswer {
         let body = try request.decode(PolicyPutRequest.self, for: .policyPut)
-        try authorize(.policyPut, path: ReservedPaths.acl, wants: [.write], request)
+        try authorize(.policyPut, path: ReservedPaths.acl, wants: .write, request)
         let names = body.permissions ?? []
         let permissions = names.compactMap(Permission.init(rawValue:))
         guard Validation.isValidName(body.name), Validation.isValidSPIFFEIDPattern(body.spiffeidPattern),
@@ -20,7 +20,7 @@ extension DataAPI {
 
     func getPolicy(_ request: HTTPRequest) throws -> HTTPResponse {
         let body = try request.decode(PolicyNameRequest.self, for: .policyGet)
-        try authorize(.policyGet, path: ReservedPaths.acl, wants: [.read], request)
+        try authorize(.policyGet, path: ReservedPaths.acl, wants: .read, request)
         guard Validation.isValidName(body.id) else { throw APIFailure.badRequest }
         guard let policy = store.policy(named: body.id) else { throw APIFailure.notFound }
         return .json(PolicyResponse(policy))
@@ -28,7 +28,7 @@ extension DataAPI {
 
     func deletePolicy(_ request: HTTPRequest) throws -> HTTPAnswer {
         let body = try request.decode(PolicyNameRequest.self, for: .policyDelete)
-        try authorize(.policyDelete, path: ReservedPaths.acl, wants: [.write], request)
+        try authorize(.policyDelete, path: ReservedPaths.acl, wants: .write, request)
         guard Validation.isValidName(body.id) else { throw APIFailure.badRequest }
         return written(.deletePolicy(name: body.id), request)
     }
@@ -36,7 +36,7 @@ extension DataAPI {
     /// Filters are exact string equality on the stored pattern; the SPIFFE ID filter wins.
     func listPolicies(_ request: HTTPRequest) throws -> HTTPResponse {
         let body = try request.decode(PolicyListRequest.self, for: .policyList)
-        try authorize(.policyList, path: ReservedPaths.acl, wants: [.list], request)
+        try authorize(.policyList, path: ReservedPaths.acl, wants: .list, request)
         var policies = store.policies()
         if let pattern = body.spiffeidPattern, !pattern.isEmpty {
             policies = policies.filter { $0.spiffeidPattern == pattern }

@@ -10,7 +10,7 @@ import SpikeAPI
 extension DataAPI {
     func putSecret(_ request: HTTPRequest) throws -> HTTPAnswer {
         let body = try request.decode(SecretPutRequest.self, for: .secretPut)
-        try authorize(.secretPut, path: body.path, wants: [.write], request)
+        try authorize(.secretPut, path: body.path, wants: .write, request)
         let values = body.values ?? [:]
         guard Validation.isValidSecretPath(body.path), values.keys.allSatisfy(Validation.isValidName) else { throw APIFailure.badRequest }
         if let cas = body.cas, cas < 0 { throw APIFailure.badRequest }
@@ -39,7 +39,7 @@ extension DataAPI {
 
     func getSecret(_ request: HTTPRequest) throws -> HTTPResponse {
         let body = try request.decode(SecretReadRequest.self, for: .secretGet)
-        try authorize(.secretGet, path: body.path, wants: [.read], request)
+        try authorize(.secretGet, path: body.path, wants: .read, request)
         guard Validation.isValidSecretPath(body.path) else { throw APIFailure.badRequest }
         switch store.secretJSON(body.path, version: body.version ?? 0) {
         case .json(let values):
@@ -62,7 +62,7 @@ extension DataAPI {
         let body = try request.decode(SecretVersionsRequest.self, for: route)
         // Delete and undelete reverse each other: `write` may do both. Destroy cannot be undone
         // (the versions' keys are shredded): it wants `super` on the path.
-        try authorize(route, path: body.path, wants: route == .secretDestroy ? [.super] : [.write], request)
+        try authorize(route, path: body.path, wants: route == .secretDestroy ? .super : .write, request)
         guard Validation.isValidSecretPath(body.path) else { throw APIFailure.badRequest }
         let versions = body.versions ?? []
         let command: DataCommand = switch route {
@@ -75,13 +75,13 @@ extension DataAPI {
 
     func listSecrets(_ request: HTTPRequest) throws -> HTTPResponse {
         _ = try request.decode(EmptyRequest.self, for: .secretList)
-        try authorize(.secretList, path: ReservedPaths.secretList, wants: [.list], request)
+        try authorize(.secretList, path: ReservedPaths.secretList, wants: .list, request)
         return .json(SecretListResponse(keys: store.secretPaths()))
     }
 
     func secretMetadata(_ request: HTTPRequest) throws -> HTTPResponse {
         let body = try request.decode(SecretReadRequest.self, for: .secretMetadata)
-        try authorize(.secretMetadata, path: body.path, wants: [.read], request)
+        try authorize(.secretMetadata, path: body.path, wants: .read, request)
         guard Validation.isValidSecretPath(body.path) else { throw APIFailure.badRequest }
         guard let entry = store.metadata(body.path, version: body.version ?? 0) else { throw APIFailure.notFound }
         return .json(SecretMetadataResponse(entry))
