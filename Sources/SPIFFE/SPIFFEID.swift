@@ -50,10 +50,12 @@ public struct SPIFFEID: Hashable, Sendable, Comparable, CustomStringConvertible 
     /// True for the ID itself and for IDs below it (`id + "/…"`): SPIKE's role rule, under which
     /// `…/superuser/instance-0` is a superuser and `…/superuser-x` is not.
     public func isEqualToOrBelow(_ base: SPIFFEID) -> Bool {
-        // Compared as bytes, with no `base.path + "/"` built for every check.
-        guard trustDomain == base.trustDomain, path.utf8.starts(with: base.path.utf8) else { return false }
-        let rest = path.utf8.dropFirst(base.path.utf8.count)
-        return rest.isEmpty || rest.first == UInt8(ascii: "/")
+        guard trustDomain == base.trustDomain else { return false }
+        if path == base.path { return true }
+        // Compared as bytes (paths are ASCII), with no `base.path + "/"` built for every check.
+        let (mine, theirs) = (path.utf8, base.path.utf8)
+        guard mine.count > theirs.count, mine.starts(with: theirs) else { return false }
+        return mine[mine.index(mine.startIndex, offsetBy: theirs.count)] == UInt8(ascii: "/")
     }
 
     public func isMember(of domain: TrustDomain) -> Bool { trustDomain == domain }

@@ -32,7 +32,13 @@ public enum APIRoute: String, CaseIterable, Sendable {
 
     /// The route of a request for `path` with `action` (nil or empty: none).
     public init?(path: String, action: String?) {
-        self.init(rawValue: path + "?" + (action ?? ""))
+        // Looked up by path, then action: no `path?action` string built for every request.
+        guard let route = Self.byPathAndAction[path]?[action ?? ""] else { return nil }
+        self = route
+    }
+
+    private static let byPathAndAction: [String: [String: APIRoute]] = allCases.reduce(into: [:]) { table, route in
+        table[route.path, default: [:]][route.action] = route
     }
 
     public var path: String { String(rawValue.prefix { $0 != "?" }) }

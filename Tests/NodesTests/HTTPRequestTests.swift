@@ -2,6 +2,7 @@ import Foundation
 import NIOHTTP1
 import Nodes
 import SPIFFE
+import SpikeAPI
 import Testing
 
 /// A request's path and query as routes read them: the path before the first `?`, the query's
@@ -49,6 +50,20 @@ import Testing
             let (path, query) = Self.characterReading(uri)
             #expect(request.path == path && request.query == query, "\(uri)")
             #expect(request.queryValue("action") == query["action"], "\(uri)")
+        }
+    }
+
+    /// A route is found by its path and action (a table, not the `path?action` raw value built
+    /// for every request): every route, and nothing the raw values would not name.
+    @Test func routesAreFoundByPathAndActionAsTheirRawValuesSay() {
+        for route in APIRoute.allCases {
+            #expect(APIRoute(path: route.path, action: route.action) == route)
+            if route.action.isEmpty { #expect(APIRoute(path: route.path, action: nil) == route) }
+        }
+        let others: [(String, String?)] = [("/v1/store/secrets", "get?x"), ("/v1/store/secrets?get", nil), ("/v1/store/secret", "get"),
+                                           ("", nil), ("/v1/store/secrets", "GET"), ("/v1/store/secrets/", "get"), ("/v1/store/secrets", "list ")]
+        for (path, action) in others {
+            #expect(APIRoute(path: path, action: action) == APIRoute(rawValue: path + "?" + (action ?? "")), "\(path) \(action ?? "nil")")
         }
     }
 

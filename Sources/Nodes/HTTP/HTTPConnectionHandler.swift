@@ -174,11 +174,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             buffer.writeString("HTTP/\(request.version.major).\(request.version.minor) \(response.status.code) \(response.status.reasonPhrase)\r\n")
         }
         // Routes set their content's headers; the framing ones are this handler's alone.
-        for (name, value) in response.headers {
-            buffer.writeString(name)
-            buffer.writeStaticString(": ")
-            buffer.writeString(value)
-            buffer.writeStaticString("\r\n")
+        if let lines = response.headerLines {
+            buffer.writeImmutableBuffer(lines)
+        } else {
+            response.headers.writeLines(to: &buffer)
         }
         // The length's digits are a small string: nothing allocated for the line.
         buffer.writeStaticString("Content-Length: ")

@@ -148,8 +148,13 @@ public struct HTTPRequest: Sendable {
 /// A response; JSON ones carry SPIKE's no-cache headers (reference §2.1).
 public struct HTTPResponse: Sendable {
     public var status: HTTPResponseStatus
-    public var headers: HTTPHeaders
+    public var headers: HTTPHeaders {
+        didSet { headerLines = nil }
+    }
     public var body: ByteBuffer
+    /// The headers' lines as written, when known ahead (a JSON response's, made once for the
+    /// process); nil once `headers` change, and then they are written from `headers`.
+    var headerLines: ByteBuffer?
 
     public init(status: HTTPResponseStatus, headers: HTTPHeaders = [:], body: ByteBuffer = ByteBuffer()) {
         self.status = status
@@ -164,8 +169,16 @@ public struct HTTPResponse: Sendable {
 
     /// A body that is JSON already.
     public static func json(body: ByteBuffer, status: HTTPResponseStatus = .ok) -> HTTPResponse {
-        HTTPResponse(status: status, headers: jsonHeaders, body: body)
+        var response = HTTPResponse(status: status, headers: jsonHeaders, body: body)
+        response.headerLines = jsonHeaderLines
+        return response
     }
+
+    private static let jsonHeaderLines: ByteBuffer = {
+        var lines = ByteBuffer()
+        jsonHeaders.writeLines(to: &lines)
+        return lines
+    }()
 
     private static let jsonHeaders: HTTPHeaders = [
         "Content-Type": "application/json",
@@ -187,5 +200,17 @@ public struct HTTPResponse: Sendable {
 
     public static func text(_ text: String, status: HTTPResponseStatus = .ok, contentType: String = "text/plain; charset=utf-8") -> HTTPResponse {
         HTTPResponse(status: status, headers: ["Content-Type": contentType, "Cache-Control": "no-store"], body: ByteBuffer(string: text))
+    }
+}
+
+extension HTTPHeaders {
+    /// `Name: value\r\n` for each header, as a response carries them.
+    func writeLines(to buffer: inout ByteBuffer) {
+        for (name, value) in self {
+            buffer.writeString(name)
+            buffer.writeStaticString(": ")
+            buffer.writeString(value)
+            buffer.writeStaticString("\r\n")
+        }
     }
 }
