@@ -65,15 +65,17 @@ public struct HTTPRequest: Sendable {
     struct QueryText {
         let text: Substring
 
+        /// Whether it has escapes or `+` to decode (most names and values have none).
+        private var isEncoded: Bool { text.utf8.contains { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") } }
+
         /// Percent-decoded, `+` as a space; the text as it came when its escapes are not valid.
         var decoded: String {
-            guard text.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) else { return String(text) }
+            guard isEncoded else { return String(text) }
             return text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(text)
         }
 
         func matches(_ name: String) -> Bool {
-            if text.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) { return decoded == name }
-            return text.utf8.elementsEqual(name.utf8)
+            isEncoded ? decoded == name : text.utf8.elementsEqual(name.utf8)
         }
     }
 
