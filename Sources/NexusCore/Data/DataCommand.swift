@@ -55,8 +55,9 @@ public struct DataContext: Sendable {
 /// projection overlaid with the effects of the commands before it in the batch, and becomes zero
 /// or one event plus the key-table changes that go with it. Pure: no I/O, no clock, no lock.
 struct DataBatch {
-    private var secrets: [String: SecretEntry] = [:]
-    private var policies: [String: Policy?] = [:]
+    /// The entries the batch's events change, folded (a policy deleted is `.some(nil)`).
+    private(set) var secrets: [String: SecretEntry] = [:]
+    private(set) var policies: [String: Policy?] = [:]
     private(set) var events: [DomainEvent] = []
     private(set) var keyChanges = KeyTableChanges()
 

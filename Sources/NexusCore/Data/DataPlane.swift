@@ -23,6 +23,9 @@ public struct DataPlane: Sendable {
         public var events: [DomainEvent]
         public var keyChanges: KeyTableChanges
         public var outcomes: [DataOutcome]
+        /// The secrets and policies its events change, as the batch folded them while deciding.
+        var secrets: [String: SecretEntry]
+        var policies: [String: Policy?]
 
         /// The records to append: authenticated kinds under the epoch's event key.
         public func newEvents(keys: DataKeys) -> [NewEvent] {
@@ -34,12 +37,18 @@ public struct DataPlane: Sendable {
     public func decide(_ commands: [(DataCommand, DataContext)], keys: DataKeys) -> Decision {
         var batch = DataBatch(keys: keys, maxVersions: maxVersions, base: projection)
         let outcomes = commands.map { batch.decide($0.0, $0.1) }
-        return Decision(events: batch.events, keyChanges: batch.keyChanges, outcomes: outcomes)
+        return Decision(events: batch.events, keyChanges: batch.keyChanges, outcomes: outcomes,
+                        secrets: batch.secrets, policies: batch.policies)
     }
 
-    /// Folds a decision whose events are durable.
+    /// Folds a decision whose events are durable. The batch folded its secret and policy events
+    /// into copies of the entries while deciding (`SecretEntry.apply`, as the projection's fold
+    /// does): those entries are taken as they are, not folded a second time in the store's loop;
+    /// refusals are counted. The simulator checks after every step that the plane equals the
+    /// fold of the log.
     public mutating func apply(_ decision: Decision) {
-        for event in decision.events { projection.apply(event) }
+        projection.take(secrets: decision.secrets, policies: decision.policies)
+        for event in decision.events where event.payload is AccessDenied { projection.apply(event) }
         for entry in decision.keyChanges.puts { versionKeys[entry.id] = entry.value }
         for id in decision.keyChanges.deletes { versionKeys[id] = nil }
     }

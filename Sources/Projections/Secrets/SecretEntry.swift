@@ -138,8 +138,13 @@ public struct SecretEntry: Equatable, Sendable {
     }
 
     private mutating func recompute() {
-        let live = versions.values.filter(\.isLive).map(\.version)
-        currentVersion = live.max() ?? 0
-        oldestVersion = live.min() ?? 0
+        // One pass, nothing copied: this runs for every event folded.
+        var newest = 0, oldest = 0
+        for version in versions.values where version.isLive {
+            newest = max(newest, version.version)
+            oldest = oldest == 0 ? version.version : min(oldest, version.version)
+        }
+        currentVersion = newest
+        oldestVersion = oldest
     }
 }
