@@ -42,9 +42,7 @@ import Testing
         try await withKeeper(limits) { server, url, client in
             // The attacker: plain TCP, then nothing (or one byte of a ClientHello, then nothing).
             for opening in [[UInt8](), [0x16]] {
-                let started = ContinuousClock.now
-                let outcome = try await RawConnection.connectThenWait(port: server.port, send: opening, upTo: .seconds(10))
-                let waited = ContinuousClock.now - started
+                let (outcome, waited) = try await RawConnection.connectThenWait(port: server.port, send: opening, upTo: .seconds(10))
                 #expect(outcome == .closedByServer, "\(opening)")
                 #expect(waited >= .milliseconds(1900) && waited < .seconds(9), "closed after \(waited), not at the handshake deadline")
             }
@@ -259,17 +257,19 @@ enum RawConnection {
         }.count
     }
 
-    /// On a Dispatch thread: a blocking `recv` must not hold one of the few cooperative threads
-    /// the other suites need meanwhile.
-    static func connectThenWait(port: Int, send bytes: [UInt8], upTo limit: Duration) async throws -> Outcome {
+    /// How the wait ended, and how long after the connection was made. On a thread of its own:
+    /// a blocking `recv` must not hold one of the few cooperative threads the other suites need
+    /// meanwhile, nor wait behind them to start (Dispatch's global queue shares those threads,
+    /// and a connection made seconds late would be closed seconds late).
+    static func connectThenWait(port: Int, send bytes: [UInt8], upTo limit: Duration) async throws -> (Outcome, waited: Duration) {
         try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
+            Thread.detachNewThread {
                 continuation.resume(with: Result { try blockingConnectThenWait(port: port, send: bytes, upTo: limit) })
             }
         }
     }
 
-    private static func blockingConnectThenWait(port: Int, send bytes: [UInt8], upTo limit: Duration) throws -> Outcome {
+    private static func blockingConnectThenWait(port: Int, send bytes: [UInt8], upTo limit: Duration) throws -> (Outcome, waited: Duration) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EBADF) }
         defer { close(fd) }
@@ -281,14 +281,16 @@ enum RawConnection {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Foundation.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard connected == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .ECONNREFUSED) }
+        let started = ContinuousClock.now
         if !bytes.isEmpty { _ = bytes.withUnsafeBytes { Foundation.send(fd, $0.baseAddress, $0.count, 0) } }
         var timeout = timeval(tv_sec: Int(limit.components.seconds), tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var buffer = [UInt8](repeating: 0, count: 64)
         let received = recv(fd, &buffer, buffer.count, 0)
-        if received == 0 || (received < 0 && errno == ECONNRESET) { return .closedByServer }
-        if received < 0 { return .stillOpen }
-        return .dataReceived
+        let waited = ContinuousClock.now - started
+        if received == 0 || (received < 0 && errno == ECONNRESET) { return (.closedByServer, waited) }
+        if received < 0 { return (.stillOpen, waited) }
+        return (.dataReceived, waited)
     }
 }
 
