@@ -217,6 +217,7 @@ let package = Package(
                 "CLMDB", "EventLog", "Projections", "NexusCore", "Nodes", "SPIFFE", "SpikeAPI",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strictSettings

@@ -41,6 +41,7 @@ public enum FuzzTargets {
         APIRequestFuzzTarget.self,
         RecoveryShardFuzzTarget.self,
         PolicyPatternFuzzTarget.self,
+        HTTPRequestFuzzTarget.self,
     ]
 
     public static func named(_ name: String) -> (any FuzzTarget.Type)? {

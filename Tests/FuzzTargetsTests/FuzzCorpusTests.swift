@@ -28,6 +28,18 @@ import Testing
         #expect(findings.isEmpty, "\(findings)")
     }
 
+    /// The HTTP differential compares real framings: llhttp frames what the server's parser
+    /// frames, and tells apart what it frames differently (a body one length longer).
+    @Test func theHTTPDifferentialSeesBothParsersFrame() {
+        let pipelined = Array("POST /a HTTP/1.1\r\nHost: n\r\nContent-Length: 3\r\n\r\nabcGET /b HTTP/1.1\r\nHost: n\r\n\r\n".utf8)
+        let ours = HTTPRequestFuzzTarget.ours(pipelined, piece: 5)
+        #expect(ours.requests.map(\.uri) == ["/a", "/b"] && ours.requests.first?.body == Array("abc".utf8) && ours.refusal == nil)
+        #expect(HTTPRequestFuzzTarget.llhttp(pipelined) == ours)
+        let longer = Array(String(decoding: pipelined, as: UTF8.self).replacingOccurrences(of: "Length: 3", with: "Length: 4").utf8)
+        #expect(HTTPRequestFuzzTarget.llhttp(longer).requests.first?.body == Array("abcG".utf8))
+        #expect(HTTPRequestFuzzTarget.llhttp(longer) != ours)
+    }
+
     /// The invariants are real: a check told the log changed when it did not reports it.
     @Test func aBrokenInvariantIsReported() async throws {
         let outcome = try await onOwnThread { () -> (changed: String?, unchanged: String?) in

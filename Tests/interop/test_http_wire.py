@@ -3,7 +3,10 @@ mutual TLS against a real Nexus (`spike dev up`). The Nexus reads bodies and ans
 itself (ADR-0022), so these pin what NIO's server handlers did for it before: pipelined requests
 answered in order (a read behind a durable write sees the write), HTTP/1.0 and `Connection:
 close`, bodies over the limit refused 413 before they are read, chunked bodies, an unparseable
-request answered 400, HEAD answered without a body."""
+request answered 400, HEAD answered without a body. The Nexus frames requests with a parser of
+its own (ADR-0026): the request smuggling attacks below are sent as an attacker sends them, and
+each must be refused with its status, the connection closed, and the request hidden behind it
+never run."""
 import json
 import secrets
 import socket
@@ -181,6 +184,78 @@ def test_head_is_answered_without_a_body(nexus):
         status, headers, _ = reader.response(head_only=True)
         assert status == "HTTP/1.1 400 Bad Request" and int(headers["content-length"]) > 0
         assert reader.response() == ("HTTP/1.1 200 OK", json_headers(15), b'{"status":"ok"}')
+
+
+def secret_exists(nexus, path):
+    with nexus() as sock:
+        sock.sendall(request("POST", "/v1/store/secrets?action=get", f'{{"path":"{path}"}}'.encode()))
+        status = Reader(sock).response()[0]
+    assert status in ("HTTP/1.1 200 OK", "HTTP/1.1 404 Not Found")
+    return status == "HTTP/1.1 200 OK"
+
+
+def smuggled_write(path):
+    """A whole request that writes `path`: what an attacker hides in the body of another."""
+    return request("POST", "/v1/store/secrets", f'{{"path":"{path}","values":{{"k":"smuggled"}}}}'.encode())
+
+
+def front_and_hidden(path):
+    """Requests framed two ways: a front-end that reads one framing forwards the hidden write as
+    the body of the first; a back-end that reads the other would run it. Each must be refused."""
+    hidden = smuggled_write(path)
+    head = "POST /v1/store/secrets?action=get HTTP/1.1\r\nHost: nexus\r\n"
+    return {
+        # CL.TE: the front-end honours Content-Length, the back-end Transfer-Encoding.
+        "CL.TE": (head + f"Content-Length: {len(hidden) + 5}\r\nTransfer-Encoding: chunked\r\n\r\n").encode()
+                 + b"0\r\n\r\n" + hidden,
+        # TE.CL: the other way round.
+        "TE.CL": (head + "Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n").encode()
+                 + b"%x\r\n%s\r\n0\r\n\r\n" % (len(hidden), hidden),
+        # Two lengths: whichever one a peer picks, the other frames the hidden write.
+        "CL.CL": (head + f"Content-Length: 0\r\nContent-Length: {len(hidden)}\r\n\r\n").encode() + hidden,
+        # Transfer-Encoding hidden from a lenient reader: folded onto a second line, a space
+        # before its colon, a coding that is not chunked.
+        "TE folded": (head + "Content-Length: 0\r\nTransfer-Encoding:\r\n chunked\r\n\r\n").encode() + hidden,
+        "TE space": (head + "Content-Length: 0\r\nTransfer-Encoding : chunked\r\n\r\n").encode() + hidden,
+        "TE xchunked": (head + "Transfer-Encoding: xchunked\r\n\r\n").encode() + hidden,
+        # Line feeds alone: a reader that takes them as line ends sees a second request.
+        "bare LF": b"GET /healthz HTTP/1.1\nHost: nexus\nContent-Length: %d\n\n" % len(hidden) + hidden,
+        # A NUL inside a header value ends it for a C-string reader.
+        "NUL": (head + "X-Note: a\0\r\nContent-Length: 0\r\n\r\n").encode() + hidden,
+    }
+
+
+@pytest.mark.parametrize("attack", ["CL.TE", "TE.CL", "CL.CL", "TE folded", "TE space", "TE xchunked", "bare LF", "NUL"])
+def test_a_request_framed_two_ways_is_refused_and_what_it_hides_never_runs(nexus, attack):
+    path = f"wire/smuggled/{secrets.token_hex(4)}"
+    with nexus() as sock:
+        sock.sendall(front_and_hidden(path)[attack])
+        reader = Reader(sock)
+        status, headers, body = reader.response()
+        assert status == "HTTP/1.1 400 Bad Request" and headers["connection"] == "close" and body == b""
+        assert reader.closed()
+    assert not secret_exists(nexus, path)
+
+
+@pytest.mark.parametrize("head, status", [
+    ("GET /healthz HTTP/1.1\r\n\r\n", "HTTP/1.1 400 Bad Request"),  # no Host
+    ("GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "HTTP/1.1 400 Bad Request"),
+    ("GET /healthz HTTP/2.0\r\nHost: nexus\r\n\r\n", "HTTP/1.1 505 HTTP Version Not Supported"),
+    ("POST /v1/store/secrets HTTP/1.1\r\nHost: nexus\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", "HTTP/1.1 501 Not Implemented"),
+    ("GET /" + "a" * 17000 + " HTTP/1.1\r\nHost: nexus\r\n\r\n", "HTTP/1.1 414 URI Too Long"),
+    ("GET /healthz HTTP/1.1\r\nHost: nexus\r\nX-Big: " + "a" * 17000 + "\r\n\r\n", "HTTP/1.1 431 Request Header Fields Too Large"),
+    ("GET /healthz HTTP/1.1\r\nHost: nexus\r\n" + "X-Many: a\r\n" * 100 + "\r\n", "HTTP/1.1 431 Request Header Fields Too Large"),
+], ids=["no Host", "two Hosts", "HTTP/2.0", "gzip then chunked", "long target", "long header", "101 headers"])
+def test_a_head_past_the_rules_or_the_limits_is_refused_with_its_status(nexus, head, status):
+    with nexus() as sock:
+        try:
+            sock.sendall(head.encode())
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            pass  # a head past its limit is refused before the rest of it is read
+        reader = Reader(sock)
+        answer, headers, body = reader.response()
+        assert answer == status and headers["connection"] == "close" and body == b""
+        assert reader.closed()
 
 
 def json_headers(length):

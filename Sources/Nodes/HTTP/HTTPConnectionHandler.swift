@@ -5,15 +5,16 @@ import NIOTLS
 import SPIFFE
 import SPIFFETLS
 
-/// HTTP/1.1 on one connection, after NIO's request decoder: whole requests in (bodies up to the
-/// limit, 413 and closed past it), the router's answers out, in order, each written as one buffer
+/// HTTP/1.1 on one connection: requests framed by `HTTPRequestParser` (bodies up to the limit,
+/// 413 and closed past it), the router's answers out, in order, each written as one buffer
 /// (status line, headers, `Content-Length`, body) and flushed at once (ADR-0022). An answer made
 /// at once is written in the same turn of the event loop that read the request; a deferred one
-/// when its reply arrives, on this loop. Pipelined requests wait behind a deferred answer, and the
-/// connection stops reading while one waits. A request NIO cannot parse is answered 400 and the
-/// connection closed. A connection with no request read and no answer written for the idle
-/// timeout, and no answer owed, is closed; the timer starts once the TLS handshake is done (it
-/// has its own deadline: an idle timer running from the accept closed connections whose
+/// when its reply arrives, on this loop. Requests behind a deferred answer are not parsed until it
+/// is written, and the connection stops reading while they wait (ADR-0026). A request that cannot
+/// be framed is answered in its turn with the refusal's status (400, 413, 414, 431, 501, 505)
+/// and the connection closed. A connection with no request read and no answer written for the
+/// idle timeout, and no answer owed, is closed; the timer starts once the TLS handshake is done
+/// (it has its own deadline: an idle timer running from the accept closed connections whose
 /// handshake a loaded machine had slowed, seen in CI), and a request whose answer takes longer
 /// than the timeout (a write waiting for its commit) is not idle.
 ///
@@ -21,42 +22,31 @@ import SPIFFETLS
 /// connection's life, which ends when the peer's SVID expires: closed then, and no request
 /// served after it (a renewed SVID means a new connection).
 final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundIn = ByteBuffer
     typealias OutboundIn = Never
     typealias OutboundOut = ByteBuffer
 
-    private struct Request {
-        var head: HTTPRequestHead
-        var body: ByteBuffer?
-        /// Its body passed the limit: answered 413 in its turn, the rest of it never read.
-        var tooLarge = false
-    }
-
     private let router: HTTPRouter
-    private let maxBodySize: Int
+    private var parser: HTTPRequestParser
     private var peer: (id: SPIFFEID, expires: Date)?
     private var expiry: Scheduled<Void>?
-    /// The request being received (its head read, its end not yet).
-    private var receiving: Request?
-    /// Whole requests behind the one being answered.
-    private var waiting = CircularBuffer<Request>()
     /// A deferred answer is owed.
     private var answering = false
-    /// A read the channel asked for while a request waited.
+    /// A read the channel asked for while a deferred answer was owed and bytes waited.
     private var readHeld = false
     /// False once the connection closed, or is closing after an answer: nothing more is read, and
     /// a deferred answer arriving after it is dropped.
     private var open = true
 
     private let idleTimeout: TimeAmount
-    /// When a request part was last read or an answer written (read once per part, not per
-    /// TLS record: a clock read per event was measurable).
+    /// When bytes were last read or an answer written (read once per read, not per TLS record:
+    /// a clock read per event was measurable).
     private var lastActive = NIODeadline.now()
     private var idleTimer: Scheduled<Void>?
 
     init(router: HTTPRouter, maxBodySize: Int, idleTimeout: TimeAmount) {
         self.router = router
-        self.maxBodySize = maxBodySize
+        self.parser = HTTPRequestParser(maxBodySize: maxBodySize)
         self.idleTimeout = idleTimeout
     }
 
@@ -66,59 +56,36 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         // After an answer that closes the connection, nothing more is read.
         guard open else { return }
         lastActive = .now()
-        switch unwrapInboundIn(data) {
-        case .head(let head):
-            receiving = Request(head: head)
-            // The decoder has refused a Content-Length that is not one number (400).
-            if let length = head.headers.first(name: "Content-Length").flatMap({ Int($0) }), length > maxBodySize {
-                refuseTooLarge(context: context)
+        var bytes = unwrapInboundIn(data)
+        parser.append(&bytes)
+        serveParsed(context: context)
+    }
+
+    /// Answers the requests the bytes read hold, in order, until one is deferred, the connection
+    /// closes, or more bytes are needed.
+    private func serveParsed(context: ChannelHandlerContext) {
+        while open, !answering {
+            switch parser.next() {
+            case .needMoreBytes:
+                return
+            case .request(let request):
+                serve(request, context: context)
+            case .refused(let refusal, let head):
+                // Answered with `Connection: close`, and closed: nothing after it can be framed.
+                let response = HTTPResponse(status: refusal.status)
+                return write(response, version: head?.version ?? .http1_1, keepAlive: false, headOnly: false, context: context)
             }
-        case .body(var part):
-            // Nothing is left to receive once the request was refused as too large.
-            guard var request = receiving else { return }
-            guard part.readableBytes <= maxBodySize - (request.body?.readableBytes ?? 0) else { return refuseTooLarge(context: context) }
-            // A body in one part (the usual case) is kept as it came, not copied.
-            if request.body == nil { request.body = part } else { request.body!.writeBuffer(&part) }
-            receiving = request
-        case .end:
-            guard let request = receiving else { return }
-            receiving = nil
-            answerInTurn(request, context: context)
         }
     }
 
-    /// The request being received, refused as too large: the 413 is its answer, in its turn.
-    private func refuseTooLarge(context: ChannelHandlerContext) {
-        guard var request = receiving else { return }
-        receiving = nil
-        request.body = nil
-        request.tooLarge = true
-        answerInTurn(request, context: context)
-    }
-
-    /// Answers `request` now, or after the answers owed before it.
-    private func answerInTurn(_ request: Request, context: ChannelHandlerContext) {
-        if answering || !waiting.isEmpty {
-            waiting.append(request)
-        } else {
-            serve(request, context: context)
-        }
-    }
-
-    private func serve(_ request: Request, context: ChannelHandlerContext) {
-        if request.tooLarge {
-            // 413 with `Connection: close`, and the close: the rest of the body is not read.
-            var refusal = request.head
-            refusal.headers.replaceOrAdd(name: "Connection", value: "close")
-            return write(HTTPResponse(status: .payloadTooLarge), to: refusal, context: context)
-        }
+    private func serve(_ request: HTTPRequestParser.Request, context: ChannelHandlerContext) {
         guard let peer = peer ?? identify(context), Date() < peer.expires else {
+            open = false
             context.close(promise: nil)
             return
         }
         let head = request.head
-        switch router.answer(HTTPRequest(method: head.method, uri: head.uri, headers: head.headers,
-                                         body: request.body ?? ByteBuffer(), peer: peer.id)) {
+        switch router.answer(HTTPRequest(request, peer: peer.id)) {
         case .now(let response):
             write(response, to: head, context: context)
         case .deferred(let start):
@@ -132,19 +99,13 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
                     handler.answering = false
                     guard handler.open else { return }
                     handler.write(response, to: head, context: context)
-                    handler.serveWaiting(context: context)
+                    handler.serveParsed(context: context)
+                    if handler.open, handler.readHeld, !(handler.answering && handler.parser.hasUnparsedBytes) {
+                        handler.readHeld = false
+                        context.read()
+                    }
                 }
             }
-        }
-    }
-
-    /// The requests that waited behind a deferred answer, until the next deferred one; then
-    /// reads again if a read was held.
-    private func serveWaiting(context: ChannelHandlerContext) {
-        while open, !answering, let next = waiting.popFirst() { serve(next, context: context) }
-        if open, waiting.isEmpty, readHeld {
-            readHeld = false
-            context.read()
         }
     }
 
@@ -164,14 +125,17 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     /// The whole response in one buffer and one flush; `Connection: close`, then the close, when
     /// the request did not keep the connection alive. A HEAD request gets the head alone.
-    private func write(_ response: HTTPResponse, to request: HTTPRequestHead, context: ChannelHandlerContext) {
-        let keepAlive = request.isKeepAlive
+    private func write(_ response: HTTPResponse, to request: HTTPRequestParser.Head, context: ChannelHandlerContext) {
+        write(response, version: request.version, keepAlive: request.keepAlive, headOnly: request.method == .HEAD, context: context)
+    }
+
+    private func write(_ response: HTTPResponse, version: HTTPVersion, keepAlive: Bool, headOnly: Bool, context: ChannelHandlerContext) {
         lastActive = .now()
         var buffer = context.channel.allocator.buffer(capacity: 160 + response.body.readableBytes)
-        if request.version == .http1_1, response.status == .ok {
+        if version == .http1_1, response.status == .ok {
             buffer.writeStaticString("HTTP/1.1 200 OK\r\n")
         } else {
-            buffer.writeString("HTTP/\(request.version.major).\(request.version.minor) \(response.status.code) \(response.status.reasonPhrase)\r\n")
+            buffer.writeString("HTTP/\(version.major).\(version.minor) \(response.status.code) \(response.status.reasonPhrase)\r\n")
         }
         // Routes set their content's headers; the framing ones are this handler's alone.
         if let lines = response.headerLines {
@@ -185,7 +149,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         buffer.writeStaticString("\r\n")
         if !keepAlive { buffer.writeStaticString("Connection: close\r\n") }
         buffer.writeStaticString("\r\n")
-        if request.method != .HEAD { buffer.writeImmutableBuffer(response.body) }
+        if !headOnly { buffer.writeImmutableBuffer(response.body) }
         if keepAlive {
             context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
         } else {
@@ -198,10 +162,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     // MARK: - The connection
 
     func read(context: ChannelHandlerContext) {
-        if waiting.isEmpty {
-            context.read()
-        } else {
+        // Bytes wait behind a deferred answer: no more until they are parsed.
+        if answering, parser.hasUnparsedBytes {
             readHeld = true
+        } else {
+            context.read()
         }
     }
 
@@ -221,7 +186,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             let now = NIODeadline.now()
             if handler.lastActive + handler.idleTimeout > now {
                 handler.checkIdle(at: handler.lastActive + handler.idleTimeout, context: context)
-            } else if handler.answering || !handler.waiting.isEmpty {
+            } else if handler.answering {
                 handler.checkIdle(at: now + handler.idleTimeout, context: context)
             } else {
                 context.close(promise: nil)
@@ -229,17 +194,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         }
     }
 
-    /// A request NIO could not parse is answered 400 (unless an answer is owed before it: then
-    /// it is only closed); any other failure (TLS) closes the connection.
+    /// A failure below HTTP (TLS) closes the connection.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard open else { return }
-        if error is HTTPParserError, !answering, waiting.isEmpty {
-            let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["Connection": "close"])
-            write(HTTPResponse(status: .badRequest), to: head, context: context)
-        } else {
-            open = false
-            context.close(promise: nil)
-        }
+        open = false
+        context.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -15,15 +15,37 @@ public struct HTTPRequest: Sendable {
     /// The query as it came (after the first `?`): its parameters are read from it when asked
     /// for, not kept in a dictionary built for every request (routes ask for one, `action`).
     public var rawQuery: Substring
-    public var headers: HTTPHeaders
+    /// The headers; a request the server framed makes them from its header lines when asked
+    /// (a route rarely reads one: no strings are made for the others).
+    public var headers: HTTPHeaders {
+        get { headerLines.map(HTTPRequestParser.headers(in:)) ?? givenHeaders }
+        set {
+            givenHeaders = newValue
+            headerLines = nil
+        }
+    }
     public var body: ByteBuffer
     public var peer: SPIFFEID
     /// SPIKE's trail id: 8 alphanumerics naming this request in the events it causes.
     public let trail = HTTPRequest.trailID()
+    private var givenHeaders: HTTPHeaders
+    /// The header lines `HTTPRequestParser` checked, when the request came from the server.
+    private var headerLines: ByteBuffer?
 
     public init(method: HTTPMethod, uri: String, headers: HTTPHeaders = [:], body: ByteBuffer = ByteBuffer(), peer: SPIFFEID) {
+        self.init(method: method, uri: uri, givenHeaders: headers, headerLines: nil, body: body, peer: peer)
+    }
+
+    /// A request the server framed (`HTTPRequestParser`).
+    init(_ request: HTTPRequestParser.Request, peer: SPIFFEID) {
+        self.init(method: request.head.method, uri: request.head.uri, givenHeaders: [:], headerLines: request.head.headerLines,
+                  body: request.body, peer: peer)
+    }
+
+    private init(method: HTTPMethod, uri: String, givenHeaders: HTTPHeaders, headerLines: ByteBuffer?, body: ByteBuffer, peer: SPIFFEID) {
         self.method = method
-        self.headers = headers
+        self.givenHeaders = givenHeaders
+        self.headerLines = headerLines
         self.body = body
         self.peer = peer
         // Split on the bytes, as Go's url.Parse does: a split of the String compared Characters,

@@ -1,6 +1,5 @@
 import Foundation
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import SPIFFE
@@ -15,8 +14,9 @@ public protocol HTTPService: Sendable {
 /// handshake validates and authorizes; routes get whole requests with the caller's SPIFFE ID.
 /// Bodies above the limit are answered 413 without being read whole; a handshake that does not
 /// complete in time, an idle connection, and connections beyond the limit are cut off
-/// (`HTTPServerLimits`). NIO parses the requests; `HTTPConnectionHandler` reads their bodies,
-/// answers them on the connection's event loop, in order, and keeps the connection (ADR-0022).
+/// (`HTTPServerLimits`). `HTTPConnectionHandler` frames the requests (`HTTPRequestParser`,
+/// ADR-0026), answers them on the connection's event loop, in order, and keeps the connection
+/// (ADR-0022).
 /// (Hummingbird 2 was measured in its place and cost 15-18% of read throughput: ADR-0007.)
 public final class HTTPServer: Sendable {
     private let channel: any Channel
@@ -60,7 +60,6 @@ public final class HTTPServer: Sendable {
                     try pipeline.addHandler(FirstBytesMarker(pending: pending))
                     try pipeline.addHandler(tls.makeHandler())
                     try pipeline.addHandler(HandshakeDeadlineHandler(timeout: handshakeTimeout, pending: pending))
-                    try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder()))
                     try pipeline.addHandler(HTTPConnectionHandler(router: router, maxBodySize: limits.maxBodySize, idleTimeout: idleTimeout))
                 }
             }
