@@ -39,7 +39,10 @@ public final class HTTPRequestFuzzTarget: FuzzTarget {
             throw FuzzFinding(Self.name, "framed \(whole) whole and \(cut) in pieces of \(Int(first) % 64 + 1)")
         }
         let theirs = Self.llhttp(bytes)
-        for (index, (ours, theirs)) in zip(whole.requests, theirs.requests).enumerated() where ours != theirs {
+        // The framing, not whether the connection stays open after it (llhttp keeps an HTTP/1.0
+        // connection that asks for both keep-alive and close; the server closes it).
+        for (index, (ours, theirs)) in zip(whole.requests, theirs.requests).enumerated()
+        where (ours.method, ours.uri, ours.body) != (theirs.method, theirs.uri, theirs.body) {
             throw FuzzFinding(Self.name, "request \(index): framed \(ours), llhttp framed \(theirs)")
         }
         // Counts differ legitimately only once a request closes the connection (llhttp stops

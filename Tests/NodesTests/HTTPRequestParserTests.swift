@@ -145,6 +145,7 @@ import Testing
         ("GET / HTTP/1.1\r\nHost: a\r\nX: " + String(repeating: "a", count: 16 * 1024) + "\r\n\r\n", .headTooLarge),
         ("GET / HTTP/1.1\r\nHost: a\r\n" + String(repeating: "X: a\r\n", count: 100) + "\r\n", .headTooLarge),
         ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1;" + String(repeating: "e", count: 1100) + "\r\n", .malformedChunk),
+        ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: " + String(repeating: "t", count: 16 * 1024) + "\r\n\r\n", .headTooLarge),
     ]
 
     /// Each refused with its own reason, whether it came whole or a byte at a time; a request

@@ -150,6 +150,8 @@ public struct HTTPRequestParser: Sendable {
             case .trailers:
                 switch scanLines(limit: maxHeadSize, skippingLeadingEmptyLines: false) {
                 case .needMoreBytes: return .needMoreBytes
+                // A first trailer line past the limit is no request line: the trailers are too large.
+                case .refused(.requestLineTooLong): return refuse(.headTooLarge)
                 case .refused(let refusal): return refuse(refusal)
                 case .found(let length):
                     // Trailers are checked as header lines, and dropped: no route reads them.
@@ -244,7 +246,7 @@ public struct HTTPRequestParser: Sendable {
 
         init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
-        public mutating func next() -> UnsafeRawBufferPointer? {
+        mutating func next() -> UnsafeRawBufferPointer? {
             guard start < bytes.count else { return nil }
             var end = start
             while bytes[end] != HTTPRequestParser.lf { end += 1 }
