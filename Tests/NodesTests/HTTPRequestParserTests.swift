@@ -12,9 +12,9 @@ import Testing
 
     /// Everything `bytes` holds, fed in pieces of `piece` bytes: the requests, then the refusal
     /// or nil when the bytes ended waiting for more.
-    static func parse(_ text: String, piece: Int? = nil, maxBody: Int = maxBody) -> (requests: [HTTPRequestParser.Request], refusal: HTTPRequestRefusal?, head: HTTPRequestParser.Head?) {
+    static func parse(_ text: String, piece: Int? = nil) -> (requests: [HTTPRequestParser.Request], refusal: HTTPRequestRefusal?, head: HTTPRequestParser.Head?) {
         let bytes = Array(text.utf8)
-        var parser = HTTPRequestParser(maxBodySize: maxBody)
+        var parser = HTTPRequestParser(maxBodySize: Self.maxBody)
         var requests: [HTTPRequestParser.Request] = []
         var start = 0
         repeat {

@@ -273,7 +273,7 @@ public struct HTTPRequestParser: Sendable {
         case .success(let line): (method, uri, version) = line
         }
         var contentLength: Int?
-        var transferEncoding: Substring?
+        var transferEncoding: String?
         var close = false, keepAliveAsked = false
         var hosts = 0, count = 0
         while let line = lines.next(), !line.isEmpty {
@@ -289,12 +289,12 @@ public struct HTTPRequestParser: Sendable {
                 contentLength = length
             } else if Self.name(name, is: "transfer-encoding") {
                 guard transferEncoding == nil else { return .failure(.ambiguousFraming) }
-                transferEncoding = Substring(String(decoding: value, as: UTF8.self))
+                transferEncoding = String(decoding: value, as: UTF8.self)
             } else if Self.name(name, is: "connection") {
                 for option in String(decoding: value, as: UTF8.self).split(separator: ",") {
-                    let option = option.trimmingOWS
-                    if option.lowercased() == "close" { close = true }
-                    if option.lowercased() == "keep-alive" { keepAliveAsked = true }
+                    let option = option.trimmingOWS.lowercased()
+                    if option == "close" { close = true }
+                    if option == "keep-alive" { keepAliveAsked = true }
                 }
             } else if Self.name(name, is: "host") {
                 hosts += 1
@@ -373,9 +373,7 @@ public struct HTTPRequestParser: Sendable {
         while index < line.count, isWhitespace(line[index]) { index += 1 }
         var end = line.count
         while end > index, isWhitespace(line[end - 1]) { end -= 1 }
-        for byte in line[index..<end] where !(byte >= 0x20 && byte != 0x7F) && byte != UInt8(ascii: "\t") {
-            return .failure(.malformedHeader)
-        }
+        guard line[index..<end].allSatisfy(isFieldText) else { return .failure(.malformedHeader) }
         return .success((name, UnsafeRawBufferPointer(rebasing: line[index..<end])))
     }
 
@@ -393,7 +391,7 @@ public struct HTTPRequestParser: Sendable {
             // BWS then `;` then the extensions.
             while index < line.count, isWhitespace(line[index]) { index += 1 }
             guard index < line.count, line[index] == UInt8(ascii: ";") else { return nil }
-            for byte in line[index...] where !(byte >= 0x20 && byte != 0x7F) && byte != UInt8(ascii: "\t") { return nil }
+            guard line[index...].allSatisfy(isFieldText) else { return nil }
         }
         return size
     }
@@ -425,6 +423,12 @@ public struct HTTPRequestParser: Sendable {
         if let digit = digit(byte) { return digit }
         let lower = byte | 0x20
         return (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(lower) ? Int(lower - UInt8(ascii: "a")) + 10 : nil
+    }
+
+    /// A byte of a field value or a chunk extension: visible, a space or a tab, or obsolete text
+    /// past 0x7F; no other control byte, no DEL.
+    private static func isFieldText(_ byte: UInt8) -> Bool {
+        (byte >= 0x20 && byte != 0x7F) || byte == UInt8(ascii: "\t")
     }
 
     private static func isWhitespace(_ byte: UInt8) -> Bool {
