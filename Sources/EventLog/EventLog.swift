@@ -111,6 +111,8 @@ public final class EventLog: EventStore {
     /// One process writes an LMDB log: every append is in its turn.
     public func inTurn<T>(_ body: () async throws -> T) async throws -> T { try await body() }
 
+    public var writerExecutor: (any TaskExecutor)? { core.writerExecutor }
+
     public func replay(after position: ChainHead, keyring: LogKeyring, _ body: (EventView) throws -> Void) throws -> ChainHead {
         try core.replay(after: position, keyring: keyring, body)
     }

@@ -48,6 +48,12 @@ public protocol EventStore: AnyObject, Sendable {
     /// by another that keeps appending first. An LMDB log has one writer: `body` runs at once.
     func inTurn<T>(_ body: () async throws -> T) async throws -> T
 
+    /// The thread that commits this process' appends, as an executor (nil when read-only). A task
+    /// that decides, appends and answers in a loop runs there: its appends are committed on that
+    /// thread as it makes them, with no hand-off to the writer and back (ADR-0027). It must not
+    /// wait there for anything but its own appends and the storage.
+    var writerExecutor: (any TaskExecutor)? { get }
+
     /// Returns the head this process knows of (its own commits, and for a shared log another
     /// writer's as followed) once it is beyond `sequence` (or the waiting task was cancelled);
     /// nil once the store is closed.

@@ -48,6 +48,8 @@ package final class LogCore: Sendable {
 
     package var isWritable: Bool { writer != nil }
 
+    package var writerExecutor: (any TaskExecutor)? { writer }
+
     package func setRecipients(_ recipients: [LogRecipient], epoch: UInt32) {
         writer?.setRecipients(recipients, epoch: epoch)
     }

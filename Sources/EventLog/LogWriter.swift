@@ -40,7 +40,12 @@ public struct LogStatistics: Sendable, Equatable {
 /// everything queued, writes it in one transaction of its storage (one fsync) and then answers
 /// them all: group commit. LMDB's write transactions are bound to a thread, and every storage's
 /// writes block, so they live here and never on an event loop or in the cooperative pool.
-final class LogWriter: @unchecked Sendable {
+///
+/// The thread is also a `TaskExecutor` (ADR-0027): a task that prefers it runs between two
+/// batches, and its appends are committed right there, on this thread, without waiting for a
+/// wake-up, so a loop that decides, appends and answers (the Nexus' data store) pays no hand-off
+/// per commit.
+final class LogWriter: TaskExecutor, @unchecked Sendable {
     struct Options {
         var segmentMaxRecords: UInt64
         var segmentMaxAge: Duration
@@ -52,7 +57,8 @@ final class LogWriter: @unchecked Sendable {
         var keyChanges: KeyTableChanges
         /// The head the appender decided on: the append goes through only right after it.
         var expectedHead: UInt64?
-        var continuation: CheckedContinuation<Appended, any Error>
+        /// Called once, on the writer thread, when the append is durable or refused.
+        var complete: (Result<Appended, any Error>) -> Void
     }
 
     /// The segment whose key encrypts new events. Writer-thread state only.
@@ -79,7 +85,13 @@ final class LogWriter: @unchecked Sendable {
     private var recipients: [LogRecipient] = []
     private var epoch: UInt32 = 0
     private var recipientsChanged = false
+    /// Tasks' jobs waiting for the thread (`enqueue`), run when no batch is prepared ahead.
+    private var jobs: [UnownedJob] = []
+    /// The thread has ended: jobs enqueued now run elsewhere.
+    private var ended = false
     private let finished = DispatchSemaphore(value: 0)
+    /// The writer thread's id (`pthread_self`), once it runs.
+    private let threadID = Atomic<UInt>(0)
 
     // Writer thread only.
     private var segment: OpenSegment?
@@ -109,26 +121,69 @@ final class LogWriter: @unchecked Sendable {
     }
 
     func append(_ events: [NewEvent], keyChanges: KeyTableChanges, expectedHead: UInt64?) async throws -> Appended {
-        try await withCheckedThrowingContinuation { continuation in
+        if isWriterThread { return try appendHere(events, keyChanges: keyChanges, expectedHead: expectedHead) }
+        return try await withCheckedThrowingContinuation { continuation in
             condition.lock()
             defer { condition.unlock() }
             if stopping {
                 continuation.resume(throwing: LogError.closed)
                 return
             }
-            queue.append(PendingAppend(events: events, keyChanges: keyChanges, expectedHead: expectedHead, continuation: continuation))
+            queue.append(PendingAppend(events: events, keyChanges: keyChanges, expectedHead: expectedHead,
+                                       complete: { continuation.resume(with: $0) }))
             condition.signal()
         }
     }
 
-    /// Stops taking appends, writes what is queued, and returns when the thread has ended.
+    private var isWriterThread: Bool { threadID.load(ordering: .relaxed) == UInt(pthread_self()) }
+
+    /// The result of an append committed on the writer thread itself (read and written there only).
+    private final class AppendedHere {
+        var result: Result<Appended, any Error>?
+    }
+
+    /// An append by a task running on the writer thread (between two batches: nothing is prepared
+    /// ahead): queued behind what others queued, and committed now, with them, on this thread.
+    private func appendHere(_ events: [NewEvent], keyChanges: KeyTableChanges, expectedHead: UInt64?) throws -> Appended {
+        let here = AppendedHere()
+        condition.lock()
+        if stopping {
+            condition.unlock()
+            throw LogError.closed
+        }
+        queue.append(PendingAppend(events: events, keyChanges: keyChanges, expectedHead: expectedHead, complete: { here.result = $0 }))
+        condition.unlock()
+        while here.result == nil, let (batch, recipients, epoch) = takeBatch() {
+            commitAlone(prepare(batch, recipients: recipients, epoch: epoch, after: nil))
+        }
+        // Queued, so taken by the loop above, and every prepared batch is answered.
+        return try here.result!.get()
+    }
+
+    /// Stops taking appends, writes what is queued, and returns when the thread has ended (at
+    /// once when called on the thread: it ends after the job that called).
     func stop() {
         condition.lock()
         let wasStopping = stopping
         stopping = true
         condition.signal()
         condition.unlock()
-        if !wasStopping { finished.wait() }
+        if !wasStopping && !isWriterThread { finished.wait() }
+    }
+
+    // MARK: - TaskExecutor
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        condition.lock()
+        defer { condition.unlock() }
+        guard !ended else {
+            // Its appends are refused (`LogError.closed`); the rest of it runs as anywhere else.
+            DispatchQueue.global().async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+            return
+        }
+        jobs.append(job)
+        condition.signal()
     }
 
     /// A batch made ready for its transaction: sequences assigned, bodies being sealed.
@@ -144,7 +199,18 @@ final class LogWriter: @unchecked Sendable {
         var lastSequence: UInt64 { ranges.last!.upperBound }
     }
 
+    /// What the thread does next.
+    private enum Work {
+        case jobs([UnownedJob])
+        case batch([PendingAppend], [LogRecipient], UInt32)
+        case end
+    }
+
     private func run() {
+        threadID.store(UInt(pthread_self()), ordering: .relaxed)
+        // The kernel's name too (Foundation keeps its own; a new thread inherits its creator's):
+        // what `top -H` and `perf` show, at most 15 bytes.
+        try? "spike-log-write".write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
         // While one batch commits (its fsync leaves the cores idle), the next queued batch is
         // already being sealed, on the assumption that the commit succeeds.
         var ahead: PreparedBatch?
@@ -154,14 +220,26 @@ final class LogWriter: @unchecked Sendable {
                 current = next
                 ahead = nil
             } else {
-                guard let (batch, recipients, epoch) = takeBatch(waiting: true) else { break }
-                guard let prepared = prepare(batch, recipients: recipients, epoch: epoch, after: nil) else { continue }
-                current = prepared
+                switch nextWork() {
+                case .jobs(let jobs):
+                    // Nothing is prepared ahead here: a job's appends are committed in turn.
+                    for job in jobs { job.runSynchronously(on: asUnownedTaskExecutor()) }
+                    continue
+                case .batch(let batch, let recipients, let epoch):
+                    guard let prepared = prepare(batch, recipients: recipients, epoch: epoch, after: nil) else { continue }
+                    current = prepared
+                case .end:
+                    // A thread that starts later may get the same id.
+                    threadID.store(0, ordering: .relaxed)
+                    finished.signal()
+                    return
+                }
             }
             // Look for the next batch now and again just before the fsync, by when a producer
-            // that waited for the previous append has usually queued its next one.
+            // that waited for the previous append has usually queued its next one; not while a
+            // job waits (it runs once nothing is prepared ahead).
             let lookAhead = {
-                if ahead == nil, let (batch, recipients, epoch) = self.takeBatch(waiting: false) {
+                if ahead == nil, let (batch, recipients, epoch) = self.takeBatch(whileNoJobWaits: true) {
                     ahead = self.prepare(batch, recipients: recipients, epoch: epoch, after: current.lastSequence)
                 }
             }
@@ -186,15 +264,45 @@ final class LogWriter: @unchecked Sendable {
                 ahead = prepare(current.batch, recipients: current.recipients, epoch: current.epoch, after: nil)
             }
         }
-        finished.signal()
     }
 
-    /// The queued appends that fit one transaction; waits for some unless `waiting` is false.
-    /// Nil when there are none (and, waiting, the writer is stopping).
-    private func takeBatch(waiting: Bool) -> ([PendingAppend], [LogRecipient], UInt32)? {
+    /// Commits `prepared` with nothing prepared behind it, prepared again while another writer of
+    /// a shared storage moved the head.
+    private func commitAlone(_ prepared: PreparedBatch?) {
+        var current = prepared
+        while let batch = current {
+            switch commit(batch, beforeSync: {}) {
+            case .committed, .failed: current = nil
+            case .headMoved: current = prepare(batch.batch, recipients: batch.recipients, epoch: batch.epoch, after: nil)
+            }
+        }
+    }
+
+    /// Waits for jobs or appends (jobs first); `.end` once stopping with neither left.
+    private func nextWork() -> Work {
         condition.lock()
         defer { condition.unlock() }
-        while waiting && queue.isEmpty && !stopping { condition.wait() }
+        while queue.isEmpty && jobs.isEmpty && !stopping { condition.wait() }
+        if !jobs.isEmpty {
+            defer { jobs.removeAll() }
+            return .jobs(jobs)
+        }
+        guard let (batch, recipients, epoch) = takeBatchLocked() else {
+            ended = true
+            return .end
+        }
+        return .batch(batch, recipients, epoch)
+    }
+
+    /// The queued appends that fit one transaction, if any (none when `whileNoJobWaits` and a job waits).
+    private func takeBatch(whileNoJobWaits: Bool = false) -> ([PendingAppend], [LogRecipient], UInt32)? {
+        condition.lock()
+        defer { condition.unlock() }
+        if whileNoJobWaits && !jobs.isEmpty { return nil }
+        return takeBatchLocked()
+    }
+
+    private func takeBatchLocked() -> ([PendingAppend], [LogRecipient], UInt32)? {
         guard !queue.isEmpty else { return nil }
         var batch: [PendingAppend] = []
         var count = 0
@@ -218,7 +326,7 @@ final class LogWriter: @unchecked Sendable {
             segment = nil
         }
         if segment == nil && recipients.isEmpty {
-            for pending in queued { pending.continuation.resume(throwing: LogError.noRecipients) }
+            for pending in queued { pending.complete(.failure(LogError.noRecipients)) }
             return nil
         }
         var batch: [PendingAppend] = []
@@ -235,7 +343,7 @@ final class LogWriter: @unchecked Sendable {
             var headBefore = first - 1
             for pending in queued {
                 if let expected = pending.expectedHead, expected != headBefore {
-                    pending.continuation.resume(throwing: LogError.headMoved(expected: expected, found: headBefore))
+                    pending.complete(.failure(LogError.headMoved(expected: expected, found: headBefore)))
                     continue
                 }
                 headBefore += UInt64(pending.events.count) + (batch.isEmpty && segment == nil ? 1 : 0)
@@ -343,7 +451,7 @@ final class LogWriter: @unchecked Sendable {
             }
             onCommit(head)
             for (pending, (range, head)) in zip(prepared.batch, zip(prepared.ranges, heads)) {
-                pending.continuation.resume(returning: Appended(range: range, head: head))
+                pending.complete(.success(Appended(range: range, head: head)))
             }
             return .committed
         } catch let moved as StoredHeadMoved {
@@ -367,7 +475,7 @@ final class LogWriter: @unchecked Sendable {
         segment = nil
         committedHead = nil
         let failure = storage.writeFailure(error)
-        for pending in batch { pending.continuation.resume(throwing: failure) }
+        for pending in batch { pending.complete(.failure(failure)) }
     }
 
     /// Events per unit of parallel sealing.

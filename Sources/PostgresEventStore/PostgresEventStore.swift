@@ -92,6 +92,7 @@ public final class PostgresEventStore: EventStore {
     }
 
     public func setRecipients(_ recipients: [LogRecipient], epoch: UInt32) { core.setRecipients(recipients, epoch: epoch) }
+    public var writerExecutor: (any TaskExecutor)? { core.writerExecutor }
 
     @discardableResult
     public func append(_ events: [NewEvent], keyChanges: KeyTableChanges, expectedHead: UInt64?) async throws -> ClosedRange<UInt64> {

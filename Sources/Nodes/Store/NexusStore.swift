@@ -157,7 +157,8 @@ public final class NexusStore: Sendable {
         self.core = core
         let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         wakeups = continuation
-        loop = Task {
+        // On the log writer's thread: each batch's append is committed as the loop makes it.
+        loop = Task(executorPreference: log.writerExecutor) {
             for await _ in stream {
                 while let work = Self.take(core) {
                     switch work {
