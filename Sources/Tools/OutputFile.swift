@@ -61,6 +61,17 @@ final class OutputFile {
 
     func write(_ text: String) throws { try write(text.utf8) }
 
+    /// Writes a large chunk (an export's thousand lines) with write(2) from where it is, after
+    /// what is buffered, instead of copying it into the buffer first.
+    func write(chunk: [UInt8]) throws {
+        guard !wipes, chunk.count >= Self.directWriteMinimum else { return try write(chunk) }
+        try flush()
+        try chunk.withUnsafeBytes { try writeAll($0) }
+    }
+
+    /// Smaller chunks are gathered in the buffer: one write(2) per megabyte.
+    static let directWriteMinimum = 64 << 10
+
     /// Appends through `body` (no copy of an intermediate array).
     func append(_ body: (inout [UInt8]) -> Void) throws {
         body(&buffer)
@@ -68,17 +79,21 @@ final class OutputFile {
     }
 
     func flush() throws {
+        try buffer.withUnsafeBytes { try writeAll($0) }
+        if wipes { _ = buffer.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
         var offset = 0
-        while offset < buffer.count {
-            let written = buffer.withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+        while offset < bytes.count {
+            let written = Foundation.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
             if written < 0 {
                 if errno == EINTR { continue }
                 throw CommandFailure("cannot write \(path ?? "to standard output"): \(String(cString: strerror(errno)))")
             }
             offset += written
         }
-        if wipes { _ = buffer.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
-        buffer.removeAll(keepingCapacity: true)
     }
 
     /// Flushes; a file is synced and renamed into place.

@@ -102,7 +102,7 @@ struct LogExport: AsyncParsableCommand {
                         }
                         return batch
                     }, deliver: { batch in
-                        try out.write(batch.bytes)
+                        try out.write(chunk: batch.bytes)
                         progress.read += batch.read
                         written += batch.written
                         progress.tick(written: written, force: true)
