@@ -16,8 +16,10 @@ import Synchronization
 ///
 /// Writes queue up; the loop takes everything queued, decides it on a snapshot of the plane,
 /// appends the resulting events and key-table changes in one transaction (group commit: one
-/// fsync for all of them), and only then applies them and answers. Reads take the lock for a
-/// lookup, never wait for a write, and open sealed values outside the lock.
+/// fsync for all of them), and only then applies them and answers. The loop runs on the log
+/// writer's thread (`EventStore.writerExecutor`, ADR-0027), so nothing is handed between two
+/// threads from one batch to the next. Reads take the lock for a lookup, never wait for a write,
+/// and open sealed values outside the lock.
 public final class NexusStore: Sendable {
     private struct State: Sendable {
         var plane: DataPlane
