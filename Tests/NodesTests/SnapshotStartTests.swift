@@ -75,13 +75,19 @@ import Testing
 
     @Test func deletingTheSnapshotsLosesNothing() async throws {
         let first = try await Self.stoppedSystem()
-        try Self.withLog(first) { try $0.deleteSnapshots() }
+        let stoppedHead = try #require(try Self.withLog(first) { log -> ChainHead? in
+            try log.deleteSnapshots()
+            return try log.head()
+        })
         let restarted = try await NexusHarness(continuing: first)
         try await awaitingCleanup({ await restarted.stop() }) {
             try await Self.expectServesTheWholeLogsFold(restarted)
             let report = try #require(restarted.node.store.dataFoldReport)
             #expect(report.snapshot == nil && report.ignored == nil)
-            #expect(report.records == restarted.node.store.position.sequence, "\(report)")
+            // Folded from the first record: every record the stopped system wrote, and this
+            // start's up to the fold. The lifecycle may append more after it (a Keeper's poll
+            // answered late, on a loaded machine), which the store then holds without a fold.
+            #expect(report.records >= stoppedHead.sequence && report.records <= restarted.node.store.position.sequence, "\(report)")
         }
     }
 
