@@ -31,7 +31,7 @@ import Testing
             var mine: [ClosedRange<UInt64>] = []
             var threads: Set<String> = [Self.threadName()]
             for index in 0..<100 {
-                // Two events an append, the second authenticated: a whole batch, as the Nexus writes.
+                // Two events an append, as a batch of the Nexus' writes is: each must land in one piece.
                 mine.append(try await store.append([NewEvent(kind: 2, body: body("writer \(index)")), NewEvent(kind: 2, body: body("writer \(index)b"))]))
                 threads.insert(Self.threadName())
             }
