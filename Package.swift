@@ -111,6 +111,8 @@ let package = Package(
         ),
         // What Swift's Glibc module does not reach: malloc tuning, core dumps (prctl, rlimit).
         .target(name: "CProcessControl"),
+        // Child processes started and waited for without Foundation's Process (see ChildProcess).
+        .target(name: "ChildProcesses", dependencies: ["CProcessControl"], swiftSettings: strictSettings),
         // Shamir's secret sharing over GF(2^8), constant time; depends on nothing.
         .target(
             name: "SecretSharing",
@@ -194,6 +196,7 @@ let package = Package(
                 "EventLog",
                 "PostgresEventStore",
                 "CProcessControl",
+                "ChildProcesses",
                 "SPIFFE",
                 "SPIFFETLS",
                 "SPIFFEWorkloadAPI",
@@ -276,6 +279,7 @@ let package = Package(
             name: "EventLogTests",
             dependencies: [
                 "EventLog",
+                "ChildProcesses",
                 "PostgresEventStore",
                 "CLMDB",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -286,6 +290,7 @@ let package = Package(
             name: "SPIFFETests",
             dependencies: [
                 "SPIFFE",
+                "ChildProcesses",
                 "SPIFFETLS",
                 "SPIFFEWorkloadAPI",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
@@ -303,7 +308,7 @@ let package = Package(
         // Runs the real `spike` executable.
         .testTarget(
             name: "ToolsTests",
-            dependencies: ["SPIFFE", "Tools", "EventLog", "PostgresEventStore", "Projections", "NexusCore", .product(name: "X509", package: "swift-certificates")],
+            dependencies: ["SPIFFE", "Tools", "ChildProcesses", "EventLog", "PostgresEventStore", "Projections", "NexusCore", .product(name: "X509", package: "swift-certificates")],
             swiftSettings: strictSettings
         ),
         // Every kept fuzzing input (seeds and the inputs of crashes found) replayed.
@@ -334,7 +339,7 @@ let package = Package(
             name: "NodesTests",
             dependencies: [
                 "Nodes", "NexusCore", "SpikeAPI", "SpikeClient", "Projections", "EventLog", "PostgresEventStore", "SecretSharing", "SPIFFE",
-                "SPIFFETLS",
+                "SPIFFETLS", "ChildProcesses",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,7 +1,10 @@
+#define _GNU_SOURCE
 #include "CProcessControl.h"
 
 #include <errno.h>
 #include <malloc.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -51,4 +54,35 @@ long spike_locked_kibibytes(void) {
     }
     fclose(status);
     return kibibytes;
+}
+
+int spike_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[], int in, int out, int err, int own_group) {
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attributes;
+    int failed = posix_spawn_file_actions_init(&actions);
+    if (failed) return failed;
+    failed = posix_spawnattr_init(&attributes);
+    if (failed) {
+        posix_spawn_file_actions_destroy(&actions);
+        return failed;
+    }
+    const int sources[3] = {in, out, err};
+    for (int target = 0; target < 3 && !failed; target++) failed = posix_spawn_file_actions_adddup2(&actions, sources[target], target);
+    if (!failed) failed = posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+    // A thread of the caller may block signals (the test runner blocks SIGTERM) or a library may
+    // ignore some (SIGPIPE): a child inherits both across exec unless told otherwise.
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    sigdelset(&all, SIGKILL);
+    sigdelset(&all, SIGSTOP);
+    short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | (own_group ? POSIX_SPAWN_SETPGROUP : 0);
+    if (!failed) failed = posix_spawnattr_setsigmask(&attributes, &none);
+    if (!failed) failed = posix_spawnattr_setsigdefault(&attributes, &all);
+    if (!failed && own_group) failed = posix_spawnattr_setpgroup(&attributes, 0);
+    if (!failed) failed = posix_spawnattr_setflags(&attributes, flags);
+    if (!failed) failed = posix_spawn(pid, path, &actions, &attributes, argv, envp);
+    posix_spawnattr_destroy(&attributes);
+    posix_spawn_file_actions_destroy(&actions);
+    return failed;
 }

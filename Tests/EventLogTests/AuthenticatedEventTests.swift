@@ -1,3 +1,4 @@
+import ChildProcesses
 import Crypto
 import Foundation
 import Testing
@@ -83,18 +84,10 @@ import Testing
         try #require(FileManager.default.isExecutableFile(atPath: child.path), "build LogCrashChild first (swift build --build-tests)")
         let keyFile = t.directory.sub("recipient.pem")
         try LogKeyFile.pem(t.key.publicKey).write(toFile: keyFile, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = child
-        process.arguments = [t.path, keyFile, "1"]
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let run = try ChildProcess.run(child.path, [t.path, keyFile, "1"])
         // Refused at open, at once, with the reason: not a crash, not a retry loop.
-        #expect(process.terminationReason == .exit && process.terminationStatus == 3)
-        #expect(stderr.contains("is open for writing by another process"), "\(stderr)")
+        #expect(run.termination == .exited(3))
+        #expect(run.standardError.contains("is open for writing by another process"), "\(run.standardError)")
         #expect(try t.log.head()?.sequence == 2)
     }
 }

@@ -1,3 +1,4 @@
+import ChildProcesses
 import Crypto
 import Foundation
 import Synchronization
@@ -49,13 +50,11 @@ import Testing
     /// Starts the child, waits for its first acknowledged append, lets it run for the delay,
     /// kills it with SIGKILL and returns the sequences it acknowledged.
     private func runAndKill(_ executable: URL, arguments: [String], afterMilliseconds delay: Int) async throws -> Set<UInt64> {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
         let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try ChildProcess(executable: executable.path, arguments: arguments,
+                                       standardOutput: .descriptor(output.fileHandleForWriting.fileDescriptor))
+        // The child holds the only write end: the reader sees the end of the pipe when it dies.
+        try output.fileHandleForWriting.close()
         let collected = OutputCollector()
         let reader = Task.detached {
             while true {
@@ -72,10 +71,9 @@ import Testing
             try await Task.sleep(for: .milliseconds(2))
         }
         try await Task.sleep(for: .milliseconds(delay))
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        process.send(SIGKILL)
+        #expect(process.wait() == .signaled(SIGKILL))
         await reader.value
-        #expect(process.terminationReason == .uncaughtSignal)
         var acknowledged: Set<UInt64> = []
         // A line cut by the kill has no newline and is ignored.
         for line in collected.text.split(separator: "\n", omittingEmptySubsequences: false).dropLast() {

@@ -1,3 +1,4 @@
+import ChildProcesses
 import Crypto
 import Foundation
 import PostgresEventStore
@@ -152,14 +153,10 @@ extension PostgresStoreTests {
         #expect(refusal(byAddress.replacingOccurrences(of: "sslmode=verify-full", with: "sslmode=verify-ca")) == nil)
         // Another CA: refused.
         let otherCA = NSTemporaryDirectory() + "spike-other-ca-\(UUID().uuidString).pem"
-        let made = Process()
-        made.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        made.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=other",
-                          "-keyout", otherCA + ".key", "-out", otherCA]
-        made.standardOutput = FileHandle.nullDevice
-        made.standardError = FileHandle.nullDevice
-        try made.run()
-        made.waitUntilExit()
+        let made = try ChildProcess(executable: "/usr/bin/openssl", arguments: [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=other",
+            "-keyout", otherCA + ".key", "-out", otherCA]).wait()
+        try #require(made == .exited(0), "openssl req: \(made)")
         defer { try? FileManager.default.removeItem(atPath: otherCA); try? FileManager.default.removeItem(atPath: otherCA + ".key") }
         let withOtherCA = text.replacingOccurrences(of: #"sslrootcert=[^&]*"#, with: "sslrootcert=\(otherCA)", options: .regularExpression)
         #expect(refusal(withOtherCA)?.contains("CERTIFICATE_VERIFY_FAILED") == true, "\(refusal(withOtherCA) ?? "opened")")

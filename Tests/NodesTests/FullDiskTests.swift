@@ -1,3 +1,4 @@
+import ChildProcesses
 import EventLog
 import Foundation
 import Nodes
@@ -9,14 +10,7 @@ import Testing
 /// and writes are accepted again once space is freed.
 @Suite(.serialized) struct FullDiskTests {
     static func run(_ tool: String, _ arguments: [String]) throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        return process.terminationStatus
+        try ChildProcess(executable: tool, arguments: arguments).wait().status
     }
 
     @Test(.enabled(if: getuid() == 0, "mounting a size-limited tmpfs needs root (CI runs as root)"))

@@ -1,3 +1,4 @@
+import ChildProcesses
 import Foundation
 import Synchronization
 import Testing
@@ -37,16 +38,14 @@ import SPIFFETLS
 
     /// Runs s_client until it prints a line containing `hello` or ends; returns its output.
     private func sClient(port: Int, _ arguments: [String]) async throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = ["s_client", "-connect", "127.0.0.1:\(port)", "-CAfile", directory + "/ca.pem",
-                             "-verify_return_error", "-quiet"] + arguments
         let input = Pipe()
         let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try ChildProcess(
+            executable: "/usr/bin/openssl",
+            arguments: ["s_client", "-connect", "127.0.0.1:\(port)", "-CAfile", directory + "/ca.pem", "-verify_return_error", "-quiet"] + arguments,
+            standardInput: .descriptor(input.fileHandleForReading.fileDescriptor),
+            standardOutput: .descriptor(output.fileHandleForWriting.fileDescriptor))
+        try output.fileHandleForWriting.close()
         let text = Mutex("")
         // A tolerance, not an assertion: every suite runs at once on two cores (seen: more than 10 s).
         let deadline = Date() + 30
@@ -59,8 +58,7 @@ import SPIFFETLS
         while Date() < deadline && process.isRunning && !text.withLock({ $0.contains("hello") }) {
             try await Task.sleep(for: .milliseconds(10))
         }
-        // SIGKILL: the test runner's threads block SIGTERM, and spawned children inherit that.
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.send(SIGKILL)
         while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
         output.fileHandleForReading.readabilityHandler = nil
         return text.withLock { $0 }

@@ -14,17 +14,11 @@ extension LocalClusters {
             var stderr: String
         }
 
-        /// Runs `spike` on a Dispatch thread (not on the cooperative pool) with the cluster's env.
+        /// Runs `spike` with the cluster's env.
         func spike(_ arguments: [String], _ environment: [String: String] = [:], input: String = "") async throws -> Run {
             let base = try clusterEnvironment()
-            return try await withCheckedThrowingContinuation { continuation in
-                DispatchQueue.global().async {
-                    continuation.resume(with: Result {
-                        let result = try SpikeExecutable.runSeparately(arguments, environment: base.merging(environment) { $1 }, input: Data(input.utf8))
-                        return Run(status: result.status, stdout: result.stdout, stderr: result.stderr)
-                    })
-                }
-            }
+            let result = try await SpikeExecutable.runningSeparately(arguments, environment: base.merging(environment) { $1 }, input: input)
+            return Run(status: result.status, stdout: result.stdout, stderr: result.stderr)
         }
 
         /// The variables `spike dev up` wrote to DIR/env; none before it ran.

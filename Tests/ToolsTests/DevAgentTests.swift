@@ -1,3 +1,4 @@
+import ChildProcesses
 import Foundation
 import Testing
 
@@ -12,15 +13,15 @@ import Testing
             unlink(socket)
         }
         #expect(try SpikeExecutable.run(["dev", "ca", "init", "--dir", dir + "/ca"]).status == 0)
-        let agent = Process()
-        agent.executableURL = SpikeExecutable.url
-        agent.arguments = ["dev", "agent", "--ca", dir + "/ca", "--socket", socket, "--id", "spiffe://spike.ist/spike/pilot/role/superuser"]
         let agentOutput = Pipe()
-        agent.standardOutput = agentOutput
-        try agent.run()
+        let agent = try ChildProcess(
+            executable: SpikeExecutable.url.path,
+            arguments: ["dev", "agent", "--ca", dir + "/ca", "--socket", socket, "--id", "spiffe://spike.ist/spike/pilot/role/superuser"],
+            standardOutput: .descriptor(agentOutput.fileHandleForWriting.fileDescriptor))
+        try agentOutput.fileHandleForWriting.close()
         defer {
-            kill(agent.processIdentifier, SIGKILL)
-            agent.waitUntilExit()
+            agent.send(SIGKILL)
+            agent.wait()
         }
         let first = agentOutput.fileHandleForReading.availableData
         #expect(String(decoding: first, as: UTF8.self).hasPrefix("listening on unix://\(socket)"))

@@ -11,13 +11,7 @@ extension LocalClusters {
 
         func spike(_ arguments: [String], input: String = "") async throws -> (status: Int32, stdout: String, stderr: String) {
             let environment = FileManager.default.fileExists(atPath: dir + "/env") ? try LocalClusters.exports(at: dir + "/env") : [:]
-            return try await withCheckedThrowingContinuation { continuation in
-                DispatchQueue.global().async {
-                    continuation.resume(with: Result {
-                        try SpikeExecutable.runSeparately(arguments, environment: environment, input: Data(input.utf8))
-                    })
-                }
-            }
+            return try await SpikeExecutable.runningSeparately(arguments, environment: environment, input: input)
         }
 
         func nexusPID() throws -> pid_t {

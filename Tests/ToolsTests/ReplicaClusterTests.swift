@@ -17,12 +17,7 @@ extension LocalClusters {
             if let replica, let urls = environment["SPIKE_NEXUS_API_URLS"]?.split(separator: ",") {
                 environment["SPIKE_NEXUS_API_URL"] = String(urls[replica])
             }
-            let chosen = environment
-            return try await withCheckedThrowingContinuation { continuation in
-                DispatchQueue.global().async {
-                    continuation.resume(with: Result { try SpikeExecutable.runSeparately(arguments, environment: chosen) })
-                }
-            }
+            return try await SpikeExecutable.runningSeparately(arguments, environment: environment)
         }
 
         func value(_ path: String, through replica: Int, version: Int? = nil) async throws -> String? {
@@ -134,8 +129,11 @@ extension LocalClusters {
             var acknowledged: [Int] = []
             var index = 0
             while acknowledged.count < 12 {
-                if try await spike(["secret", "put", "ha/stream\(index)", "value=s\(index)"], through: 0).status == 0 { acknowledged.append(index) }
+                let put = try await spike(["secret", "put", "ha/stream\(index)", "value=s\(index)"], through: 0)
+                if put.status == 0 { acknowledged.append(index) }
                 index += 1
+                // A replica that refuses every write ends the test, not the run.
+                try #require(index - acknowledged.count < 20, "20 writes through the first replica failed, the last: \(put.stderr)")
                 if acknowledged.count == 8 {
                     let pid = pid_t(try String(contentsOfFile: dir + "/run/nexus.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))!
                     // Killed while the next write is on its way.

@@ -1,6 +1,9 @@
-// Process settings Swift's Glibc module does not reach (malloc.h, sys/prctl.h), as C functions.
+// Process settings and spawning that Swift's Glibc module does not reach (malloc.h, sys/prctl.h, spawn.h's
+// closefrom action), as C functions.
 #ifndef SPIKE_CPROCESSCONTROL_H
 #define SPIKE_CPROCESSCONTROL_H
+
+#include <sys/types.h>
 
 /// Keeps freed heap memory in the process instead of giving it back to the kernel at once: for
 /// batch readers that allocate and free the same large buffers over and over.
@@ -27,5 +30,12 @@ long spike_locked_kibibytes(void);
 
 /// Whether the process is dumpable (1), not (0), or -1 on error.
 int spike_is_dumpable(void);
+
+/// Starts `path` (argv, envp: NULL-terminated) with `in`, `out` and `err` as its descriptors 0, 1
+/// and 2 and no other descriptor of this process (glibc's closefrom action: nothing opened by
+/// another thread meanwhile leaks in either), every signal at its default disposition and none
+/// blocked, in a process group of its own when `own_group` is non-zero. Returns 0 and the pid in
+/// `pid`, or the errno of the failure.
+int spike_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[], int in, int out, int err, int own_group);
 
 #endif

@@ -1,3 +1,4 @@
+import ChildProcesses
 import Foundation
 import Nodes
 
@@ -76,7 +77,7 @@ struct DevCluster {
     /// The pid of a running component, or nil.
     func runningPID(_ name: String) -> pid_t? {
         guard let text = try? String(contentsOfFile: path("run", name + ".pid"), encoding: .utf8),
-              let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0, kill(pid, 0) == 0 else { return nil }
+              let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0, Self.isAlive(pid) else { return nil }
         // A pid can be reused: only one whose command line is ours counts.
         let commandLine = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
         return commandLine.contains("spike") ? pid : nil
@@ -90,23 +91,21 @@ struct DevCluster {
         try FileManager.default.createDirectory(atPath: path("logs"), withIntermediateDirectories: true)
         let logPath = path("logs", component.name + ".log")
         if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
-        guard let log = FileHandle(forWritingAtPath: logPath) else { throw CommandFailure("cannot write \(logPath)") }
-        log.seekToEndOfFile()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.executable)
-        process.arguments = component.arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(component.environment) { $1 }
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
-        try log.close()
-        let pid = process.processIdentifier
+        let log = open(logPath, O_WRONLY | O_APPEND | O_CLOEXEC)
+        guard log >= 0 else { throw CommandFailure("cannot write \(logPath): \(String(cString: strerror(errno)))") }
+        defer { close(log) }
+        // In a process group of its own: a Ctrl-C in the terminal that ran `spike dev up` does not
+        // stop the cluster.
+        let process = try ChildProcess(
+            executable: Self.executable, arguments: component.arguments,
+            environment: ProcessInfo.processInfo.environment.merging(component.environment) { $1 },
+            standardOutput: .descriptor(log), standardError: .descriptor(log), ownProcessGroup: true)
+        let pid = process.pid
         try "\(pid)\n".write(toFile: path("run", component.name + ".pid"), atomically: true, encoding: .utf8)
         let deadline = ContinuousClock.now + timeout
         while !FileManager.default.fileExists(atPath: component.readyFile) {
-            guard process.isRunning else {
-                throw CommandFailure("\(component.name) exited with status \(process.terminationStatus); its log:\n\(tail(logPath))")
+            if let ended = process.poll() {
+                throw CommandFailure("\(component.name) ended (\(ended)); its log:\n\(tail(logPath))")
             }
             guard ContinuousClock.now < deadline else {
                 throw CommandFailure("\(component.name) did not start within \(timeout); its log:\n\(tail(logPath))")
@@ -122,11 +121,21 @@ struct DevCluster {
         guard let pid = runningPID(name) else { return false }
         kill(pid, SIGTERM)
         let deadline = ContinuousClock.now + grace
-        while kill(pid, 0) == 0, ContinuousClock.now < deadline {
+        while Self.isAlive(pid), ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(50))
         }
-        if kill(pid, 0) == 0 { kill(pid, SIGKILL) }
+        if Self.isAlive(pid) { kill(pid, SIGKILL) }
         return true
+    }
+
+    /// Whether `pid` runs: it exists and is not a zombie. A component outlives the command that
+    /// started it, so init collects it once it ends, and init may do that only every few seconds
+    /// (seen: two), while `kill(pid, 0)` succeeds on the zombie all that time.
+    static func isAlive(_ pid: pid_t) -> Bool {
+        guard kill(pid, 0) == 0 else { return false }
+        // "pid (comm) state ...": the state follows the last parenthesis (comm may hold one).
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let end = stat.lastIndex(of: ")") else { return true }
+        return stat[stat.index(after: end)...].drop { $0 == " " }.first != "Z"
     }
 
     func address(_ name: String) -> String? {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChildProcesses
 import EventLog
 import Foundation
 import Projections
@@ -200,7 +201,11 @@ struct Drill {
     private func kill(_ name: String) throws {
         guard let pid = cluster.runningPID(name) else { throw CommandFailure("\(name) is not running") }
         Glibc.kill(pid, SIGKILL)
-        while Glibc.kill(pid, 0) == 0 { usleep(10_000) }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while DevCluster.isAlive(pid) {
+            guard ContinuousClock.now < deadline else { throw CommandFailure("\(name) (pid \(pid)) still runs 10 s after SIGKILL") }
+            usleep(10_000)
+        }
     }
 
     private func killEverything() async throws -> String {
@@ -246,29 +251,8 @@ struct Drill {
 /// This executable as a child process: its status and its output (stdout and stderr together).
 enum DrillProcess {
     static func run(_ arguments: [String], environment: [String: String], input: String) async throws -> (status: Int32, output: String) {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result {
-                    let directory = NSTemporaryDirectory() + "spike-drill-\(UUID().uuidString)"
-                    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-                    defer { try? FileManager.default.removeItem(atPath: directory) }
-                    // Input and output in files (0700 directory): nothing blocks on a full pipe.
-                    let (inPath, outPath) = (directory + "/in", directory + "/out")
-                    try OutputFile.write(Array(input.utf8), to: inPath)
-                    try OutputFile.write([], to: outPath)
-                    let process = Process()
-                    process.executableURL = URL(fileURLWithPath: DevCluster.executable)
-                    process.arguments = arguments
-                    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-                    process.standardInput = FileHandle(forReadingAtPath: inPath)
-                    let output = FileHandle(forWritingAtPath: outPath)
-                    process.standardOutput = output
-                    process.standardError = output
-                    try process.run()
-                    process.waitUntilExit()
-                    return (process.terminationStatus, (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "")
-                })
-            }
-        }
+        let completed = try await ChildProcess.running(DevCluster.executable, arguments, environment: ProcessInfo.processInfo.environment.merging(environment) { $1 },
+                                                       input: Array(input.utf8), mergingStandardError: true)
+        return (completed.termination.status, completed.standardOutput)
     }
 }

@@ -1,3 +1,4 @@
+import ChildProcesses
 import Foundation
 import PostgresEventStore
 
@@ -69,46 +70,26 @@ struct DevPostgres {
     }
 
     /// Runs a PostgreSQL command to its end, its output appended to DIR/postgres/commands.log
-    /// (a file, not a pipe: the server pg_ctl starts would hold a pipe open for good). Spawned with
-    /// every other descriptor closed and reaped here with waitpid: started through Foundation's
-    /// Process, the server kept the descriptor by which that Process sees its child exit, and
-    /// `waitUntilExit` never returned.
+    /// (a file, not a pipe: the server pg_ctl starts would hold a pipe open for good). A
+    /// `ChildProcess`: the server outlives the command and keeps what the command inherited.
     private func run(_ executable: String, _ arguments: [String], what: String) throws {
         let asPostgres = asRoot && executable != "/bin/chown"
         let argv = asPostgres ? ["/usr/sbin/runuser", "-u", "postgres", "--", executable] + arguments : [executable] + arguments
         let outputPath = (directory as NSString).appendingPathComponent("commands.log")
         let start = ((try? FileManager.default.attributesOfItem(atPath: outputPath))?[.size] as? Int) ?? 0
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_APPEND, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        // Nothing else goes with it: the server outlives this process, and a descriptor it kept
-        // (the end of a pipe whose closing tells our own parent that we exited) would hang that.
-        Self.closeOnExec()
-        var cStrings = argv.map { strdup($0) }
-        defer { cStrings.forEach { free($0) } }
-        cStrings.append(nil)
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, argv[0], &actions, nil, &cStrings, environ)
-        guard spawned == 0 else { throw CommandFailure("cannot run \(argv[0]) for PostgreSQL's \(what): \(String(cString: strerror(spawned)))") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        let exited = status & 0x7f == 0
-        let code = (status >> 8) & 0xff
-        guard exited && code == 0 else {
-            let text = (try? Data(contentsOf: URL(fileURLWithPath: outputPath)).dropFirst(start)).map { String(decoding: $0, as: UTF8.self) } ?? ""
-            throw CommandFailure("PostgreSQL's \(what) failed (status \(exited ? code : 128 + (status & 0x7f))): \(text.suffix(2000))")
+        let output = open(outputPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard output >= 0 else { throw CommandFailure("cannot write \(outputPath) for PostgreSQL's \(what): \(String(cString: strerror(errno)))") }
+        defer { close(output) }
+        let ended: ChildProcess.Termination
+        do {
+            ended = try ChildProcess(executable: argv[0], arguments: Array(argv.dropFirst()),
+                                     standardOutput: .descriptor(output), standardError: .descriptor(output)).wait()
+        } catch {
+            throw CommandFailure("cannot run \(argv[0]) for PostgreSQL's \(what): \(error)")
         }
-    }
-
-    /// Marks every descriptor above stderr close-on-exec.
-    private static func closeOnExec() {
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? [] {
-            guard let fd = Int32(name), fd > 2 else { continue }
-            let flags = fcntl(fd, F_GETFD)
-            if flags >= 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
+        guard ended == .exited(0) else {
+            let text = (try? Data(contentsOf: URL(fileURLWithPath: outputPath)).dropFirst(start)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            throw CommandFailure("PostgreSQL's \(what) failed (status \(ended.status)): \(text.suffix(2000))")
         }
     }
 
