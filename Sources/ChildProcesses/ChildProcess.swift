@@ -7,8 +7,8 @@ import Synchronization
 /// Not Foundation's `Process`: on Linux it learns that a child ended when a socket the child
 /// inherited reaches end of file, so any other process that holds that socket (a daemon the child
 /// started, or a process another thread spawned at that moment, which inherits it) keeps
-/// `waitUntilExit` waiting long after the child is gone. A CI run hung 85 minutes on it. Here a
-/// child gets descriptors 0 to 2 and nothing else, and its end is the kernel's word.
+/// `waitUntilExit` waiting long after the child is gone (`sh -c 'sleep 5 & echo $!'`: 5 s). Here
+/// a child gets descriptors 0 to 2 and nothing else, and its end is the kernel's word.
 public final class ChildProcess: Sendable {
     /// How a child ended.
     public enum Termination: Sendable, Equatable, CustomStringConvertible {

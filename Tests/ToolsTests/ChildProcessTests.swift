@@ -6,8 +6,8 @@ import Testing
 /// child gets the standard descriptors, default signal handling and nothing else of this process.
 struct ChildProcessTests {
     @Test func aChildIsWaitedForWhileTheDaemonItStartedRunsOn() throws {
-        // Foundation's Process waited here until the grandchild ended: it kept the socket by
-        // which Process sees its child end (a CI run hung 85 minutes on `spike dev down`).
+        // Foundation's Process waited here until the grandchild ended: it keeps the socket by
+        // which Process sees its child end (ADR-0028).
         let started = ContinuousClock.now
         let run = try ChildProcess.run("/bin/sh", ["-c", "sleep 60 & echo $!"])
         let grandchild = try #require(pid_t(run.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)))

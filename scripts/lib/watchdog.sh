@@ -3,6 +3,7 @@
 # thread's stack when gdb is there), instead of running into CI's own timeout with nothing to show.
 
 # spike_swift_test_with_limit SECONDS [swift test arguments...]
+# (Every command that may fail here says `|| true`: scripts/test runs with `set -euo pipefail`.)
 spike_swift_test_with_limit() {
   local limit="$1"; shift
   local log; log="$(mktemp /tmp/spike-swift-test.XXXXXX)"
@@ -25,13 +26,13 @@ EOF
       for tests in $(pgrep -P "$runner" -f 'PackageTests.xctest'); do
         if command -v gdb >/dev/null 2>&1; then
           echo "the stacks of process $tests:"
-          gdb -p "$tests" -batch -ex 'thread apply all bt 25' 2>/dev/null | grep -E '^(Thread|#)' | swift demangle --simplified
+          gdb -p "$tests" -batch -ex 'thread apply all bt 25' 2>/dev/null | grep -E '^(Thread|#)' | swift demangle --simplified || true
         fi
         # Its children too (a process a test started holds what it inherited: CI's output).
-        kill -KILL "$tests" $(spike_descendants "$tests") 2>/dev/null
+        kill -KILL "$tests" $(spike_descendants "$tests") 2>/dev/null || true
       done
-      kill "$runner" 2>/dev/null
-      wait "$runner" 2>/dev/null
+      kill "$runner" 2>/dev/null || true
+      wait "$runner" 2>/dev/null || true
       rm -f "$log"
       return 1
     fi
