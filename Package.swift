@@ -109,7 +109,7 @@ let package = Package(
             name: "CRE2",
             linkerSettings: [.linkedLibrary("re2")]
         ),
-        // What Swift's Glibc module does not reach: malloc tuning, core dumps (prctl, rlimit).
+        // What Swift's Glibc module does not reach: malloc tuning, core dumps (prctl, rlimit), spawning.
         .target(name: "CProcessControl"),
         // Child processes started and waited for without Foundation's Process (see ChildProcess).
         .target(name: "ChildProcesses", dependencies: ["CProcessControl"], swiftSettings: strictSettings),
