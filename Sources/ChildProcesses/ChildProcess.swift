@@ -35,10 +35,9 @@ public final class ChildProcess: Sendable {
         }
     }
 
-    /// A standard stream of the child: /dev/null, this process' own, or an open descriptor.
+    /// A standard stream of the child: /dev/null, or an open descriptor.
     public enum Stream: Sendable {
         case null
-        case inherited
         case descriptor(Int32)
     }
 
@@ -52,16 +51,15 @@ public final class ChildProcess: Sendable {
                 ownProcessGroup: Bool = false) throws(ChildProcessError) {
         let null = open("/dev/null", O_RDWR | O_CLOEXEC)
         defer { if null >= 0 { close(null) } }
-        func descriptor(_ stream: Stream, own: Int32) throws(ChildProcessError) -> Int32 {
+        func descriptor(_ stream: Stream) throws(ChildProcessError) -> Int32 {
             switch stream {
             case .null:
                 guard null >= 0 else { throw .cannotStart(executable, reason: "cannot open /dev/null: \(String(cString: strerror(errno)))") }
                 return null
-            case .inherited: return own
             case .descriptor(let fd): return fd
             }
         }
-        let fds = (try descriptor(standardInput, own: 0), try descriptor(standardOutput, own: 1), try descriptor(standardError, own: 2))
+        let fds = (try descriptor(standardInput), try descriptor(standardOutput), try descriptor(standardError))
         var argv = ([executable] + arguments).map { strdup($0) }
         defer { argv.forEach { free($0) } }
         argv.append(nil)
