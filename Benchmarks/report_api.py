@@ -15,7 +15,7 @@ emit("nginx_static_p50")
 emit("nginx_static_p99")
 emit("nexus_read_throughput", "nginx_static_throughput", ">= 1.0 x nginx", lambda f: f["ratio"] >= 1.0)
 emit("nexus_read_p50", "nginx_static_p50")
-emit("nexus_read_p99", "nginx_static_p99")
+emit("nexus_read_p99", "nginx_static_p99", "<= nginx's p99", lambda f: f["ratio"] <= 1.0)
 if "nexus_baseline_read_throughput" in figures:
     # The same reads against the build named by SPIKE_BENCH_BASELINE_REF, in the same rounds.
     emit("nexus_baseline_read_throughput")

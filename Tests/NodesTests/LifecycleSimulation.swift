@@ -561,7 +561,7 @@ struct LifecycleSimulation {
                 guard let wrapped = plane.versionKeys[version.keyID],
                       let json = try? VersionSeal.openJSON(version.sealedValue, wrappedKey: wrapped, keyID: version.keyID, path: path,
                                                            version: version.version, epoch: version.epoch, dataKey: keys.data),
-                      let value = try? JSONDecoder().decode([String: String].self, from: json),
+                      let value = try? JSONDecoder().decode([String: String].self, from: Data(json)),
                       value == acknowledgedValues[path]?[version.version]
                 else { throw violation("\(path) version \(version.version) does not open to the value acknowledged") }
             }

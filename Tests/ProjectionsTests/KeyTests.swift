@@ -10,7 +10,7 @@ import Testing
     /// Version key ids sort by the time they were made (the key table's B-tree takes a batch's
     /// new keys in its last pages), are unique, and the value still opens with its own id only.
     @Test func versionKeyIDsSortByTimeAndAreUnique() throws {
-        let dataKey = SymmetricKey(size: .bits256)
+        let dataKey = DataKey(SymmetricKey(size: .bits256))
         var sealed: [VersionSeal.Sealed] = []
         for index in 0..<200 {
             sealed.append(try VersionSeal.seal(["k": "v\(index)"], path: "apps/\(index)", epoch: 1, dataKey: dataKey))

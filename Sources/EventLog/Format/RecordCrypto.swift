@@ -48,13 +48,9 @@ final class RecordCrypto {
         precondition(keyedForEncryption && body.count == plaintext.count + Self.overhead && nonce.count == Self.nonceSize)
         let out = body.baseAddress!.assumingMemoryBound(to: UInt8.self)
         UnsafeMutableRawBufferPointer(start: out, count: Self.nonceSize).copyMemory(from: nonce)
-        var length: Int32 = 0
-        var ok = EVP_CipherInit_ex2(cipher, nil, nil, out, -1, nil)
-        ok &= EVP_CipherUpdate(cipher, nil, &length, header.baseAddress?.assumingMemoryBound(to: UInt8.self), Int32(header.count))
-        ok &= EVP_CipherUpdate(cipher, out + Self.nonceSize, &length, plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self), Int32(plaintext.count))
-        var final: Int32 = 0
-        ok &= EVP_CipherFinal_ex(cipher, out + Self.nonceSize + Int(length), &final)
-        ok &= spike_gcm_tag(cipher, out + Self.nonceSize + plaintext.count, 0)
+        let ok = spike_aes256gcm_keyed(cipher, 1, out, header.baseAddress?.assumingMemoryBound(to: UInt8.self), header.count,
+                                       plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self), plaintext.count,
+                                       out + Self.nonceSize, out + Self.nonceSize + plaintext.count)
         precondition(ok == 1, "AES-GCM seal failed")
     }
 
@@ -75,18 +71,12 @@ final class RecordCrypto {
         let nonce = base + RecordHeader.size
         let ciphertext = nonce + Self.nonceSize
         let tag = UnsafeMutablePointer(mutating: ciphertext + count)
-        let out = plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        var length: Int32 = 0
-        var final: Int32 = 0
-        var ok = EVP_CipherInit_ex2(cipher, nil, nil, nonce, -1, nil)
-        withUnsafeTemporaryAllocation(byteCount: RecordHeader.size, alignment: 8) { aad in
+        let ok = withUnsafeTemporaryAllocation(byteCount: RecordHeader.size, alignment: 8) { aad in
             aad.copyMemory(from: UnsafeRawBufferPointer(rebasing: record[..<RecordHeader.size]))
             ChainHash.zero.write(to: aad, at: RecordHeader.previousHashOffset)
-            ok &= EVP_CipherUpdate(cipher, nil, &length, aad.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(RecordHeader.size))
+            return spike_aes256gcm_keyed(cipher, 0, nonce, aad.baseAddress!.assumingMemoryBound(to: UInt8.self), RecordHeader.size,
+                                         ciphertext, count, plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self), tag)
         }
-        ok &= EVP_CipherUpdate(cipher, out, &length, ciphertext, Int32(count))
-        ok &= spike_gcm_tag(cipher, tag, 1)
-        ok &= EVP_CipherFinal_ex(cipher, out.map { $0 + Int(length) }, &final)
         guard ok == 1 else {
             // Never leave unauthenticated plaintext behind.
             if count > 0 { OPENSSL_cleanse(plaintext.baseAddress, count) }

@@ -5,7 +5,7 @@ import Projections
 public struct DataKeys: Sendable {
     public var epoch: UInt32
     /// HKDF(R, "data", epoch): wraps version keys, seals shards.
-    public var data: SymmetricKey
+    public var data: DataKey
     /// HKDF(R, "cipher", epoch): encryption as a service.
     public var cipher: SymmetricKey
     /// R itself, for SPIKE Bootstrap's proof (it encrypts with R).

@@ -28,7 +28,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     private let router: HTTPRouter
     private var parser: HTTPRequestParser
-    private var peer: (id: SPIFFEID, expires: Date)?
+    /// The peer, and when its SVID expires on this loop's clock.
+    private var peer: (id: SPIFFEID, expires: NIODeadline)?
     private var expiry: Scheduled<Void>?
     /// A deferred answer is owed.
     private var answering = false
@@ -39,8 +40,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     private var open = true
 
     private let idleTimeout: TimeAmount
-    /// When bytes were last read or an answer written (read once per read, not per TLS record:
-    /// a clock read per event was measurable).
+    /// When bytes were last read or a deferred answer written: the clock is read once per read,
+    /// not per TLS record or per request (a clock read per event was measurable), and a request's
+    /// checks (the peer's expiry) use this reading.
     private var lastActive = NIODeadline.now()
     private var idleTimer: Scheduled<Void>?
 
@@ -79,7 +81,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     private func serve(_ request: HTTPRequestParser.Request, context: ChannelHandlerContext) {
-        guard let peer = peer ?? identify(context), Date() < peer.expires else {
+        guard let peer = peer ?? identify(context), lastActive < peer.expires else {
             open = false
             context.close(promise: nil)
             return
@@ -98,6 +100,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
                     let (handler, context) = bound.value
                     handler.answering = false
                     guard handler.open else { return }
+                    handler.lastActive = .now()
                     handler.write(response, to: head, context: context)
                     handler.serveParsed(context: context)
                     if handler.open, handler.readHeld, !(handler.answering && handler.parser.hasUnparsedBytes) {
@@ -111,11 +114,12 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     /// The peer's ID and the closing of the connection when its SVID expires, at the first request
     /// (the handshake is over once one arrived); nil when the handshake validated no SVID.
-    private func identify(_ context: ChannelHandlerContext) -> (id: SPIFFEID, expires: Date)? {
-        guard let peer = try? context.pipeline.syncOperations.spiffePeer() else { return nil }
-        self.peer = peer
+    private func identify(_ context: ChannelHandlerContext) -> (id: SPIFFEID, expires: NIODeadline)? {
+        guard let (id, expires) = try? context.pipeline.syncOperations.spiffePeer() else { return nil }
+        let deadline = NIODeadline.now() + .milliseconds(Int64(max(0, expires.timeIntervalSinceNow) * 1000))
+        peer = (id, deadline)
         let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        expiry = context.eventLoop.scheduleTask(in: .milliseconds(Int64(max(0, peer.expires.timeIntervalSinceNow) * 1000))) {
+        expiry = context.eventLoop.scheduleTask(deadline: deadline) {
             bound.value.close(promise: nil)
         }
         return peer
@@ -130,7 +134,6 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     private func write(_ response: HTTPResponse, version: HTTPVersion, keepAlive: Bool, headOnly: Bool, context: ChannelHandlerContext) {
-        lastActive = .now()
         var buffer = context.channel.allocator.buffer(capacity: 160 + response.body.readableBytes)
         if version == .http1_1, response.status == .ok {
             buffer.writeStaticString("HTTP/1.1 200 OK\r\n")

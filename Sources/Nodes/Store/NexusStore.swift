@@ -394,8 +394,8 @@ public final class NexusStore: Sendable {
     /// Seals values for a put under a new version key (nil until unlocked). This is the costly
     /// part of a write, so it runs in the caller's task, in parallel, not in the commit loop.
     public func seal(_ values: [String: String], path: String) throws(KeyError) -> VersionSeal.Sealed? {
-        guard let keys = core.state.withLock({ $0.keys }) else { return nil }
-        return try VersionSeal.seal(values, path: path, epoch: keys.epoch, dataKey: keys.data)
+        guard let (epoch, dataKey) = core.state.withLock({ state in state.keys.map { ($0.epoch, $0.data) } }) else { return nil }
+        return try VersionSeal.seal(values, path: path, epoch: epoch, dataKey: dataKey)
     }
 
     /// Queues a write and returns once it is durable (or refused).
@@ -521,7 +521,7 @@ public final class NexusStore: Sendable {
     public func secret(_ path: String, version: Int) -> SecretRead {
         switch secretJSON(path, version: version) {
         case .json(let json):
-            guard let values = try? JSONDecoder().decode([String: String].self, from: json) else { return .notFound }
+            guard let values = try? JSONDecoder().decode([String: String].self, from: Data(json)) else { return .notFound }
             return .value(values)
         case .notFound: return .notFound
         case .notReady: return .notReady
@@ -531,7 +531,7 @@ public final class NexusStore: Sendable {
 
     public enum SecretJSONRead: Equatable, Sendable {
         /// The values as the JSON object they were sealed as.
-        case json(Data)
+        case json([UInt8])
         case notFound
         case notReady
         /// A live version whose key is missing from the key table or does not open its value: the
@@ -543,14 +543,15 @@ public final class NexusStore: Sendable {
 
     /// The values of `path` at `version` (0 = current) as a JSON object, opened now.
     public func secretJSON(_ path: String, version: Int) -> SecretJSONRead {
-        let found = core.state.withLock { state -> Result<(SecretVersion, [UInt8]?, DataKeys), SecretLookupMiss> in
+        // The data key alone leaves the lock (a class: one retain, not the epoch's every key).
+        let found = core.state.withLock { state -> Result<(SecretVersion, [UInt8]?, DataKey), SecretLookupMiss> in
             guard let keys = state.keys else { return .failure(.notReady) }
             guard let version = state.plane.projection.secrets[path]?.readable(version) else { return .failure(.notFound) }
-            return .success((version, state.plane.versionKeys[version.keyID], keys))
+            return .success((version, state.plane.versionKeys[version.keyID], keys.data))
         }
-        let version: SecretVersion, wrappedKey: [UInt8]?, keys: DataKeys
+        let version: SecretVersion, wrappedKey: [UInt8]?, dataKey: DataKey
         switch found {
-        case .success(let hit): (version, wrappedKey, keys) = hit
+        case .success(let hit): (version, wrappedKey, dataKey) = hit
         case .failure(.notReady): return .notReady
         case .failure(.notFound): return .notFound
         }
@@ -560,7 +561,7 @@ public final class NexusStore: Sendable {
             return .damaged(KeyTableCheck.Problem(path: path, version: version.version, kind: .missing).description)
         }
         guard let json = try? VersionSeal.openJSON(version.sealedValue, wrappedKey: wrappedKey, keyID: version.keyID,
-                                                   path: path, version: version.version, epoch: version.epoch, dataKey: keys.data)
+                                                   path: path, version: version.version, epoch: version.epoch, dataKey: dataKey)
         else { return .damaged(KeyTableCheck.Problem(path: path, version: version.version, kind: .wrong).description) }
         return .json(json)
     }

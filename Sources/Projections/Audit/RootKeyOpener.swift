@@ -23,8 +23,8 @@ public struct RootKeyOpener: SealedFieldOpener {
         case let put as SecretPut where field == "sealedValue":
             let keyID = Array(put.keyID)
             guard let wrapped = versionKeys[keyID] else { return nil }
-            return try? Array(VersionSeal.openJSON(put.sealedValue, wrappedKey: wrapped, keyID: keyID, path: put.path, version: put.version,
-                                                   epoch: put.epoch ?? recordEpoch, dataKey: rootKey.dataKey(epoch: epoch)))
+            return try? VersionSeal.openJSON(put.sealedValue, wrappedKey: wrapped, keyID: keyID, path: put.path, version: put.version,
+                                             epoch: put.epoch ?? recordEpoch, dataKey: rootKey.dataKey(epoch: epoch))
         case let distributed as ShardDistributed where field == "sealedShard" && distributed.epoch == epoch:
             return try? SealedShard.open(distributed.sealedShard, index: UInt8(clamping: distributed.keeper), rootKey: rootKey, epoch: epoch).value
         default:

@@ -13,7 +13,15 @@ enum AESGCMBox {
     static let overhead = nonceSize + tagSize
 
     // Fetched once: an implicit fetch on every init is costly in OpenSSL 3.
-    nonisolated(unsafe) private static let cipher = EVP_CIPHER_fetch(nil, "AES-256-GCM", nil)!
+    nonisolated(unsafe) static let cipher = EVP_CIPHER_fetch(nil, "AES-256-GCM", nil)!
+
+    /// The key of a box: its 32 bytes, for a key that seals or opens one box (a context is made
+    /// for it, and freed, so cleansed, after it), or a libcrypto context that holds a key's
+    /// schedule already, for a key that seals and opens many (`DataKey`).
+    enum Key {
+        case bytes(UnsafeRawBufferPointer)
+        case keyed(OpaquePointer)
+    }
 
     /// Fills `buffer` from OpenSSL's CSPRNG.
     static func randomBytes(_ buffer: UnsafeMutableRawBufferPointer) {
@@ -23,17 +31,16 @@ enum AESGCMBox {
 
     /// `plaintext` sealed under `key` with `nonce` (random, never used twice under one key),
     /// `aad` authenticated; nil only when libcrypto fails (out of memory).
-    static func seal(_ plaintext: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer, nonce: UnsafeRawBufferPointer,
+    static func seal(_ plaintext: UnsafeRawBufferPointer, key: Key, nonce: UnsafeRawBufferPointer,
                      authenticating aad: [UInt8]) -> [UInt8]? {
-        precondition(key.count == keySize && nonce.count == nonceSize)
+        precondition(nonce.count == nonceSize)
         var sealed = true
         let box = [UInt8](unsafeUninitializedCapacity: plaintext.count + overhead) { box, initialized in
             let base = box.baseAddress!
             UnsafeMutableRawBufferPointer(start: base, count: nonceSize).copyMemory(from: nonce)
             sealed = aad.withUnsafeBufferPointer { aad in
-                spike_aes256gcm(cipher, 1, key.baseAddress!.assumingMemoryBound(to: UInt8.self), base, aad.baseAddress, aad.count,
-                                plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self), plaintext.count,
-                                base + nonceSize, base + nonceSize + plaintext.count) == 1
+                run(key, encrypt: true, nonce: base, aad: aad, input: plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                    count: plaintext.count, output: base + nonceSize, tag: base + nonceSize + plaintext.count)
             }
             initialized = plaintext.count + overhead
         }
@@ -42,9 +49,8 @@ enum AESGCMBox {
 
     /// Opens `box` into `plaintext` (`box.count - overhead` bytes); false, with `plaintext`
     /// wiped, when the box is too short or does not authenticate under `key` and `aad`.
-    static func open(_ box: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer, authenticating aad: [UInt8],
+    static func open(_ box: UnsafeRawBufferPointer, key: Key, authenticating aad: [UInt8],
                      into plaintext: UnsafeMutableRawBufferPointer) -> Bool {
-        precondition(key.count == keySize)
         guard box.count >= overhead, plaintext.count == box.count - overhead, let base = box.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
             return false
         }
@@ -53,12 +59,23 @@ enum AESGCMBox {
         let opened = withUnsafeMutableBytes(of: &tag) { tag in
             tag.copyMemory(from: UnsafeRawBufferPointer(rebasing: box[(box.count - tagSize)...]))
             return aad.withUnsafeBufferPointer { aad in
-                spike_aes256gcm(cipher, 0, key.baseAddress!.assumingMemoryBound(to: UInt8.self), base, aad.baseAddress, aad.count,
-                                base + nonceSize, plaintext.count, plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self),
-                                tag.baseAddress!.assumingMemoryBound(to: UInt8.self)) == 1
+                run(key, encrypt: false, nonce: base, aad: aad, input: base + nonceSize, count: plaintext.count,
+                    output: plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self), tag: tag.baseAddress!.assumingMemoryBound(to: UInt8.self))
             }
         }
         if !opened, plaintext.count > 0 { OPENSSL_cleanse(plaintext.baseAddress, plaintext.count) }
         return opened
+    }
+
+    private static func run(_ key: Key, encrypt: Bool, nonce: UnsafePointer<UInt8>, aad: UnsafeBufferPointer<UInt8>,
+                            input: UnsafePointer<UInt8>?, count: Int, output: UnsafeMutablePointer<UInt8>?, tag: UnsafeMutablePointer<UInt8>) -> Bool {
+        switch key {
+        case .bytes(let key):
+            precondition(key.count == keySize)
+            return spike_aes256gcm(cipher, encrypt ? 1 : 0, key.baseAddress!.assumingMemoryBound(to: UInt8.self), nonce, aad.baseAddress, aad.count,
+                                   input, count, output, tag) == 1
+        case .keyed(let context):
+            return spike_aes256gcm_keyed(context, encrypt ? 1 : 0, nonce, aad.baseAddress, aad.count, input, count, output, tag) == 1
+        }
     }
 }

@@ -28,7 +28,7 @@ public enum KeyTableCheck {
 
     /// The problems of `data`'s versions against `keyTable`, whose version keys are wrapped under
     /// `dataKey` (the current epoch's); and how many versions were checked.
-    public static func check(_ data: DataProjection, keyTable: [[UInt8]: [UInt8]], dataKey: SymmetricKey) -> (problems: [Problem], checked: Int) {
+    public static func check(_ data: DataProjection, keyTable: [[UInt8]: [UInt8]], dataKey: DataKey) -> (problems: [Problem], checked: Int) {
         var problems: [Problem] = []
         var checked = 0
         for (path, entry) in data.secrets.sorted(by: { $0.key < $1.key }) {

@@ -44,7 +44,7 @@ public struct RootKey: Sendable, CustomStringConvertible, CustomDebugStringConve
     }
 
     /// HKDF(R, "data", epoch): seals shards and secret values inside event bodies.
-    public func dataKey(epoch: UInt32) -> SymmetricKey { derive("data", epoch: epoch) }
+    public func dataKey(epoch: UInt32) -> DataKey { DataKey(derive("data", epoch: epoch)) }
 
     /// HKDF(R, "log", epoch): wraps the epoch's private log key.
     public func logKey(epoch: UInt32) -> SymmetricKey { derive("log", epoch: epoch) }

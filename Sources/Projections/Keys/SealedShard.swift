@@ -11,7 +11,7 @@ public enum SealedShard {
     ) throws(KeyError) -> Data {
         let nonce = (0..<12).map { _ in UInt8.random(in: 0...255, using: &generator) }
         do {
-            return try AES.GCM.seal(share.value, using: rootKey.dataKey(epoch: epoch), nonce: AES.GCM.Nonce(data: nonce),
+            return try AES.GCM.seal(share.value, using: rootKey.dataKey(epoch: epoch).symmetricKey, nonce: AES.GCM.Nonce(data: nonce),
                                     authenticating: associatedData(epoch: epoch, index: share.index)).combined!
         } catch {
             throw .sealedDataUnreadable("the share for Keeper \(share.index)")
@@ -21,7 +21,7 @@ public enum SealedShard {
     public static func open(_ sealed: Data, index: UInt8, rootKey: RootKey, epoch: UInt32) throws(KeyError) -> Shamir.Share {
         do {
             let box = try AES.GCM.SealedBox(combined: sealed)
-            let value = try AES.GCM.open(box, using: rootKey.dataKey(epoch: epoch), authenticating: associatedData(epoch: epoch, index: index))
+            let value = try AES.GCM.open(box, using: rootKey.dataKey(epoch: epoch).symmetricKey, authenticating: associatedData(epoch: epoch, index: index))
             return Shamir.Share(index: index, value: Array(value))
         } catch {
             throw .sealedDataUnreadable("the sealed share for Keeper \(index)")

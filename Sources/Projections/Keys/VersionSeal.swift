@@ -18,7 +18,7 @@ public enum VersionSeal {
         public var epoch: UInt32
     }
 
-    public static func seal(_ values: [String: String], path: String, epoch: UInt32, dataKey: SymmetricKey) throws(KeyError) -> Sealed {
+    public static func seal(_ values: [String: String], path: String, epoch: UInt32, dataKey: DataKey) throws(KeyError) -> Sealed {
         var plaintext = CanonicalJSONWriter(capacity: CanonicalJSONWriter.objectSize(values))
         plaintext.object(values)
         defer { plaintext.wipe() }
@@ -32,9 +32,9 @@ public enum VersionSeal {
             let keyNonce = UnsafeRawBufferPointer(rebasing: bytes[(AESGCMBox.keySize + AESGCMBox.nonceSize)..<(AESGCMBox.keySize + 2 * AESGCMBox.nonceSize)])
             let keyID = newKeyID(random: bytes.loadUnaligned(fromByteOffset: AESGCMBox.keySize + 2 * AESGCMBox.nonceSize, as: UInt64.self))
             guard let value = plaintext.bytes.withUnsafeBytes({
-                      AESGCMBox.seal($0, key: versionKey, nonce: valueNonce, authenticating: valueData(path: path, keyID: keyID, epoch: epoch))
+                      AESGCMBox.seal($0, key: .bytes(versionKey), nonce: valueNonce, authenticating: valueData(path: path, keyID: keyID, epoch: epoch))
                   }),
-                  let wrapped = dataKey.withUnsafeBytes({ AESGCMBox.seal(versionKey, key: $0, nonce: keyNonce, authenticating: keyData(keyID)) }) else {
+                  let wrapped = dataKey.withContext({ AESGCMBox.seal(versionKey, key: $0, nonce: keyNonce, authenticating: keyData(keyID)) }) else {
                 return nil
             }
             return Sealed(keyID: keyID, wrappedKey: wrapped, sealedValue: value, epoch: epoch)
@@ -47,14 +47,17 @@ public enum VersionSeal {
     /// read route answers it as is, with no decoding and encoding again. Fails when the key was
     /// shredded, or anything does not authenticate.
     public static func openJSON(_ sealedValue: some ContiguousBytes, wrappedKey: some ContiguousBytes, keyID: [UInt8],
-                                path: String, version: Int, epoch: UInt32, dataKey: SymmetricKey) throws(KeyError) -> Data {
-        let json = withVersionKey { versionKey -> Data? in
+                                path: String, version: Int, epoch: UInt32, dataKey: DataKey) throws(KeyError) -> [UInt8] {
+        let json = withVersionKey { versionKey -> [UInt8]? in
             guard unwrap(wrappedKey, keyID: keyID, with: dataKey, into: versionKey) else { return nil }
-            return sealedValue.withUnsafeBytes { box -> Data? in
+            return sealedValue.withUnsafeBytes { box -> [UInt8]? in
                 guard box.count >= AESGCMBox.overhead else { return nil }
-                var json = Data(count: box.count - AESGCMBox.overhead)
-                let opened = json.withUnsafeMutableBytes {
-                    AESGCMBox.open(box, key: UnsafeRawBufferPointer(versionKey), authenticating: valueData(path: path, keyID: keyID, epoch: epoch), into: $0)
+                var opened = false
+                let json = [UInt8](unsafeUninitializedCapacity: box.count - AESGCMBox.overhead) { json, initialized in
+                    // Wiped by the open when it fails: the bytes are initialized either way.
+                    opened = AESGCMBox.open(box, key: .bytes(UnsafeRawBufferPointer(versionKey)),
+                                            authenticating: valueData(path: path, keyID: keyID, epoch: epoch), into: UnsafeMutableRawBufferPointer(json))
+                    initialized = json.count
                 }
                 return opened ? json : nil
             }
@@ -65,12 +68,12 @@ public enum VersionSeal {
 
     /// A version key wrapped under `from` (the data key of the epoch a rotation closes), wrapped
     /// under `to` instead; the value it opens is untouched.
-    public static func rewrap(_ wrappedKey: [UInt8], keyID: [UInt8], from: SymmetricKey, to: SymmetricKey) throws(KeyError) -> [UInt8] {
+    public static func rewrap(_ wrappedKey: [UInt8], keyID: [UInt8], from: DataKey, to: DataKey) throws(KeyError) -> [UInt8] {
         let rewrapped = withVersionKey { versionKey -> [UInt8]? in
             guard unwrap(wrappedKey, keyID: keyID, with: from, into: versionKey) else { return nil }
             return withUnsafeTemporaryAllocation(byteCount: AESGCMBox.nonceSize, alignment: 1) { nonce in
                 AESGCMBox.randomBytes(nonce)
-                return to.withUnsafeBytes {
+                return to.withContext {
                     AESGCMBox.seal(UnsafeRawBufferPointer(versionKey), key: $0, nonce: UnsafeRawBufferPointer(nonce), authenticating: keyData(keyID))
                 }
             }
@@ -88,10 +91,10 @@ public enum VersionSeal {
     }
 
     /// Opens a wrapped version key into `key`.
-    private static func unwrap(_ wrappedKey: some ContiguousBytes, keyID: [UInt8], with dataKey: SymmetricKey, into key: UnsafeMutableRawBufferPointer) -> Bool {
+    private static func unwrap(_ wrappedKey: some ContiguousBytes, keyID: [UInt8], with dataKey: DataKey, into key: UnsafeMutableRawBufferPointer) -> Bool {
         wrappedKey.withUnsafeBytes { box in
             box.count == AESGCMBox.keySize + AESGCMBox.overhead
-                && dataKey.withUnsafeBytes { AESGCMBox.open(box, key: $0, authenticating: keyData(keyID), into: key) }
+                && dataKey.withContext { AESGCMBox.open(box, key: $0, authenticating: keyData(keyID), into: key) } == true
         }
     }
 
