@@ -41,18 +41,18 @@ static inline int spike_gcm_tag(EVP_CIPHER_CTX *context, unsigned char *tag, int
 }
 
 /// One AES-256-GCM seal (`encrypt` = 1: `tag` written) or open (`encrypt` = 0: `tag` checked)
-/// of `count` bytes from `input` to `output` with a 12-byte `nonce`, `aad` authenticated, on a
-/// `context` that holds the key's schedule already (set once, by EVP_CipherInit_ex2 with the
-/// key): only the nonce is set here, so a key that seals or opens many boxes is expanded once
-/// (docs/adr/0002). Returns 1, or 0 on failure (for an open: it does not authenticate; `output`
-/// then holds unauthenticated bytes the caller must wipe). The context can take the next box
-/// either way.
-static inline int spike_aes256gcm_keyed(EVP_CIPHER_CTX *context, int encrypt, const unsigned char *nonce,
-                                        const unsigned char *aad, size_t aad_count, const unsigned char *input, size_t count,
-                                        unsigned char *output, unsigned char *tag) {
+/// of `count` bytes from `input` to `output` with a 12-byte `nonce`, `aad` authenticated, on
+/// `context`: keyed here with a 32-byte `key` for `cipher` (the fetched AES-256-GCM), or, with
+/// both NULL, holding a key's schedule already, so that only the nonce is set and a key that
+/// seals or opens many boxes is expanded once (docs/adr/0002). Returns 1, or 0 on failure (for an
+/// open: it does not authenticate; `output` then holds unauthenticated bytes the caller must
+/// wipe). The context can take the next box either way.
+static inline int spike_gcm_box(EVP_CIPHER_CTX *context, const EVP_CIPHER *cipher, const unsigned char *key, int encrypt,
+                                const unsigned char *nonce, const unsigned char *aad, size_t aad_count,
+                                const unsigned char *input, size_t count, unsigned char *output, unsigned char *tag) {
     if (aad_count > INT32_MAX || count > INT32_MAX) return 0;
     int length = 0, final_length = 0;
-    return EVP_CipherInit_ex2(context, NULL, NULL, nonce, encrypt, NULL)
+    return EVP_CipherInit_ex2(context, cipher, key, nonce, encrypt, NULL)
         && EVP_CipherUpdate(context, NULL, &length, aad, (int)aad_count)
         && (count == 0 || EVP_CipherUpdate(context, output, &length, input, (int)count))
         && (encrypt || spike_gcm_tag(context, tag, 1))
@@ -60,15 +60,21 @@ static inline int spike_aes256gcm_keyed(EVP_CIPHER_CTX *context, int encrypt, co
         && (!encrypt || spike_gcm_tag(context, tag, 0));
 }
 
-/// The same under a 32-byte `key` used for this box alone, with a context of its own (freed,
-/// and so cleansed, before returning). `cipher` is the fetched AES-256-GCM.
+/// A box on a `context` keyed already.
+static inline int spike_aes256gcm_keyed(EVP_CIPHER_CTX *context, int encrypt, const unsigned char *nonce,
+                                        const unsigned char *aad, size_t aad_count, const unsigned char *input, size_t count,
+                                        unsigned char *output, unsigned char *tag) {
+    return spike_gcm_box(context, NULL, NULL, encrypt, nonce, aad, aad_count, input, count, output, tag);
+}
+
+/// A box under a `key` used for it alone, with a context of its own (freed, and so cleansed,
+/// before returning).
 static inline int spike_aes256gcm(const EVP_CIPHER *cipher, int encrypt, const unsigned char *key, const unsigned char *nonce,
                                   const unsigned char *aad, size_t aad_count, const unsigned char *input, size_t count,
                                   unsigned char *output, unsigned char *tag) {
     EVP_CIPHER_CTX *context = EVP_CIPHER_CTX_new();
     if (context == NULL) return 0;
-    int ok = EVP_CipherInit_ex2(context, cipher, key, NULL, encrypt, NULL)
-        && spike_aes256gcm_keyed(context, encrypt, nonce, aad, aad_count, input, count, output, tag);
+    int ok = spike_gcm_box(context, cipher, key, encrypt, nonce, aad, aad_count, input, count, output, tag);
     EVP_CIPHER_CTX_free(context);
     return ok;
 }
