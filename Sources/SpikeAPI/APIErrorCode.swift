@@ -1,4 +1,4 @@
-/// SPIKE's codes-only errors (reference §2, ADR-0030): the `err` of an error body, the one
+/// SPIKE's codes-only errors (reference §2, SPIKE's ADR-0030): the `err` of an error body, the one
 /// thing a client may branch on. The server answers them and the client reads them, as types.
 public enum APIErrorCode: String, Codable, CaseIterable, Sendable {
     case badRequest = "api_bad_request"

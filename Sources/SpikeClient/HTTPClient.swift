@@ -121,6 +121,7 @@ public struct HTTPClient: HTTPRequestSending {
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
                     try pipeline.addHandler(tls.makeHandler())
+                    try pipeline.addHandler(FlushCoalescer())
                     try pipeline.addHTTPClientHandlers()
                     try pipeline.addHandler(NIOHTTPClientResponseAggregator(maxContentLength: 64 << 20))
                     try last(pipeline)

@@ -41,15 +41,14 @@ extension DataAPI {
         let body = try request.decode(SecretReadRequest.self, for: .secretGet)
         try authorize(.secretGet, path: body.path, wants: .read, request)
         guard Validation.isValidSecretPath(body.path) else { throw APIFailure.badRequest }
-        switch store.secretJSON(body.path, version: body.version ?? 0) {
-        case .json(let values):
-            // `{"data":` + the sealed JSON object + `}`: the value is never decoded here.
-            var body = ByteBuffer()
-            body.reserveCapacity(values.count + 9)
-            body.writeString(#"{"data":"#)
-            body.writeBytes(values)
-            body.writeString("}")
-            return .json(body: body)
+        // `{"data":` + the sealed JSON object, opened into the response + `}`: the value is never
+        // decoded here.
+        var response = HTTPResponse.bodyWithHeadroom(capacity: 128)
+        response.writeStaticString(#"{"data":"#)
+        switch store.secretJSON(body.path, version: body.version ?? 0, appendingTo: &response) {
+        case .appended:
+            response.writeStaticString("}")
+            return .json(body: response)
         case .notFound: throw APIFailure.notFound
         case .notReady: throw APIFailure.notReady
         case .damaged(let problem):

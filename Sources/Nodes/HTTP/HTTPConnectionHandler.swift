@@ -129,30 +129,12 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     /// The whole response in one buffer and one flush; `Connection: close`, then the close, when
     /// the request did not keep the connection alive. A HEAD request gets the head alone.
-    private func write(_ response: HTTPResponse, to request: HTTPRequestParser.Head, context: ChannelHandlerContext) {
+    private func write(_ response: consuming HTTPResponse, to request: HTTPRequestParser.Head, context: ChannelHandlerContext) {
         write(response, version: request.version, keepAlive: request.keepAlive, headOnly: request.method == .HEAD, context: context)
     }
 
-    private func write(_ response: HTTPResponse, version: HTTPVersion, keepAlive: Bool, headOnly: Bool, context: ChannelHandlerContext) {
-        var buffer = context.channel.allocator.buffer(capacity: 160 + response.body.readableBytes)
-        if version == .http1_1, response.status == .ok {
-            buffer.writeStaticString("HTTP/1.1 200 OK\r\n")
-        } else {
-            buffer.writeString("HTTP/\(version.major).\(version.minor) \(response.status.code) \(response.status.reasonPhrase)\r\n")
-        }
-        // Routes set their content's headers; the framing ones are this handler's alone.
-        if let lines = response.headerLines {
-            buffer.writeImmutableBuffer(lines)
-        } else {
-            response.headers.writeLines(to: &buffer)
-        }
-        // The length's digits are a small string: nothing allocated for the line.
-        buffer.writeStaticString("Content-Length: ")
-        buffer.writeString(String(response.body.readableBytes))
-        buffer.writeStaticString("\r\n")
-        if !keepAlive { buffer.writeStaticString("Connection: close\r\n") }
-        buffer.writeStaticString("\r\n")
-        if !headOnly { buffer.writeImmutableBuffer(response.body) }
+    private func write(_ response: consuming HTTPResponse, version: HTTPVersion, keepAlive: Bool, headOnly: Bool, context: ChannelHandlerContext) {
+        let buffer = Self.encode(response, version: version, keepAlive: keepAlive, headOnly: headOnly, allocator: context.channel.allocator)
         if keepAlive {
             context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
         } else {
@@ -161,6 +143,51 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in bound.value.close(promise: nil) }
         }
     }
+
+    /// The response as it is written: status line, the route's headers (the framing ones are this
+    /// handler's alone), `Content-Length`, `Connection: close` when the connection ends, the
+    /// empty line, the body unless `headOnly`. One buffer: the body's own when it has room in
+    /// front for the head (`HTTPResponse.bodyWithHeadroom`, the read route's), else a new one
+    /// with the body copied after the head.
+    static func encode(_ response: consuming HTTPResponse, version: HTTPVersion, keepAlive: Bool, headOnly: Bool,
+                       allocator: ByteBufferAllocator) -> ByteBuffer {
+        let status = response.status
+        let statusLine: String? = version == .http1_1 && status == .ok ? nil : "HTTP/\(version.major).\(version.minor) \(status.code) \(status.reasonPhrase)\r\n"
+        let lines = response.headerLines ?? response.headers.lines()
+        // The length's digits are a small string: nothing allocated for them.
+        let length = String(response.body.readableBytes)
+        let headLength = (statusLine?.utf8.count ?? okLine.utf8CodeUnitCount) + lines.readableBytes
+            + lengthName.utf8CodeUnitCount + length.utf8.count + 2 + (keepAlive ? 0 : closeLine.utf8CodeUnitCount) + 2
+        // Consumed, so that the body's storage is this function's alone and the head is written
+        // into it, not into a copy.
+        var body = (consume response).body
+        var buffer: ByteBuffer
+        if !headOnly, body.readerIndex >= headLength {
+            buffer = body
+            body = ByteBuffer()
+        } else {
+            buffer = allocator.buffer(capacity: headLength + (headOnly ? 0 : body.readableBytes))
+            buffer.moveWriterIndex(forwardBy: headLength)
+            buffer.moveReaderIndex(forwardBy: headLength)
+            if !headOnly { buffer.writeBuffer(&body) }
+        }
+        let start = buffer.readerIndex - headLength
+        var index = start
+        if let statusLine { index += buffer.setString(statusLine, at: index) } else { index += buffer.setStaticString(okLine, at: index) }
+        index += buffer.setBuffer(lines, at: index)
+        index += buffer.setStaticString(lengthName, at: index)
+        index += buffer.setString(length, at: index)
+        index += buffer.setStaticString("\r\n", at: index)
+        if !keepAlive { index += buffer.setStaticString(closeLine, at: index) }
+        index += buffer.setStaticString("\r\n", at: index)
+        precondition(index == buffer.readerIndex, "a response's head was miscounted")
+        buffer.moveReaderIndex(to: start)
+        return buffer
+    }
+
+    private static let okLine: StaticString = "HTTP/1.1 200 OK\r\n"
+    private static let lengthName: StaticString = "Content-Length: "
+    private static let closeLine: StaticString = "Connection: close\r\n"
 
     // MARK: - The connection
 

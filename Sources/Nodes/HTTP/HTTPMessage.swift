@@ -38,26 +38,29 @@ public struct HTTPRequest: Sendable {
 
     /// A request the server framed (`HTTPRequestParser`).
     init(_ request: HTTPRequestParser.Request, peer: SPIFFEID) {
-        self.init(method: request.head.method, uri: request.head.uri, givenHeaders: [:], headerLines: request.head.headerLines,
-                  body: request.body, peer: peer)
+        self.init(method: request.head.method, path: request.head.path, rawQuery: Substring(request.head.query ?? ""),
+                  givenHeaders: [:], headerLines: request.head.headerLines, body: request.body, peer: peer)
     }
 
     private init(method: HTTPMethod, uri: String, givenHeaders: HTTPHeaders, headerLines: ByteBuffer?, body: ByteBuffer, peer: SPIFFEID) {
+        // Split on the bytes, as Go's url.Parse does: a split of the String compared Characters,
+        // and with the query's dictionary it cost more than the rest of a secret read's route.
+        let utf8 = uri.utf8
+        let (path, rawQuery) = utf8.firstIndex(of: UInt8(ascii: "?")).map {
+            (String(Substring(utf8[..<$0])), Substring(utf8[utf8.index(after: $0)...]))
+        } ?? (uri, "")
+        self.init(method: method, path: path, rawQuery: rawQuery, givenHeaders: givenHeaders, headerLines: headerLines, body: body, peer: peer)
+    }
+
+    private init(method: HTTPMethod, path: String, rawQuery: Substring, givenHeaders: HTTPHeaders, headerLines: ByteBuffer?,
+                 body: ByteBuffer, peer: SPIFFEID) {
         self.method = method
+        self.path = path
+        self.rawQuery = rawQuery
         self.givenHeaders = givenHeaders
         self.headerLines = headerLines
         self.body = body
         self.peer = peer
-        // Split on the bytes, as Go's url.Parse does: a split of the String compared Characters,
-        // and with the query's dictionary it cost more than the rest of a secret read's route.
-        let utf8 = uri.utf8
-        if let mark = utf8.firstIndex(of: UInt8(ascii: "?")) {
-            path = String(Substring(utf8[..<mark]))
-            rawQuery = Substring(utf8[utf8.index(after: mark)...])
-        } else {
-            path = uri
-            rawQuery = ""
-        }
     }
 
     /// The first value of the query parameter `name` (the first of a repeated name wins, as Go's
@@ -83,40 +86,47 @@ public struct HTTPRequest: Sendable {
         return query
     }
 
-    /// One name or value of the query as it came.
+    /// One name or value of the query as it came (its bytes, for the call it is passed to).
     struct QueryText {
-        let text: Substring
+        let bytes: UnsafeRawBufferPointer
 
         /// Whether it has escapes or `+` to decode (most names and values have none).
-        private var isEncoded: Bool { text.utf8.contains { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") } }
+        private var isEncoded: Bool { bytes.contains { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") } }
 
         /// Percent-decoded, `+` as a space; the text as it came when its escapes are not valid.
         var decoded: String {
-            guard isEncoded else { return String(text) }
-            return text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(text)
+            let text = String(decoding: bytes, as: UTF8.self)
+            guard isEncoded else { return text }
+            return text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? text
         }
 
         func matches(_ name: String) -> Bool {
-            isEncoded ? decoded == name : text.utf8.elementsEqual(name.utf8)
+            guard !isEncoded else { return decoded == name }
+            var name = name
+            return name.withUTF8 { bytes.elementsEqual(UnsafeRawBufferPointer($0)) }
         }
     }
 
     /// Calls `body` with each `name=value` of the query, split on `&` (empty items skipped) and on
-    /// the first `=` (a name alone has the value ""), until it returns false.
+    /// the first `=` (a name alone has the value ""), until it returns false. The query's bytes
+    /// are read in place: walking a Substring's indices cost more than the rest of the route.
     func forEachQueryParameter(_ body: (_ name: QueryText, _ value: QueryText) -> Bool) {
-        let utf8 = rawQuery.utf8
-        var start = utf8.startIndex
-        while start < utf8.endIndex {
-            let end = utf8[start...].firstIndex(of: UInt8(ascii: "&")) ?? utf8.endIndex
-            if start < end {
-                let item = utf8[start..<end]
-                let equals = item.firstIndex(of: UInt8(ascii: "="))
-                let name = Substring(item[..<(equals ?? end)])
-                let value = equals.map { Substring(item[item.index(after: $0)...]) } ?? ""
-                if !body(QueryText(text: name), QueryText(text: value)) { return }
+        var query = rawQuery
+        query.withUTF8 { query in
+            let query = UnsafeRawBufferPointer(query)
+            var start = 0
+            while start < query.count {
+                let rest = UnsafeRawBufferPointer(rebasing: query[start...])
+                let end = start + (rest.firstIndex(of: UInt8(ascii: "&")) ?? rest.count)
+                if start < end {
+                    let item = UnsafeRawBufferPointer(rebasing: query[start..<end])
+                    let equals = item.firstIndex(of: UInt8(ascii: "="))
+                    let name = UnsafeRawBufferPointer(rebasing: item[..<(equals ?? item.count)])
+                    let value = equals.map { UnsafeRawBufferPointer(rebasing: item[($0 + 1)...]) } ?? UnsafeRawBufferPointer(start: nil, count: 0)
+                    if !body(QueryText(bytes: name), QueryText(bytes: value)) { return }
+                }
+                start = end + 1
             }
-            guard end < utf8.endIndex else { return }
-            start = utf8.index(after: end)
         }
     }
 
@@ -198,11 +208,20 @@ public struct HTTPResponse: Sendable {
         return response
     }
 
-    private static let jsonHeaderLines: ByteBuffer = {
-        var lines = ByteBuffer()
-        jsonHeaders.writeLines(to: &lines)
-        return lines
-    }()
+    private static let jsonHeaderLines = jsonHeaders.lines()
+
+    /// A buffer for a body to be written into, with room before it for the head (a status line
+    /// and `headroom` bytes of headers): the server writes the head there, and the response
+    /// leaves as this one buffer, the body not copied after a head.
+    public static func bodyWithHeadroom(capacity: Int) -> ByteBuffer {
+        var buffer = ByteBufferAllocator().buffer(capacity: headroom + capacity)
+        buffer.moveWriterIndex(forwardBy: headroom)
+        buffer.moveReaderIndex(forwardBy: headroom)
+        return buffer
+    }
+
+    /// Enough for a JSON response's head, its length and `Connection: close` (199 bytes).
+    static let headroom = 224
 
     private static let jsonHeaders: HTTPHeaders = [
         "Content-Type": "application/json",
@@ -211,7 +230,7 @@ public struct HTTPResponse: Sendable {
         "Expires": "0",
     ]
 
-    /// A failure's body in its route's shape: SPIKE's codes-only `{"err":"code"}` (ADR-0030).
+    /// A failure's body in its route's shape: SPIKE's codes-only `{"err":"code"}` (SPIKE's ADR-0030).
     public static func failure(_ failure: APIFailure) -> HTTPResponse {
         let body: any Encodable & Sendable = failure.route?.errorBody(failure.code) ?? APIErrorBody(failure.code)
         return json(body, status: failure.status)
@@ -229,12 +248,14 @@ public struct HTTPResponse: Sendable {
 
 extension HTTPHeaders {
     /// `Name: value\r\n` for each header, as a response carries them.
-    func writeLines(to buffer: inout ByteBuffer) {
+    func lines() -> ByteBuffer {
+        var buffer = ByteBuffer()
         for (name, value) in self {
             buffer.writeString(name)
             buffer.writeStaticString(": ")
             buffer.writeString(value)
             buffer.writeStaticString("\r\n")
         }
+        return buffer
     }
 }

@@ -17,7 +17,12 @@ public struct HTTPRequestParser: Sendable {
     /// A request's line and headers, and whether the connection stays open after its answer.
     public struct Head: Sendable {
         public var method: HTTPMethod
-        public var uri: String
+        /// The target's path, before the first `?`.
+        public var path: String
+        /// The target's query, after the first `?` (nil without one). Kept apart from the path
+        /// as the bytes are read: one string less for every request (a query is short enough
+        /// to be a small string, held without an allocation).
+        public var query: String?
         /// 1.0 or 1.1.
         public var version: HTTPVersion
         /// The header lines as they came, each ended by CRLF (checked, not yet split: a route
@@ -26,6 +31,9 @@ public struct HTTPRequestParser: Sendable {
         public var keepAlive: Bool
 
         public var headers: HTTPHeaders { HTTPRequestParser.headers(in: headerLines) }
+
+        /// The request target as it came.
+        public var uri: String { query.map { "\(path)?\($0)" } ?? path }
     }
 
     public struct Request: Sendable {
@@ -267,10 +275,10 @@ public struct HTTPRequestParser: Sendable {
     private func parseHead(_ bytes: UnsafeRawBufferPointer) -> Result<(Head, Framing, lines: Range<Int>), HTTPRequestRefusal> {
         var lines = Lines(bytes)
         guard let requestLine = lines.next() else { return .failure(.malformedRequestLine) }
-        let method: HTTPMethod, uri: String, version: HTTPVersion
+        let method: HTTPMethod, path: String, query: String?, version: HTTPVersion
         switch Self.requestLine(requestLine) {
         case .failure(let refusal): return .failure(refusal)
-        case .success(let line): (method, uri, version) = line
+        case .success(let line): (method, path, query, version) = line
         }
         var contentLength: Int?
         var transferEncoding: String?
@@ -312,7 +320,7 @@ public struct HTTPRequestParser: Sendable {
             framing = .length(contentLength ?? 0)
         }
         let keepAlive = !close && (version.minor >= 1 || keepAliveAsked)
-        return .success((Head(method: method, uri: uri, version: version, keepAlive: keepAlive), framing,
+        return .success((Head(method: method, path: path, query: query, version: version, keepAlive: keepAlive), framing,
                          (requestLine.count + 2)..<(bytes.count - 2)))
     }
 
@@ -329,7 +337,7 @@ public struct HTTPRequestParser: Sendable {
     }
 
     /// `method SP request-target SP HTTP/1.x`.
-    private static func requestLine(_ line: UnsafeRawBufferPointer) -> Result<(HTTPMethod, String, HTTPVersion), HTTPRequestRefusal> {
+    private static func requestLine(_ line: UnsafeRawBufferPointer) -> Result<(HTTPMethod, String, String?, HTTPVersion), HTTPRequestRefusal> {
         var index = 0
         while index < line.count, isToken(line[index]) { index += 1 }
         let methodEnd = index
@@ -342,22 +350,31 @@ public struct HTTPRequestParser: Sendable {
         guard targetEnd > targetStart, index < line.count, line[index] == UInt8(ascii: " ") else { return .failure(.malformedRequestLine) }
         index += 1
         let version = UnsafeRawBufferPointer(rebasing: line[index...])
-        guard version.count == 8, version.starts(with: "HTTP/".utf8), version[6] == UInt8(ascii: "."),
+        guard version.count == 8, equals(UnsafeRawBufferPointer(rebasing: version[..<5]), "HTTP/"), version[6] == UInt8(ascii: "."),
               let major = digit(version[5]), let minor = digit(version[7]) else { return .failure(.malformedRequestLine) }
         guard major == 1, minor <= 1 else { return .failure(.versionNotSupported) }
+        // Split on the bytes, as Go's url.Parse does.
+        let target = UnsafeRawBufferPointer(rebasing: line[targetStart..<targetEnd])
+        let mark = target.firstIndex(of: UInt8(ascii: "?"))
         return .success((method(UnsafeRawBufferPointer(rebasing: line[..<methodEnd])),
-                         String(decoding: UnsafeRawBufferPointer(rebasing: line[targetStart..<targetEnd]), as: UTF8.self),
+                         String(decoding: UnsafeRawBufferPointer(rebasing: target[..<(mark ?? target.count)]), as: UTF8.self),
+                         mark.map { String(decoding: UnsafeRawBufferPointer(rebasing: target[($0 + 1)...]), as: UTF8.self) },
                          HTTPVersion(major: 1, minor: minor)))
     }
 
     private static func method(_ name: UnsafeRawBufferPointer) -> HTTPMethod {
         // The methods our routes use, without a string made for them.
-        if name.elementsEqual("POST".utf8) { return .POST }
-        if name.elementsEqual("GET".utf8) { return .GET }
-        if name.elementsEqual("PUT".utf8) { return .PUT }
-        if name.elementsEqual("DELETE".utf8) { return .DELETE }
-        if name.elementsEqual("HEAD".utf8) { return .HEAD }
+        if equals(name, "POST") { return .POST }
+        if equals(name, "GET") { return .GET }
+        if equals(name, "PUT") { return .PUT }
+        if equals(name, "DELETE") { return .DELETE }
+        if equals(name, "HEAD") { return .HEAD }
         return HTTPMethod(rawValue: String(decoding: name, as: UTF8.self))
+    }
+
+    /// Whether `bytes` are `text`'s (a comparison of the bytes, not of two generic sequences).
+    private static func equals(_ bytes: UnsafeRawBufferPointer, _ text: StaticString) -> Bool {
+        bytes.elementsEqual(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
     /// `name ":" OWS value OWS`: the name a token, the value visible bytes, spaces and tabs
@@ -435,19 +452,19 @@ public struct HTTPRequestParser: Sendable {
         byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t")
     }
 
-    /// RFC 9110 §5.6.2's `tchar`.
+    /// RFC 9110 §5.6.2's `tchar`: a bit of `tokenBits` per byte below 128 (every method and
+    /// header name is scanned byte by byte with it).
     private static func isToken(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            true
-        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
-             UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
-             UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
-            true
-        default:
-            false
-        }
+        byte < 64 ? tokenBits.low >> byte & 1 == 1 : byte < 128 && tokenBits.high >> (byte - 64) & 1 == 1
     }
+
+    private static let tokenBits: (low: UInt64, high: UInt64) = {
+        var bits: (low: UInt64, high: UInt64) = (0, 0)
+        for byte in "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8 {
+            if byte < 64 { bits.low |= 1 << byte } else { bits.high |= 1 << (byte - 64) }
+        }
+        return bits
+    }()
 }
 
 private extension Substring {

@@ -2,6 +2,7 @@ import Crypto
 import EventLog
 import Foundation
 import NexusCore
+import NIOCore
 import Projections
 import Synchronization
 
@@ -519,9 +520,10 @@ public final class NexusStore: Sendable {
 
     /// The values of `path` at `version` (0 = current), opened now.
     public func secret(_ path: String, version: Int) -> SecretRead {
-        switch secretJSON(path, version: version) {
-        case .json(let json):
-            guard let values = try? JSONDecoder().decode([String: String].self, from: Data(json)) else { return .notFound }
+        var json = ByteBuffer()
+        switch secretJSON(path, version: version, appendingTo: &json) {
+        case .appended:
+            guard let values = try? JSONDecoder().decode([String: String].self, from: Data(json.readableBytesView)) else { return .notFound }
             return .value(values)
         case .notFound: return .notFound
         case .notReady: return .notReady
@@ -530,8 +532,8 @@ public final class NexusStore: Sendable {
     }
 
     public enum SecretJSONRead: Equatable, Sendable {
-        /// The values as the JSON object they were sealed as.
-        case json([UInt8])
+        /// The values as the JSON object they were sealed as, appended to the buffer.
+        case appended
         case notFound
         case notReady
         /// A live version whose key is missing from the key table or does not open its value: the
@@ -541,8 +543,9 @@ public final class NexusStore: Sendable {
 
     private enum SecretLookupMiss: Error { case notReady, notFound }
 
-    /// The values of `path` at `version` (0 = current) as a JSON object, opened now.
-    public func secretJSON(_ path: String, version: Int) -> SecretJSONRead {
+    /// The values of `path` at `version` (0 = current) as a JSON object, opened now into `buffer`
+    /// (the read route's response: no copy in between); `buffer` is as it was unless appended.
+    public func secretJSON(_ path: String, version: Int, appendingTo buffer: inout ByteBuffer) -> SecretJSONRead {
         // The data key alone leaves the lock (a class: one retain, not the epoch's every key).
         let found = core.state.withLock { state -> Result<(SecretVersion, [UInt8]?, DataKey), SecretLookupMiss> in
             guard let keys = state.keys else { return .failure(.notReady) }
@@ -560,10 +563,20 @@ public final class NexusStore: Sendable {
         guard let wrappedKey else {
             return .damaged(KeyTableCheck.Problem(path: path, version: version.version, kind: .missing).description)
         }
-        guard let json = try? VersionSeal.openJSON(version.sealedValue, wrappedKey: wrappedKey, keyID: version.keyID,
-                                                   path: path, version: version.version, epoch: version.epoch, dataKey: dataKey)
-        else { return .damaged(KeyTableCheck.Problem(path: path, version: version.version, kind: .wrong).description) }
-        return .json(json)
+        let opened = version.sealedValue.withUnsafeBytes(VersionSeal.openedCount).map { count in
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { free in
+                do {
+                    try VersionSeal.openJSON(version.sealedValue, wrappedKey: wrappedKey, keyID: version.keyID, path: path,
+                                             version: version.version, epoch: version.epoch, dataKey: dataKey,
+                                             into: UnsafeMutableRawBufferPointer(rebasing: free[..<count]))
+                    return count
+                } catch {
+                    return 0
+                }
+            } == count
+        } ?? false
+        guard opened else { return .damaged(KeyTableCheck.Problem(path: path, version: version.version, kind: .wrong).description) }
+        return .appended
     }
 
     /// The entry of `path` when `version` (0 = current) is readable: SPIKE's metadata gate.

@@ -30,8 +30,15 @@ public struct CanonicalBodyScanner: ~Copyable {
     /// A string without escapes or control characters, valid UTF-8.
     public mutating func string() -> String? {
         guard let range = quoted() else { return nil }
-        for byte in bytes[range] where byte == UInt8(ascii: "\\") || byte < 0x20 { return nil }
-        return String(validating: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+        var ascii = true
+        for byte in bytes[range] {
+            if byte == UInt8(ascii: "\\") || byte < 0x20 { return nil }
+            ascii = ascii && byte < 0x80
+        }
+        let text = UnsafeRawBufferPointer(rebasing: bytes[range])
+        // ASCII is valid UTF-8 as it is; `String(validating:)` is generic, and its validation was
+        // most of a secret read's body decoding.
+        return ascii ? String(decoding: text, as: UTF8.self) : String(validating: text, as: UTF8.self)
     }
 
     /// Base64 with its padding, as `JSONEncoder` writes `Data`.

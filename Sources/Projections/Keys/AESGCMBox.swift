@@ -1,4 +1,5 @@
 import CLibCrypto
+import Foundation
 
 /// AES-256-GCM boxes laid out as swift-crypto's `AES.GCM.SealedBox.combined` is (nonce 12 ‖
 /// ciphertext ‖ tag 16), sealed and opened through libcrypto. For the seals made on every secret
@@ -32,13 +33,13 @@ enum AESGCMBox {
     /// `plaintext` sealed under `key` with `nonce` (random, never used twice under one key),
     /// `aad` authenticated; nil only when libcrypto fails (out of memory).
     static func seal(_ plaintext: UnsafeRawBufferPointer, key: Key, nonce: UnsafeRawBufferPointer,
-                     authenticating aad: [UInt8]) -> [UInt8]? {
+                     authenticating aad: some ContiguousBytes) -> [UInt8]? {
         precondition(nonce.count == nonceSize)
         var sealed = true
         let box = [UInt8](unsafeUninitializedCapacity: plaintext.count + overhead) { box, initialized in
             let base = box.baseAddress!
             UnsafeMutableRawBufferPointer(start: base, count: nonceSize).copyMemory(from: nonce)
-            sealed = aad.withUnsafeBufferPointer { aad in
+            sealed = aad.withUnsafeBytes { aad in
                 run(key, encrypt: true, nonce: base, aad: aad, input: plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self),
                     count: plaintext.count, output: base + nonceSize, tag: base + nonceSize + plaintext.count)
             }
@@ -49,7 +50,7 @@ enum AESGCMBox {
 
     /// Opens `box` into `plaintext` (`box.count - overhead` bytes); false, with `plaintext`
     /// wiped, when the box is too short or does not authenticate under `key` and `aad`.
-    static func open(_ box: UnsafeRawBufferPointer, key: Key, authenticating aad: [UInt8],
+    static func open(_ box: UnsafeRawBufferPointer, key: Key, authenticating aad: some ContiguousBytes,
                      into plaintext: UnsafeMutableRawBufferPointer) -> Bool {
         guard box.count >= overhead, plaintext.count == box.count - overhead, let base = box.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
             return false
@@ -58,7 +59,7 @@ enum AESGCMBox {
         var tag = (UInt64(0), UInt64(0))
         let opened = withUnsafeMutableBytes(of: &tag) { tag in
             tag.copyMemory(from: UnsafeRawBufferPointer(rebasing: box[(box.count - tagSize)...]))
-            return aad.withUnsafeBufferPointer { aad in
+            return aad.withUnsafeBytes { aad in
                 run(key, encrypt: false, nonce: base, aad: aad, input: base + nonceSize, count: plaintext.count,
                     output: plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self), tag: tag.baseAddress!.assumingMemoryBound(to: UInt8.self))
             }
@@ -67,15 +68,15 @@ enum AESGCMBox {
         return opened
     }
 
-    private static func run(_ key: Key, encrypt: Bool, nonce: UnsafePointer<UInt8>, aad: UnsafeBufferPointer<UInt8>,
+    private static func run(_ key: Key, encrypt: Bool, nonce: UnsafePointer<UInt8>, aad: UnsafeRawBufferPointer,
                             input: UnsafePointer<UInt8>?, count: Int, output: UnsafeMutablePointer<UInt8>?, tag: UnsafeMutablePointer<UInt8>) -> Bool {
         switch key {
         case .bytes(let key):
             precondition(key.count == keySize)
-            return spike_aes256gcm(cipher, encrypt ? 1 : 0, key.baseAddress!.assumingMemoryBound(to: UInt8.self), nonce, aad.baseAddress, aad.count,
+            return spike_aes256gcm(cipher, encrypt ? 1 : 0, key.baseAddress!.assumingMemoryBound(to: UInt8.self), nonce, aad.baseAddress?.assumingMemoryBound(to: UInt8.self), aad.count,
                                    input, count, output, tag) == 1
         case .keyed(let context):
-            return spike_aes256gcm_keyed(context, encrypt ? 1 : 0, nonce, aad.baseAddress, aad.count, input, count, output, tag) == 1
+            return spike_aes256gcm_keyed(context, encrypt ? 1 : 0, nonce, aad.baseAddress?.assumingMemoryBound(to: UInt8.self), aad.count, input, count, output, tag) == 1
         }
     }
 }

@@ -31,10 +31,12 @@ public enum VersionSeal {
             let valueNonce = UnsafeRawBufferPointer(rebasing: bytes[AESGCMBox.keySize..<(AESGCMBox.keySize + AESGCMBox.nonceSize)])
             let keyNonce = UnsafeRawBufferPointer(rebasing: bytes[(AESGCMBox.keySize + AESGCMBox.nonceSize)..<(AESGCMBox.keySize + 2 * AESGCMBox.nonceSize)])
             let keyID = newKeyID(random: bytes.loadUnaligned(fromByteOffset: AESGCMBox.keySize + 2 * AESGCMBox.nonceSize, as: UInt64.self))
-            guard let value = plaintext.bytes.withUnsafeBytes({
-                      AESGCMBox.seal($0, key: .bytes(versionKey), nonce: valueNonce, authenticating: valueData(path: path, keyID: keyID, epoch: epoch))
+            guard let value = plaintext.bytes.withUnsafeBytes({ plaintext in
+                      withValueData(path: path, keyID: keyID, epoch: epoch) {
+                          AESGCMBox.seal(plaintext, key: .bytes(versionKey), nonce: valueNonce, authenticating: $0)
+                      }
                   }),
-                  let wrapped = dataKey.withContext({ AESGCMBox.seal(versionKey, key: $0, nonce: keyNonce, authenticating: keyData(keyID)) }) else {
+                  let wrapped = withKeyData(keyID, { aad in dataKey.withContext { AESGCMBox.seal(versionKey, key: $0, nonce: keyNonce, authenticating: aad) } }) else {
                 return nil
             }
             return Sealed(keyID: keyID, wrappedKey: wrapped, sealedValue: value, epoch: epoch)
@@ -48,22 +50,44 @@ public enum VersionSeal {
     /// shredded, or anything does not authenticate.
     public static func openJSON(_ sealedValue: some ContiguousBytes, wrappedKey: some ContiguousBytes, keyID: [UInt8],
                                 path: String, version: Int, epoch: UInt32, dataKey: DataKey) throws(KeyError) -> [UInt8] {
-        let json = withVersionKey { versionKey -> [UInt8]? in
-            guard unwrap(wrappedKey, keyID: keyID, with: dataKey, into: versionKey) else { return nil }
-            return sealedValue.withUnsafeBytes { box -> [UInt8]? in
-                guard box.count >= AESGCMBox.overhead else { return nil }
-                var opened = false
-                let json = [UInt8](unsafeUninitializedCapacity: box.count - AESGCMBox.overhead) { json, initialized in
-                    // Wiped by the open when it fails: the bytes are initialized either way.
-                    opened = AESGCMBox.open(box, key: .bytes(UnsafeRawBufferPointer(versionKey)),
-                                            authenticating: valueData(path: path, keyID: keyID, epoch: epoch), into: UnsafeMutableRawBufferPointer(json))
-                    initialized = json.count
+        guard let count = sealedValue.withUnsafeBytes(openedCount) else { throw .sealedDataUnreadable("the value of \(path) version \(version)") }
+        var failure: KeyError?
+        let json = [UInt8](unsafeUninitializedCapacity: count) { json, initialized in
+            // Wiped by the open when it fails: the bytes are initialized either way.
+            do throws(KeyError) {
+                try openJSON(sealedValue, wrappedKey: wrappedKey, keyID: keyID, path: path, version: version, epoch: epoch,
+                             dataKey: dataKey, into: UnsafeMutableRawBufferPointer(json))
+            } catch {
+                failure = error
+            }
+            initialized = count
+        }
+        if let failure { throw failure }
+        return json
+    }
+
+    /// The same, into `json`, which is `openedCount(of:)` bytes (the read route's response buffer,
+    /// no array in between); wiped when the open fails.
+    public static func openJSON(_ sealedValue: some ContiguousBytes, wrappedKey: some ContiguousBytes, keyID: [UInt8],
+                                path: String, version: Int, epoch: UInt32, dataKey: DataKey,
+                                into json: UnsafeMutableRawBufferPointer) throws(KeyError) {
+        let opened = withVersionKey { versionKey -> Bool in
+            guard unwrap(wrappedKey, keyID: keyID, with: dataKey, into: versionKey) else { return false }
+            return sealedValue.withUnsafeBytes { box in
+                withValueData(path: path, keyID: keyID, epoch: epoch) {
+                    AESGCMBox.open(box, key: .bytes(UnsafeRawBufferPointer(versionKey)), authenticating: $0, into: json)
                 }
-                return opened ? json : nil
             }
         }
-        guard let json else { throw .sealedDataUnreadable("the value of \(path) version \(version)") }
-        return json
+        guard opened else {
+            if json.count > 0 { OPENSSL_cleanse(json.baseAddress, json.count) }
+            throw .sealedDataUnreadable("the value of \(path) version \(version)")
+        }
+    }
+
+    /// How many bytes a sealed value opens to; nil when it is too short to be a box.
+    public static func openedCount(of sealedValue: UnsafeRawBufferPointer) -> Int? {
+        sealedValue.count >= AESGCMBox.overhead ? sealedValue.count - AESGCMBox.overhead : nil
     }
 
     /// A version key wrapped under `from` (the data key of the epoch a rotation closes), wrapped
@@ -73,8 +97,8 @@ public enum VersionSeal {
             guard unwrap(wrappedKey, keyID: keyID, with: from, into: versionKey) else { return nil }
             return withUnsafeTemporaryAllocation(byteCount: AESGCMBox.nonceSize, alignment: 1) { nonce in
                 AESGCMBox.randomBytes(nonce)
-                return to.withContext {
-                    AESGCMBox.seal(UnsafeRawBufferPointer(versionKey), key: $0, nonce: UnsafeRawBufferPointer(nonce), authenticating: keyData(keyID))
+                return withKeyData(keyID) { aad in
+                    to.withContext { AESGCMBox.seal(UnsafeRawBufferPointer(versionKey), key: $0, nonce: UnsafeRawBufferPointer(nonce), authenticating: aad) }
                 }
             }
         }
@@ -94,7 +118,7 @@ public enum VersionSeal {
     private static func unwrap(_ wrappedKey: some ContiguousBytes, keyID: [UInt8], with dataKey: DataKey, into key: UnsafeMutableRawBufferPointer) -> Bool {
         wrappedKey.withUnsafeBytes { box in
             box.count == AESGCMBox.keySize + AESGCMBox.overhead
-                && dataKey.withContext { AESGCMBox.open(box, key: $0, authenticating: keyData(keyID), into: key) } == true
+                && withKeyData(keyID, { aad in dataKey.withContext { AESGCMBox.open(box, key: $0, authenticating: aad, into: key) } }) == true
         }
     }
 
@@ -107,23 +131,53 @@ public enum VersionSeal {
         return Array("v".utf8) + micros.bigEndianBytes + random.bigEndianBytes
     }
 
-    private static func valueData(path: String, keyID: [UInt8], epoch: UInt32) -> [UInt8] {
-        var data = [UInt8]()
-        data.reserveCapacity(valuePrefix.utf8CodeUnitCount + 5 + keyID.count + path.utf8.count)
-        data.append(contentsOf: UnsafeRawBufferPointer(start: valuePrefix.utf8Start, count: valuePrefix.utf8CodeUnitCount))
-        withUnsafeBytes(of: epoch.bigEndian) { data.append(contentsOf: $0) }
-        data.append(UInt8(keyID.count))
-        data.append(contentsOf: keyID)
-        data.append(contentsOf: path.utf8)
-        return data
+    /// Runs `body` with the data a value's box authenticates: the prefix ‖ epoch ‖ key id's length
+    /// ‖ key id ‖ path (on the stack: a read opens a value, and this was one of its allocations).
+    private static func withValueData<T>(path: String, keyID: [UInt8], epoch: UInt32, _ body: (UnsafeRawBufferPointer) -> T) -> T {
+        var path = path
+        return path.withUTF8 { path in
+            withAuthenticatedData(valuePrefix, count: 5 + keyID.count + path.count, body) { data in
+                withUnsafeBytes(of: epoch.bigEndian) { data.append($0) }
+                data.append(UInt8(keyID.count))
+                keyID.withUnsafeBytes { data.append($0) }
+                data.append(UnsafeRawBufferPointer(path))
+            }
+        }
     }
 
-    private static func keyData(_ keyID: [UInt8]) -> [UInt8] {
-        var data = [UInt8]()
-        data.reserveCapacity(keyPrefix.utf8CodeUnitCount + keyID.count)
-        data.append(contentsOf: UnsafeRawBufferPointer(start: keyPrefix.utf8Start, count: keyPrefix.utf8CodeUnitCount))
-        data.append(contentsOf: keyID)
-        return data
+    /// The same for a wrapped version key: the prefix ‖ key id.
+    private static func withKeyData<T>(_ keyID: [UInt8], _ body: (UnsafeRawBufferPointer) -> T) -> T {
+        withAuthenticatedData(keyPrefix, count: keyID.count, body) { data in keyID.withUnsafeBytes { data.append($0) } }
+    }
+
+    /// `prefix` and `count` bytes more, which `fill` appends, in a temporary buffer for `body`.
+    private static func withAuthenticatedData<T>(_ prefix: StaticString, count: Int, _ body: (UnsafeRawBufferPointer) -> T,
+                                                 fill: (inout Appender) -> Void) -> T {
+        withUnsafeTemporaryAllocation(byteCount: prefix.utf8CodeUnitCount + count, alignment: 1) { buffer in
+            var data = Appender(buffer: buffer)
+            data.append(UnsafeRawBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount))
+            fill(&data)
+            precondition(data.count == buffer.count, "the authenticated data's size was miscounted")
+            return body(UnsafeRawBufferPointer(buffer))
+        }
+    }
+
+    /// Bytes appended into a buffer of the right size.
+    private struct Appender {
+        let buffer: UnsafeMutableRawBufferPointer
+        private(set) var count = 0
+
+        init(buffer: UnsafeMutableRawBufferPointer) { self.buffer = buffer }
+
+        mutating func append(_ bytes: UnsafeRawBufferPointer) {
+            UnsafeMutableRawBufferPointer(rebasing: buffer[count..<(count + bytes.count)]).copyMemory(from: bytes)
+            count += bytes.count
+        }
+
+        mutating func append(_ byte: UInt8) {
+            buffer[count] = byte
+            count += 1
+        }
     }
 
     private static let valuePrefix: StaticString = "spike secret v1"
