@@ -43,13 +43,10 @@ public struct HTTPRequest: Sendable {
     }
 
     private init(method: HTTPMethod, uri: String, givenHeaders: HTTPHeaders, headerLines: ByteBuffer?, body: ByteBuffer, peer: SPIFFEID) {
-        // Split on the bytes, as Go's url.Parse does: a split of the String compared Characters,
-        // and with the query's dictionary it cost more than the rest of a secret read's route.
-        let utf8 = uri.utf8
-        let (path, rawQuery) = utf8.firstIndex(of: UInt8(ascii: "?")).map {
-            (String(Substring(utf8[..<$0])), Substring(utf8[utf8.index(after: $0)...]))
-        } ?? (uri, "")
-        self.init(method: method, path: path, rawQuery: rawQuery, givenHeaders: givenHeaders, headerLines: headerLines, body: body, peer: peer)
+        var uri = uri
+        let (path, query) = uri.withUTF8 { HTTPRequestParser.target(UnsafeRawBufferPointer($0)) }
+        self.init(method: method, path: path, rawQuery: Substring(query ?? ""), givenHeaders: givenHeaders, headerLines: headerLines,
+                  body: body, peer: peer)
     }
 
     private init(method: HTTPMethod, path: String, rawQuery: Substring, givenHeaders: HTTPHeaders, headerLines: ByteBuffer?,

@@ -353,13 +353,16 @@ public struct HTTPRequestParser: Sendable {
         guard version.count == 8, equals(UnsafeRawBufferPointer(rebasing: version[..<5]), "HTTP/"), version[6] == UInt8(ascii: "."),
               let major = digit(version[5]), let minor = digit(version[7]) else { return .failure(.malformedRequestLine) }
         guard major == 1, minor <= 1 else { return .failure(.versionNotSupported) }
-        // Split on the bytes, as Go's url.Parse does.
-        let target = UnsafeRawBufferPointer(rebasing: line[targetStart..<targetEnd])
+        let (path, query) = target(UnsafeRawBufferPointer(rebasing: line[targetStart..<targetEnd]))
+        return .success((method(UnsafeRawBufferPointer(rebasing: line[..<methodEnd])), path, query, HTTPVersion(major: 1, minor: minor)))
+    }
+
+    /// A request target's path and query (after the first `?`; nil without one), split on the
+    /// bytes as Go's url.Parse does.
+    static func target(_ target: UnsafeRawBufferPointer) -> (path: String, query: String?) {
         let mark = target.firstIndex(of: UInt8(ascii: "?"))
-        return .success((method(UnsafeRawBufferPointer(rebasing: line[..<methodEnd])),
-                         String(decoding: UnsafeRawBufferPointer(rebasing: target[..<(mark ?? target.count)]), as: UTF8.self),
-                         mark.map { String(decoding: UnsafeRawBufferPointer(rebasing: target[($0 + 1)...]), as: UTF8.self) },
-                         HTTPVersion(major: 1, minor: minor)))
+        return (String(decoding: UnsafeRawBufferPointer(rebasing: target[..<(mark ?? target.count)]), as: UTF8.self),
+                mark.map { String(decoding: UnsafeRawBufferPointer(rebasing: target[($0 + 1)...]), as: UTF8.self) })
     }
 
     private static func method(_ name: UnsafeRawBufferPointer) -> HTTPMethod {

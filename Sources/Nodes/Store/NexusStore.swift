@@ -563,19 +563,16 @@ public final class NexusStore: Sendable {
         guard let wrappedKey else {
             return .damaged(KeyTableCheck.Problem(path: path, version: version.version, kind: .missing).description)
         }
-        let opened = version.sealedValue.withUnsafeBytes(VersionSeal.openedCount).map { count in
-            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { free in
-                do {
-                    try VersionSeal.openJSON(version.sealedValue, wrappedKey: wrappedKey, keyID: version.keyID, path: path,
-                                             version: version.version, epoch: version.epoch, dataKey: dataKey,
-                                             into: UnsafeMutableRawBufferPointer(rebasing: free[..<count]))
-                    return count
-                } catch {
-                    return 0
-                }
-            } == count
-        } ?? false
-        guard opened else { return .damaged(KeyTableCheck.Problem(path: path, version: version.version, kind: .wrong).description) }
+        var wrong: SecretJSONRead { .damaged(KeyTableCheck.Problem(path: path, version: version.version, kind: .wrong).description) }
+        guard let count = version.sealedValue.withUnsafeBytes(VersionSeal.openedCount) else { return wrong }
+        // Nothing is appended unless the value opened (a failed open wipes what it wrote).
+        let appended = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { free in
+            let opened: ()? = try? VersionSeal.openJSON(version.sealedValue, wrappedKey: wrappedKey, keyID: version.keyID, path: path,
+                                                        version: version.version, epoch: version.epoch, dataKey: dataKey,
+                                                        into: UnsafeMutableRawBufferPointer(rebasing: free[..<count]))
+            return opened == nil ? 0 : count
+        }
+        guard appended == count else { return wrong }
         return .appended
     }
 
