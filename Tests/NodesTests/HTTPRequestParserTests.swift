@@ -160,6 +160,30 @@ import Testing
         }
     }
 
+    /// Every byte in the middle of a header name: a token byte (RFC 9110's `tchar`) is framed,
+    /// any other refused as a malformed header (the colon, CR and LF end the name instead).
+    @Test func aHeaderNameIsMadeOfTokenBytes() {
+        let tchar = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+        var framed = 0
+        for byte in UInt8.min...UInt8.max where ![UInt8(ascii: ":"), UInt8(ascii: "\r"), UInt8(ascii: "\n")].contains(byte) {
+            var parser = HTTPRequestParser(maxBodySize: Self.maxBody)
+            var buffer = ByteBuffer(bytes: Array("GET / HTTP/1.1\r\nHost: a\r\nX".utf8) + [byte] + Array("Y: v\r\n\r\n".utf8))
+            parser.append(&buffer)
+            switch parser.next() {
+            case .request(let request):
+                framed += 1
+                #expect(tchar.contains(byte), "byte \(byte)")
+                #expect(request.head.headers["X" + String(UnicodeScalar(byte)) + "Y"] == ["v"])
+            case .refused(let refusal, _):
+                #expect(!tchar.contains(byte), "byte \(byte)")
+                #expect(refusal == .malformedHeader, "byte \(byte)")
+            case .needMoreBytes:
+                Issue.record("byte \(byte): the request was not framed")
+            }
+        }
+        #expect(framed == tchar.count)
+    }
+
     @Test func aBodyDeclaredTooLargeIsRefusedFromItsHeadAlone() {
         let (_, refusal, head) = Self.parse("POST /v1/store/secrets HTTP/1.0\r\nContent-Length: 2000\r\n\r\n")
         #expect(refusal == .bodyTooLarge)

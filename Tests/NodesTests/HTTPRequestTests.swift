@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import NIOHTTP1
 import Nodes
 import SPIFFE
@@ -65,6 +66,31 @@ import Testing
         for (path, action) in others {
             #expect(APIRoute(path: path, action: action) == APIRoute(rawValue: path + "?" + (action ?? "")), "\(path) \(action ?? "nil")")
         }
+    }
+
+    /// A request is a value though its fields share one box: a copy changed leaves the original
+    /// as it was, field by field, and keeps its trail id.
+    @Test func aChangedCopyLeavesTheOriginalAsItWas() throws {
+        var original = HTTPRequest(method: .POST, uri: "/v1/store/secrets?action=get", headers: ["X-A": "1"],
+                                   body: ByteBuffer(string: #"{"path":"a"}"#), peer: peer)
+        var copy = original
+        let other = try SPIFFEID(parsing: "spiffe://spike.ist/workload")
+        copy.method = .PUT
+        copy.path = "/other"
+        copy.rawQuery = "action=list"
+        copy.headers.add(name: "X-B", value: "2")
+        copy.body = ByteBuffer(string: "{}")
+        copy.peer = other
+        #expect(original.method == .POST && original.path == "/v1/store/secrets" && original.queryValue("action") == "get")
+        #expect(original.headers["X-A"] == ["1"] && original.headers["X-B"].isEmpty)
+        #expect(String(buffer: original.body) == #"{"path":"a"}"# && original.peer == peer)
+        #expect(copy.method == .PUT && copy.path == "/other" && copy.queryValue("action") == "list")
+        #expect(copy.headers["X-A"] == ["1"] && copy.headers["X-B"] == ["2"] && String(buffer: copy.body) == "{}" && copy.peer == other)
+        #expect(copy.trail == original.trail)
+        // The original changed in turn: the copy does not follow.
+        original.path = "/again"
+        #expect(copy.path == "/other")
+        #expect(HTTPRequest(method: .POST, uri: "/", peer: peer).trail != original.trail)
     }
 
     /// The reading this server had before (by Characters), kept as the reference.

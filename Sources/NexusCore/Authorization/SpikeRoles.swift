@@ -21,6 +21,19 @@ public struct SpikeRoles: Sendable {
             }
         }
 
+        /// Its place in `SpikeRoles.roleIDs` (one per case, from 0).
+        var ordinal: Int {
+            switch self {
+            case .nexus: 0
+            case .keeper: 1
+            case .bootstrap: 2
+            case .superuser: 3
+            case .recover: 4
+            case .restore: 5
+            case .liteWorkload: 6
+            }
+        }
+
         var environmentVariable: String {
             switch self {
             case .nexus: "SPIKE_TRUST_ROOT_NEXUS"
@@ -33,13 +46,14 @@ public struct SpikeRoles: Sendable {
     }
 
     public static let defaultTrustRoot = "spike.ist"
-    /// Each role's IDs, one per trust root: computed once, checked on every request.
-    private let roleIDs: [Role: [SPIFFEID]]
+    /// Each role's IDs, one per trust root, at the role's `ordinal`: computed once, checked on
+    /// every request (indexed, not hashed: a `String` enum hashes its raw value).
+    private let roleIDs: [[SPIFFEID]]
 
     public init(trustRoots: [Role: [TrustDomain]]) {
-        var roleIDs: [Role: [SPIFFEID]] = [:]
+        var roleIDs = [[SPIFFEID]](repeating: [], count: Role.allCases.count)
         for role in Role.allCases {
-            roleIDs[role] = (trustRoots[role] ?? []).compactMap { try? SPIFFEID(parsing: "spiffe://\($0.name)\(role.path)") }
+            roleIDs[role.ordinal] = (trustRoots[role] ?? []).compactMap { try? SPIFFEID(parsing: "spiffe://\($0.name)\(role.path)") }
         }
         self.roleIDs = roleIDs
     }
@@ -58,11 +72,11 @@ public struct SpikeRoles: Sendable {
     }
 
     /// The role's IDs, one per trust root (`spiffe://TD/spike/nexus`, …).
-    public func ids(_ role: Role) -> [SPIFFEID] { roleIDs[role] ?? [] }
+    public func ids(_ role: Role) -> [SPIFFEID] { roleIDs[role.ordinal] }
 
     public func authorizer(_ role: Role) -> Authorizer {
         ids(role).map { Authorizer.equalToOrBelow($0) }.reduce(Authorizer { _ in false }) { $0.or($1) }
     }
 
-    public func has(_ id: SPIFFEID, _ role: Role) -> Bool { ids(role).contains { id.isEqualToOrBelow($0) } }
+    public func has(_ id: SPIFFEID, _ role: Role) -> Bool { roleIDs[role.ordinal].contains { id.isEqualToOrBelow($0) } }
 }

@@ -86,7 +86,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             context.close(promise: nil)
             return
         }
-        let head = request.head
+        // What the answer's framing needs of the head, not the head.
+        let head = Framing(request.head)
         switch router.answer(HTTPRequest(request, peer: peer.id)) {
         case .now(let response):
             write(response, to: head, context: context)
@@ -127,10 +128,23 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     // MARK: - Answers out
 
+    /// What an answer's framing takes from its request's head.
+    private struct Framing {
+        let version: HTTPVersion
+        let keepAlive: Bool
+        let headOnly: Bool
+
+        init(_ head: borrowing HTTPRequestParser.Head) {
+            version = head.version
+            keepAlive = head.keepAlive
+            headOnly = head.method == .HEAD
+        }
+    }
+
     /// The whole response in one buffer and one flush; `Connection: close`, then the close, when
     /// the request did not keep the connection alive. A HEAD request gets the head alone.
-    private func write(_ response: consuming HTTPResponse, to request: HTTPRequestParser.Head, context: ChannelHandlerContext) {
-        write(response, version: request.version, keepAlive: request.keepAlive, headOnly: request.method == .HEAD, context: context)
+    private func write(_ response: consuming HTTPResponse, to request: Framing, context: ChannelHandlerContext) {
+        write(response, version: request.version, keepAlive: request.keepAlive, headOnly: request.headOnly, context: context)
     }
 
     private func write(_ response: consuming HTTPResponse, version: HTTPVersion, keepAlive: Bool, headOnly: Bool, context: ChannelHandlerContext) {

@@ -9,55 +9,94 @@ import Synchronization
 /// caller's SPIFFE ID is the one the TLS handshake validated, and `trail` is SPIKE's trail id
 /// for the events the request causes.
 public struct HTTPRequest: Sendable {
-    public var method: HTTPMethod
+    public var method: HTTPMethod {
+        get { storage.method }
+        set { unique().method = newValue }
+    }
     /// The path without the query.
-    public var path: String
+    public var path: String {
+        get { storage.path }
+        set { unique().path = newValue }
+    }
     /// The query as it came (after the first `?`): its parameters are read from it when asked
     /// for, not kept in a dictionary built for every request (routes ask for one, `action`).
-    public var rawQuery: Substring
+    public var rawQuery: Substring {
+        get { storage.rawQuery }
+        set { unique().rawQuery = newValue }
+    }
     /// The headers; a request the server framed makes them from its header lines when asked
     /// (a route rarely reads one: no strings are made for the others).
     public var headers: HTTPHeaders {
-        get { headerLines.map(HTTPRequestParser.headers(in:)) ?? givenHeaders }
+        get { storage.headerLines.map(HTTPRequestParser.headers(in:)) ?? storage.givenHeaders }
         set {
-            givenHeaders = newValue
-            headerLines = nil
+            let storage = unique()
+            storage.givenHeaders = newValue
+            storage.headerLines = nil
         }
     }
-    public var body: ByteBuffer
-    public var peer: SPIFFEID
+    public var body: ByteBuffer {
+        get { storage.body }
+        set { unique().body = newValue }
+    }
+    public var peer: SPIFFEID {
+        get { storage.peer }
+        set { unique().peer = newValue }
+    }
     /// SPIKE's trail id: 8 alphanumerics naming this request in the events it causes.
-    public let trail = HTTPRequest.trailID()
-    private var givenHeaders: HTTPHeaders
-    /// The header lines `HTTPRequestParser` checked, when the request came from the server.
-    private var headerLines: ByteBuffer?
+    public var trail: String { storage.trail }
+
+    /// The fields in one box, copied on write (as NIO boxes `HTTPRequestHead`): Swift copied a
+    /// request on its way to a route (at its making, in the server), a retain and a release of
+    /// each of its strings and buffers; a copy of the box is one of each.
+    private var storage: Storage
+
+    /// Changed only through `unique()`, when no other request holds it: shared, it is not changed.
+    private final class Storage: @unchecked Sendable {
+        var method: HTTPMethod
+        var path: String
+        var rawQuery: Substring
+        var body: ByteBuffer
+        var peer: SPIFFEID
+        let trail: String
+        var givenHeaders: HTTPHeaders
+        /// The header lines `HTTPRequestParser` checked, when the request came from the server.
+        var headerLines: ByteBuffer?
+
+        init(method: HTTPMethod, path: String, rawQuery: Substring, body: ByteBuffer, peer: SPIFFEID, trail: String,
+             givenHeaders: HTTPHeaders, headerLines: ByteBuffer?) {
+            self.method = method
+            self.path = path
+            self.rawQuery = rawQuery
+            self.body = body
+            self.peer = peer
+            self.trail = trail
+            self.givenHeaders = givenHeaders
+            self.headerLines = headerLines
+        }
+
+        func copy() -> Storage {
+            Storage(method: method, path: path, rawQuery: rawQuery, body: body, peer: peer, trail: trail, givenHeaders: givenHeaders,
+                    headerLines: headerLines)
+        }
+    }
+
+    /// The box, made this request's alone before a change.
+    private mutating func unique() -> Storage {
+        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+        return storage
+    }
 
     public init(method: HTTPMethod, uri: String, headers: HTTPHeaders = [:], body: ByteBuffer = ByteBuffer(), peer: SPIFFEID) {
-        self.init(method: method, uri: uri, givenHeaders: headers, headerLines: nil, body: body, peer: peer)
+        var uri = uri
+        let (path, query) = uri.withUTF8 { HTTPRequestParser.target(UnsafeRawBufferPointer($0)) }
+        storage = Storage(method: method, path: path, rawQuery: Substring(query ?? ""), body: body, peer: peer, trail: Self.trailID(),
+                          givenHeaders: headers, headerLines: nil)
     }
 
     /// A request the server framed (`HTTPRequestParser`).
     init(_ request: HTTPRequestParser.Request, peer: SPIFFEID) {
-        self.init(method: request.head.method, path: request.head.path, rawQuery: Substring(request.head.query ?? ""),
-                  givenHeaders: [:], headerLines: request.head.headerLines, body: request.body, peer: peer)
-    }
-
-    private init(method: HTTPMethod, uri: String, givenHeaders: HTTPHeaders, headerLines: ByteBuffer?, body: ByteBuffer, peer: SPIFFEID) {
-        var uri = uri
-        let (path, query) = uri.withUTF8 { HTTPRequestParser.target(UnsafeRawBufferPointer($0)) }
-        self.init(method: method, path: path, rawQuery: Substring(query ?? ""), givenHeaders: givenHeaders, headerLines: headerLines,
-                  body: body, peer: peer)
-    }
-
-    private init(method: HTTPMethod, path: String, rawQuery: Substring, givenHeaders: HTTPHeaders, headerLines: ByteBuffer?,
-                 body: ByteBuffer, peer: SPIFFEID) {
-        self.method = method
-        self.path = path
-        self.rawQuery = rawQuery
-        self.givenHeaders = givenHeaders
-        self.headerLines = headerLines
-        self.body = body
-        self.peer = peer
+        storage = Storage(method: request.head.method, path: request.head.path, rawQuery: Substring(request.head.query ?? ""),
+                          body: request.body, peer: peer, trail: Self.trailID(), givenHeaders: [:], headerLines: request.head.headerLines)
     }
 
     /// The first value of the query parameter `name` (the first of a repeated name wins, as Go's

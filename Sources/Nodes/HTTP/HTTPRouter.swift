@@ -27,6 +27,11 @@ public struct HTTPRouter: Sendable {
             self.method = method.rawValue
             self.path = path
         }
+
+        /// The path alone: a path has one or two methods, and the method is compared on a hit.
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(path)
+        }
     }
 
     private var routes: [Key: HTTPHandler] = [:]
@@ -36,8 +41,12 @@ public struct HTTPRouter: Sendable {
     /// Adds the handler of `method path`, behind `middleware` (outermost first).
     public mutating func add(_ method: HTTPMethod, _ path: String, through middleware: [any HTTPMiddleware] = [],
                              answering handler: @escaping HTTPHandler) {
-        let wrapped = middleware.reversed().reduce(handler) { next, step in
-            { request in try step.handle(request, next: next) }
+        // Wrapped in a loop, not by a generic `reduce`: a closure made through a generic
+        // parameter is called through a reabstraction thunk on every request (one per step).
+        var wrapped = handler
+        for step in middleware.reversed() {
+            let next = wrapped
+            wrapped = { request in try step.handle(request, next: next) }
         }
         routes[Key(method, path)] = wrapped
     }
