@@ -87,10 +87,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             return
         }
         // What the answer's framing needs of the head, not the head.
-        let head = Framing(request.head)
+        let framing = Framing(request.head)
         switch router.answer(HTTPRequest(request, peer: peer.id)) {
         case .now(let response):
-            write(response, to: head, context: context)
+            write(response, framed: framing, context: context)
         case .deferred(let start):
             answering = true
             let eventLoop = context.eventLoop
@@ -102,7 +102,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
                     handler.answering = false
                     guard handler.open else { return }
                     handler.lastActive = .now()
-                    handler.write(response, to: head, context: context)
+                    handler.write(response, framed: framing, context: context)
                     handler.serveParsed(context: context)
                     if handler.open, handler.readHeld, !(handler.answering && handler.parser.hasUnparsedBytes) {
                         handler.readHeld = false
@@ -143,8 +143,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     /// The whole response in one buffer and one flush; `Connection: close`, then the close, when
     /// the request did not keep the connection alive. A HEAD request gets the head alone.
-    private func write(_ response: consuming HTTPResponse, to request: Framing, context: ChannelHandlerContext) {
-        write(response, version: request.version, keepAlive: request.keepAlive, headOnly: request.headOnly, context: context)
+    private func write(_ response: consuming HTTPResponse, framed framing: Framing, context: ChannelHandlerContext) {
+        write(response, version: framing.version, keepAlive: framing.keepAlive, headOnly: framing.headOnly, context: context)
     }
 
     private func write(_ response: consuming HTTPResponse, version: HTTPVersion, keepAlive: Bool, headOnly: Bool, context: ChannelHandlerContext) {
